@@ -1,0 +1,1 @@
+//! `bind_pymodule!`: a thin proc-macro shell over the `pymodgen` library.

@@ -1,0 +1,297 @@
+//! The manifest: pymodgen's intermediate representation of one Python module.
+//!
+//! The introspection script (`python/introspect.py`) prints it as JSON; the emitters read
+//! only this, never Python. Field order here is the key order of the JSON, and every list is
+//! sorted by name by the script, so the same module gives byte-identical output.
+//!
+//! Bump [`SCHEMA`] on any change that an older reader would misread.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the manifest format (the `schema` key).
+pub const SCHEMA: u32 = 1;
+
+/// Everything pymodgen knows about one Python module.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema: u32,
+    /// Dotted module name, e.g. `numpy.linalg`.
+    pub module: String,
+    /// The distribution's version, else the module's `__version__`, else `null`.
+    pub version: Option<String>,
+    /// The module version hash (see `hash.rs`); keys the cache and the recompile checks.
+    pub hash: String,
+    pub python: PythonInfo,
+    pub doc: Option<String>,
+    pub functions: Vec<Function>,
+    pub classes: Vec<Class>,
+    pub constants: Vec<Constant>,
+    /// Module-level values that are neither callables nor simple constants
+    /// (`sys.stdout`, `os.environ`): bindings expose them as getters.
+    #[serde(default)]
+    pub objects: Vec<Object>,
+    /// Public submodules, as full dotted names, sorted.
+    pub submodules: Vec<String>,
+    /// Public names that could not be described, with the reason (an attribute that raised
+    /// on access, a submodule that failed to import, ...).
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+}
+
+/// The interpreter the manifest was taken with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonInfo {
+    /// `platform.python_version()`, e.g. `3.11.7`.
+    pub version: String,
+    /// `sys.executable`.
+    pub executable: String,
+    /// Full path of the interpreter's own shared libpython (sysconfig `LIBDIR` + `INSTSONAME`),
+    /// when it has one. Runtimes load exactly this file.
+    #[serde(default)]
+    pub libpython: Option<String>,
+}
+
+/// A module-level callable (or a method when inside a [`Class`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Function {
+    /// The attribute name under which the module exposes it.
+    pub name: String,
+    pub doc: Option<String>,
+    pub signature_source: SignatureSource,
+    /// What kind of Python object this is.
+    #[serde(default)]
+    pub kind: FunctionKind,
+    pub params: Vec<Param>,
+    /// The return annotation, as source text (`"str"`, `"list[int]"`), if any.
+    pub returns: Option<String>,
+}
+
+/// Where a signature came from, best first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureSource {
+    /// `inspect.signature`.
+    Inspect,
+    /// `__text_signature__` of a builtin, parsed.
+    TextSignature,
+    /// A numpy ufunc, from `nin`/`nout`.
+    Ufunc,
+    /// The first line of the docstring, parsed.
+    Docstring,
+    /// Nothing known: `(*args, **kwargs)`.
+    Fallback,
+}
+
+/// The Python type of a callable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FunctionKind {
+    /// A `def` (or `lambda`) function.
+    #[default]
+    Function,
+    /// A function implemented in C (`builtin_function_or_method`, ...).
+    Builtin,
+    /// A numpy ufunc.
+    Ufunc,
+    /// A `functools.partial`.
+    Partial,
+    /// Any other callable object (an instance with `__call__`, a numpy array function
+    /// dispatcher, ...).
+    Callable,
+    /// An instance method (only inside [`Class::methods`]).
+    Method,
+    /// A `staticmethod` (only inside [`Class::methods`]).
+    Staticmethod,
+    /// A `classmethod` (only inside [`Class::methods`]).
+    Classmethod,
+}
+
+/// One parameter, as `inspect.Parameter` describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Param {
+    pub name: String,
+    pub kind: ParamKind,
+    /// No default and not variadic.
+    pub required: bool,
+    /// `repr()` of the default, if there is one.
+    pub default: Option<String>,
+    /// The default as a value a binding can restate, when it is a literal
+    /// (None, bool, int, float, str, bytes, or a tuple of these).
+    #[serde(default)]
+    pub literal: Option<Literal>,
+    /// The annotation as source text, if any.
+    pub annotation: Option<String>,
+}
+
+/// `inspect.Parameter.kind`, in snake case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamKind {
+    PositionalOnly,
+    PositionalOrKeyword,
+    VarPositional,
+    KeywordOnly,
+    VarKeyword,
+}
+
+/// A default value that a binding can restate in its own language.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Literal {
+    None,
+    Bool(bool),
+    /// Decimal digits, any size.
+    Int(String),
+    /// Python's `repr()` of the float (`1e-05`, `inf`, `nan`).
+    Float(String),
+    Str(String),
+    /// The bytes, one number per byte.
+    Bytes(Vec<u8>),
+    Tuple(Vec<Literal>),
+}
+
+/// A class exposed by the module.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Class {
+    /// The attribute name under which the module exposes it.
+    pub name: String,
+    /// Where Python defines it: `module.qualname` (`collections.OrderedDict`).
+    pub qualname: String,
+    /// Direct bases, as `module.qualname` (`builtins.object` is left out).
+    pub bases: Vec<String>,
+    pub doc: Option<String>,
+    /// The constructor (`Class(...)`), parameters without `self`.
+    pub constructor: Option<Function>,
+    /// Methods defined in this class itself (not inherited ones), parameters without
+    /// `self`/`cls`; `kind` says instance, static or class method.
+    pub methods: Vec<Function>,
+    /// Properties and other data attributes defined in this class itself.
+    pub attributes: Vec<Attribute>,
+}
+
+/// A property or other attribute of a class.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attribute {
+    pub name: String,
+    pub kind: AttributeKind,
+    /// `true` when it cannot be set (a property without setter, a read-only descriptor).
+    pub readonly: bool,
+    pub doc: Option<String>,
+    /// For class-level constants: type name and literal value.
+    #[serde(default)]
+    pub literal: Option<Literal>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributeKind {
+    /// A `property`.
+    Property,
+    /// A C-level getset or member descriptor.
+    Descriptor,
+    /// A plain class attribute (a constant).
+    Data,
+}
+
+/// A simple module-level value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Constant {
+    pub name: String,
+    /// The Python type name (`int`, `str`, `tuple`, ...).
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub repr: String,
+    pub literal: Option<Literal>,
+}
+
+/// Any other module-level value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Object {
+    pub name: String,
+    /// `module.qualname` of its type.
+    #[serde(rename = "type")]
+    pub type_: String,
+}
+
+/// A public name that introspection could not describe.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub name: String,
+    pub reason: String,
+}
+
+impl Manifest {
+    /// Parses a manifest, refusing other schema versions.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The canonical JSON text: pretty, keys in field order, ending with a newline.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("a manifest always serializes");
+        text.push('\n');
+        text
+    }
+
+    /// Looks a function up by its Python name.
+    pub fn function(&self, name: &str) -> Option<&Function> {
+        self.functions.iter().find(|f| f.name == name)
+    }
+
+    /// Looks a class up by its Python name.
+    pub fn class(&self, name: &str) -> Option<&Class> {
+        self.classes.iter().find(|c| c.name == name)
+    }
+}
+
+impl Function {
+    /// The parameter list as Python would show it: `(obj, /, *, indent=None)`.
+    pub fn python_signature(&self) -> String {
+        let mut out = String::from("(");
+        let mut first = true;
+        let mut push = |out: &mut String, s: &str| {
+            if !first {
+                out.push_str(", ");
+            }
+            first = false;
+            out.push_str(s);
+        };
+        let mut seen_star = false;
+        for (i, p) in self.params.iter().enumerate() {
+            if p.kind == ParamKind::KeywordOnly && !seen_star {
+                push(&mut out, "*");
+                seen_star = true;
+            }
+            let mut text = match p.kind {
+                ParamKind::VarPositional => {
+                    seen_star = true;
+                    format!("*{}", p.name)
+                }
+                ParamKind::VarKeyword => format!("**{}", p.name),
+                _ => p.name.clone(),
+            };
+            if let Some(ann) = &p.annotation {
+                text.push_str(": ");
+                text.push_str(ann);
+            }
+            if let Some(default) = &p.default {
+                text.push_str(if p.annotation.is_some() { " = " } else { "=" });
+                text.push_str(default);
+            }
+            push(&mut out, &text);
+            let next_is_positional_only = self
+                .params
+                .get(i + 1)
+                .is_some_and(|n| n.kind == ParamKind::PositionalOnly);
+            if p.kind == ParamKind::PositionalOnly && !next_is_positional_only {
+                push(&mut out, "/");
+            }
+        }
+        out.push(')');
+        if let Some(ret) = &self.returns {
+            out.push_str(" -> ");
+            out.push_str(ret);
+        }
+        out
+    }
+}

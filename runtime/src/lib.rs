@@ -1,0 +1,1 @@
+//! pymodgen-runtime: what pymodgen-generated bindings call.
