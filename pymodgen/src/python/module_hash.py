@@ -114,12 +114,3 @@ def module_hash(name, generator):
         "origin": spec.origin,
     }
 
-
-if __name__ == "__main__":
-    # python module_hash.py GENERATOR MODULE... : prints one JSON object per line.
-    generator = sys.argv[1]
-    for module in sys.argv[2:]:
-        try:
-            print(json.dumps(module_hash(module, generator)))
-        except Exception as e:  # noqa: BLE001 - reported to the caller as data
-            print(json.dumps({"error": type(e).__name__, "message": str(e)}))
