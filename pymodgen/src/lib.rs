@@ -58,3 +58,88 @@ impl Default for Options {
         Options { python: None, submodules: false, use_cache: true, cache_dir: None, timeout: None }
     }
 }
+
+/// Manifests for one requested module, and what they depended on.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The requested module first, then (with [`Options::submodules`]) its submodules,
+    /// sorted by name.
+    pub manifests: Vec<Manifest>,
+    /// Environment variables read and files covered by the module version hash.
+    pub tracked: Tracked,
+    /// Whether the manifests came from the cache.
+    pub cached: bool,
+    /// The interpreter used.
+    pub interpreter: Interpreter,
+}
+
+/// Finds the interpreter, then returns the module's manifests from the cache when its
+/// version hash is known there, else introspects it (in a separate Python process) and
+/// caches the result. A cache hit runs Python once, for the hash.
+pub fn load(module: &str, options: &Options) -> Result<Loaded> {
+    introspect::check_module_name(module)?;
+    let mut tracked = Tracked::default();
+    let interpreter = python::find(options.python.as_deref(), &mut tracked)?;
+    let limit = python::timeout(options.timeout, &mut tracked);
+    tracked.file(&interpreter.path);
+    if !options.use_cache {
+        let manifests = introspect::introspect(&interpreter, module, options.submodules, limit)?;
+        return Ok(Loaded { manifests, tracked, cached: false, interpreter });
+    }
+    let cache = Cache::new(match &options.cache_dir {
+        Some(dir) => dir.clone(),
+        None => Cache::default_dir(&mut tracked)?,
+    });
+    let hashed = hash::module_hashes(&interpreter, &[module], limit)?.remove(0);
+    tracked.files.extend(hashed.files.iter().cloned());
+    if let Some(manifests) = cache.get(module, &hashed.hash, options.submodules) {
+        return Ok(Loaded { manifests, tracked, cached: true, interpreter });
+    }
+    let manifests = introspect::introspect(&interpreter, module, options.submodules, limit)?;
+    // The script hashed the module after importing it; if importing rewrote its files (a
+    // compiled cache, a generated file), key the entry by what a later query will see.
+    cache.put(module, &hashed.hash, options.submodules, &manifests)?;
+    Ok(Loaded { manifests, tracked, cached: false, interpreter })
+}
+
+/// Reads manifests saved by `pymodgen inspect --json`: one manifest, or an array of them
+/// (`--submodules`). Needs no Python.
+pub fn load_manifest_file(path: &std::path::Path) -> Result<Vec<Manifest>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| Error::Manifest { path: path.into(), source })?;
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        other => vec![other],
+    };
+    let mut manifests = Vec::with_capacity(items.len());
+    for item in items {
+        let found = item.get("schema").and_then(|s| s.as_u64()).unwrap_or(0);
+        if found != u64::from(manifest::SCHEMA) {
+            return Err(Error::Schema { path: path.into(), found, expected: manifest::SCHEMA });
+        }
+        manifests.push(serde_json::from_value(item).map_err(|source| Error::Manifest { path: path.into(), source })?);
+    }
+    if manifests.is_empty() {
+        return Err(Error::Invalid(format!("manifest file {} holds no manifest", path.display())));
+    }
+    Ok(manifests)
+}
+
+/// Writes `output` under `dir`, skipping files whose contents are unchanged (so their
+/// modification time stays put and build tools do not rebuild). Returns the files written.
+pub fn write_output(dir: &std::path::Path, output: &Output) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (rel, contents) in &output.files {
+        let path = dir.join(rel);
+        if std::fs::read(&path).is_ok_and(|old| old == contents.as_bytes()) {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("creating directory", parent, e))?;
+        }
+        std::fs::write(&path, contents).map_err(|e| Error::io("writing", &path, e))?;
+        written.push(path);
+    }
+    Ok(written)
+}

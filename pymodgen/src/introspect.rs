@@ -1,0 +1,68 @@
+//! Runs the introspection script and turns its reply into manifests.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::hash::{self, PyError};
+use crate::manifest::Manifest;
+use crate::python::{self, Interpreter};
+use crate::{Error, Result};
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Reply {
+    Ok { manifests: Vec<Manifest> },
+    Err { error: PyError },
+}
+
+/// Imports `module` in a separate interpreter process and describes it (and, with
+/// `submodules`, its public submodules, recursively: the requested module comes first).
+pub(crate) fn introspect(
+    interpreter: &Interpreter,
+    module: &str,
+    submodules: bool,
+    limit: Duration,
+) -> Result<Vec<Manifest>> {
+    let tag = hash::generator_tag();
+    let flag = if submodules { "1" } else { "0" };
+    let json = python::run_script(interpreter, "introspect", &[&tag, flag, module], limit, module)?;
+    let reply: Reply = serde_json::from_str(&json).map_err(|e| Error::PythonUnusable {
+        path: interpreter.path.clone(),
+        reason: format!("unreadable manifest for '{module}': {e}"),
+    })?;
+    match reply {
+        Reply::Ok { manifests } if !manifests.is_empty() => Ok(manifests),
+        Reply::Ok { .. } => Err(Error::PythonUnusable {
+            path: interpreter.path.clone(),
+            reason: format!("no manifest for '{module}'"),
+        }),
+        Reply::Err { error } => Err(error.into_error(module, interpreter)),
+    }
+}
+
+/// Checks that `name` looks like a dotted Python module name before it reaches Python.
+pub(crate) fn check_module_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.split('.').all(|part| {
+            let mut chars = part.chars();
+            chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+                && chars.all(|c| c == '_' || c.is_alphanumeric())
+        });
+    if ok { Ok(()) } else { Err(Error::Invalid(format!("'{name}' is not a Python module name"))) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_module_name;
+
+    #[test]
+    fn module_names() {
+        for good in ["json", "os.path", "numpy.random", "_private", "é"] {
+            assert!(check_module_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a..b", ".a", "a.", "1abc", "a-b", "a b", "-h", "../x"] {
+            assert!(check_module_name(bad).is_err(), "{bad}");
+        }
+    }
+}
