@@ -1,0 +1,321 @@
+//! The API generated code calls. Not public: it may change in any release, in step with
+//! the generator (pyo3's `impl_` convention).
+
+use std::fmt::Write as _;
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+pub use pyo3;
+
+/// A Python callable (or any attribute) `module.path`, looked up once per interpreter.
+///
+/// The first lookup also checks that the running interpreter is the one the bindings were
+/// generated for, and fails with a clear `RuntimeError` if it is not.
+pub struct Callable {
+    cell: PyOnceLock<Py<PyAny>>,
+    module: &'static str,
+    path: &'static str,
+    python: &'static str,
+}
+
+impl Callable {
+    /// `path` is an attribute path inside `module` (`"dumps"`, `"JSONEncoder.encode"`);
+    /// `python` the interpreter version the bindings were generated with (`"3.11.7"`).
+    pub const fn new(module: &'static str, path: &'static str, python: &'static str) -> Self {
+        Callable { cell: PyOnceLock::new(), module, path, python }
+    }
+
+    /// The cached object.
+    #[inline(always)]
+    pub fn get<'a, 'py>(&'a self, py: Python<'py>) -> PyResult<&'a Bound<'py, PyAny>> {
+        match self.cell.get(py) {
+            Some(f) => Ok(f.bind(py)),
+            None => self.init(py),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn init<'a, 'py>(&'a self, py: Python<'py>) -> PyResult<&'a Bound<'py, PyAny>> {
+        self.cell
+            .get_or_try_init(py, || {
+                check_python(py, self.python)?;
+                let mut obj = py.import(self.module)?.into_any();
+                if !self.path.is_empty() {
+                    for part in self.path.split('.') {
+                        obj = obj.getattr(part)?;
+                    }
+                }
+                Ok::<_, PyErr>(obj.unbind())
+            })
+            .map(|f| f.bind(py))
+    }
+}
+
+/// Checks that the running interpreter has version `expected` (`"3.11.7"`); an empty
+/// `expected` accepts any.
+pub fn check_python(py: Python<'_>, expected: &str) -> PyResult<()> {
+    let _ = py;
+    let full = Python::version_str();
+    let running = full.split_whitespace().next().unwrap_or(full);
+    if expected.is_empty() || running == expected {
+        return Ok(());
+    }
+    Err(PyRuntimeError::new_err(format!(
+        "pymodgen bindings were generated for Python {expected}, but this program runs Python \
+         {running}; regenerate the bindings with that interpreter, or load the right libpython \
+         (link with an rpath to its LIBDIR, e.g. pymodgen::Builder::emit_rpath, or set \
+         LD_LIBRARY_PATH)"
+    )))
+}
+
+/// Converts any [`IntoPyObject`] value into a `Bound<PyAny>`.
+#[inline(always)]
+pub fn to_py<'py, T: IntoPyObject<'py>>(py: Python<'py>, value: T) -> PyResult<Bound<'py, PyAny>> {
+    match value.into_pyobject(py) {
+        Ok(v) => Ok(pyo3::BoundObject::into_bound(pyo3::BoundObject::into_any(v))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Wraps a call result into a generated wrapper type.
+#[inline(always)]
+pub fn wrap<'py, T: From<Bound<'py, PyAny>>>(r: PyResult<Bound<'py, PyAny>>) -> PyResult<T> {
+    r.map(T::from)
+}
+
+/// Extracts a typed result (`str` → `String`, `int` → `i64`, `None` → `()`).
+#[inline(always)]
+pub fn extract<'py, T>(r: PyResult<Bound<'py, PyAny>>) -> PyResult<T>
+where
+    T: for<'a> FromPyObjectOwned<'a, 'py>,
+{
+    r?.extract::<T>().map_err(Into::into)
+}
+
+/// A `FromPyObject` bound usable in generated signatures.
+pub trait FromPyObjectOwned<'a, 'py>: FromPyObject<'a, 'py, Error: Into<PyErr>> {}
+impl<'a, 'py, T: FromPyObject<'a, 'py, Error: Into<PyErr>>> FromPyObjectOwned<'a, 'py> for T {}
+
+/// Result of a function annotated `-> None`.
+#[inline(always)]
+pub fn unit(r: PyResult<Bound<'_, PyAny>>) -> PyResult<()> {
+    r.map(drop)
+}
+
+/// Reads a module attribute (a non-constant module-level object) each time.
+pub fn getattr<'py>(module: &'static Callable, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    module.get(py)?.getattr(PyString::intern(py, name))
+}
+
+/// A call being built: `P` positional slots (the parameters that Python accepts
+/// positionally, in order), keyword arguments, `*args` and `**kwargs`. Only what was set is
+/// passed. A slot left empty before a set one makes the later positional-or-keyword
+/// arguments go by keyword; a later positional-only one is an error (Python could not tell
+/// which parameter it is).
+pub struct Call<'py, const P: usize> {
+    callable: Bound<'py, PyAny>,
+    names: &'static [&'static str; P],
+    positional_only: usize,
+    slots: [Option<Bound<'py, PyAny>>; P],
+    keywords: Vec<(&'static str, Bound<'py, PyAny>)>,
+    varargs: Vec<Bound<'py, PyAny>>,
+    varkw: Option<Bound<'py, PyDict>>,
+    error: Option<PyErr>,
+}
+
+impl<'py, const P: usize> Call<'py, P> {
+    /// `names` are the parameter names of the positional slots; the first
+    /// `positional_only` of them are positional-only.
+    #[inline(always)]
+    pub fn new(callable: Bound<'py, PyAny>, names: &'static [&'static str; P], positional_only: usize) -> Self {
+        Call {
+            callable,
+            names,
+            positional_only,
+            slots: [const { None }; P],
+            keywords: Vec::new(),
+            varargs: Vec::new(),
+            varkw: None,
+            error: None,
+        }
+    }
+
+    /// A call of a method of `receiver`, looked up by name.
+    pub fn method(
+        receiver: &Bound<'py, PyAny>,
+        name: &'static str,
+        names: &'static [&'static str; P],
+        positional_only: usize,
+    ) -> Self {
+        match receiver.getattr(PyString::intern(receiver.py(), name)) {
+            Ok(m) => Self::new(m, names, positional_only),
+            Err(e) => {
+                let mut c = Self::new(receiver.clone(), names, positional_only);
+                c.error = Some(e);
+                c
+            }
+        }
+    }
+
+    /// A call whose callable failed to load; `call` returns the error.
+    pub fn failed(py: Python<'py>, error: PyErr, names: &'static [&'static str; P], positional_only: usize) -> Self {
+        let mut c = Self::new(py.None().into_bound(py), names, positional_only);
+        c.error = Some(error);
+        c
+    }
+
+    #[inline(always)]
+    fn convert<T: IntoPyObject<'py>>(&mut self, value: T) -> Option<Bound<'py, PyAny>> {
+        match to_py(self.callable.py(), value) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    /// Sets positional slot `i`.
+    #[inline(always)]
+    pub fn arg<T: IntoPyObject<'py>>(mut self, i: usize, value: T) -> Self {
+        let v = self.convert(value);
+        if let Some(slot) = self.slots.get_mut(i) {
+            *slot = v;
+        }
+        self
+    }
+
+    /// Sets keyword argument `name`.
+    #[inline(always)]
+    pub fn kw<T: IntoPyObject<'py>>(mut self, name: &'static str, value: T) -> Self {
+        if let Some(v) = self.convert(value) {
+            self.keywords.retain(|(n, _)| *n != name);
+            self.keywords.push((name, v));
+        }
+        self
+    }
+
+    /// Appends to `*args`: `values` is anything Python can iterate (a Rust tuple, a `Vec`,
+    /// a Python list, ...).
+    pub fn varargs<T: IntoPyObject<'py>>(mut self, values: T) -> Self {
+        if let Some(v) = self.convert(values) {
+            match v.try_iter() {
+                Ok(it) => {
+                    for item in it {
+                        match item {
+                            Ok(item) => self.varargs.push(item),
+                            Err(e) => {
+                                self.error.get_or_insert(e);
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.error.get_or_insert(e);
+                }
+            }
+        }
+        self
+    }
+
+    /// Adds to `**kwargs`: `values` is a mapping (a Rust `HashMap`/`BTreeMap`, a Python dict).
+    pub fn varkw<T: IntoPyObject<'py>>(mut self, values: T) -> Self {
+        let py = self.callable.py();
+        if let Some(v) = self.convert(values) {
+            let dict = self.varkw.get_or_insert_with(|| PyDict::new(py)).clone();
+            let result = match v.cast::<pyo3::types::PyMapping>() {
+                Ok(m) => dict.update(m),
+                Err(e) => Err(PyErr::from(e)),
+            };
+            if let Err(e) = result {
+                self.error.get_or_insert(e);
+            }
+        }
+        self
+    }
+
+    /// Makes the call.
+    #[inline]
+    pub fn call(self) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let py = self.callable.py();
+        // Positional arguments: the set slots up to the first gap.
+        let mut npos = 0;
+        while npos < P && self.slots[npos].is_some() {
+            npos += 1;
+        }
+        let simple = self.keywords.is_empty()
+            && self.varargs.is_empty()
+            && self.varkw.is_none()
+            && self.slots[npos..].iter().all(Option::is_none);
+        if simple {
+            return vectorcall(&self.callable, &self.slots[..npos]);
+        }
+        let kwargs = self.varkw.unwrap_or_else(|| PyDict::new(py));
+        for i in npos..P {
+            if let Some(v) = &self.slots[i] {
+                if i < self.positional_only {
+                    let mut msg = String::new();
+                    let _ = write!(
+                        msg,
+                        "positional-only argument '{}' was set but '{}' before it was not; Python has no way to pass it",
+                        self.names[i], self.names[npos]
+                    );
+                    return Err(PyTypeError::new_err(msg));
+                }
+                kwargs.set_item(PyString::intern(py, self.names[i]), v)?;
+            }
+        }
+        for (name, v) in &self.keywords {
+            kwargs.set_item(PyString::intern(py, name), v)?;
+        }
+        if !self.varargs.is_empty() && npos < P && self.slots[npos..].iter().any(Option::is_some) {
+            return Err(PyTypeError::new_err(format!(
+                "*args were given but positional argument '{}' was not set",
+                self.names[npos]
+            )));
+        }
+        let positional: Vec<&Bound<'py, PyAny>> = self.slots[..npos].iter().flatten().chain(self.varargs.iter()).collect();
+        let args = PyTuple::new(py, positional)?;
+        self.callable.call(args, Some(&kwargs))
+    }
+}
+
+/// Calls `callable` with positional `args` through the vectorcall protocol.
+#[inline(always)]
+fn vectorcall<'py>(callable: &Bound<'py, PyAny>, args: &[Option<Bound<'py, PyAny>>]) -> PyResult<Bound<'py, PyAny>> {
+    const STACK: usize = 8;
+    let py = callable.py();
+    if args.len() <= STACK {
+        let mut ptrs = [std::ptr::null_mut::<ffi::PyObject>(); STACK];
+        for (p, a) in ptrs.iter_mut().zip(args) {
+            *p = a.as_ref().map_or(std::ptr::null_mut(), |a| a.as_ptr());
+        }
+        // SAFETY: `ptrs[..len]` are borrowed, live objects (held by `args`); vectorcall
+        // returns a new reference or NULL with an exception set.
+        unsafe {
+            Bound::from_owned_ptr_or_err(
+                py,
+                ffi::PyObject_Vectorcall(callable.as_ptr(), ptrs.as_ptr(), args.len(), std::ptr::null_mut()),
+            )
+        }
+    } else {
+        let ptrs: Vec<*mut ffi::PyObject> =
+            args.iter().map(|a| a.as_ref().map_or(std::ptr::null_mut(), |a| a.as_ptr())).collect();
+        // SAFETY: as above.
+        unsafe {
+            Bound::from_owned_ptr_or_err(
+                py,
+                ffi::PyObject_Vectorcall(callable.as_ptr(), ptrs.as_ptr(), ptrs.len(), std::ptr::null_mut()),
+            )
+        }
+    }
+}
