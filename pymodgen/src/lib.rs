@@ -17,6 +17,10 @@
 //! Python once, for the hash only.
 
 pub mod cache;
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod cli;
+mod display;
 pub mod emit;
 mod error;
 pub mod hash;
