@@ -54,6 +54,9 @@ struct PythonArgs {
     /// The Python interpreter (else PYMODGEN_PYTHON, PYO3_PYTHON, VIRTUAL_ENV, CONDA_PREFIX, python3 on PATH).
     #[arg(long, value_name = "PATH")]
     python: Option<PathBuf>,
+    /// Put DIR in front of the interpreter's sys.path (repeatable), for packages that are not installed.
+    #[arg(long, value_name = "DIR")]
+    pythonpath: Vec<PathBuf>,
     /// Neither read nor write the manifest cache.
     #[arg(long)]
     no_cache: bool,
@@ -126,6 +129,7 @@ fn options(args: &PythonArgs) -> Options {
         use_cache: !args.no_cache,
         cache_dir: None,
         timeout: args.timeout.map(Duration::from_secs),
+        pythonpath: args.pythonpath.clone(),
     }
 }
 
