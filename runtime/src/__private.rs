@@ -7,7 +7,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple, PyTypeMethods};
 
 pub use pyo3;
 
@@ -88,18 +88,29 @@ pub fn wrap<'py, T: From<Bound<'py, PyAny>>>(r: PyResult<Bound<'py, PyAny>>) -> 
     r.map(T::from)
 }
 
-/// Extracts a typed result (`str` → `String`, `int` → `i64`, `None` → `()`).
+/// Extracts a typed result (`str` → `String`, `int` → `i64`).
 #[inline(always)]
 pub fn extract<'py, T>(r: PyResult<Bound<'py, PyAny>>) -> PyResult<T>
 where
-    T: for<'a> FromPyObjectOwned<'a, 'py>,
+    T: pyo3::conversion::FromPyObjectOwned<'py>,
 {
     r?.extract::<T>().map_err(Into::into)
 }
 
-/// A `FromPyObject` bound usable in generated signatures.
-pub trait FromPyObjectOwned<'a, 'py>: FromPyObject<'a, 'py, Error: Into<PyErr>> {}
-impl<'a, 'py, T: FromPyObject<'a, 'py, Error: Into<PyErr>>> FromPyObjectOwned<'a, 'py> for T {}
+/// The object as an instance of the class `class`, or a `TypeError`.
+pub fn instance_of<'py>(obj: pyo3::Borrowed<'_, 'py, PyAny>, class: &'static Callable) -> PyResult<Bound<'py, PyAny>> {
+    let cls = class.get(obj.py())?;
+    if obj.is_instance(cls)? {
+        Ok(obj.to_owned())
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "expected an instance of {}.{}, got {}",
+            class.module,
+            class.path,
+            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        )))
+    }
+}
 
 /// Result of a function annotated `-> None`.
 #[inline(always)]

@@ -1,0 +1,202 @@
+//! Classes → wrapper types over `Bound<'py, PyAny>`, with constructor, methods and
+//! properties. A subclass wraps its (first, generated) base and derefs to it, so base
+//! methods apply and `From<Sub> for Base` converts where the base is expected.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::function::{self, needs_builder, Names, Ret, Target};
+use super::names::{ident, Case, Scope};
+use super::{docs, Ctx};
+use crate::manifest::{AttributeKind, Class, FunctionKind};
+
+/// Emits one class. `rust_name` was allocated in the module's type scope; `types` is that
+/// scope (for builder types). `bases` are paths to generated base wrappers, first one
+/// is wrapped.
+pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope, bases: &[TokenStream]) -> TokenStream {
+    let rt = &ctx.rt;
+    let private = &ctx.private;
+    let pyver = &ctx.python_version;
+    let module = &ctx.module;
+    let name = ident(rust_name);
+    let py_name = &class.name;
+    let bound = quote!(#rt::pyo3::Bound<'py, #rt::pyo3::PyAny>);
+
+    let mut inherent = Scope::new();
+    for r in ["type_object", "as_bound", "into_bound", "new", "new_with"] {
+        inherent.reserve(r);
+    }
+
+    let mut fns = Vec::new();
+    let mut module_items = Vec::new();
+    let self_ret = Ret::Wrapper(quote!(#name));
+
+    // Constructor.
+    if let Some(ctor) = &class.constructor {
+        let with = needs_builder(ctor).then(|| ("new_with".to_owned(), types.name(&format!("{rust_name}New"), Case::Camel)));
+        let names = Names { func: "new".into(), with };
+        let target = Target::Static { module: module.clone(), path: class.name.clone() };
+        let e = function::emit(ctx, py_name, ctor, &target, &names, &self_ret, true);
+        fns.push(e.fns);
+        module_items.push(e.types);
+    }
+
+    // Methods.
+    for m in &class.methods {
+        let func = inherent.name(&m.name, Case::Snake);
+        let with = needs_builder(m).then(|| {
+            let w = inherent.unique(format!("{func}_with"));
+            let b = types.name(&format!("{rust_name}_{}_call", m.name), Case::Camel);
+            (w, b)
+        });
+        let names = Names { func, with };
+        let target = match m.kind {
+            FunctionKind::Staticmethod | FunctionKind::Classmethod => {
+                Target::Static { module: module.clone(), path: format!("{}.{}", class.name, m.name) }
+            }
+            _ => Target::Method { name: m.name.clone() },
+        };
+        let ret = function::ret_for(m.returns.as_deref());
+        let e = function::emit(ctx, &format!("{py_name}.{}", m.name), m, &target, &names, &ret, true);
+        fns.push(e.fns);
+        module_items.push(e.types);
+    }
+
+    // Properties and class attributes.
+    for a in &class.attributes {
+        let getter = ident(&inherent.name(&a.name, Case::Snake));
+        let attr = &a.name;
+        let what = match a.kind {
+            AttributeKind::Property | AttributeKind::Descriptor => "attribute",
+            AttributeKind::Data => "class attribute",
+        };
+        let lines = docs::doc_lines(&format!("Reads the {what} `{attr}`."), a.doc.as_deref(), &[]);
+        let doc = docs::outer(&lines);
+        fns.push(quote! {
+            #doc
+            #[inline]
+            pub fn #getter(&self) -> #rt::pyo3::PyResult<#bound> {
+                let __pymodgen_self = self.as_bound();
+                #rt::pyo3::types::PyAnyMethods::getattr(__pymodgen_self, #rt::pyo3::intern!(__pymodgen_self.py(), #attr))
+            }
+        });
+        if !a.readonly && a.kind != AttributeKind::Data {
+            let setter = ident(&inherent.unique(format!("set_{}", getter.to_string().trim_start_matches("r#"))));
+            let doc = format!(" Sets the attribute `{attr}`.");
+            fns.push(quote! {
+                #[doc = #doc]
+                #[inline]
+                pub fn #setter(&self, value: impl #rt::pyo3::IntoPyObject<'py>) -> #rt::pyo3::PyResult<()> {
+                    let __pymodgen_self = self.as_bound();
+                    #rt::pyo3::types::PyAnyMethods::setattr(__pymodgen_self, #rt::pyo3::intern!(__pymodgen_self.py(), #attr), value)
+                }
+            });
+        }
+    }
+
+    let mut extra = vec![format!("Python class {}.", class.qualname)];
+    if !class.bases.is_empty() {
+        extra.push(format!("Bases: {}.", class.bases.join(", ")));
+    }
+    if let Some(c) = &class.constructor {
+        extra.push(format!("{}{}", class.name, c.python_signature()));
+    }
+    let doc = docs::outer(&docs::doc_lines(&format!("Python class `{}.{py_name}`.", module), class.doc.as_deref(), &extra));
+
+    let (inner, as_bound, into_bound) = match bases.first() {
+        Some(base) => (quote!(#base<'py>), quote!(self.0.as_bound()), quote!(self.0.into_bound())),
+        None => (bound.clone(), quote!(&self.0), quote!(self.0)),
+    };
+    let base_froms = bases.iter().enumerate().map(|(i, base)| {
+        let body = if i == 0 { quote!(value.0) } else { quote!(<#base<'py>>::from(value.into_bound())) };
+        quote! {
+            impl<'py> ::core::convert::From<#name<'py>> for #base<'py> {
+                #[inline]
+                fn from(value: #name<'py>) -> Self {
+                    #body
+                }
+            }
+        }
+    });
+    let type_doc = format!(" The Python class `{module}.{py_name}` itself.");
+    quote! {
+        #doc
+        #[derive(Clone, Debug)]
+        #[repr(transparent)]
+        pub struct #name<'py>(#inner);
+
+        impl<'py> #name<'py> {
+            #[doc = #type_doc]
+            pub fn type_object(py: #rt::pyo3::Python<'py>) -> #rt::pyo3::PyResult<#bound> {
+                static __PYMODGEN_CLASS: #private::Callable = #private::Callable::new(#module, #py_name, #pyver);
+                __PYMODGEN_CLASS.get(py).map(::core::clone::Clone::clone)
+            }
+            /// The Python object.
+            #[inline]
+            pub fn as_bound(&self) -> &#bound {
+                #as_bound
+            }
+            /// The Python object.
+            #[inline]
+            pub fn into_bound(self) -> #bound {
+                #into_bound
+            }
+            #(#fns)*
+        }
+
+        impl<'py> ::core::ops::Deref for #name<'py> {
+            type Target = #inner;
+            #[inline]
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+
+        impl<'py> ::core::convert::From<#bound> for #name<'py> {
+            /// Wraps an object without checking its type (see `extract` for a checked conversion).
+            #[inline]
+            fn from(value: #bound) -> Self {
+                Self(::core::convert::From::from(value))
+            }
+        }
+
+        impl<'py> ::core::convert::From<#name<'py>> for #bound {
+            #[inline]
+            fn from(value: #name<'py>) -> Self {
+                value.into_bound()
+            }
+        }
+
+        #(#base_froms)*
+
+        impl<'py> #rt::pyo3::IntoPyObject<'py> for #name<'py> {
+            type Target = #rt::pyo3::PyAny;
+            type Output = #bound;
+            type Error = ::core::convert::Infallible;
+            #[inline]
+            fn into_pyobject(self, _py: #rt::pyo3::Python<'py>) -> ::core::result::Result<Self::Output, Self::Error> {
+                ::core::result::Result::Ok(self.into_bound())
+            }
+        }
+
+        impl<'a, 'py> #rt::pyo3::IntoPyObject<'py> for &'a #name<'py> {
+            type Target = #rt::pyo3::PyAny;
+            type Output = #rt::pyo3::Borrowed<'a, 'py, #rt::pyo3::PyAny>;
+            type Error = ::core::convert::Infallible;
+            #[inline]
+            fn into_pyobject(self, _py: #rt::pyo3::Python<'py>) -> ::core::result::Result<Self::Output, Self::Error> {
+                ::core::result::Result::Ok(#rt::pyo3::Bound::as_borrowed(self.as_bound()))
+            }
+        }
+
+        impl<'a, 'py> #rt::pyo3::FromPyObject<'a, 'py> for #name<'py> {
+            type Error = #rt::pyo3::PyErr;
+            fn extract(obj: #rt::pyo3::Borrowed<'a, 'py, #rt::pyo3::PyAny>) -> #rt::pyo3::PyResult<Self> {
+                static __PYMODGEN_CLASS: #private::Callable = #private::Callable::new(#module, #py_name, #pyver);
+                #private::instance_of(obj, &__PYMODGEN_CLASS).map(Self::from)
+            }
+        }
+
+        #(#module_items)*
+    }
+}

@@ -1,0 +1,113 @@
+//! Python docstrings → rustdoc. The first paragraph becomes the summary (markdown
+//! characters escaped); the rest, and any signature, go in a ```` ```text ```` block so
+//! rustdoc neither runs doctests nor reads reStructuredText as markdown.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// Escapes markdown and HTML so that a line of text renders as itself.
+fn escape_line(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '&' | '~') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A fence longer than any run of backticks in `text`.
+fn fence(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// The doc lines for `doc`, with `extra` lines (signature, notes) added to the text block.
+pub(crate) fn doc_lines(summary_fallback: &str, doc: Option<&str>, extra: &[String]) -> Vec<String> {
+    let doc = doc.map(str::trim).filter(|d| !d.is_empty());
+    let (summary, rest) = match doc {
+        Some(d) => {
+            let mut parts = d.splitn(2, "\n\n");
+            let first = parts.next().unwrap_or_default();
+            (first.to_owned(), parts.next().map(str::to_owned))
+        }
+        None => (String::new(), None),
+    };
+    let mut lines: Vec<String> = Vec::new();
+    if doc.is_none() {
+        lines.push(summary_fallback.to_owned());
+    }
+    for l in summary.lines() {
+        lines.push(escape_line(l.trim()));
+    }
+    let mut block: Vec<String> = extra.to_vec();
+    if let Some(rest) = rest {
+        let rest = dedent(&rest);
+        if !block.is_empty() {
+            block.push(String::new());
+        }
+        block.extend(rest.lines().map(|l| l.trim_end().to_owned()));
+    }
+    if !block.is_empty() {
+        let joined = block.join("\n");
+        let f = fence(&joined);
+        lines.push(String::new());
+        lines.push(format!("{f}text"));
+        lines.extend(block);
+        lines.push(f);
+    }
+    lines
+}
+
+/// Module docs: a trusted markdown `summary`, then the whole docstring in the text block.
+pub(crate) fn module_doc_lines(summary: &str, doc: Option<&str>, extra: &[String]) -> Vec<String> {
+    let mut lines = vec![summary.to_owned()];
+    let mut block: Vec<String> = extra.to_vec();
+    if let Some(d) = doc.map(str::trim).filter(|d| !d.is_empty()) {
+        if !block.is_empty() {
+            block.push(String::new());
+        }
+        block.extend(dedent(d).lines().map(|l| l.trim_end().to_owned()));
+    }
+    if !block.is_empty() {
+        let f = fence(&block.join("\n"));
+        lines.push(String::new());
+        lines.push(format!("{f}text"));
+        lines.extend(block);
+        lines.push(f);
+    }
+    lines
+}
+
+/// Removes the common leading whitespace of non-blank lines.
+fn dedent(text: &str) -> String {
+    let indent = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    text.lines().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() }).collect::<Vec<_>>().join("\n")
+}
+
+/// `#[doc = " line"]` attributes (outer).
+pub(crate) fn outer(lines: &[String]) -> TokenStream {
+    let lines = lines.iter().map(|l| if l.is_empty() { String::new() } else { format!(" {l}") });
+    quote! { #(#[doc = #lines])* }
+}
+
+/// `#![doc = " line"]` attributes (inner, for modules).
+pub(crate) fn inner(lines: &[String]) -> TokenStream {
+    let lines = lines.iter().map(|l| if l.is_empty() { String::new() } else { format!(" {l}") });
+    quote! { #(#![doc = #lines])* }
+}

@@ -1,0 +1,318 @@
+//! Callables: module functions, constructors, static/class methods and instance methods.
+//!
+//! Each gets a short function taking the required parameters (`json::dumps(py, &obj)`) and,
+//! when it has optional or variadic parameters, a `*_with` function returning a call
+//! builder whose setters name the optional parameters; omitted ones are not passed.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::docs;
+use super::names::{ident, Case, Scope};
+use super::Ctx;
+use crate::manifest::{Function, Literal, Param, ParamKind};
+
+/// What is called.
+pub(crate) enum Target {
+    /// `module.path`, cached once (functions, constructors, static and class methods).
+    Static { module: String, path: String },
+    /// A method of `self`, looked up by name on the instance.
+    Method { name: String },
+}
+
+/// How the result is returned.
+#[derive(Clone)]
+pub(crate) enum Ret {
+    Any,
+    /// A wrapper type, given as a path from the current module.
+    Wrapper(TokenStream),
+    /// A Rust type extracted from the result.
+    Typed(TokenStream),
+    Unit,
+}
+
+/// The Rust names for one callable, allocated by the caller in the right scopes.
+pub(crate) struct Names {
+    pub(crate) func: String,
+    /// `*_with` and its builder type, when the callable has optional parameters.
+    pub(crate) with: Option<(String, String)>,
+}
+
+/// Whether a `*_with` builder is generated for `f`.
+pub(crate) fn needs_builder(f: &Function) -> bool {
+    f.params.iter().any(|p| !p.required)
+}
+
+/// Items for one callable: `fns` go where the function lives (module or impl block),
+/// `types` at module level (the builder).
+pub(crate) struct Emitted {
+    pub(crate) fns: TokenStream,
+    pub(crate) types: TokenStream,
+}
+
+/// The Rust type of a parameter annotated with a simple builtin type.
+pub(crate) fn param_type(ctx: &Ctx, annotation: Option<&str>) -> TokenStream {
+    let rt = &ctx.rt;
+    match annotation.map(str::trim) {
+        Some("int") => quote!(i64),
+        Some("float") => quote!(f64),
+        Some("bool") => quote!(bool),
+        Some("str") => quote!(&::core::primitive::str),
+        Some("bytes") => quote!(&[u8]),
+        _ => quote!(impl #rt::pyo3::IntoPyObject<'py>),
+    }
+}
+
+/// The return kind for a return annotation.
+pub(crate) fn ret_for(annotation: Option<&str>) -> Ret {
+    match annotation.map(str::trim) {
+        Some("int") => Ret::Typed(quote!(i64)),
+        Some("float") => Ret::Typed(quote!(f64)),
+        Some("bool") => Ret::Typed(quote!(bool)),
+        Some("str") => Ret::Typed(quote!(::std::string::String)),
+        Some("None") => Ret::Unit,
+        _ => Ret::Any,
+    }
+}
+
+fn ret_type(ctx: &Ctx, ret: &Ret) -> TokenStream {
+    let rt = &ctx.rt;
+    match ret {
+        Ret::Any => quote!(#rt::pyo3::Bound<'py, #rt::pyo3::PyAny>),
+        Ret::Wrapper(path) => quote!(#path<'py>),
+        Ret::Typed(ty) => ty.clone(),
+        Ret::Unit => quote!(()),
+    }
+}
+
+fn convert(ctx: &Ctx, ret: &Ret, expr: TokenStream) -> TokenStream {
+    let p = &ctx.private;
+    match ret {
+        Ret::Any => expr,
+        Ret::Wrapper(_) => quote!(#p::wrap(#expr)),
+        Ret::Typed(_) => quote!(#p::extract(#expr)),
+        Ret::Unit => quote!(#p::unit(#expr)),
+    }
+}
+
+/// `Python: name(signature)` plus literal defaults, for the doc block.
+fn signature_lines(python_name: &str, f: &Function) -> Vec<String> {
+    vec![format!("{python_name}{}", f.python_signature())]
+}
+
+fn literal_text(l: &Literal) -> String {
+    match l {
+        Literal::None => "None".into(),
+        Literal::Bool(b) => if *b { "True" } else { "False" }.into(),
+        Literal::Int(s) | Literal::Float(s) => s.clone(),
+        Literal::Str(s) => format!("{s:?}"),
+        Literal::Bytes(b) => format!("b{:?}", String::from_utf8_lossy(b)),
+        Literal::Tuple(items) => {
+            let inner: Vec<String> = items.iter().map(literal_text).collect();
+            if inner.len() == 1 { format!("({},)", inner[0]) } else { format!("({})", inner.join(", ")) }
+        }
+    }
+}
+
+struct P<'a> {
+    param: &'a Param,
+    rust: String,
+    /// Index of its positional slot, if Python accepts it positionally.
+    slot: Option<usize>,
+}
+
+/// Emits one callable. `python_name` is for docs (`dumps`, `JSONEncoder.encode`).
+pub(crate) fn emit(ctx: &Ctx, python_name: &str, f: &Function, target: &Target, names: &Names, ret: &Ret, in_impl: bool) -> Emitted {
+    let rt = &ctx.rt;
+    let private = &ctx.private;
+    let pyver = &ctx.python_version;
+    let is_method = matches!(target, Target::Method { .. });
+
+    // Parameter names: unique among themselves and never `py`/`self`.
+    let mut scope = Scope::new();
+    scope.reserve("py");
+    scope.reserve("self");
+    let mut params = Vec::new();
+    let mut slot_names = Vec::new();
+    let mut positional_only = 0usize;
+    for p in &f.params {
+        let rust = scope.name(&p.name, Case::Snake);
+        let slot = match p.kind {
+            ParamKind::PositionalOnly | ParamKind::PositionalOrKeyword => {
+                if p.kind == ParamKind::PositionalOnly {
+                    positional_only = slot_names.len() + 1;
+                }
+                slot_names.push(p.name.clone());
+                Some(slot_names.len() - 1)
+            }
+            _ => None,
+        };
+        params.push(P { param: p, rust, slot });
+    }
+    let nslots = slot_names.len();
+    let required: Vec<&P<'_>> = params.iter().filter(|p| p.param.required).collect();
+    let req_idents: Vec<_> = required.iter().map(|p| ident(&p.rust)).collect();
+    let req_types: Vec<_> = required.iter().map(|p| param_type(ctx, p.param.annotation.as_deref())).collect();
+    let simple = required.iter().all(|p| p.slot.is_some());
+
+    let doc = docs::outer(&docs::doc_lines(
+        &format!("Calls Python's `{}.{python_name}`.", ctx.module),
+        f.doc.as_deref(),
+        &signature_lines(python_name, f),
+    ));
+    let ret_ty = ret_type(ctx, ret);
+    let func = ident(&names.func);
+    let (self_arg, py_arg, py_expr) = if is_method {
+        (quote!(&self,), quote!(), quote!(#rt::pyo3::Bound::py(self.as_bound())))
+    } else {
+        (quote!(), quote!(py: #rt::pyo3::Python<'py>,), quote!(py))
+    };
+    let fn_generics = if in_impl { quote!() } else { quote!(<'py>) };
+
+    // How to get the callable, and the start of a builder.
+    let lookup = match target {
+        Target::Static { module, path } => quote! {
+            static __PYMODGEN_CALLABLE: #private::Callable = #private::Callable::new(#module, #path, #pyver);
+        },
+        Target::Method { .. } => quote!(),
+    };
+    let slot_lits: Vec<&str> = slot_names.iter().map(String::as_str).collect();
+    let start_builder = match target {
+        Target::Static { .. } => quote! {
+            match __PYMODGEN_CALLABLE.get(#py_expr) {
+                ::core::result::Result::Ok(__pymodgen_f) => #private::Call::new(::core::clone::Clone::clone(__pymodgen_f), &[#(#slot_lits),*], #positional_only),
+                ::core::result::Result::Err(__pymodgen_e) => #private::Call::failed(#py_expr, __pymodgen_e, &[#(#slot_lits),*], #positional_only),
+            }
+        },
+        Target::Method { name } => quote! {
+            #private::Call::method(self.as_bound(), #name, &[#(#slot_lits),*], #positional_only)
+        },
+    };
+    let set_required: Vec<TokenStream> = required
+        .iter()
+        .map(|p| {
+            let id = ident(&p.rust);
+            match p.slot {
+                Some(i) => quote!(.arg(#i, #id)),
+                None => {
+                    let name = &p.param.name;
+                    quote!(.kw(#name, #id))
+                }
+            }
+        })
+        .collect();
+
+    // The short function.
+    let body = if simple {
+        let call = match target {
+            Target::Static { .. } => {
+                if req_idents.is_empty() {
+                    quote!(#rt::pyo3::types::PyAnyMethods::call0(__PYMODGEN_CALLABLE.get(#py_expr)?))
+                } else {
+                    quote!(#rt::pyo3::types::PyAnyMethods::call1(__PYMODGEN_CALLABLE.get(#py_expr)?, (#(#req_idents,)*)))
+                }
+            }
+            Target::Method { name } => {
+                if req_idents.is_empty() {
+                    quote!(#rt::pyo3::types::PyAnyMethods::call_method0(self.as_bound(), #rt::pyo3::intern!(#py_expr, #name)))
+                } else {
+                    quote!(#rt::pyo3::types::PyAnyMethods::call_method1(self.as_bound(), #rt::pyo3::intern!(#py_expr, #name), (#(#req_idents,)*)))
+                }
+            }
+        };
+        convert(ctx, ret, call)
+    } else {
+        convert(ctx, ret, quote!({ #start_builder #(#set_required)* .call() }))
+    };
+    let short = quote! {
+        #doc
+        #[inline]
+        pub fn #func #fn_generics(#self_arg #py_arg #(#req_idents: #req_types),*) -> #rt::pyo3::PyResult<#ret_ty> {
+            #lookup
+            #body
+        }
+    };
+
+    let Some((with_name, builder_name)) = &names.with else {
+        return Emitted { fns: short, types: quote!() };
+    };
+
+    // The builder.
+    let with_fn = ident(with_name);
+    let builder = ident(builder_name);
+    let with_doc = format!(
+        " Like [`{}`]({}), with optional arguments set by name on the returned builder; finish with `.call()`.",
+        names.func,
+        if is_method { format!("Self::{}", names.func) } else { format!("fn@{}", names.func) }
+    );
+    let fns = quote! {
+        #short
+        #[doc = #with_doc]
+        #[inline]
+        pub fn #with_fn #fn_generics(#self_arg #py_arg #(#req_idents: #req_types),*) -> #builder<'py> {
+            #lookup
+            #builder(#start_builder #(#set_required)*)
+        }
+    };
+    let mut setter_scope = Scope::new();
+    setter_scope.reserve("call");
+    let mut setters = Vec::new();
+    for p in params.iter().filter(|p| !p.param.required) {
+        let setter = ident(&setter_scope.name(&p.param.name, Case::Snake));
+        let arg = ident(&p.rust);
+        let name = &p.param.name;
+        let (ty, set, what) = match p.param.kind {
+            ParamKind::VarPositional => (
+                quote!(impl #rt::pyo3::IntoPyObject<'py>),
+                quote!(self.0.varargs(#arg)),
+                format!(" Appends to `*{name}`: any iterable (a Rust tuple or `Vec`, a Python list)."),
+            ),
+            ParamKind::VarKeyword => (
+                quote!(impl #rt::pyo3::IntoPyObject<'py>),
+                quote!(self.0.varkw(#arg)),
+                format!(" Adds to `**{name}`: any mapping (a Rust map, a Python dict)."),
+            ),
+            _ => {
+                let set = match p.slot {
+                    Some(i) => quote!(self.0.arg(#i, #arg)),
+                    None => quote!(self.0.kw(#name, #arg)),
+                };
+                let default = match (&p.param.literal, &p.param.default) {
+                    (Some(l), _) => format!(" (Python's default: `{}`)", literal_text(l).replace('`', "'")),
+                    (None, Some(d)) if d.len() <= 60 && !d.contains('`') => format!(" (Python's default: `{d}`)"),
+                    _ => String::new(),
+                };
+                (param_type(ctx, p.param.annotation.as_deref()), set, format!(" Sets `{name}`{default}."))
+            }
+        };
+        setters.push(quote! {
+            #[doc = #what]
+            #[must_use]
+            #[inline]
+            pub fn #setter(self, #arg: #ty) -> Self {
+                #builder(#set)
+            }
+        });
+    }
+    let call_expr = convert(ctx, ret, quote!(self.0.call()));
+    let struct_doc = format!(" A pending call of `{}.{python_name}`, from [`{with_name}`].", ctx.module);
+    let struct_doc = if is_method {
+        format!(" A pending call of `{}.{python_name}`.", ctx.module)
+    } else {
+        struct_doc.replace(&format!("[`{with_name}`]"), &format!("[`{with_name}`](fn@{with_name})"))
+    };
+    let types = quote! {
+        #[doc = #struct_doc]
+        #[must_use = "a call builder does nothing until `.call()`"]
+        pub struct #builder<'py>(#private::Call<'py, #nslots>);
+        impl<'py> #builder<'py> {
+            #(#setters)*
+            /// Makes the call.
+            #[inline]
+            pub fn call(self) -> #rt::pyo3::PyResult<#ret_ty> {
+                #call_expr
+            }
+        }
+    };
+    Emitted { fns, types }
+}

@@ -1,0 +1,136 @@
+//! Python names → Rust identifiers: snake_case / UpperCamelCase, keywords escaped, no
+//! shadowing of prelude or primitive names, collisions resolved deterministically.
+
+use std::collections::BTreeSet;
+
+use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
+use proc_macro2::{Ident, Span};
+
+/// Keywords that can be written as raw identifiers (`r#type`).
+const RAW_KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn", "else",
+    "enum", "extern", "false", "final", "fn", "for", "if", "impl", "in", "let", "loop", "macro", "match", "mod",
+    "move", "mut", "override", "priv", "pub", "ref", "return", "static", "struct", "trait", "true", "try",
+    "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// Names that cannot be raw identifiers, or that we never use (`gen`): they get a `_` suffix.
+const SUFFIX_KEYWORDS: &[&str] = &["self", "Self", "super", "crate", "_", "gen"];
+
+/// Prelude, primitive and pyo3 names that generated code must not shadow.
+const SHADOWED: &[&str] = &[
+    // primitives
+    "bool", "char", "str", "f32", "f64", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64",
+    "u128", "usize",
+    // prelude (2024)
+    "Box", "Option", "Some", "None", "Result", "Ok", "Err", "Vec", "String", "ToString", "ToOwned", "Clone",
+    "Copy", "Send", "Sync", "Sized", "Unpin", "Drop", "Fn", "FnMut", "FnOnce", "AsyncFn", "AsyncFnMut",
+    "AsyncFnOnce", "Default", "Eq", "PartialEq", "Ord", "PartialOrd", "Iterator", "IntoIterator",
+    "DoubleEndedIterator", "ExactSizeIterator", "Extend", "From", "Into", "TryFrom", "TryInto", "FromIterator",
+    "AsRef", "AsMut", "Debug", "Hash", "drop", "Future", "IntoFuture", "core", "std", "alloc",
+    // macros-ish and names generated code relies on
+    "py", "Python", "Bound", "PyAny", "PyResult", "IntoPyObject",
+];
+
+/// Turns `name` into a valid, non-shadowing identifier text (no `r#`), in the given case.
+fn base(name: &str, case: Case) -> String {
+    let trimmed = name.trim_matches('_');
+    let mut s = match case {
+        Case::Snake => trimmed.to_snake_case(),
+        Case::Camel => trimmed.to_upper_camel_case(),
+        Case::Shouty => trimmed.to_shouty_snake_case(),
+    };
+    s.retain(|c| c.is_ascii_alphanumeric() || c == '_');
+    if s.is_empty() {
+        s = match case {
+            Case::Camel => "Item".into(),
+            Case::Shouty => "VALUE".into(),
+            Case::Snake => "item".into(),
+        };
+    }
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, if case == Case::Camel { 'N' } else { 'n' });
+    }
+    if SUFFIX_KEYWORDS.contains(&s.as_str()) || SHADOWED.contains(&s.as_str()) || s.starts_with("__pymodgen") {
+        s.push('_');
+    }
+    s
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Case {
+    Snake,
+    Camel,
+    Shouty,
+}
+
+/// Makes an identifier from text produced by [`Scope::name`] (adds `r#` for keywords).
+pub(crate) fn ident(text: &str) -> Ident {
+    if RAW_KEYWORDS.contains(&text) {
+        Ident::new_raw(text, Span::call_site())
+    } else {
+        Ident::new(text, Span::call_site())
+    }
+}
+
+/// One Rust namespace (a module's values or types, a type's inherent items, a function's
+/// parameters): hands out unique names, first come first served, later ones get `_2`, `_3`.
+#[derive(Default, Debug, Clone)]
+pub(crate) struct Scope {
+    taken: BTreeSet<String>,
+}
+
+impl Scope {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reserves an exact name (one the generator itself uses).
+    pub(crate) fn reserve(&mut self, name: &str) {
+        self.taken.insert(name.to_owned());
+    }
+
+    /// A unique name for Python `name` in `case`.
+    pub(crate) fn name(&mut self, name: &str, case: Case) -> String {
+        self.unique(base(name, case))
+    }
+
+    /// Makes `s` unique in this scope.
+    pub(crate) fn unique(&mut self, s: String) -> String {
+        if self.taken.insert(s.clone()) {
+            return s;
+        }
+        let mut n = 2;
+        loop {
+            let candidate = format!("{s}_{n}");
+            if self.taken.insert(candidate.clone()) {
+                return candidate;
+            }
+            n += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        let mut s = Scope::new();
+        assert_eq!(s.name("type", Case::Snake), "type");
+        assert_eq!(ident("type").to_string(), "r#type");
+        assert_eq!(s.name("str", Case::Snake), "str_");
+        assert_eq!(s.name("self", Case::Snake), "self_");
+        assert_eq!(s.name("gen", Case::Snake), "gen_");
+        assert_eq!(s.name("py", Case::Snake), "py_");
+        assert_eq!(s.name("JSONEncoder", Case::Camel), "JsonEncoder");
+        assert_eq!(s.name("str", Case::Camel), "Str");
+        assert_eq!(s.name("__import__", Case::Snake), "import");
+        assert_eq!(s.name("_import", Case::Snake), "import_2");
+        assert_eq!(s.name("e", Case::Shouty), "E");
+        assert_eq!(s.name("E", Case::Shouty), "E_2");
+        assert_eq!(s.name("2d", Case::Snake), "n2d");
+        assert_eq!(s.name("Option", Case::Camel), "Option_");
+    }
+}
