@@ -45,7 +45,7 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope,
     for m in &class.methods {
         let func = inherent.name(&m.name, Case::Snake);
         let with = needs_builder(m).then(|| {
-            let w = inherent.unique(format!("{func}_with"));
+            let w = inherent.unique(format!("{}_with", func.trim_end_matches('_')));
             let b = types.name(&format!("{rust_name}_{}_call", m.name), Case::Camel);
             (w, b)
         });

@@ -136,7 +136,7 @@ fn plan(node: &mut Node<'_>, plans: &mut BTreeMap<Vec<String>, Plan>, classes: &
         for f in &m.functions {
             let name = p.scope.name(&f.name, Case::Snake);
             let with = function::needs_builder(f).then(|| {
-                let w = p.scope.unique(format!("{name}_with"));
+                let w = p.scope.unique(format!("{}_with", name.trim_end_matches('_')));
                 let b = p.scope.name(&format!("{}_call", f.name), Case::Camel);
                 (w, b)
             });
@@ -222,9 +222,14 @@ impl Emitter<'_> {
                     items.push(quote! { pub mod #id { #body } });
                 }
                 Layout::Files => {
+                    // Every module file is `src/py/<python name>.rs`: flat, so a submodule
+                    // named `lib` cannot meet `src/lib.rs`. `#[path]` is relative to the
+                    // declaring file's directory.
                     let body = self.module_body(child);
-                    self.files.push((child.path.clone(), body));
-                    items.push(quote! { pub mod #id; });
+                    let file = format!("{}.rs", child.python);
+                    let path = if node.path.is_empty() { format!("py/{file}") } else { file.clone() };
+                    self.files.push((vec![format!("py/{file}")], body));
+                    items.push(quote! { #[path = #path] pub mod #id; });
                 }
             }
         }
@@ -324,7 +329,7 @@ pub(crate) fn emit(manifests: &[Manifest], options: &RustOptions) -> Result<Outp
     };
     files.push(("src/lib.rs".into(), format!("{head}{}", format(&root.module, lib)?)));
     for (path, body) in std::mem::take(&mut e.files) {
-        let rel = format!("src/{}.rs", path.join("/"));
+        let rel = format!("src/{}", path.join("/"));
         files.push((rel.into(), format!("{head}{}", format(&root.module, body)?)));
     }
     files.extend(krate::files(root, options));

@@ -92,7 +92,24 @@ impl Scope {
 
     /// A unique name for Python `name` in `case`.
     pub(crate) fn name(&mut self, name: &str, case: Case) -> String {
-        self.unique(base(name, case))
+        let base = base(name, case);
+        if case == Case::Camel { self.unique_camel(base) } else { self.unique(base) }
+    }
+
+    /// Like [`Scope::unique`], with a bare number suffix (`Bool2`), as camel case wants.
+    fn unique_camel(&mut self, s: String) -> String {
+        let sep = if s.ends_with(|c: char| c.is_ascii_digit()) { "_" } else { "" };
+        if self.taken.insert(s.clone()) {
+            return s;
+        }
+        let mut n = 2;
+        loop {
+            let candidate = format!("{s}{sep}{n}");
+            if self.taken.insert(candidate.clone()) {
+                return candidate;
+            }
+            n += 1;
+        }
     }
 
     /// Makes `s` unique in this scope.
