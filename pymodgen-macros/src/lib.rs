@@ -1,1 +1,98 @@
-//! `bind_pymodule!`: a thin proc-macro shell over the `pymodgen` library.
+//! `bind_pymodule!`: pymodgen bindings expanded inline, a thin shell over the `pymodgen`
+//! library (which does the work: find Python, introspect or read the cache, emit).
+//!
+//! ```ignore
+//! pymodgen_macros::bind_pymodule!("json");              // pub mod json { ... }
+//! pymodgen_macros::bind_pymodule!("os.path" as os_path); // pub mod os_path { ... }
+//! pymodgen_macros::bind_pymodule!("numpy", submodules);  // numpy::linalg::svd, ...
+//! ```
+//!
+//! The expansion reads every file the module version hash covers with `include_bytes!`
+//! and every environment variable the interpreter choice read with `option_env!`, so cargo
+//! recompiles the crate when (and only when) the module or the interpreter changes.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::quote;
+use syn::parse::{Parse, ParseStream};
+use syn::{Ident, LitStr, Token};
+
+struct Args {
+    module: LitStr,
+    rename: Option<Ident>,
+    submodules: bool,
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let module: LitStr = input.parse()?;
+        let mut rename = None;
+        if input.peek(Token![as]) {
+            input.parse::<Token![as]>()?;
+            rename = Some(input.call(Ident::parse_any_ident)?);
+        }
+        let mut submodules = false;
+        while input.peek(Token![,]) {
+            input.parse::<Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            let option: Ident = input.parse()?;
+            match option.to_string().as_str() {
+                "submodules" => submodules = true,
+                other => {
+                    return Err(syn::Error::new(
+                        option.span(),
+                        format!("unknown option `{other}`; the only option is `submodules`"),
+                    ))
+                }
+            }
+        }
+        Ok(Args { module, rename, submodules })
+    }
+}
+
+trait ParseAnyIdent {
+    fn parse_any_ident(input: ParseStream<'_>) -> syn::Result<Ident>;
+}
+
+impl ParseAnyIdent for Ident {
+    fn parse_any_ident(input: ParseStream<'_>) -> syn::Result<Ident> {
+        input.parse()
+    }
+}
+
+/// Binds a Python module: `bind_pymodule!("json")` expands to `pub mod json { ... }`.
+///
+/// Forms: `bind_pymodule!("MODULE")`, `bind_pymodule!("MODULE" as name)`,
+/// `bind_pymodule!("MODULE", submodules)`. The crate needs a `pymodgen-runtime` dependency.
+#[proc_macro]
+pub fn bind_pymodule(input: TokenStream) -> TokenStream {
+    let args = syn::parse_macro_input!(input as Args);
+    expand(&args).unwrap_or_else(|e| e.to_compile_error()).into()
+}
+
+fn expand(args: &Args) -> syn::Result<TokenStream2> {
+    let module = args.module.value();
+    let span = args.module.span();
+    let mut options = pymodgen::Options::default();
+    options.submodules = args.submodules;
+    let loaded = pymodgen::load(&module, &options).map_err(|e| syn::Error::new(span, e))?;
+    let mut rust = pymodgen::emit::rust::RustOptions::default();
+    rust.module_name = args.rename.as_ref().map(|i| i.to_string());
+    let tokens = pymodgen::emit::rust::module_tokens(&loaded.manifests, &rust).map_err(|e| syn::Error::new(span, e))?;
+    let files = loaded
+        .tracked
+        .files
+        .iter()
+        .filter(|f| f.is_file())
+        .filter_map(|f| f.to_str().map(|s| LitStr::new(s, Span::call_site())));
+    let envs = loaded.tracked.env.iter().map(|v| LitStr::new(v, Span::call_site()));
+    Ok(quote! {
+        #tokens
+        const _: () = {
+            #(const _: &[u8] = include_bytes!(#files);)*
+            #(const _: ::core::option::Option<&str> = option_env!(#envs);)*
+        };
+    })
+}

@@ -16,6 +16,7 @@
 //! `~/.cache/pymodgen`, keyed by the module version hash (see [`hash`]). A cache hit runs
 //! Python once, for the hash only.
 
+pub mod builder;
 pub mod cache;
 #[cfg(feature = "cli")]
 #[doc(hidden)]
@@ -32,6 +33,7 @@ pub mod track;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::builder::Builder;
 pub use crate::cache::Cache;
 pub use crate::emit::{emit, EmitOptions, Lang, Output};
 pub use crate::error::{Error, Result};
