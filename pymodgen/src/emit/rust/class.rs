@@ -152,6 +152,13 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope,
             }
         }
 
+        impl<'py> ::core::fmt::Display for #name<'py> {
+            /// Python's `str()` of the object.
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Display::fmt(self.as_bound(), f)
+            }
+        }
+
         impl<'py> ::core::convert::From<#bound> for #name<'py> {
             /// Wraps an object without checking its type (see `extract` for a checked conversion).
             #[inline]

@@ -1,0 +1,232 @@
+//! End to end for Rust: generate a crate with the library (as `pymodgen MODULE --lang rust`
+//! does), add a small program that calls it, `cargo run` it with `-D warnings`, check its
+//! output. All crates share one target directory (`target/pymodgen-e2e`), so pyo3 is built
+//! once. Real Python, no mocks.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pymodgen::{EmitOptions, Lang, Options};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn work_dir() -> PathBuf {
+    root().join("target/pymodgen-e2e")
+}
+
+/// Generates the crate for `module` under target/pymodgen-e2e/crates/<name>.
+fn generate(module: &str, submodules: bool) -> PathBuf {
+    let options = Options { submodules, ..Options::default() };
+    let loaded = pymodgen::load(module, &options).unwrap_or_else(|e| panic!("loading {module}: {e}"));
+    // The crate is named after the requested module (`os.path` is `posixpath` here).
+    let mut emit_options = EmitOptions::default();
+    emit_options.rust.crate_name = Some(format!("py-{}", module.replace('.', "-")));
+    let output = pymodgen::emit(&loaded.manifests, Lang::Rust, &emit_options).unwrap();
+    let dir = work_dir().join("crates").join(module.replace('.', "-"));
+    pymodgen::write_output(&dir, &output).unwrap();
+    // Same input, same bytes.
+    let again = pymodgen::emit(&loaded.manifests, Lang::Rust, &emit_options).unwrap();
+    assert_eq!(output, again, "emitting {module} twice differs");
+    dir
+}
+
+/// Writes `examples/smoke.rs`, runs it with `-D warnings`, returns its stdout.
+fn run(dir: &Path, program: &str) -> String {
+    let ex = dir.join("examples");
+    std::fs::create_dir_all(&ex).unwrap();
+    let path = ex.join("smoke.rs");
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(program) {
+        std::fs::write(&path, program).unwrap();
+    }
+    let out = Command::new(env!("CARGO"))
+        .args(["run", "-q", "--example", "smoke"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", work_dir().join("target"))
+        .env("RUSTFLAGS", "-D warnings")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "cargo run in {} failed:\n{}\n{stdout}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+const PRELUDE: &str = "#![allow(unused_imports)]\nuse pymodgen_runtime::pyo3::prelude::*;\nuse pymodgen_runtime::pyo3::types::*;\n";
+
+#[test]
+fn json() {
+    let dir = generate("json", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+fn main() {{
+    Python::attach(|py| {{
+        let d = PyDict::new(py);
+        d.set_item("b", 1).unwrap();
+        d.set_item("a", 2).unwrap();
+        println!("{{}}", py_json::dumps(py, &d).unwrap());
+        println!("{{}}", py_json::dumps_with(py, &d).indent(0).sort_keys(true).call().unwrap().to_string().replace('\n', "|"));
+        println!("{{}}", py_json::loads(py, "[1, 2]").unwrap());
+        let err = py_json::loads(py, "[1,").unwrap_err();
+        let text = pymodgen_runtime::render_error(py, &err);
+        println!("{{}}", text.lines().last().unwrap());
+        assert!(text.contains("Traceback"));
+        let enc = py_json::JsonEncoder::new_with(py).sort_keys(true).call().unwrap();
+        println!("{{}}", enc.encode(&d).unwrap());
+        let any: Bound<'_, PyAny> = enc.clone().into();
+        let back: py_json::JsonEncoder<'_> = any.extract().unwrap();
+        println!("{{}}", back.encode(1).unwrap());
+        assert!(d.extract::<py_json::JsonEncoder<'_>>().is_err());
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(
+        out,
+        "{\"b\": 1, \"a\": 2}\n{|\"a\": 2,|\"b\": 1|}\n[1, 2]\njson.decoder.JSONDecodeError: Expecting value: line 1 column 4 (char 3)\n{\"a\": 2, \"b\": 1}\n1\n"
+    );
+}
+
+#[test]
+fn math() {
+    let dir = generate("math", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+fn main() {{
+    Python::attach(|py| {{
+        println!("{{}}", py_math::PI);
+        println!("{{}}", py_math::sqrt(py, 16.0).unwrap());
+        println!("{{}}", py_math::gcd_with(py).integers((12, 18)).call().unwrap());
+        println!("{{}}", py_math::isclose_with(py, 1.0, 1.0000001).rel_tol(1e-3).call().unwrap());
+        println!("{{}}", py_math::log_with(py, 8.0).base(2.0).call().unwrap());
+        println!("{{}}", py_math::sqrt(py, -1.0).is_err());
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(out, format!("{}\n4.0\n6\nTrue\n3.0\ntrue\n", std::f64::consts::PI));
+}
+
+#[test]
+fn os_path() {
+    let dir = generate("os.path", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+fn main() {{
+    Python::attach(|py| {{
+        println!("{{}}", py_os_path::join_with(py, "/usr").p(("lib", "x.so")).call().unwrap());
+        println!("{{}}", py_os_path::basename(py, "/a/b.txt").unwrap());
+        println!("{{}}", py_os_path::splitext(py, "b.tar.gz").unwrap());
+        println!("{{}}", py_os_path::isdir(py, "/").unwrap());
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(out, "/usr/lib/x.so\nb.txt\n('b.tar', '.gz')\nTrue\n");
+}
+
+#[test]
+fn re() {
+    let dir = generate("re", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+fn main() {{
+    Python::attach(|py| {{
+        let m = py_re::r#match(py, r"(\w+) (\w+)", "hello world").unwrap();
+        println!("{{}}", m.call_method1("group", (2,)).unwrap());
+        let p = py_re::compile_with(py, "A+").flags(py_re::ignorecase(py).unwrap()).call().unwrap();
+        println!("{{}}", p.call_method1("findall", ("aAb AA",)).unwrap());
+        println!("{{}}", py_re::sub_with(py, "a", "b", "aaa").count(2).call().unwrap());
+        println!("{{}}", py_re::Pattern::type_object(py).unwrap());
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(out, "world\n['aA', 'AA']\nbba\n<class 're.Pattern'>\n");
+}
+
+#[test]
+fn collections() {
+    let dir = generate("collections", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+fn main() {{
+    Python::attach(|py| {{
+        let c = py_collections::Counter::new_with(py).iterable("abracadabra").call().unwrap();
+        println!("{{}}", c.most_common_with().n(2).call().unwrap());
+        let od = py_collections::OrderedDict::new(py).unwrap();
+        od.set_item("x", 1).unwrap();
+        od.move_to_end("x").unwrap();
+        println!("{{}}", od);
+        let dq = py_collections::Deque::new_with(py).iterable(vec![1, 2, 3]).maxlen(2).call().unwrap();
+        println!("{{}}", dq);
+        let point = py_collections::namedtuple(py, "Point", "x y").unwrap();
+        println!("{{}}", point.call1((1, 2)).unwrap());
+        // A subclass is usable where its base is expected.
+        let as_dict: Bound<'_, PyAny> = od.into();
+        println!("{{}}", as_dict.is_instance_of::<PyDict>());
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(out, "[('a', 5), ('b', 2)]\nOrderedDict([('x', 1)])\ndeque([2, 3], maxlen=2)\nPoint(x=1, y=2)\ntrue\n");
+}
+
+#[test]
+fn numpy_with_submodules() {
+    let dir = generate("numpy", true);
+    let lines: usize = walk(&dir.join("src")).iter().map(|f| std::fs::read_to_string(f).unwrap().lines().count()).sum();
+    eprintln!("numpy --submodules: {lines} generated lines");
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+fn main() {{
+    Python::attach(|py| {{
+        let x = py_numpy::linspace_with(py, 0.0, std::f64::consts::PI).num(1001).call().unwrap();
+        let s = py_numpy::sin(py, &x).unwrap();
+        let total: f64 = py_numpy::sum(py, &s).unwrap().extract().unwrap();
+        println!("{{:.3}}", total * std::f64::consts::PI / 1000.0);
+        let a = py_numpy::array(py, vec![vec![3.0, 0.0], vec![0.0, 4.0]]).unwrap();
+        let svd = py_numpy::linalg::svd_with(py, &a).compute_uv(false).call().unwrap();
+        println!("{{}}", svd);
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(out, "2.000\n[4. 3.]\n");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
