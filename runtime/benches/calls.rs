@@ -1,0 +1,189 @@
+//! Call overhead of generated bindings against raw pyo3 and native Python, in one run.
+//!
+//! `cargo bench -p pymodgen-runtime --bench calls` runs criterion over each variant, then
+//! prints throughput ratios (generated vs raw pyo3 with a cached callable, vs raw pyo3 with
+//! a getattr per call, vs the same loop in native Python timed in the embedded interpreter).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use pymodgen_runtime::pyo3::prelude::*;
+use pymodgen_runtime::pyo3::sync::PyOnceLock;
+use pymodgen_runtime::pyo3::types::{PyDict, PyModule};
+use pymodgen_runtime::pyo3::{intern, Py};
+
+pymodgen_macros::bind_pymodule!("builtins");
+pymodgen_macros::bind_pymodule!("json");
+pymodgen_macros::bind_pymodule!("numpy");
+
+type Loop = Box<dyn Fn(Python<'_>, u64) -> Duration>;
+
+/// The same loop in native Python: `for i in range(n): <stmt>`, timed inside Python.
+fn python_loop(py: Python<'_>, setup: &str, stmt: &str) -> Py<PyAny> {
+    let code = format!(
+        "import time\n{setup}\ndef run(n):\n    t = time.perf_counter_ns()\n    for i in range(n):\n        {stmt}\n    return time.perf_counter_ns() - t\n"
+    );
+    let m = PyModule::from_code(py, &std::ffi::CString::new(code).unwrap(), c"bench.py", c"bench").unwrap();
+    m.getattr("run").unwrap().unbind()
+}
+
+fn native(f: Py<PyAny>) -> Loop {
+    Box::new(move |py, n| Duration::from_nanos(f.bind(py).call1((n,)).unwrap().extract::<u64>().unwrap()))
+}
+
+fn timed(body: impl Fn(Python<'_>, u64) + 'static) -> Loop {
+    Box::new(move |py, n| {
+        let t = Instant::now();
+        body(py, n);
+        t.elapsed()
+    })
+}
+
+struct Case {
+    group: &'static str,
+    variants: Vec<(&'static str, Loop)>,
+}
+
+fn cases(py: Python<'_>) -> Vec<Case> {
+    static STR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static SUM: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    STR.import(py, "builtins", "str").unwrap();
+    DUMPS.import(py, "json", "dumps").unwrap();
+    SUM.import(py, "numpy", "sum").unwrap();
+
+    let obj: Py<PyAny> = py.eval(c"{'a': [1, 2, 3], 'b': {'c': 'd'}}", None, None).unwrap().unbind();
+    let arr: Py<PyAny> = numpy::linspace(py, 0.0, 1.0).unwrap().unbind();
+    let arr = {
+        let a = numpy::linspace_with(py, 0.0, 1.0).num(1_000_000).call().unwrap();
+        drop(arr);
+        a.unbind()
+    };
+    let (obj2, obj3, obj4) = (obj.clone_ref(py), obj.clone_ref(py), obj.clone_ref(py));
+    let (arr2, arr3, arr4) = (arr.clone_ref(py), arr.clone_ref(py), arr.clone_ref(py));
+    let py_obj = obj.clone_ref(py);
+    let globals_json = PyDict::new(py);
+    globals_json.set_item("obj", py_obj).unwrap();
+    let _ = globals_json;
+
+    vec![
+        Case {
+            group: "str(i)",
+            variants: vec![
+                ("generated", timed(|py, n| {
+                    for i in 0..n {
+                        black_box(builtins::Str::new_with(py).object(i).call().unwrap());
+                    }
+                })),
+                ("pyo3 cached", timed(|py, n| {
+                    let f = STR.get(py).unwrap().bind(py);
+                    for i in 0..n {
+                        black_box(f.call1((i,)).unwrap());
+                    }
+                })),
+                ("pyo3 getattr per call", timed(|py, n| {
+                    let m = py.import("builtins").unwrap();
+                    for i in 0..n {
+                        black_box(m.getattr(intern!(py, "str")).unwrap().call1((i,)).unwrap());
+                    }
+                })),
+                ("native Python", native(python_loop(py, "", "str(i)"))),
+            ],
+        },
+        Case {
+            group: "json.dumps(obj, indent=2)",
+            variants: vec![
+                ("generated", timed(move |py, n| {
+                    let o = obj.bind(py);
+                    for _ in 0..n {
+                        black_box(json::dumps_with(py, o).indent(2).call().unwrap());
+                    }
+                })),
+                ("pyo3 cached", timed(move |py, n| {
+                    let f = DUMPS.get(py).unwrap().bind(py);
+                    let o = obj2.bind(py);
+                    for _ in 0..n {
+                        let kw = PyDict::new(py);
+                        kw.set_item(intern!(py, "indent"), 2).unwrap();
+                        black_box(f.call((o,), Some(&kw)).unwrap());
+                    }
+                })),
+                ("pyo3 getattr per call", timed(move |py, n| {
+                    let m = py.import("json").unwrap();
+                    let o = obj3.bind(py);
+                    for _ in 0..n {
+                        let kw = PyDict::new(py);
+                        kw.set_item(intern!(py, "indent"), 2).unwrap();
+                        black_box(m.getattr(intern!(py, "dumps")).unwrap().call((o,), Some(&kw)).unwrap());
+                    }
+                })),
+                ("native Python", {
+                    let f = python_loop(py, "import json\nobj = {'a': [1, 2, 3], 'b': {'c': 'd'}}", "json.dumps(obj, indent=2)");
+                    drop(obj4);
+                    native(f)
+                }),
+            ],
+        },
+        Case {
+            group: "numpy.sum(a), a: 1e6 float64",
+            variants: vec![
+                ("generated", timed(move |py, n| {
+                    let a = arr.bind(py);
+                    for _ in 0..n {
+                        black_box(numpy::sum(py, a).unwrap());
+                    }
+                })),
+                ("pyo3 cached", timed(move |py, n| {
+                    let f = SUM.get(py).unwrap().bind(py);
+                    let a = arr2.bind(py);
+                    for _ in 0..n {
+                        black_box(f.call1((a,)).unwrap());
+                    }
+                })),
+                ("pyo3 getattr per call", timed(move |py, n| {
+                    let m = py.import("numpy").unwrap();
+                    let a = arr3.bind(py);
+                    for _ in 0..n {
+                        black_box(m.getattr(intern!(py, "sum")).unwrap().call1((a,)).unwrap());
+                    }
+                })),
+                ("native Python", {
+                    drop(arr4);
+                    native(python_loop(py, "import numpy as np\na = np.linspace(0.0, 1.0, 1000000)", "np.sum(a)"))
+                }),
+            ],
+        },
+    ]
+}
+
+/// Best of `rounds` runs of `n` iterations, in ns per iteration.
+fn best(py: Python<'_>, f: &Loop, n: u64, rounds: usize) -> f64 {
+    (0..rounds).map(|_| f(py, n).as_nanos() as f64 / n as f64).fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    Python::attach(|py| {
+        let cases = cases(py);
+        let mut c = Criterion::default().configure_from_args();
+        for case in &cases {
+            let mut g = c.benchmark_group(case.group);
+            for (name, f) in &case.variants {
+                g.bench_function(*name, |b| b.iter_custom(|n| f(py, n)));
+            }
+            g.finish();
+        }
+        c.final_summary();
+
+        println!("\nthroughput ratios (best of 7 runs; > 1 means the generated binding is faster)");
+        for case in &cases {
+            let n = if case.group.starts_with("numpy") { 300 } else if case.group.starts_with("json") { 20_000 } else { 1_000_000 };
+            let times: Vec<(&str, f64)> = case.variants.iter().map(|(name, f)| (*name, best(py, f, n, 7))).collect();
+            let generated = times[0].1;
+            println!("{}:", case.group);
+            for (name, t) in &times {
+                println!("  {name:<22} {t:>10.1} ns/call   generated vs this: {:.3}x", t / generated);
+            }
+        }
+    });
+}
