@@ -1,0 +1,3 @@
+pymodgen_macros::bind_pymodule!("json", recursive);
+
+fn main() {}

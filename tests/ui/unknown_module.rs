@@ -1,0 +1,3 @@
+pymodgen_macros::bind_pymodule!("no_such_module_pymodgen");
+
+fn main() {}
