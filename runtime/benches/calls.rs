@@ -1,5 +1,9 @@
 //! Call overhead of generated bindings against raw pyo3 and native Python, in one run.
 //!
+//! `str(i)` goes through a call builder (`str`'s one parameter is optional) and gets the
+//! runtime's `PyObject_Str` fast path, the same specialization CPython applies to `str(x)`;
+//! `abs(i)` shows the plain generated path (a cached callable, one vectorcall).
+//!
 //! `cargo bench -p pymodgen-runtime --bench calls` runs criterion over each variant, then
 //! prints throughput ratios (generated vs raw pyo3 with a cached callable, vs raw pyo3 with
 //! a getattr per call, vs the same loop in native Python timed in the embedded interpreter).
@@ -47,6 +51,8 @@ struct Case {
 
 fn cases(py: Python<'_>) -> Vec<Case> {
     static STR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static ABS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    ABS.import(py, "builtins", "abs").unwrap();
     static DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     static SUM: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     STR.import(py, "builtins", "str").unwrap();
@@ -89,6 +95,29 @@ fn cases(py: Python<'_>) -> Vec<Case> {
                     }
                 })),
                 ("native Python", native(python_loop(py, "", "str(i)"))),
+            ],
+        },
+        Case {
+            group: "abs(i)",
+            variants: vec![
+                ("generated", timed(|py, n| {
+                    for i in 0..n {
+                        black_box(builtins::abs(py, i).unwrap());
+                    }
+                })),
+                ("pyo3 cached", timed(|py, n| {
+                    let f = ABS.get(py).unwrap().bind(py);
+                    for i in 0..n {
+                        black_box(f.call1((i,)).unwrap());
+                    }
+                })),
+                ("pyo3 getattr per call", timed(|py, n| {
+                    let m = py.import("builtins").unwrap();
+                    for i in 0..n {
+                        black_box(m.getattr(intern!(py, "abs")).unwrap().call1((i,)).unwrap());
+                    }
+                })),
+                ("native Python", native(python_loop(py, "", "abs(i)"))),
             ],
         },
         Case {

@@ -16,10 +16,24 @@ pub use pyo3;
 /// The first lookup also checks that the running interpreter is the one the bindings were
 /// generated for, and fails with a clear `RuntimeError` if it is not.
 pub struct Callable {
-    cell: PyOnceLock<Py<PyAny>>,
+    cell: PyOnceLock<Cached>,
     module: &'static str,
     path: &'static str,
     python: &'static str,
+}
+
+/// A looked-up object, and whether a call of it has a faster C-API equivalent.
+pub struct Cached {
+    obj: Py<PyAny>,
+    fast: Fast,
+}
+
+/// Calls that CPython's own adaptive interpreter also specializes (3.11 `PRECALL_NO_KW_STR_1`):
+/// `str(x)` with one positional argument is `PyObject_Str(x)`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fast {
+    No,
+    Str,
 }
 
 impl Callable {
@@ -32,27 +46,45 @@ impl Callable {
     /// The cached object.
     #[inline(always)]
     pub fn get<'a, 'py>(&'a self, py: Python<'py>) -> PyResult<&'a Bound<'py, PyAny>> {
+        self.cached(py).map(|c| c.obj.bind(py))
+    }
+
+    #[inline(always)]
+    fn cached(&self, py: Python<'_>) -> PyResult<&Cached> {
         match self.cell.get(py) {
-            Some(f) => Ok(f.bind(py)),
+            Some(c) => Ok(c),
             None => self.init(py),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn init<'a, 'py>(&'a self, py: Python<'py>) -> PyResult<&'a Bound<'py, PyAny>> {
-        self.cell
-            .get_or_try_init(py, || {
-                check_python(py, self.python)?;
-                let mut obj = py.import(self.module)?.into_any();
-                if !self.path.is_empty() {
-                    for part in self.path.split('.') {
-                        obj = obj.getattr(part)?;
-                    }
+    fn init(&self, py: Python<'_>) -> PyResult<&Cached> {
+        self.cell.get_or_try_init(py, || {
+            check_python(py, self.python)?;
+            let mut obj = py.import(self.module)?.into_any();
+            if !self.path.is_empty() {
+                for part in self.path.split('.') {
+                    obj = obj.getattr(part)?;
                 }
-                Ok::<_, PyErr>(obj.unbind())
-            })
-            .map(|f| f.bind(py))
+            }
+            let fast = if obj.is(&py.get_type::<PyString>()) { Fast::Str } else { Fast::No };
+            Ok::<_, PyErr>(Cached { obj: obj.unbind(), fast })
+        })
+    }
+
+    /// Starts a call of the cached callable (see [`Call`]).
+    #[inline(always)]
+    pub fn start<'py, const P: usize>(
+        &'static self,
+        py: Python<'py>,
+        names: &'static [&'static str; P],
+        positional_only: usize,
+    ) -> Call<'py, P> {
+        match self.cached(py) {
+            Ok(c) => Call::with_callee(py, Callee::Cached(c), names, positional_only),
+            Err(e) => Call::failed(py, e, names, positional_only),
+        }
     }
 }
 
@@ -128,11 +160,27 @@ pub fn getattr<'py>(module: &'static Callable, py: Python<'py>, name: &str) -> P
 /// passed. A slot left empty before a set one makes the later positional-or-keyword
 /// arguments go by keyword; a later positional-only one is an error (Python could not tell
 /// which parameter it is).
+///
+/// Small on purpose: keywords, variadics and a conversion error live in a box that only
+/// calls using them allocate, so a positional call costs what pyo3's `call1` costs.
 pub struct Call<'py, const P: usize> {
-    callable: Bound<'py, PyAny>,
+    py: Python<'py>,
+    callee: Callee<'py>,
     names: &'static [&'static str; P],
     positional_only: usize,
     slots: [Option<Bound<'py, PyAny>>; P],
+    extra: Option<Box<Extra<'py>>>,
+}
+
+#[doc(hidden)]
+pub enum Callee<'py> {
+    Cached(&'static Cached),
+    Owned(Bound<'py, PyAny>),
+    Failed,
+}
+
+#[derive(Default)]
+struct Extra<'py> {
     keywords: Vec<(&'static str, Bound<'py, PyAny>)>,
     varargs: Vec<Bound<'py, PyAny>>,
     varkw: Option<Bound<'py, PyDict>>,
@@ -140,20 +188,16 @@ pub struct Call<'py, const P: usize> {
 }
 
 impl<'py, const P: usize> Call<'py, P> {
-    /// `names` are the parameter names of the positional slots; the first
-    /// `positional_only` of them are positional-only.
+    #[inline(always)]
+    fn with_callee(py: Python<'py>, callee: Callee<'py>, names: &'static [&'static str; P], positional_only: usize) -> Self {
+        Call { py, callee, names, positional_only, slots: [const { None }; P], extra: None }
+    }
+
+    /// A call of `callable`. `names` are the parameter names of the positional slots; the
+    /// first `positional_only` of them are positional-only.
     #[inline(always)]
     pub fn new(callable: Bound<'py, PyAny>, names: &'static [&'static str; P], positional_only: usize) -> Self {
-        Call {
-            callable,
-            names,
-            positional_only,
-            slots: [const { None }; P],
-            keywords: Vec::new(),
-            varargs: Vec::new(),
-            varkw: None,
-            error: None,
-        }
+        Self::with_callee(callable.py(), Callee::Owned(callable), names, positional_only)
     }
 
     /// A call of a method of `receiver`, looked up by name.
@@ -165,27 +209,28 @@ impl<'py, const P: usize> Call<'py, P> {
     ) -> Self {
         match receiver.getattr(PyString::intern(receiver.py(), name)) {
             Ok(m) => Self::new(m, names, positional_only),
-            Err(e) => {
-                let mut c = Self::new(receiver.clone(), names, positional_only);
-                c.error = Some(e);
-                c
-            }
+            Err(e) => Self::failed(receiver.py(), e, names, positional_only),
         }
     }
 
     /// A call whose callable failed to load; `call` returns the error.
+    #[cold]
     pub fn failed(py: Python<'py>, error: PyErr, names: &'static [&'static str; P], positional_only: usize) -> Self {
-        let mut c = Self::new(py.None().into_bound(py), names, positional_only);
-        c.error = Some(error);
+        let mut c = Self::with_callee(py, Callee::Failed, names, positional_only);
+        c.extra().error = Some(error);
         c
+    }
+
+    fn extra(&mut self) -> &mut Extra<'py> {
+        self.extra.get_or_insert_with(Box::default)
     }
 
     #[inline(always)]
     fn convert<T: IntoPyObject<'py>>(&mut self, value: T) -> Option<Bound<'py, PyAny>> {
-        match to_py(self.callable.py(), value) {
+        match to_py(self.py, value) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.error.get_or_insert(e);
+                self.extra().error.get_or_insert(e);
                 None
             }
         }
@@ -202,11 +247,12 @@ impl<'py, const P: usize> Call<'py, P> {
     }
 
     /// Sets keyword argument `name`.
-    #[inline(always)]
+    #[inline]
     pub fn kw<T: IntoPyObject<'py>>(mut self, name: &'static str, value: T) -> Self {
         if let Some(v) = self.convert(value) {
-            self.keywords.retain(|(n, _)| *n != name);
-            self.keywords.push((name, v));
+            let extra = self.extra();
+            extra.keywords.retain(|(n, _)| *n != name);
+            extra.keywords.push((name, v));
         }
         self
     }
@@ -215,20 +261,11 @@ impl<'py, const P: usize> Call<'py, P> {
     /// a Python list, ...).
     pub fn varargs<T: IntoPyObject<'py>>(mut self, values: T) -> Self {
         if let Some(v) = self.convert(values) {
-            match v.try_iter() {
-                Ok(it) => {
-                    for item in it {
-                        match item {
-                            Ok(item) => self.varargs.push(item),
-                            Err(e) => {
-                                self.error.get_or_insert(e);
-                                break;
-                            }
-                        }
-                    }
-                }
+            let result: PyResult<Vec<Bound<'py, PyAny>>> = v.try_iter().and_then(|it| it.collect());
+            match result {
+                Ok(items) => self.extra().varargs.extend(items),
                 Err(e) => {
-                    self.error.get_or_insert(e);
+                    self.extra().error.get_or_insert(e);
                 }
             }
         }
@@ -237,40 +274,68 @@ impl<'py, const P: usize> Call<'py, P> {
 
     /// Adds to `**kwargs`: `values` is a mapping (a Rust `HashMap`/`BTreeMap`, a Python dict).
     pub fn varkw<T: IntoPyObject<'py>>(mut self, values: T) -> Self {
-        let py = self.callable.py();
+        let py = self.py;
         if let Some(v) = self.convert(values) {
-            let dict = self.varkw.get_or_insert_with(|| PyDict::new(py)).clone();
+            let extra = self.extra();
+            let dict = extra.varkw.get_or_insert_with(|| PyDict::new(py)).clone();
             let result = match v.cast::<pyo3::types::PyMapping>() {
                 Ok(m) => dict.update(m),
                 Err(e) => Err(PyErr::from(e)),
             };
             if let Err(e) = result {
-                self.error.get_or_insert(e);
+                extra.error.get_or_insert(e);
             }
         }
         self
     }
 
     /// Makes the call.
-    #[inline]
+    #[inline(always)]
     pub fn call(self) -> PyResult<Bound<'py, PyAny>> {
-        if let Some(e) = self.error {
+        if self.extra.is_none() {
+            // Positional arguments only, no gap: one vectorcall.
+            let mut npos = 0;
+            while npos < P && self.slots[npos].is_some() {
+                npos += 1;
+            }
+            if self.slots[npos..].iter().all(Option::is_none) {
+                match &self.callee {
+                    Callee::Cached(c) => {
+                        if c.fast == Fast::Str && npos == 1 {
+                            if let Some(arg) = &self.slots[0] {
+                                // SAFETY: `arg` is a live object; PyObject_Str returns a new
+                                // reference or NULL with an exception set.
+                                return unsafe { Bound::from_owned_ptr_or_err(self.py, ffi::PyObject_Str(arg.as_ptr())) };
+                            }
+                        }
+                        return vectorcall(c.obj.bind(self.py), &self.slots[..npos]);
+                    }
+                    Callee::Owned(f) => return vectorcall(f, &self.slots[..npos]),
+                    Callee::Failed => {}
+                }
+            }
+        }
+        self.call_general()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn call_general(self) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        let mut extra = self.extra.map(|b| *b).unwrap_or_default();
+        if let Some(e) = extra.error.take() {
             return Err(e);
         }
-        let py = self.callable.py();
-        // Positional arguments: the set slots up to the first gap.
+        let callable = match &self.callee {
+            Callee::Cached(c) => c.obj.bind(py).clone(),
+            Callee::Owned(f) => f.clone(),
+            Callee::Failed => return Err(PyRuntimeError::new_err("pymodgen: call of a callable that failed to load")),
+        };
         let mut npos = 0;
         while npos < P && self.slots[npos].is_some() {
             npos += 1;
         }
-        let simple = self.keywords.is_empty()
-            && self.varargs.is_empty()
-            && self.varkw.is_none()
-            && self.slots[npos..].iter().all(Option::is_none);
-        if simple {
-            return vectorcall(&self.callable, &self.slots[..npos]);
-        }
-        let kwargs = self.varkw.unwrap_or_else(|| PyDict::new(py));
+        let kwargs = extra.varkw.take().unwrap_or_else(|| PyDict::new(py));
         for i in npos..P {
             if let Some(v) = &self.slots[i] {
                 if i < self.positional_only {
@@ -285,18 +350,18 @@ impl<'py, const P: usize> Call<'py, P> {
                 kwargs.set_item(PyString::intern(py, self.names[i]), v)?;
             }
         }
-        for (name, v) in &self.keywords {
+        for (name, v) in &extra.keywords {
             kwargs.set_item(PyString::intern(py, name), v)?;
         }
-        if !self.varargs.is_empty() && npos < P && self.slots[npos..].iter().any(Option::is_some) {
+        if !extra.varargs.is_empty() && npos < P && self.slots[npos..].iter().any(Option::is_some) {
             return Err(PyTypeError::new_err(format!(
                 "*args were given but positional argument '{}' was not set",
                 self.names[npos]
             )));
         }
-        let positional: Vec<&Bound<'py, PyAny>> = self.slots[..npos].iter().flatten().chain(self.varargs.iter()).collect();
+        let positional: Vec<&Bound<'py, PyAny>> = self.slots[..npos].iter().flatten().chain(extra.varargs.iter()).collect();
         let args = PyTuple::new(py, positional)?;
-        self.callable.call(args, Some(&kwargs))
+        callable.call(args, Some(&kwargs))
     }
 }
 
@@ -305,23 +370,30 @@ impl<'py, const P: usize> Call<'py, P> {
 fn vectorcall<'py>(callable: &Bound<'py, PyAny>, args: &[Option<Bound<'py, PyAny>>]) -> PyResult<Bound<'py, PyAny>> {
     const STACK: usize = 8;
     let py = callable.py();
+    let ptr = |a: &Option<Bound<'py, PyAny>>| a.as_ref().map_or(std::ptr::null_mut(), |a| a.as_ptr());
     if args.len() <= STACK {
-        let mut ptrs = [std::ptr::null_mut::<ffi::PyObject>(); STACK];
-        for (p, a) in ptrs.iter_mut().zip(args) {
-            *p = a.as_ref().map_or(std::ptr::null_mut(), |a| a.as_ptr());
+        // Slot 0 is scratch space the callee may use (PY_VECTORCALL_ARGUMENTS_OFFSET), which
+        // saves bound methods a copy.
+        let mut ptrs = [std::ptr::null_mut::<ffi::PyObject>(); STACK + 1];
+        for (p, a) in ptrs[1..].iter_mut().zip(args) {
+            *p = ptr(a);
         }
-        // SAFETY: `ptrs[..len]` are borrowed, live objects (held by `args`); vectorcall
+        // SAFETY: `ptrs[1..=len]` are borrowed, live objects (held by `args`); vectorcall
         // returns a new reference or NULL with an exception set.
         unsafe {
             Bound::from_owned_ptr_or_err(
                 py,
-                ffi::PyObject_Vectorcall(callable.as_ptr(), ptrs.as_ptr(), args.len(), std::ptr::null_mut()),
+                ffi::PyObject_Vectorcall(
+                    callable.as_ptr(),
+                    ptrs.as_ptr().add(1),
+                    args.len() | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+                    std::ptr::null_mut(),
+                ),
             )
         }
     } else {
-        let ptrs: Vec<*mut ffi::PyObject> =
-            args.iter().map(|a| a.as_ref().map_or(std::ptr::null_mut(), |a| a.as_ptr())).collect();
-        // SAFETY: as above.
+        let ptrs: Vec<*mut ffi::PyObject> = args.iter().map(ptr).collect();
+        // SAFETY: as above, without the scratch slot.
         unsafe {
             Bound::from_owned_ptr_or_err(
                 py,

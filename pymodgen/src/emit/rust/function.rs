@@ -179,10 +179,7 @@ pub(crate) fn emit(ctx: &Ctx, python_name: &str, f: &Function, target: &Target, 
     let slot_lits: Vec<&str> = slot_names.iter().map(String::as_str).collect();
     let start_builder = match target {
         Target::Static { .. } => quote! {
-            match __PYMODGEN_CALLABLE.get(#py_expr) {
-                ::core::result::Result::Ok(__pymodgen_f) => #private::Call::new(::core::clone::Clone::clone(__pymodgen_f), &[#(#slot_lits),*], #positional_only),
-                ::core::result::Result::Err(__pymodgen_e) => #private::Call::failed(#py_expr, __pymodgen_e, &[#(#slot_lits),*], #positional_only),
-            }
+            __PYMODGEN_CALLABLE.start(#py_expr, &[#(#slot_lits),*], #positional_only)
         },
         Target::Method { name } => quote! {
             #private::Call::method(self.as_bound(), #name, &[#(#slot_lits),*], #positional_only)
