@@ -17,8 +17,12 @@ fn work_dir() -> PathBuf {
 }
 
 /// Generates the crate for `module` under target/pymodgen-e2e/crates/<name>.
+fn fixtures() -> PathBuf {
+    root().join("tests/fixtures/python")
+}
+
 fn generate(module: &str, submodules: bool) -> PathBuf {
-    let options = Options { submodules, ..Options::default() };
+    let options = Options { submodules, pythonpath: vec![fixtures()], ..Options::default() };
     let loaded = pymodgen::load(module, &options).unwrap_or_else(|e| panic!("loading {module}: {e}"));
     // The crate is named after the requested module (`os.path` is `posixpath` here).
     let mut emit_options = EmitOptions::default();
@@ -45,6 +49,7 @@ fn run(dir: &Path, program: &str) -> String {
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", work_dir().join("target"))
         .env("RUSTFLAGS", "-D warnings")
+        .env("PYTHONPATH", fixtures())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -216,6 +221,51 @@ fn main() {{
         ),
     );
     assert_eq!(out, "2.000\n[4. 3.]\n");
+}
+
+#[test]
+fn fixture_package() {
+    let dir = generate("pymodgen_fixture", true);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_pymodgen_fixture as fx;
+fn main() {{
+    Python::attach(|py| {{
+        println!("{{}}", fx::add(py, 1, 2).unwrap());
+        println!("{{}}", fx::greet(py, "Rust").unwrap());
+        let s: String = fx::greet_with(py, "Lisp").punctuation("?").call().unwrap();
+        println!("{{}}", s);
+        println!("{{}}", fx::everything_with(py, 1, 10).b(2).c(3).e(50).args((7, 8)).kwargs([("z", 26)].into_iter().collect::<std::collections::HashMap<_, _>>()).call().unwrap());
+        // *args after an unset positional parameter: an error, not a silent shift.
+        let err = fx::everything_with(py, 1, 10).args((7,)).call().unwrap_err();
+        println!("{{}}", err);
+        println!("{{}}", fx::positional_only(py, 1, 2).unwrap());
+        println!("{{}}", fx::r#type(py, 1).unwrap());
+        println!("{{}}", fx::r#match_with(py, "a", "b").r#loop(1).call().unwrap());
+        println!("{{}}", fx::clashing_params_with(py).str_("s").r#box(1).call().unwrap());
+        println!("{{}}", fx::ANSWER);
+        println!("{{}}", fx::NAME);
+        println!("{{}}", fx::big(py).unwrap());
+        let sq = fx::Square::new_with(py).side(2.0).call().unwrap();
+        println!("{{}} {{:.3}}", sq.area().unwrap(), sq.diagonal().unwrap().extract::<f64>().unwrap());
+        // Square derefs to Shape: base methods apply, and it converts where a Shape is expected.
+        println!("{{}}", sq.describe_with().precision(1).call().unwrap());
+        let shape: fx::Shape<'_> = sq.into();
+        println!("{{}}", shape.sides().unwrap());
+        let c = fx::Counter::new_with(py).start(5).call().unwrap();
+        c.increment().unwrap();
+        c.set_current(10).unwrap();
+        println!("{{}}", c.current().unwrap());
+        println!("{{}}", fx::Counter::zero(py).unwrap());
+        println!("{{}}", fx::shapes::Circle::new(py, 1.0).unwrap().area().unwrap());
+    }});
+}}
+"#
+        ),
+    );
+    insta::assert_snapshot!("rust_e2e_fixture_output", out);
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

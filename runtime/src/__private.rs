@@ -353,9 +353,10 @@ impl<'py, const P: usize> Call<'py, P> {
         for (name, v) in &extra.keywords {
             kwargs.set_item(PyString::intern(py, name), v)?;
         }
-        if !extra.varargs.is_empty() && npos < P && self.slots[npos..].iter().any(Option::is_some) {
+        if !extra.varargs.is_empty() && npos < P {
+            // Python would bind the first of *args to it: the caller must set it.
             return Err(PyTypeError::new_err(format!(
-                "*args were given but positional argument '{}' was not set",
+                "*args were given but the positional argument '{}' before them was not set",
                 self.names[npos]
             )));
         }

@@ -149,7 +149,7 @@ pub(crate) fn emit(ctx: &Ctx, python_name: &str, f: &Function, target: &Target, 
         };
         params.push(P { param: p, rust, slot });
     }
-    let nslots = slot_names.len();
+    let nslots = proc_macro2::Literal::usize_unsuffixed(slot_names.len());
     let required: Vec<&P<'_>> = params.iter().filter(|p| p.param.required).collect();
     let req_idents: Vec<_> = required.iter().map(|p| ident(&p.rust)).collect();
     let req_types: Vec<_> = required.iter().map(|p| param_type(ctx, p.param.annotation.as_deref())).collect();
@@ -177,6 +177,7 @@ pub(crate) fn emit(ctx: &Ctx, python_name: &str, f: &Function, target: &Target, 
         Target::Method { .. } => quote!(),
     };
     let slot_lits: Vec<&str> = slot_names.iter().map(String::as_str).collect();
+    let positional_only = proc_macro2::Literal::usize_unsuffixed(positional_only);
     let start_builder = match target {
         Target::Static { .. } => quote! {
             __PYMODGEN_CALLABLE.start(#py_expr, &[#(#slot_lits),*], #positional_only)

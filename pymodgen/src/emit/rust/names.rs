@@ -117,9 +117,10 @@ impl Scope {
         if self.taken.insert(s.clone()) {
             return s;
         }
+        let sep = if s.ends_with('_') { "" } else { "_" };
         let mut n = 2;
         loop {
-            let candidate = format!("{s}_{n}");
+            let candidate = format!("{s}{sep}{n}");
             if self.taken.insert(candidate.clone()) {
                 return candidate;
             }
