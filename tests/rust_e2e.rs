@@ -268,6 +268,96 @@ fn main() {{
     insta::assert_snapshot!("rust_e2e_fixture_output", out);
 }
 
+/// Crates that build the pymodgen library itself (build.rs, proc macro) use a target
+/// directory of their own, without `-D warnings` (which would also apply to pymodgen).
+fn tools_target() -> PathBuf {
+    work_dir().join("target-tools")
+}
+
+fn cargo(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", tools_target())
+        .env("PYTHONPATH", fixtures())
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// tests/build-script: a crate whose build.rs runs pymodgen::Builder. A second build
+/// with nothing changed does not rerun the build script or recompile.
+#[test]
+fn build_script() {
+    let dir = root().join("tests/build-script");
+    let (ok, stdout, stderr) = cargo(&dir, &["run", "-q"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout, "{\"k\":[1,2]}\na/b\n");
+    let (ok, _, stderr) = cargo(&dir, &["build", "-v"]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("Fresh pymodgen-build-script-test"), "rebuilt with nothing changed:\n{stderr}");
+}
+
+/// `bind_pymodule!` recompiles when the module's version hash changes, and only then:
+/// a crate binding a copy of the fixture package is built, rebuilt with nothing changed
+/// (fresh), then rebuilt after the package's `__init__.py` changes (recompiled, and the new
+/// function is there).
+#[test]
+fn macro_recompiles_on_module_change() {
+    let base = work_dir().join("macro-rebuild");
+    let pkg = base.join("python/pymodgen_fixture");
+    let krate = base.join("crate");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    let src = fixtures().join("pymodgen_fixture");
+    for f in ["__init__.py", "shapes.py", "_hidden.py"] {
+        std::fs::copy(src.join(f), pkg.join(f)).unwrap();
+    }
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"macro-rebuild\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\npymodgen-runtime = {{ path = {:?} }}\npymodgen-macros = {{ path = {:?} }}\n\n[workspace]\n",
+            root().join("runtime"),
+            root().join("pymodgen-macros")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        krate.join("src/lib.rs"),
+        "pymodgen_macros::bind_pymodule!(\"pymodgen_fixture\" as fx);\npub use fx::*;\n",
+    )
+    .unwrap();
+    let build = || {
+        let out = Command::new(env!("CARGO"))
+            .args(["build", "-v"])
+            .current_dir(&krate)
+            .env("CARGO_TARGET_DIR", tools_target())
+            .env("PYTHONPATH", base.join("python"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        stderr
+    };
+    build();
+    let again = build();
+    assert!(again.contains("Fresh macro-rebuild"), "recompiled with nothing changed:\n{again}");
+    // Change the module: a new function.
+    let init = pkg.join("__init__.py");
+    let mut text = std::fs::read_to_string(&init).unwrap();
+    text.push_str("\n\ndef added_later(x):\n    return x\n");
+    text = text.replace("__all__ = [", "__all__ = [\"added_later\", ");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&init, text).unwrap();
+    let changed = build();
+    assert!(changed.contains("Compiling macro-rebuild"), "not recompiled after the module changed:\n{changed}");
+    std::fs::write(krate.join("src/lib.rs"), "pymodgen_macros::bind_pymodule!(\"pymodgen_fixture\" as fx);\npub use fx::added_later;\n").unwrap();
+    build();
+    // Restore, so the next run starts from the original again.
+    std::fs::copy(src.join("__init__.py"), &init).unwrap();
+    std::fs::write(krate.join("src/lib.rs"), "pymodgen_macros::bind_pymodule!(\"pymodgen_fixture\" as fx);\npub use fx::*;\n").unwrap();
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
