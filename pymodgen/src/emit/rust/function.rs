@@ -153,7 +153,8 @@ pub(crate) fn emit(ctx: &Ctx, python_name: &str, f: &Function, target: &Target, 
     let required: Vec<&P<'_>> = params.iter().filter(|p| p.param.required).collect();
     let req_idents: Vec<_> = required.iter().map(|p| ident(&p.rust)).collect();
     let req_types: Vec<_> = required.iter().map(|p| param_type(ctx, p.param.annotation.as_deref())).collect();
-    let simple = required.iter().all(|p| p.slot.is_some());
+    // pyo3 calls with Rust tuples of up to 12 elements; longer ones go through `Call`.
+    let simple = required.len() <= 12 && required.iter().all(|p| p.slot.is_some());
 
     let doc = docs::outer(&docs::doc_lines(
         &format!("Calls Python's `{}.{python_name}`.", ctx.module),
