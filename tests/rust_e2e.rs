@@ -100,6 +100,56 @@ fn main() {{
     );
 }
 
+/// A program whose bindings were made with one interpreter but that loads another
+/// libpython (here the distribution's 3.11.2 through LD_LIBRARY_PATH, which outranks the
+/// rpath) gets a clear Python error from the first call, not a crash.
+#[test]
+fn interpreter_mismatch_is_a_clear_error() {
+    let other = Path::new("/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0");
+    let ours = pymodgen::load("json", &Options::default()).unwrap().manifests[0].python.libpython.clone();
+    if !other.exists() || ours.as_deref().map(Path::new) == Some(other) {
+        eprintln!("skipped: no second libpython3.11 on this machine");
+        return;
+    }
+    let dir = generate("json", false);
+    // Reuses the `smoke` example of the `json` test when present; any call shows it.
+    let program = format!(
+        r#"{PRELUDE}
+fn main() {{
+    Python::attach(|py| match py_json::dumps(py, 1) {{
+        Ok(s) => println!("ok {{s}}"),
+        Err(e) => println!("{{}}", pymodgen_runtime::render_error(py, &e)),
+    }});
+}}
+"#
+    );
+    let ex = dir.join("examples");
+    std::fs::create_dir_all(&ex).unwrap();
+    std::fs::write(ex.join("mismatch.rs"), program).unwrap();
+    let (ok, _, stderr) = {
+        let out = Command::new(env!("CARGO"))
+            .args(["build", "-q", "--example", "mismatch"])
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", work_dir().join("target"))
+            .env("RUSTFLAGS", "-D warnings")
+            .output()
+            .unwrap();
+        (out.status.success(), (), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    assert!(ok, "{stderr}");
+    let out = Command::new(work_dir().join("target/debug/examples/mismatch"))
+        .env("LD_LIBRARY_PATH", other.parent().unwrap())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "crashed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.starts_with("RuntimeError: pymodgen bindings were generated for Python ")
+            && stdout.contains(", but this program runs Python 3.11.2;"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn math() {
     let dir = generate("math", false);
