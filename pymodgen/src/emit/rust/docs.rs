@@ -5,16 +5,39 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// Escapes markdown and HTML so that a line of text renders as itself.
+/// Escapes markdown and HTML so that a line of text renders as itself; bare URLs become
+/// autolinks (`<https://...>`).
 fn escape_line(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
-    for c in line.chars() {
+    for (i, word) in line.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let start = word.find("https://").or_else(|| word.find("http://"));
+        match start {
+            Some(at) => {
+                let (before, url) = word.split_at(at);
+                let end = url.trim_end_matches(|c: char| !(c.is_alphanumeric() || c == '/')).len();
+                let (url, after) = url.split_at(end);
+                escape_into(&mut out, before.trim_end_matches('<'));
+                out.push('<');
+                out.push_str(url);
+                out.push('>');
+                escape_into(&mut out, after.trim_start_matches('>'));
+            }
+            None => escape_into(&mut out, word),
+        }
+    }
+    out
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
         if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '&' | '~') {
             out.push('\\');
         }
         out.push(c);
     }
-    out
 }
 
 /// A fence longer than any run of backticks in `text`.

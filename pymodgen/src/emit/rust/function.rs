@@ -239,10 +239,10 @@ pub(crate) fn emit(ctx: &Ctx, python_name: &str, f: &Function, target: &Target, 
     // The builder.
     let with_fn = ident(with_name);
     let builder = ident(builder_name);
+    let link = if in_impl { format!("Self::{}", names.func) } else { format!("fn@{}", names.func) };
     let with_doc = format!(
-        " Like [`{}`]({}), with optional arguments set by name on the returned builder; finish with `.call()`.",
-        names.func,
-        if is_method { format!("Self::{}", names.func) } else { format!("fn@{}", names.func) }
+        " Like [`{}`]({link}), with optional arguments set by name on the returned builder; finish with `.call()`.",
+        names.func
     );
     let fns = quote! {
         #short
@@ -294,11 +294,10 @@ pub(crate) fn emit(ctx: &Ctx, python_name: &str, f: &Function, target: &Target, 
         });
     }
     let call_expr = convert(ctx, ret, quote!(self.0.call()));
-    let struct_doc = format!(" A pending call of `{}.{python_name}`, from [`{with_name}`].", ctx.module);
-    let struct_doc = if is_method {
-        format!(" A pending call of `{}.{python_name}`.", ctx.module)
+    let struct_doc = if in_impl {
+        format!(" A pending call of `{}.{python_name}`, from `{with_name}`.", ctx.module)
     } else {
-        struct_doc.replace(&format!("[`{with_name}`]"), &format!("[`{with_name}`](fn@{with_name})"))
+        format!(" A pending call of `{}.{python_name}`, from [`{with_name}`](fn@{with_name}).", ctx.module)
     };
     let types = quote! {
         #[doc = #struct_doc]
