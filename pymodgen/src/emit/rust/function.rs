@@ -192,7 +192,10 @@ pub(crate) fn emit(ctx: &Ctx, python_name: &str, f: &Function, target: &Target, 
         .map(|p| {
             let id = ident(&p.rust);
             match p.slot {
-                Some(i) => quote!(.arg(#i, #id)),
+                Some(i) => {
+                    let i = proc_macro2::Literal::usize_unsuffixed(i);
+                    quote!(.arg(#i, #id))
+                }
                 None => {
                     let name = &p.param.name;
                     quote!(.kw(#name, #id))
@@ -273,7 +276,10 @@ pub(crate) fn emit(ctx: &Ctx, python_name: &str, f: &Function, target: &Target, 
             ),
             _ => {
                 let set = match p.slot {
-                    Some(i) => quote!(self.0.arg(#i, #arg)),
+                    Some(i) => {
+                        let i = proc_macro2::Literal::usize_unsuffixed(i);
+                        quote!(self.0.arg(#i, #arg))
+                    }
                     None => quote!(self.0.kw(#name, #arg)),
                 };
                 let default = match (&p.param.literal, &p.param.default) {
