@@ -181,7 +181,7 @@ pub enum Callee<'py> {
 
 #[derive(Default)]
 struct Extra<'py> {
-    keywords: Vec<(&'static str, Bound<'py, PyAny>)>,
+    keywords: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)>,
     varargs: Vec<Bound<'py, PyAny>>,
     varkw: Option<Bound<'py, PyDict>>,
     error: Option<PyErr>,
@@ -246,15 +246,22 @@ impl<'py, const P: usize> Call<'py, P> {
         self
     }
 
-    /// Sets keyword argument `name`.
+    /// Sets keyword argument `name` (an interned string: generated code passes
+    /// `pyo3::intern!(py, "name")`).
     #[inline]
-    pub fn kw<T: IntoPyObject<'py>>(mut self, name: &'static str, value: T) -> Self {
+    pub fn kw<T: IntoPyObject<'py>>(mut self, name: &Bound<'py, PyString>, value: T) -> Self {
         if let Some(v) = self.convert(value) {
             let extra = self.extra();
-            extra.keywords.retain(|(n, _)| *n != name);
-            extra.keywords.push((name, v));
+            extra.keywords.retain(|(n, _)| !n.is(name));
+            extra.keywords.push((name.clone(), v));
         }
         self
+    }
+
+    /// The interpreter token, for `pyo3::intern!` in generated setters.
+    #[inline(always)]
+    pub fn py(&self) -> Python<'py> {
+        self.py
     }
 
     /// Appends to `*args`: `values` is anything Python can iterate (a Rust tuple, a `Vec`,
@@ -335,7 +342,15 @@ impl<'py, const P: usize> Call<'py, P> {
         while npos < P && self.slots[npos].is_some() {
             npos += 1;
         }
-        let kwargs = extra.varkw.take().unwrap_or_else(|| PyDict::new(py));
+        if !extra.varargs.is_empty() && npos < P {
+            // Python would bind the first of *args to it: the caller must set it.
+            return Err(PyTypeError::new_err(format!(
+                "*args were given but the positional argument '{}' before them was not set",
+                self.names[npos]
+            )));
+        }
+        // Slots after a gap go by keyword (positional-only ones cannot).
+        let mut keywords: Vec<(Bound<'py, PyString>, &Bound<'py, PyAny>)> = Vec::new();
         for i in npos..P {
             if let Some(v) = &self.slots[i] {
                 if i < self.positional_only {
@@ -347,22 +362,48 @@ impl<'py, const P: usize> Call<'py, P> {
                     );
                     return Err(PyTypeError::new_err(msg));
                 }
-                kwargs.set_item(PyString::intern(py, self.names[i]), v)?;
+                keywords.push((PyString::intern(py, self.names[i]), v));
             }
         }
-        for (name, v) in &extra.keywords {
-            kwargs.set_item(PyString::intern(py, name), v)?;
+        keywords.extend(extra.keywords.iter().map(|(n, v)| (n.clone(), v)));
+        let positional = self.slots[..npos].iter().flatten().chain(extra.varargs.iter());
+        match extra.varkw.take() {
+            None => {
+                // One vectorcall: positional values, then keyword values named by `kwnames`.
+                let mut ptrs: Vec<*mut ffi::PyObject> = Vec::with_capacity(1 + npos + extra.varargs.len() + keywords.len());
+                ptrs.push(std::ptr::null_mut());
+                ptrs.extend(positional.map(|a| a.as_ptr()));
+                let nargs = ptrs.len() - 1;
+                ptrs.extend(keywords.iter().map(|(_, v)| v.as_ptr()));
+                let kwnames = if keywords.is_empty() {
+                    None
+                } else {
+                    Some(PyTuple::new(py, keywords.iter().map(|(n, _)| n))?)
+                };
+                // SAFETY: every pointer is a live object held by `self`, `extra` or
+                // `keywords` for the whole call; slot 0 is the scratch slot that
+                // PY_VECTORCALL_ARGUMENTS_OFFSET allows the callee to use; the result is a new
+                // reference or NULL with an exception set.
+                unsafe {
+                    Bound::from_owned_ptr_or_err(
+                        py,
+                        ffi::PyObject_Vectorcall(
+                            callable.as_ptr(),
+                            ptrs.as_ptr().add(1),
+                            nargs | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+                            kwnames.as_ref().map_or(std::ptr::null_mut(), |k| k.as_ptr()),
+                        ),
+                    )
+                }
+            }
+            Some(kwargs) => {
+                for (n, v) in &keywords {
+                    kwargs.set_item(n, v)?;
+                }
+                let positional: Vec<&Bound<'py, PyAny>> = positional.collect();
+                callable.call(PyTuple::new(py, positional)?, Some(&kwargs))
+            }
         }
-        if !extra.varargs.is_empty() && npos < P {
-            // Python would bind the first of *args to it: the caller must set it.
-            return Err(PyTypeError::new_err(format!(
-                "*args were given but the positional argument '{}' before them was not set",
-                self.names[npos]
-            )));
-        }
-        let positional: Vec<&Bound<'py, PyAny>> = self.slots[..npos].iter().flatten().chain(extra.varargs.iter()).collect();
-        let args = PyTuple::new(py, positional)?;
-        callable.call(args, Some(&kwargs))
     }
 }
 

@@ -198,7 +198,7 @@ pub(crate) fn emit(ctx: &Ctx, python_name: &str, f: &Function, target: &Target, 
                 }
                 None => {
                     let name = &p.param.name;
-                    quote!(.kw(#name, #id))
+                    quote!(.kw(#rt::pyo3::intern!(#py_expr, #name), #id))
                 }
             }
         })
@@ -280,7 +280,10 @@ pub(crate) fn emit(ctx: &Ctx, python_name: &str, f: &Function, target: &Target, 
                         let i = proc_macro2::Literal::usize_unsuffixed(i);
                         quote!(self.0.arg(#i, #arg))
                     }
-                    None => quote!(self.0.kw(#name, #arg)),
+                    None => quote!({
+                        let __pymodgen_py = self.0.py();
+                        self.0.kw(#rt::pyo3::intern!(__pymodgen_py, #name), #arg)
+                    }),
                 };
                 let default = match (&p.param.literal, &p.param.default) {
                     (Some(l), _) => format!(" (Python's default: `{}`)", literal_text(l).replace('`', "'")),
