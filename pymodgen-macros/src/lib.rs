@@ -29,7 +29,7 @@ impl Parse for Args {
         let mut rename = None;
         if input.peek(Token![as]) {
             input.parse::<Token![as]>()?;
-            rename = Some(input.call(Ident::parse_any_ident)?);
+            rename = Some(input.parse()?);
         }
         let mut submodules = false;
         while input.peek(Token![,]) {
@@ -49,16 +49,6 @@ impl Parse for Args {
             }
         }
         Ok(Args { module, rename, submodules })
-    }
-}
-
-trait ParseAnyIdent {
-    fn parse_any_ident(input: ParseStream<'_>) -> syn::Result<Ident>;
-}
-
-impl ParseAnyIdent for Ident {
-    fn parse_any_ident(input: ParseStream<'_>) -> syn::Result<Ident> {
-        input.parse()
     }
 }
 
