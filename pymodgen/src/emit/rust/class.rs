@@ -103,9 +103,14 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope,
     }
     let doc = docs::outer(&docs::doc_lines(&format!("Python class `{}.{py_name}`.", module), class.doc.as_deref(), &extra));
 
-    let (inner, as_bound, into_bound) = match bases.first() {
-        Some(base) => (quote!(#base<'py>), quote!(self.0.as_bound()), quote!(self.0.into_bound())),
-        None => (bound.clone(), quote!(&self.0), quote!(self.0)),
+    let (inner, as_bound, into_bound, wrap_bound) = match bases.first() {
+        Some(base) => (
+            quote!(#base<'py>),
+            quote!(self.0.as_bound()),
+            quote!(self.0.into_bound()),
+            quote!(<#base<'py>>::from(value)),
+        ),
+        None => (bound.clone(), quote!(&self.0), quote!(self.0), quote!(value)),
     };
     let base_froms = bases.iter().enumerate().map(|(i, base)| {
         let body = if i == 0 { quote!(value.0) } else { quote!(<#base<'py>>::from(value.into_bound())) };
@@ -129,7 +134,7 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope,
             #[doc = #type_doc]
             pub fn type_object(py: #rt::pyo3::Python<'py>) -> #rt::pyo3::PyResult<#bound> {
                 static __PYMODGEN_CLASS: #private::Callable = #private::Callable::new(#module, #py_name, #pyver);
-                __PYMODGEN_CLASS.get(py).map(::core::clone::Clone::clone)
+                __PYMODGEN_CLASS.get(py).cloned()
             }
             /// The Python object.
             #[inline]
@@ -163,7 +168,7 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope,
             /// Wraps an object without checking its type (see `extract` for a checked conversion).
             #[inline]
             fn from(value: #bound) -> Self {
-                Self(::core::convert::From::from(value))
+                Self(#wrap_bound)
             }
         }
 

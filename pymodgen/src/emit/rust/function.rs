@@ -295,7 +295,6 @@ pub(crate) fn emit(ctx: &Ctx, python_name: &str, f: &Function, target: &Target, 
         };
         setters.push(quote! {
             #[doc = #what]
-            #[must_use]
             #[inline]
             pub fn #setter(self, #arg: #ty) -> Self {
                 #builder(#set)

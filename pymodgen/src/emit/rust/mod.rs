@@ -263,7 +263,13 @@ impl Emitter<'_> {
                 items.push(constant::getter(&ctx, &o.name, rust, &format!("a `{}` object", o.type_)));
             }
         }
-        quote! { #inner_docs #(#items)* }
+        // Python names make any method name possible (`add`, `to_string`, `len`, ...), and a
+        // Python constant may equal a well-known one: clippy's style lints do not apply.
+        quote! {
+            #inner_docs
+            #![allow(clippy::all)]
+            #(#items)*
+        }
     }
 }
 
