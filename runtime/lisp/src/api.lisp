@@ -228,14 +228,19 @@ pystop/pystart). Arguments are passed as to PYCALL."
 ;;; ------------------------------------------------------------------------------------
 ;;; Output
 
+(defmacro with-default-translation (&body body)
+  "Internal calls ignore the user's *LISPIFIERS* / *PYTHONIZERS* and remote mode."
+  `(let ((*lispifiers* nil) (*pythonizers* nil) (*remote* nil)) ,@body))
+
 (defun call-with-python-output (which thunk)
-  (pycall "_pymodgen.push_output" which)
+  (with-default-translation (pycall "_pymodgen.push_output" which))
   (let ((popped nil))
     (unwind-protect
          (progn (funcall thunk)
                 (setf popped t)
-                (pycall "_pymodgen.pop_output"))
-      (unless popped (ignore-errors (pycall "_pymodgen.pop_output"))))))
+                (with-default-translation (pycall "_pymodgen.pop_output")))
+      (unless popped
+        (ignore-errors (with-default-translation (pycall "_pymodgen.pop_output")))))))
 
 (defmacro with-python-output (&body forms-decl)
   "Gets the output of the python program executed in forms-decl in the form a string."
@@ -252,7 +257,8 @@ form a string."
 (defun pygenerator (function stop-value)
   "A Python generator (a PYOBJECT-WRAPPER) yielding (funcall FUNCTION) until it returns
 STOP-VALUE."
-  (with-remote-objects (pycall "_pymodgen.generator" function stop-value)))
+  (let ((*lispifiers* nil) (*pythonizers* nil))
+    (with-remote-objects (pycall "_pymodgen.generator" function stop-value))))
 
 (defun chain* (&rest chain)
   "Evaluates a Python chain of attribute accesses, method calls and indexing.
@@ -294,19 +300,19 @@ evaluated."
   (let ((obj (if (stringp string-or-python-callable)
                  (with-remote-objects (pyvalue string-or-python-callable))
                  string-or-python-callable)))
-    (write-string (pycall "_pymodgen.help_text" obj))
+    (write-string (with-default-translation (pycall "_pymodgen.help_text" obj)))
     (values)))
 
 (defun pyslot-list (pyobject &key (as-vector nil))
   "Names of the non-callable attributes of PYOBJECT."
-  (let ((v (pycall "_pymodgen.slot_list" pyobject)))
+  (let ((v (with-default-translation (pycall "_pymodgen.slot_list" pyobject))))
     (if as-vector v (coerce v 'list))))
 
 (defun pymethod-list (pyobject &key (as-vector nil))
   "Names of the callable attributes (methods) of PYOBJECT."
-  (let ((v (pycall "_pymodgen.method_list" pyobject)))
+  (let ((v (with-default-translation (pycall "_pymodgen.method_list" pyobject))))
     (if as-vector v (coerce v 'list))))
 
 (defun pyversion-info ()
   "Return a list, using the result of python's sys.version_info."
-  (coerce (pycall "_pymodgen.version_info") 'list))
+  (coerce (with-default-translation (pycall "_pymodgen.version_info")) 'list))

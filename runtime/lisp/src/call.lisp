@@ -135,7 +135,7 @@
 (defconstant +max-fast-args+ 16)
 
 (defun invoke-fast (target args n)
-  (declare (fixnum n) (list args))
+  (declare (fixnum n) (list args) (optimize speed (safety 0) (debug 0)))
   (cffi:with-foreign-objects ((buf :uint8 (* +max-fast-args+ +arg-size+))
                               (out :uint8 +value-size+))
     (let ((i 0))
@@ -201,7 +201,7 @@
 
 (defun %invoke (target args)
   "Calls TARGET (name-cell or borrowed PyObject*) with pycall-style ARGS."
-  (declare (list args))
+  (declare (list args) (optimize speed (safety 0) (debug 0)))
   (unless *alive* (python-start-if-not-alive))
   (let ((n 0) (fast (and (null *pythonizers*) (null *remote*))))
     (declare (fixnum n))
@@ -229,7 +229,8 @@ keyword names (strings) and values; returns the result as a NEW reference."
 (defun call-method-pointer (pointer name positional)
   "POINTER.NAME(*POSITIONAL) as a new reference."
   (with-python-gil
-    (let ((m (pyattr-pointer pointer name)))
+    (let ((m (pyattr-pointer pointer name))
+          (*pythonizers* nil))
       (unwind-protect (call-to-pointer m positional)
         (pmg-decref m)))))
 

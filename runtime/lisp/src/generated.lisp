@@ -118,5 +118,6 @@ del _p")
 (defun %module-hash (module-name generator-tag)
   "The module version hash of MODULE-NAME for GENERATOR-TAG, computed in the live
 interpreter by pymodgen's module_hash.py (the same value the generator recorded)."
-  (let ((result (pycall (module-hash-function) module-name generator-tag)))
+  (let ((result (with-default-translation
+                  (pycall (module-hash-function) module-name generator-tag))))
     (gethash "hash" result)))
