@@ -22,6 +22,7 @@
 
 use pyo3::ffi;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::{self, null_mut};
@@ -1076,6 +1077,56 @@ pub unsafe extern "C" fn pmg_run(code: *const c_char, mode: c_int) -> Obj {
         let d = MAIN_DICT.load(Ordering::Acquire);
         let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
         check(ffi::PyRun_StringFlags(code.as_ptr(), start, d, d, null_mut()))
+    })
+}
+
+/// Compiled code objects by source text (one map per mode), so repeated `pyeval` of the
+/// same text skips the compiler. Only touched with the GIL held; bounded.
+static CODE_CACHE: Mutex<[Option<HashMap<Vec<u8>, usize>>; 2]> = Mutex::new([None, None]);
+const CODE_CACHE_MAX: usize = 512;
+
+unsafe fn compiled(code: &CStr, mode: c_int) -> Option<Obj> {
+    unsafe {
+        let slot = (mode != 0) as usize;
+        let mut cache = CODE_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let map = cache[slot].get_or_insert_with(HashMap::new);
+        if let Some(&c) = map.get(code.to_bytes()) {
+            return Some(ffi::Py_NewRef(c as Obj));
+        }
+        let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
+        let c = check(ffi::Py_CompileString(code.as_ptr(), c"<string>".as_ptr(), start))?;
+        if map.len() >= CODE_CACHE_MAX {
+            for (_, old) in map.drain() {
+                ffi::Py_DECREF(old as Obj);
+            }
+        }
+        map.insert(code.to_bytes().to_vec(), ffi::Py_NewRef(c) as usize);
+        Some(c)
+    }
+}
+
+/// Evaluates (`mode` 0) or executes (`mode` 1) UTF-8 source in `__main__` like `pmg_run`,
+/// reusing the compiled code of identical source, and writes the value to `out` as
+/// `pmg_call` does (`raw` != 0: unclassified new reference in `out.obj`). Returns the tag.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmg_eval(code: *const c_char, mode: c_int, out: *mut PmgValue, raw: c_int) -> c_int {
+    if out.is_null() {
+        return TAG_ERROR;
+    }
+    let out = unsafe { &mut *out };
+    out.tag = TAG_ERROR;
+    with_gil(TAG_ERROR, || unsafe {
+        let c = compiled(cstr(code)?, mode)?;
+        let d = MAIN_DICT.load(Ordering::Acquire);
+        let r = ffi::PyEval_EvalCode(c, d, d);
+        ffi::Py_DECREF(c);
+        let r = check(r)?;
+        if raw != 0 {
+            out.tag = TAG_OTHER;
+            out.obj = r;
+            return Some(TAG_OTHER);
+        }
+        Some(result_value(r, out))
     })
 }
 

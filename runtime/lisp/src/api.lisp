@@ -130,18 +130,25 @@ globals().pop('_m', None)")
 ;;; ------------------------------------------------------------------------------------
 ;;; eval / exec
 
+(defun code-string (code-strings)
+  (if (and code-strings (null (cdr code-strings)) (stringp (car code-strings)))
+      (car code-strings)
+      (apply #'concatenate 'string code-strings)))
+
 (defun raw-pyeval (&rest code-strings)
   "Evaluates the Python expression made of CODE-STRINGS (concatenated) in __main__ and
-returns its value. Prefer pycall, pyvalue, pyslot-value and pymethod."
+returns its value. The compiled code of a given text is cached, so evaluating the same
+text again costs no compilation. Prefer pycall, pyvalue, pyslot-value and pymethod."
   (unless *alive* (python-start-if-not-alive))
-  (with-python-gil
-    (finish-pointer (pmg-run (apply #'concatenate 'string code-strings) 0))))
+  (cffi:with-foreign-object (out :uint8 +value-size+)
+    (let ((tag (pmg-eval (code-string code-strings) 0 out (if *remote* 1 0))))
+      (finish-call tag out (if *remote* :wrapper :lisp)))))
 
 (defun raw-pyexec (&rest code-strings)
   "Executes the Python statements made of CODE-STRINGS (concatenated) in __main__."
   (unless *alive* (python-start-if-not-alive))
-  (with-python-gil
-    (pmg-decref (check-pointer (pmg-run (apply #'concatenate 'string code-strings) 1))))
+  (cffi:with-foreign-object (out :uint8 +value-size+)
+    (pmg-decref (finish-call (pmg-eval (code-string code-strings) 1 out 1) out :pointer)))
   (values))
 
 (defun args-to-code (args)
