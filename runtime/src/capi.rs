@@ -1130,6 +1130,42 @@ pub unsafe extern "C" fn pmg_eval(code: *const c_char, mode: c_int, out: *mut Pm
     })
 }
 
+/// Compiles UTF-8 source (`mode` 0 an expression, 1 statements) to a code object (new
+/// reference) for `pmg_eval_code`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmg_compile(code: *const c_char, mode: c_int) -> Obj {
+    with_gil(null_mut(), || unsafe {
+        let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
+        check(ffi::Py_CompileString(cstr(code)?.as_ptr(), c"<string>".as_ptr(), start))
+    })
+}
+
+/// Runs a code object from `pmg_compile` in `__main__`; the value goes to `out` as for
+/// `pmg_eval`. Returns the tag.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmg_eval_code(code: Obj, out: *mut PmgValue, raw: c_int) -> c_int {
+    if out.is_null() {
+        return TAG_ERROR;
+    }
+    let out = unsafe { &mut *out };
+    out.tag = TAG_ERROR;
+    with_gil(TAG_ERROR, || unsafe {
+        let code = nonnull(code, "eval_code")?;
+        if ffi::PyCode_Check(code) == 0 {
+            set_error("TypeError", "eval_code: not a code object", "");
+            return None;
+        }
+        let d = MAIN_DICT.load(Ordering::Acquire);
+        let r = check(ffi::PyEval_EvalCode(code, d, d))?;
+        if raw != 0 {
+            out.tag = TAG_OTHER;
+            out.obj = r;
+            return Some(TAG_OTHER);
+        }
+        Some(result_value(r, out))
+    })
+}
+
 /// `__main__`'s dict (new reference).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_main_dict() -> Obj {

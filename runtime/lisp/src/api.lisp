@@ -144,6 +144,46 @@ text again costs no compilation. Prefer pycall, pyvalue, pyslot-value and pymeth
     (let ((tag (pmg-eval (code-string code-strings) 0 out (if *remote* 1 0))))
       (finish-call tag out (if *remote* :wrapper :lisp)))))
 
+(defstruct (code-cell (:constructor make-code-cell (text)))
+  "Python source compiled once per start generation (for constant PYEVAL texts)."
+  (text "" :type string)
+  (generation -1 :type fixnum)
+  (address 0 :type (unsigned-byte 62)))
+
+(defun code-cell-address* (cell)
+  (if (= (code-cell-generation cell) *generation*)
+      (code-cell-address cell)
+      (let ((p (check-pointer (pmg-compile (code-cell-text cell) 0))))
+        (setf (code-cell-address cell) (cffi:pointer-address p)
+              (code-cell-generation cell) *generation*)
+        (code-cell-address cell))))
+
+(defun %eval-cell (cell)
+  (declare (optimize speed (safety 0) (debug 0)))
+  (unless *alive* (python-start-if-not-alive))
+  (cffi:with-foreign-object (out :uint8 +value-size+)
+    (let ((tag (pmg-eval-code (cffi:make-pointer (code-cell-address* cell)) out (if *remote* 1 0))))
+      (declare (type (signed-byte 32) tag))
+      (if (or *remote* *lispifiers*)
+          (finish-call tag out (if *remote* :wrapper :lisp))
+          (case tag
+            (#.+tag-int+ (value-i out))
+            (#.+tag-str+ (copy-str (value-kind out) (value-len out) (value-data out)))
+            (#.+tag-float+ (value-f out))
+            (#.+tag-true+ t)
+            (#.+tag-false+ nil)
+            (t (finish-call tag out :lisp)))))))
+
+(define-compiler-macro raw-pyeval (&whole form &rest code-strings)
+  (if (and (= 1 (length code-strings)) (stringp (first code-strings)))
+      `(%eval-cell (load-time-value (make-code-cell ,(first code-strings))))
+      form))
+
+(define-compiler-macro pyeval (&whole form &rest args)
+  (if (and (= 1 (length args)) (stringp (first args)))
+      `(%eval-cell (load-time-value (make-code-cell ,(first args))))
+      form))
+
 (defun raw-pyexec (&rest code-strings)
   "Executes the Python statements made of CODE-STRINGS (concatenated) in __main__."
   (unless *alive* (python-start-if-not-alive))

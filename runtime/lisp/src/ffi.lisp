@@ -48,6 +48,8 @@
 (defpmg "pmg_str" :pointer (o :pointer) (which :int))
 (defpmg "pmg_run" :pointer (code :string) (mode :int))
 (defpmg "pmg_eval" :int (code :string) (mode :int) (out :pointer) (raw :int))
+(defpmg "pmg_compile" :pointer (code :string) (mode :int))
+(defpmg "pmg_eval_code" :int (code :pointer) (out :pointer) (raw :int))
 (defpmg "pmg_main_dict" :pointer)
 (defpmg "pmg_register_type" :int (slot :int) (type :pointer))
 (defpmg "pmg_type_name" :pointer (o :pointer))
