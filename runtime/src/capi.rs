@@ -910,7 +910,9 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
                 fetch_py_error();
                 return None;
             }
-            let m = ffi::PyImport_Import(first);
+            // an imported module: sys.modules first (cheap), else import it
+            let m = ffi::PyImport_GetModule(first);
+            let m = if m.is_null() && ffi::PyErr_Occurred().is_null() { ffi::PyImport_Import(first) } else { m };
             if m.is_null() && ffi::PyErr_ExceptionMatches(ffi::PyExc_ModuleNotFoundError) != 0 {
                 // `first` is neither a variable nor a module: say so as Python would.
                 ffi::PyErr_Clear();
