@@ -692,14 +692,18 @@ pub const ARG_F64: i64 = 3;
 pub const ARG_TRUE: i64 = 4;
 pub const ARG_FALSE: i64 = 5;
 pub const ARG_NONE: i64 = 6;
+pub const ARG_STR1: i64 = 7;
+pub const ARG_STR4: i64 = 8;
 
 /// One argument: `tag` ARG_*; `bits` is the object pointer (BORROWED, or OWNED: the call
-/// steals it), an i64, or an f64's bits.
+/// steals it), an i64, an f64's bits, or (STR1/STR4) the address of `len` characters of
+/// 1 or 4 bytes each (Lisp base-strings / strings, pinned by the caller for the call).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct PmgArg {
     pub tag: i64,
     pub bits: u64,
+    pub len: i64,
 }
 
 const INLINE: usize = 16;
@@ -728,6 +732,11 @@ unsafe fn marshal(args: *const PmgArg, n: usize, buf: &mut [Obj]) -> Result<(), 
                 ARG_TRUE => ffi::Py_NewRef(ffi::Py_True()),
                 ARG_FALSE => ffi::Py_NewRef(ffi::Py_False()),
                 ARG_NONE => ffi::Py_NewRef(ffi::Py_None()),
+                ARG_STR1 | ARG_STR4 if a.len >= 0 && (a.len == 0 || a.bits != 0) => {
+                    let kind = if a.tag == ARG_STR1 { 1 } else { 4 };
+                    let data = if a.len == 0 { c"".as_ptr() as *const c_void } else { a.bits as *const c_void };
+                    ffi::PyUnicode_FromKindAndData(kind, data, a.len as _)
+                }
                 _ => {
                     set_error("ValueError", "call: bad argument tag", "");
                     release_owned_from(args, k, n);

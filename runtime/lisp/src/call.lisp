@@ -90,11 +90,15 @@
 
 (declaim (inline immediate-p))
 (defun immediate-p (x)
+  "Arguments the fast path passes without creating Python objects in Lisp (strings are
+passed as their character data, pinned during the call)."
   (or (typep x '(signed-byte 64))
       (typep x 'double-float)
       (typep x 'single-float)
       (eq x t) (null x)
-      (pyobject-wrapper-p x)))
+      (pyobject-wrapper-p x)
+      (typep x '(simple-array character (*)))
+      (typep x 'simple-base-string)))
 
 (declaim (inline fill-immediate))
 (defun fill-immediate (buf i x)
@@ -107,6 +111,12 @@
         (double-float (put +arg-f64+ :double x))
         (single-float (put +arg-f64+ :double (coerce x 'double-float)))
         (pyobject-wrapper (put +arg-borrowed+ :uint64 (pyobject-wrapper-address x)))
+        ((simple-array character (*))
+         (put +arg-str4+ :uint64 (sb-sys:sap-int (sb-sys:vector-sap x)))
+         (setf (cffi:mem-ref buf :int64 (+ off 16)) (length x)))
+        (simple-base-string
+         (put +arg-str1+ :uint64 (sb-sys:sap-int (sb-sys:vector-sap x)))
+         (setf (cffi:mem-ref buf :int64 (+ off 16)) (length x)))
         (t (put (if x +arg-true+ +arg-false+) :int64 0))))))
 
 (defun split-call-args (args)
@@ -141,32 +151,45 @@
   "A name-cell, or the foreign pointer of a target given as pointer or address."
   (if (typep target 'address) (cffi:make-pointer target) target))
 
+(declaim (inline call-and-convert))
+(defun call-and-convert (target buf n out)
+  "The foreign call of the fast path and the conversion of common results."
+  (declare (fixnum n) (optimize speed (safety 0) (debug 0)))
+  (let ((tag (if (name-cell-p target)
+                 (pmg-call-path (name-cell-pointer target) (name-cell-n target)
+                                buf n (cffi:null-pointer) 0 out 0)
+                 (pmg-call (cffi:make-pointer (the address target))
+                           buf n (cffi:null-pointer) 0 out 0))))
+    (declare (type (signed-byte 32) tag))
+    ;; the common results inline (no boxing of OUT); the rest in LISPIFY-VALUE
+    (if *lispifiers*
+        (if (= tag +tag-error+) (signal-last-error) (lispify-value out t))
+        (case tag
+          (#.+tag-str+ (copy-str (value-kind out) (value-len out) (value-data out)))
+          (#.+tag-int+ (value-i out))
+          (#.+tag-float+ (value-f out))
+          (#.+tag-true+ t)
+          (#.+tag-false+ nil)
+          (#.+tag-error+ (signal-last-error))
+          (t (lispify-value out t))))))
+
 (defun invoke-fast (target args n)
   "One foreign call: TARGET a name-cell or the callable's address; ARGS all immediate."
   (declare (fixnum n) (list args) (optimize speed (safety 0) (debug 0)))
   (cffi:with-foreign-objects ((buf :uint8 (* +max-fast-args+ +arg-size+))
                               (out :uint8 +value-size+))
-    (let ((i 0))
-      (declare (fixnum i))
-      (dolist (x args) (fill-immediate buf i x) (incf i)))
-    (sb-sys:with-pinned-objects (args)   ; keeps argument wrappers alive during the call
-      (let ((tag (if (name-cell-p target)
-                     (pmg-call-path (name-cell-pointer target) (name-cell-n target)
-                                    buf n (cffi:null-pointer) 0 out 0)
-                     (pmg-call (cffi:make-pointer (the address target))
-                               buf n (cffi:null-pointer) 0 out 0))))
-        (declare (type (signed-byte 32) tag))
-        ;; the common results inline (no boxing of OUT); the rest in LISPIFY-VALUE
-        (if *lispifiers*
-            (if (= tag +tag-error+) (signal-last-error) (lispify-value out t))
-            (case tag
-              (#.+tag-str+ (copy-str (value-kind out) (value-len out) (value-data out)))
-              (#.+tag-int+ (value-i out))
-              (#.+tag-float+ (value-f out))
-              (#.+tag-true+ t)
-              (#.+tag-false+ nil)
-              (#.+tag-error+ (signal-last-error))
-              (t (lispify-value out t))))))))
+    ;; PINS holds the arguments on the control stack for the duration of the call: on
+    ;; SBCL x86-64 (conservative stack) that keeps wrappers alive and pins the strings
+    ;; whose characters the runtime reads.
+    (let ((pins (make-array +max-fast-args+ :initial-element 0))
+          (i 0))
+      (declare (dynamic-extent pins) (fixnum i))
+      (dolist (x args)
+        (setf (svref pins i) x)
+        (fill-immediate buf i x)
+        (incf i))
+      (sb-sys:with-pinned-objects (pins)
+        (call-and-convert target buf n out)))))
 
 (defun invoke-objects (target positional kwargs mode)
   "General call, inside the GIL. MODE: :LISP, :WRAPPER or :POINTER (see FINISH-CALL)."

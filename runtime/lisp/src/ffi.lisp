@@ -115,7 +115,7 @@
 (defconstant +tag-other+ 19)
 
 ;;; struct PmgArg: int64 tag, uint64 bits
-(defconstant +arg-size+ 16)
+(defconstant +arg-size+ 24)
 (defconstant +arg-borrowed+ 0)
 (defconstant +arg-owned+ 1)
 (defconstant +arg-i64+ 2)
@@ -123,6 +123,8 @@
 (defconstant +arg-true+ 4)
 (defconstant +arg-false+ 5)
 (defconstant +arg-none+ 6)
+(defconstant +arg-str1+ 7)
+(defconstant +arg-str4+ 8)
 
 ;;; struct PmgArrayInfo
 (defconstant +array-info-size+ 568)

@@ -98,3 +98,19 @@ tracked = Tracked()")
     (pystop)
     (is (equal "43" (pycall "str" 43)) "pycall starts Python when needed")
     (is (python-alive-p))))
+
+(test string-arguments-while-the-gc-moves-objects
+  ;; Strings reach Python as their pinned character data: a concurrent GC must not move
+  ;; them under the call.
+  (let* ((stop nil)
+         (gc-thread (bt:make-thread (lambda () (loop until stop do (sb-ext:gc) (sleep 0.001)))))
+         (bad (unwind-protect
+                   (loop for i below 20000
+                         for s = (format nil "~D-λ-~D" i (* i i))
+                         for b = (coerce (format nil "~D" i) 'simple-base-string)
+                         count (not (and (string= s (pycall "str" s))
+                                         (= (length s) (pycall "len" s))
+                                         (string= b (pycall "str" b)))))
+                (setf stop t)
+                (bt:join-thread gc-thread))))
+    (is (eql 0 bad))))
