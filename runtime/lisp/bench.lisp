@@ -10,8 +10,8 @@
 (defpackage #:pymodgen-bench (:use #:cl #:pymodgen))
 (in-package #:pymodgen-bench)
 
-(defparameter *n* (let ((v (uiop:getenv "PYMODGEN_BENCH_N"))) (if v (parse-integer v) 300000)))
-(defparameter *reps* 9)
+(defparameter *n* (let ((v (uiop:getenv "PYMODGEN_BENCH_N"))) (if v (parse-integer v) 20000)))
+(defparameter *reps* 60)
 
 (defun now ()
   "Monotonic clock in seconds (ns resolution; SBCL's internal real time is coarse here)."
