@@ -33,6 +33,7 @@
           what (* 1d9 (/ lisp-s n)) (round n lisp-s) (* 1d9 (/ native-s n)) (/ native-s lisp-s)))
 
 (defpyfun "str" "builtins" :lisp-fun-name "PYSTR")
+(defpyfun "abs" "builtins" :lisp-fun-name "PYABS")
 
 (defun bench-calls ()
   (let* ((n *n*)
@@ -52,6 +53,11 @@
     (report "generated call, inside with-python-gil"
             (best-seconds () (with-python-gil (dotimes (i n) (%call-cell cell (list i) nil))))
             native-str n)
+    (let ((native-abs (native-seconds (format nil "for i in range(~D): abs(i)" n))))
+      (report "imported abs (no specialization), GIL per call"
+              (best-seconds () (dotimes (i n) (pyabs i))) native-abs n)
+      (report "imported abs, inside with-python-gil"
+              (best-seconds () (with-python-gil (dotimes (i n) (pyabs i)))) native-abs n))
     (raw-pyexec "bench_x = 1")
     (let ((native-eval (native-seconds (format nil "for i in range(~D): eval('bench_x + 1')" n)))
           (native-code (native-seconds (format nil "for i in range(~D): eval(c)" n)

@@ -198,8 +198,15 @@ unsafe fn flush_deferred() {
 /// Runs `f` with the GIL, catching panics; `fail` is returned on any failure.
 #[inline]
 fn with_gil<R>(fail: R, f: impl FnOnce() -> Option<R>) -> R {
-    let Some(_g) = Gil::enter() else { return fail };
-    match catch_unwind(AssertUnwindSafe(f)) {
+    with_gil_t(fail, |_| f())
+}
+
+/// `with_gil`, passing this thread's state to `f` (saves a TLS lookup on hot paths).
+#[inline]
+fn with_gil_t<R>(fail: R, f: impl FnOnce(&'static Tls) -> Option<R>) -> R {
+    let Some(g) = Gil::enter() else { return fail };
+    let t = g.t;
+    match catch_unwind(AssertUnwindSafe(|| f(t))) {
         Ok(Some(r)) => r,
         Ok(None) => fail,
         Err(_) => {
@@ -769,6 +776,12 @@ unsafe fn release_owned_from(args: *const PmgArg, from: usize, n: usize) {
 /// Turns a call result (new reference) into `out`; the tag is returned.
 #[inline]
 unsafe fn result_value(r: Obj, out: &mut PmgValue) -> c_int {
+    unsafe { result_value_t(r, out, tls()) }
+}
+
+/// `result_value` with this thread's state at hand.
+#[inline]
+unsafe fn result_value_t(r: Obj, out: &mut PmgValue, t: &Tls) -> c_int {
     unsafe {
         let tag = classify(r, out);
         match tag {
@@ -778,7 +791,7 @@ unsafe fn result_value(r: Obj, out: &mut PmgValue) -> c_int {
             }
             TAG_STR => {
                 // Lisp copies the characters; the reference goes at the next call.
-                let old = tls().pending.replace(r);
+                let old = t.pending.replace(r);
                 if !old.is_null() {
                     ffi::Py_DECREF(old);
                 }
@@ -798,6 +811,7 @@ unsafe fn do_call(
     nkw: i64,
     out: &mut PmgValue,
     raw: bool,
+    t: &Tls,
 ) -> Option<c_int> {
     let n = (nargs + nkw) as usize;
     let mut inline = [null_mut::<ffi::PyObject>(); INLINE + 1];
@@ -840,12 +854,20 @@ unsafe fn do_call(
                 return None;
             }
         }
-        let r = ffi::PyObject_Vectorcall(
-            callable,
-            buf.as_ptr().add(1),
-            nargs as usize | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
-            kwtuple,
-        );
+        let r = if nkw == 0 && nargs == 1 && callable == (&raw mut ffi::PyUnicode_Type).cast() {
+            // str(x): what CPython's own PRECALL_NO_KW_STR_1 specialization does
+            ffi::PyObject_Str(buf[1])
+        } else if nkw == 0 && nargs == 1 && callable == (&raw mut ffi::PyType_Type).cast() {
+            // type(x): PRECALL_NO_KW_TYPE_1
+            ffi::Py_NewRef(ffi::Py_TYPE(buf[1]).cast())
+        } else {
+            ffi::PyObject_Vectorcall(
+                callable,
+                buf.as_ptr().add(1),
+                nargs as usize | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+                kwtuple,
+            )
+        };
         for o in &buf[1..=n] {
             ffi::Py_DECREF(*o);
         }
@@ -858,7 +880,7 @@ unsafe fn do_call(
             out.obj = r;
             return Some(TAG_OTHER);
         }
-        Some(result_value(r, out))
+        Some(result_value_t(r, out, t))
     }
 }
 
@@ -897,7 +919,7 @@ pub unsafe extern "C" fn pmg_call(
     }
     let out = unsafe { &mut *out };
     out.tag = TAG_ERROR;
-    with_gil(TAG_ERROR, || unsafe { do_call(callable, args, nargs, kwnames, nkw, out, raw != 0) })
+    with_gil_t(TAG_ERROR, |t| unsafe { do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t) })
 }
 
 /// Resolves a dotted path given as interned str objects: `path[0]` is looked up in
@@ -1003,12 +1025,12 @@ pub unsafe extern "C" fn pmg_call_path(
     }
     let out = unsafe { &mut *out };
     out.tag = TAG_ERROR;
-    with_gil(TAG_ERROR, || unsafe {
+    with_gil_t(TAG_ERROR, |t| unsafe {
         let Some(callable) = resolve(path, npath) else {
             release_owned_from(args, 0, (nargs + nkw) as usize);
             return None;
         };
-        let r = do_call(callable, args, nargs, kwnames, nkw, out, raw != 0);
+        let r = do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t);
         ffi::Py_DECREF(callable);
         r
     })
