@@ -6,6 +6,10 @@
 ;;; ------------------------------------------------------------------------------------
 ;;; Python -> Lisp callbacks
 
+(defmacro with-default-translation (&body body)
+  "Internal calls ignore the user's *LISPIFIERS* / *PYTHONIZERS* and remote mode."
+  `(let ((*lispifiers* nil) (*pythonizers* nil) (*remote* nil)) ,@body))
+
 (defun lisp-keyword (name)
   (intern (string-upcase (substitute #\- #\_ name)) :keyword))
 
@@ -50,8 +54,34 @@ class LispObject:
         except Exception:
             pass
 
-lisp_getattr = lisp_setattr = lisp_repr = lisp_free = None
+lisp_getattr = lisp_setattr = lisp_repr = lisp_free = lisp_write = lisp_flush = None
 _out = []
+
+class LispStream(io.TextIOBase):
+    '''sys.stdout / sys.stderr writing to Lisp's *standard-output* / *error-output*.'''
+    def __init__(self, which, original):
+        self._which = which
+        self._original = original
+    def write(self, s):
+        lisp_write(self._which, s)
+        return len(s)
+    def flush(self):
+        lisp_flush(self._which)
+    def writable(self):
+        return True
+    def isatty(self):
+        return False
+    @property
+    def encoding(self):
+        return 'utf-8'
+    def fileno(self):
+        return self._original.fileno()
+
+def route_output_to_lisp():
+    for which, name in ((1, 'stdout'), (2, 'stderr')):
+        current = getattr(sys, name)
+        if not isinstance(current, LispStream):
+            setattr(sys, name, LispStream(which, current))
 
 def push_output(which):
     buf = io.StringIO()
@@ -89,6 +119,11 @@ def timeit(stmt, number, setup='pass'):
     return t.timeit(stmt, setup=setup, number=number, globals=sys.modules['__main__'].__dict__)
 ")
 
+(defvar *python-output-to-lisp* t
+  "When true (the default), PYSTART makes Python's sys.stdout and sys.stderr write to the
+calling thread's *STANDARD-OUTPUT* and *ERROR-OUTPUT* (so Python output shows in the REPL,
+in order with Lisp output).")
+
 (defun register-type (slot name)
   (with-python-gil
     (let ((p (resolve-name name)))
@@ -113,7 +148,17 @@ globals().pop('_m', None)")
         (pyvalue "_pymodgen.lisp_setattr")
         (lambda (handle name value) (python-setattr (handle-object handle) name value) nil)
         (pyvalue "_pymodgen.lisp_repr") #'lisp-repr
-        (pyvalue "_pymodgen.lisp_free") (lambda (handle) (free-handle handle) nil))
+        (pyvalue "_pymodgen.lisp_free") (lambda (handle) (free-handle handle) nil)
+        (pyvalue "_pymodgen.lisp_write")
+        (lambda (which text)
+          (write-string text (if (eql which 1) *standard-output* *error-output*))
+          nil)
+        (pyvalue "_pymodgen.lisp_flush")
+        (lambda (which)
+          (finish-output (if (eql which 1) *standard-output* *error-output*))
+          nil))
+  (when *python-output-to-lisp*
+    (with-default-translation (pycall "_pymodgen.route_output_to_lisp")))
   (register-type 0 "fractions.Fraction")
   (register-type 3 "_pymodgen.LispObject")
   (handler-case (progn (register-type 1 "numpy.ndarray")
@@ -274,10 +319,6 @@ pystop/pystart). Arguments are passed as to PYCALL."
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Output
-
-(defmacro with-default-translation (&body body)
-  "Internal calls ignore the user's *LISPIFIERS* / *PYTHONIZERS* and remote mode."
-  `(let ((*lispifiers* nil) (*pythonizers* nil) (*remote* nil)) ,@body))
 
 (defun call-with-python-output (which thunk)
   (with-default-translation (pycall "_pymodgen.push_output" which))

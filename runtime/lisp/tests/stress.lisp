@@ -114,3 +114,29 @@ tracked = Tracked()")
                 (setf stop t)
                 (bt:join-thread gc-thread))))
     (is (eql 0 bad))))
+
+(test saved-lisp-image-restarts-python
+  ;; A Lisp image saved after using Python starts with Python stopped, and its cached
+  ;; callables, wrappers and finalizers never touch the old process's pointers.
+  (let* ((core (format nil "/tmp/pymodgen-test-~D.core" (sb-posix:getpid)))
+         (asd-dir (namestring (asdf:system-source-directory "pymodgen")))
+         (setup (format nil "(progn (push #p~S asdf:*central-registry*) (handler-bind ((warning #'muffle-warning)) (asdf:load-system \"pymodgen\")))" asd-dir)))
+    (unwind-protect
+         (progn
+           (uiop:run-program
+            (list "sbcl" "--noinform" "--non-interactive" "--eval" "(require :asdf)" "--eval" setup
+                  "--eval" "(pymodgen:pystart)"
+                  "--eval" "(pymodgen:defpyfun \"sqrt\" \"math\" :lisp-fun-name \"MSQRT\" :lisp-package :cl-user)"
+                  "--eval" "(defvar cl-user::*w* (list (cl-user::msqrt 4) (pymodgen:pycall \"object\") (pymodgen:pycall \"str\" 1)))"
+                  "--eval" (format nil "(sb-ext:save-lisp-and-die ~S)" core))
+            :output nil :error-output nil)
+           (let ((out (uiop:run-program
+                       (list "sbcl" "--core" core "--noinform" "--non-interactive"
+                             "--eval" "(setf cl-user::*w* nil)"
+                             "--eval" "(progn (tg:gc :full t) (sleep 0.2) (tg:gc :full t))"
+                             "--eval" "(print (list (pymodgen:python-alive-p) (cl-user::msqrt 9) (pymodgen:pycall \"str\" 7)))"
+                             "--eval" "(progn (tg:gc :full t) (sleep 0.2) (print (pymodgen:pycall \"len\" \"abc\")))")
+                       :output :string :error-output :output :ignore-error-status t)))
+             (is (search "(NIL 3.0d0 \"7\")" out) "restarted image output: ~A" out)
+             (is (search "3" (subseq out (or (search "\"7\")" out) 0))))))
+      (ignore-errors (delete-file core)))))

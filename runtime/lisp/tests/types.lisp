@@ -146,6 +146,13 @@
   (is (eql 5 (pyref (pyeval "{'k': 5}") "k")))
   (is (eql 6 (pyref (pyeval "__import__('numpy').arange(12).reshape(3, 4)") 1 2))))
 
+(deftest python-output-goes-to-lisp-streams
+  (is (equal (format nil "to lisp λ~%")
+             (with-output-to-string (*standard-output*) (pycall "print" "to lisp λ"))))
+  (is (equal (format nil "to stderr~%")
+             (with-output-to-string (*error-output*)
+               (pycall "print" "to stderr" :file (pyvalue "sys.stderr"))))))
+
 (deftest output-capture
   (is (equal (format nil "hi~%") (with-python-output (pycall "print" "hi"))))
   (is (equal (format nil "err~%")
