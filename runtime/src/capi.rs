@@ -1219,6 +1219,9 @@ pub extern "C" fn pmg_register_type(slot: c_int, t: Obj) -> c_int {
         if !old.is_null() {
             ffi::Py_DECREF(old);
         }
+        if slot as usize == TY_NDARRAY && NP_API.load(Ordering::Acquire).is_null() {
+            load_numpy_api();
+        }
         Some(0)
     })
 }
@@ -1490,6 +1493,96 @@ pub extern "C" fn pmg_compare(a: Obj, b: Obj, op: c_int) -> c_int {
 // ---------------------------------------------------------------------------------------
 // numpy arrays over Lisp memory, and reading numpy arrays
 
+/// numpy's C API table (`_ARRAY_API`), once verified by `load_numpy_api`.
+static NP_API: AtomicPtr<*mut c_void> = AtomicPtr::new(null_mut());
+
+type DescrFromType = unsafe extern "C" fn(c_int) -> Obj;
+type NewFromDescr =
+    unsafe extern "C" fn(Obj, Obj, c_int, *const isize, *const isize, *mut c_void, c_int, Obj) -> Obj;
+const NP_DESCR_FROM_TYPE: usize = 45;
+const NP_NEW_FROM_DESCR: usize = 94;
+
+fn numpy_typenum(dtype: &[u8]) -> Option<c_int> {
+    Some(match dtype {
+        b"f8" => 12,
+        b"f4" => 11,
+        b"i1" => 1,
+        b"u1" => 2,
+        b"i2" => 3,
+        b"u2" => 4,
+        b"i4" => 5,
+        b"u4" => 6,
+        b"i8" => 7,
+        b"u8" => 8,
+        b"c8" => 14,
+        b"c16" => 15,
+        _ => return None,
+    })
+}
+
+/// Finds numpy's C API and checks two of its entries on a known array; on any doubt the
+/// runtime keeps using the (slower) `numpy.ndarray(shape, dtype, buffer)` route.
+unsafe fn load_numpy_api() {
+    unsafe {
+        let mut cap = null_mut();
+        for m in [c"numpy._core._multiarray_umath", c"numpy.core._multiarray_umath"] {
+            let module = ffi::PyImport_ImportModule(m.as_ptr());
+            if module.is_null() {
+                ffi::PyErr_Clear();
+                continue;
+            }
+            cap = ffi::PyObject_GetAttrString(module, c"_ARRAY_API".as_ptr());
+            ffi::Py_DECREF(module);
+            if cap.is_null() {
+                ffi::PyErr_Clear();
+            } else {
+                break;
+            }
+        }
+        if cap.is_null() {
+            return;
+        }
+        let api = ffi::PyCapsule_GetPointer(cap, null_mut()) as *mut *mut c_void;
+        ffi::Py_DECREF(cap);
+        if api.is_null() {
+            ffi::PyErr_Clear();
+            return;
+        }
+        // verify: a float64 array of shape (2,) over [1.5, 2.5] must sum to 4.0
+        let descr_from_type: DescrFromType = std::mem::transmute(*api.add(NP_DESCR_FROM_TYPE));
+        let new_from_descr: NewFromDescr = std::mem::transmute(*api.add(NP_NEW_FROM_DESCR));
+        let ndarray = TYPES[TY_NDARRAY].load(Ordering::Acquire);
+        if ndarray.is_null() {
+            return;
+        }
+        let d = descr_from_type(12);
+        if d.is_null() {
+            ffi::PyErr_Clear();
+            return;
+        }
+        let mut data = [1.5f64, 2.5f64];
+        let dims = [2isize];
+        let a = new_from_descr(ndarray, d, 1, dims.as_ptr(), null_mut(), data.as_mut_ptr().cast(), 0x0501, null_mut());
+        if a.is_null() {
+            ffi::PyErr_Clear();
+            return;
+        }
+        let ok = ffi::PyObject_TypeCheck(a, ndarray.cast()) != 0 && {
+            let sum = ffi::PyObject_CallMethod(a, c"sum".as_ptr(), null_mut());
+            let v = if sum.is_null() { -1.0 } else { ffi::PyFloat_AsDouble(sum) };
+            if !sum.is_null() {
+                ffi::Py_DECREF(sum);
+            }
+            ffi::PyErr_Clear();
+            v == 4.0
+        };
+        ffi::Py_DECREF(a);
+        if ok {
+            NP_API.store(api, Ordering::Release);
+        }
+    }
+}
+
 /// A numpy array (or, without numpy, a memoryview) over `nbytes` at `data`, no copy:
 /// `numpy.ndarray(shape, dtype, buffer=memoryview)`. `dtype` a numpy dtype string
 /// ("f8", "i4", "c16" ...). The memory must stay valid (pinned) while Python uses it.
@@ -1513,6 +1606,17 @@ pub unsafe extern "C" fn pmg_array_over(
             return None;
         }
         let dtype = cstr(dtype)?;
+        let api = NP_API.load(Ordering::Acquire);
+        if let (false, Some(typenum)) = (api.is_null(), numpy_typenum(dtype.to_bytes())) {
+            if !data.is_null() && nbytes > 0 {
+                let descr_from_type: DescrFromType = std::mem::transmute(*api.add(NP_DESCR_FROM_TYPE));
+                let new_from_descr: NewFromDescr = std::mem::transmute(*api.add(NP_NEW_FROM_DESCR));
+                let d = check(descr_from_type(typenum))?;
+                let flags = if writable != 0 { 0x0501 } else { 0x0101 };
+                // dims: i64 == npy_intp on 64-bit targets
+                return check(new_from_descr(ndarray, d, ndim as c_int, shape as *const isize, null_mut(), data, flags, null_mut()));
+            }
+        }
         // memoryview over the memory (a 1-byte dummy for empty arrays: NULL is refused)
         let mut dummy = 0u8;
         let base = if data.is_null() || nbytes == 0 { &mut dummy as *mut u8 as *mut c_char } else { data as *mut c_char };

@@ -203,9 +203,7 @@ passed as their character data, pinned during the call)."
          (filled 0)
          (called nil))
     (declare (fixnum np nk n filled))
-    (cffi:with-foreign-objects ((buf :uint8 (* (max n 1) +arg-size+))
-                                (names :pointer (max nk 1))
-                                (out :uint8 +value-size+))
+    (flet ((run (buf names out)
       (flet ((put (x)
                (let ((off (* filled +arg-size+)))
                  (if (and (immediate-p x) (null *pythonizers*))
@@ -231,11 +229,27 @@ passed as their character data, pinned during the call)."
             ;; a conversion failed: drop the objects made so far
             (dotimes (i filled)
               (when (= (cffi:mem-ref buf :int64 (* i +arg-size+)) +arg-owned+)
-                (pmg-decref (cffi:mem-ref buf :pointer (+ 8 (* i +arg-size+))))))))))))
+                (pmg-decref (cffi:mem-ref buf :pointer (+ 8 (* i +arg-size+)))))))))))
+      (if (<= n +max-fast-args+)
+          ;; constant sizes: stack allocation
+          (cffi:with-foreign-objects ((buf :uint8 (* +max-fast-args+ +arg-size+))
+                                      (names :pointer +max-fast-args+)
+                                      (out :uint8 +value-size+))
+            (run buf names out))
+          (cffi:with-foreign-objects ((buf :uint8 (* n +arg-size+))
+                                      (names :pointer (max nk 1))
+                                      (out :uint8 +value-size+))
+            (run buf names out))))))
+
+(defun pinned-argument-p (x)
+  "Arguments pinned for the call: arrays Python shares, strings read in place."
+  (or (typep x '(simple-array character (*)))
+      (typep x 'simple-base-string)
+      (shareable-array-p x)))
 
 (defun invoke-general (target positional kwargs mode)
-  (let ((arrays (loop for x in positional when (shareable-array-p x) collect x)))
-    (loop for (nil . v) in kwargs when (shareable-array-p v) do (push v arrays))
+  (let ((arrays (loop for x in positional when (pinned-argument-p x) collect x)))
+    (loop for (nil . v) in kwargs when (pinned-argument-p v) do (push v arrays))
     (call-with-pinned
      arrays
      (lambda ()
