@@ -140,3 +140,24 @@ tracked = Tracked()")
              (is (search "(NIL 3.0d0 \"7\")" out) "restarted image output: ~A" out)
              (is (search "3" (subseq out (or (search "\"7\")" out) 0))))))
       (ignore-errors (delete-file core)))))
+
+(defun join-with-timeout (thread seconds)
+  (loop repeat (* seconds 100)
+        while (bt:thread-alive-p thread)
+        do (sleep 0.01))
+  (if (bt:thread-alive-p thread) :timeout (bt:join-thread thread)))
+
+(test interrupting-a-thread-inside-python
+  ;; interrupt-thread unwinding a thread that is inside Python: the interrupt is deferred
+  ;; to the end of the foreign call, so the GIL is never left taken.
+  (raw-pyexec "import time")
+  (let ((th (bt:make-thread (lambda ()
+                              (catch 'out
+                                (loop (pycall "time.sleep" 0.005)
+                                      (with-python-gil (pycall "time.sleep" 0.005))))))))
+    (sleep 0.1)
+    (sb-thread:interrupt-thread th (lambda () (throw 'out :interrupted)))
+    (is (eq :interrupted (join-with-timeout th 10))))
+  (let ((other (bt:make-thread (lambda () (pycall "str" 12)))))
+    (is (equal "12" (join-with-timeout other 10)) "other threads still get the GIL"))
+  (is (equal "13" (pycall "str" 13))))
