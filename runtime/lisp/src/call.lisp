@@ -82,8 +82,7 @@
     (name-cell designator)
     (pyobject-wrapper (pyobject-wrapper-pointer designator))
     (sb-sys:system-area-pointer designator)
-    (symbol (name-cell (python-name designator)))
-    (function (pyobject-wrapper-pointer (wrap-new-reference (pythonize designator))))))
+    (symbol (name-cell (python-name designator)))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Arguments
@@ -306,7 +305,11 @@ __main__, then builtins, then as a module, importing it when needed), a PYOBJECT
 or a symbol (its lowercased name). ARGS: positional values, then keyword arguments as
 :NAME VALUE pairs (:foo-bar => foo_bar=...)."
   (declare (dynamic-extent args))
-  (%invoke (callable-target python-callable) args))
+  (if (functionp python-callable)
+      (apply python-callable args)          ; a Lisp function is called as it is
+      ;; the designator (e.g. a wrapper) stays referenced until the call returns
+      (sb-sys:with-pinned-objects (python-callable)
+        (%invoke (callable-target python-callable) args))))
 
 (defun %pycall-cell (cell &rest args)
   (declare (dynamic-extent args))
