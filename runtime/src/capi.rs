@@ -20,6 +20,14 @@
 //! calls until the next `pmg_initialize`) but does not call `Py_FinalizeEx`: CPython
 //! cannot re-initialize extension modules such as numpy in the same process.
 
+// Every pointer-taking function here is `unsafe extern "C"`; its safety contract is the
+// module documentation above (pointers come from this runtime or are NULL).
+#![allow(
+    clippy::missing_safety_doc,
+    clippy::too_many_arguments,
+    clippy::type_complexity
+)]
+
 use pyo3::ffi;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -104,7 +112,11 @@ unsafe fn fetch_py_error() {
     use pyo3::types::{PyTracebackMethods, PyTypeMethods};
     let py = unsafe { Python::assume_attached() };
     let Some(err) = PyErr::take(py) else {
-        set_error("SystemError", "a Python call failed without setting an exception", "");
+        set_error(
+            "SystemError",
+            "a Python call failed without setting an exception",
+            "",
+        );
         return;
     };
     let ty = err.get_type(py);
@@ -450,7 +462,11 @@ pub unsafe extern "C" fn pmg_set_python_error(kind: c_int, msg: *const c_char) {
             3 => ffi::PyExc_KeyError,
             _ => ffi::PyExc_RuntimeError,
         };
-        let msg = if msg.is_null() { c"Lisp error".as_ptr() } else { msg };
+        let msg = if msg.is_null() {
+            c"Lisp error".as_ptr()
+        } else {
+            msg
+        };
         ffi::PyErr_SetString(exc, msg);
     }));
 }
@@ -459,7 +475,7 @@ pub unsafe extern "C" fn pmg_set_python_error(kind: c_int, msg: *const c_char) {
 // Reference counting
 
 #[unsafe(no_mangle)]
-pub extern "C" fn pmg_decref(o: Obj) {
+pub unsafe extern "C" fn pmg_decref(o: Obj) {
     if o.is_null() {
         return;
     }
@@ -470,7 +486,7 @@ pub extern "C" fn pmg_decref(o: Obj) {
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn pmg_incref(o: Obj) {
+pub unsafe extern "C" fn pmg_incref(o: Obj) {
     if o.is_null() {
         return;
     }
@@ -509,7 +525,7 @@ pub extern "C" fn pmg_flush() -> c_int {
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn pmg_refcount(o: Obj) -> i64 {
+pub unsafe extern "C" fn pmg_refcount(o: Obj) -> i64 {
     if o.is_null() {
         return 0;
     }
@@ -562,7 +578,9 @@ pub struct PmgValue {
 unsafe fn classify(o: Obj, out: &mut PmgValue) -> c_int {
     unsafe {
         out.obj = o;
-        let tag = if ffi::PyLong_CheckExact(o) != 0 || (ffi::PyLong_Check(o) != 0 && ffi::PyBool_Check(o) == 0) {
+        let tag = if ffi::PyLong_CheckExact(o) != 0
+            || (ffi::PyLong_Check(o) != 0 && ffi::PyBool_Check(o) == 0)
+        {
             let mut overflow: c_int = 0;
             let v = ffi::PyLong_AsLongLongAndOverflow(o, &mut overflow);
             if overflow != 0 {
@@ -653,14 +671,20 @@ pub unsafe extern "C" fn pmg_item_classify(seq: Obj, i: i64, out: *mut PmgValue)
         return TAG_ERROR;
     }
     with_gil(TAG_ERROR, || unsafe {
-        let item = if ffi::PyTuple_Check(seq) != 0 && i >= 0 && i < ffi::PyTuple_GET_SIZE(seq) as i64 {
-            ffi::PyTuple_GET_ITEM(seq, i as _)
-        } else if ffi::PyList_Check(seq) != 0 && i >= 0 && i < ffi::PyList_GET_SIZE(seq) as i64 {
-            ffi::PyList_GET_ITEM(seq, i as _)
-        } else {
-            set_error("IndexError", "item_classify: not a tuple/list or index out of range", "");
-            return None;
-        };
+        let item =
+            if ffi::PyTuple_Check(seq) != 0 && i >= 0 && i < ffi::PyTuple_GET_SIZE(seq) as i64 {
+                ffi::PyTuple_GET_ITEM(seq, i as _)
+            } else if ffi::PyList_Check(seq) != 0 && i >= 0 && i < ffi::PyList_GET_SIZE(seq) as i64
+            {
+                ffi::PyList_GET_ITEM(seq, i as _)
+            } else {
+                set_error(
+                    "IndexError",
+                    "item_classify: not a tuple/list or index out of range",
+                    "",
+                );
+                return None;
+            };
         Some(classify(item, &mut *out))
     })
 }
@@ -668,7 +692,12 @@ pub unsafe extern "C" fn pmg_item_classify(seq: Obj, i: i64, out: *mut PmgValue)
 /// Iterates a dict: classifies the next key and value (borrowed). `pos` starts at 0.
 /// Returns 1 while there are items, 0 at the end, -1 on error.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pmg_dict_next(d: Obj, pos: *mut isize, k: *mut PmgValue, v: *mut PmgValue) -> c_int {
+pub unsafe extern "C" fn pmg_dict_next(
+    d: Obj,
+    pos: *mut isize,
+    k: *mut PmgValue,
+    v: *mut PmgValue,
+) -> c_int {
     if d.is_null() || pos.is_null() || k.is_null() || v.is_null() {
         set_error("NullPointer", "dict_next: NULL pointer", "");
         return -1;
@@ -741,7 +770,11 @@ unsafe fn marshal(args: *const PmgArg, n: usize, buf: &mut [Obj]) -> Result<(), 
                 ARG_NONE => ffi::Py_NewRef(ffi::Py_None()),
                 ARG_STR1 | ARG_STR4 if a.len >= 0 && (a.len == 0 || a.bits != 0) => {
                     let kind = if a.tag == ARG_STR1 { 1 } else { 4 };
-                    let data = if a.len == 0 { c"".as_ptr() as *const c_void } else { a.bits as *const c_void };
+                    let data = if a.len == 0 {
+                        c"".as_ptr() as *const c_void
+                    } else {
+                        a.bits as *const c_void
+                    };
                     ffi::PyUnicode_FromKindAndData(kind, data, a.len as _)
                 }
                 _ => {
@@ -885,7 +918,8 @@ unsafe fn do_call(
 }
 
 fn bad_counts(nargs: i64, nkw: i64, args: *const PmgArg, kwnames: *const Obj) -> bool {
-    if nargs < 0 || nkw < 0 || (nargs + nkw > 0 && args.is_null()) || (nkw > 0 && kwnames.is_null()) {
+    if nargs < 0 || nkw < 0 || (nargs + nkw > 0 && args.is_null()) || (nkw > 0 && kwnames.is_null())
+    {
         set_error("ValueError", "call: bad argument counts or NULL arrays", "");
         return true;
     }
@@ -919,7 +953,9 @@ pub unsafe extern "C" fn pmg_call(
     }
     let out = unsafe { &mut *out };
     out.tag = TAG_ERROR;
-    with_gil_t(TAG_ERROR, |t| unsafe { do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t) })
+    with_gil_t(TAG_ERROR, |t| unsafe {
+        do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t)
+    })
 }
 
 /// Resolves a dotted path given as interned str objects: `path[0]` is looked up in
@@ -943,11 +979,19 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
             }
             // an imported module: sys.modules first (cheap), else import it
             let m = ffi::PyImport_GetModule(first);
-            let m = if m.is_null() && ffi::PyErr_Occurred().is_null() { ffi::PyImport_Import(first) } else { m };
+            let m = if m.is_null() && ffi::PyErr_Occurred().is_null() {
+                ffi::PyImport_Import(first)
+            } else {
+                m
+            };
             if m.is_null() && ffi::PyErr_ExceptionMatches(ffi::PyExc_ModuleNotFoundError) != 0 {
                 // `first` is neither a variable nor a module: say so as Python would.
                 ffi::PyErr_Clear();
-                ffi::PyErr_Format(ffi::PyExc_NameError, c"name '%U' is not defined".as_ptr(), first);
+                ffi::PyErr_Format(
+                    ffi::PyExc_NameError,
+                    c"name '%U' is not defined".as_ptr(),
+                    first,
+                );
             }
             check(m)?
         } else {
@@ -970,7 +1014,11 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
                     ffi::Py_DECREF(modname);
                     f
                 };
-                let m = if full.is_null() { null_mut() } else { ffi::PyImport_Import(full) };
+                let m = if full.is_null() {
+                    null_mut()
+                } else {
+                    ffi::PyImport_Import(full)
+                };
                 if !full.is_null() {
                     ffi::Py_DECREF(full);
                 }
@@ -1052,13 +1100,18 @@ pub unsafe extern "C" fn pmg_result(o: Obj, out: *mut PmgValue) -> c_int {
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_import(name: *const c_char) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyImport_ImportModule(cstr(name)?.as_ptr())) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyImport_ImportModule(cstr(name)?.as_ptr()))
+    })
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_getattr(o: Obj, name: *const c_char) -> Obj {
     with_gil(null_mut(), || unsafe {
-        check(ffi::PyObject_GetAttrString(nonnull(o, "getattr")?, cstr(name)?.as_ptr()))
+        check(ffi::PyObject_GetAttrString(
+            nonnull(o, "getattr")?,
+            cstr(name)?.as_ptr(),
+        ))
     })
 }
 
@@ -1066,7 +1119,11 @@ pub unsafe extern "C" fn pmg_getattr(o: Obj, name: *const c_char) -> Obj {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_setattr(o: Obj, name: *const c_char, value: Obj) -> c_int {
     with_gil(-1, || unsafe {
-        let r = ffi::PyObject_SetAttrString(nonnull(o, "setattr")?, cstr(name)?.as_ptr(), nonnull(value, "setattr")?);
+        let r = ffi::PyObject_SetAttrString(
+            nonnull(o, "setattr")?,
+            cstr(name)?.as_ptr(),
+            nonnull(value, "setattr")?,
+        );
         if r < 0 {
             fetch_py_error();
             return None;
@@ -1078,13 +1135,23 @@ pub unsafe extern "C" fn pmg_setattr(o: Obj, name: *const c_char, value: Obj) ->
 /// `o[key]`, key borrowed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_getitem(o: Obj, key: Obj) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyObject_GetItem(nonnull(o, "getitem")?, nonnull(key, "getitem")?)) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyObject_GetItem(
+            nonnull(o, "getitem")?,
+            nonnull(key, "getitem")?,
+        ))
+    })
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_setitem(o: Obj, key: Obj, value: Obj) -> c_int {
     with_gil(-1, || unsafe {
-        if ffi::PyObject_SetItem(nonnull(o, "setitem")?, nonnull(key, "setitem")?, nonnull(value, "setitem")?) < 0 {
+        if ffi::PyObject_SetItem(
+            nonnull(o, "setitem")?,
+            nonnull(key, "setitem")?,
+            nonnull(value, "setitem")?,
+        ) < 0
+        {
             fetch_py_error();
             return None;
         }
@@ -1097,7 +1164,11 @@ pub unsafe extern "C" fn pmg_setitem(o: Obj, key: Obj, value: Obj) -> c_int {
 pub unsafe extern "C" fn pmg_str(o: Obj, which: c_int) -> Obj {
     with_gil(null_mut(), || unsafe {
         let o = nonnull(o, "str")?;
-        check(if which == 0 { ffi::PyObject_Str(o) } else { ffi::PyObject_Repr(o) })
+        check(if which == 0 {
+            ffi::PyObject_Str(o)
+        } else {
+            ffi::PyObject_Repr(o)
+        })
     })
 }
 
@@ -1108,8 +1179,18 @@ pub unsafe extern "C" fn pmg_run(code: *const c_char, mode: c_int) -> Obj {
     with_gil(null_mut(), || unsafe {
         let code = cstr(code)?;
         let d = MAIN_DICT.load(Ordering::Acquire);
-        let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
-        check(ffi::PyRun_StringFlags(code.as_ptr(), start, d, d, null_mut()))
+        let start = if mode == 0 {
+            ffi::Py_eval_input
+        } else {
+            ffi::Py_file_input
+        };
+        check(ffi::PyRun_StringFlags(
+            code.as_ptr(),
+            start,
+            d,
+            d,
+            null_mut(),
+        ))
     })
 }
 
@@ -1126,8 +1207,16 @@ unsafe fn compiled(code: &CStr, mode: c_int) -> Option<Obj> {
         if let Some(&c) = map.get(code.to_bytes()) {
             return Some(ffi::Py_NewRef(c as Obj));
         }
-        let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
-        let c = check(ffi::Py_CompileString(code.as_ptr(), c"<string>".as_ptr(), start))?;
+        let start = if mode == 0 {
+            ffi::Py_eval_input
+        } else {
+            ffi::Py_file_input
+        };
+        let c = check(ffi::Py_CompileString(
+            code.as_ptr(),
+            c"<string>".as_ptr(),
+            start,
+        ))?;
         if map.len() >= CODE_CACHE_MAX {
             for (_, old) in map.drain() {
                 ffi::Py_DECREF(old as Obj);
@@ -1142,7 +1231,12 @@ unsafe fn compiled(code: &CStr, mode: c_int) -> Option<Obj> {
 /// reusing the compiled code of identical source, and writes the value to `out` as
 /// `pmg_call` does (`raw` != 0: unclassified new reference in `out.obj`). Returns the tag.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pmg_eval(code: *const c_char, mode: c_int, out: *mut PmgValue, raw: c_int) -> c_int {
+pub unsafe extern "C" fn pmg_eval(
+    code: *const c_char,
+    mode: c_int,
+    out: *mut PmgValue,
+    raw: c_int,
+) -> c_int {
     if out.is_null() {
         return TAG_ERROR;
     }
@@ -1168,8 +1262,16 @@ pub unsafe extern "C" fn pmg_eval(code: *const c_char, mode: c_int, out: *mut Pm
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_compile(code: *const c_char, mode: c_int) -> Obj {
     with_gil(null_mut(), || unsafe {
-        let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
-        check(ffi::Py_CompileString(cstr(code)?.as_ptr(), c"<string>".as_ptr(), start))
+        let start = if mode == 0 {
+            ffi::Py_eval_input
+        } else {
+            ffi::Py_file_input
+        };
+        check(ffi::Py_CompileString(
+            cstr(code)?.as_ptr(),
+            c"<string>".as_ptr(),
+            start,
+        ))
     })
 }
 
@@ -1202,13 +1304,15 @@ pub unsafe extern "C" fn pmg_eval_code(code: Obj, out: *mut PmgValue, raw: c_int
 /// `__main__`'s dict (new reference).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_main_dict() -> Obj {
-    with_gil(null_mut(), || unsafe { Some(ffi::Py_NewRef(MAIN_DICT.load(Ordering::Acquire))) })
+    with_gil(null_mut(), || unsafe {
+        Some(ffi::Py_NewRef(MAIN_DICT.load(Ordering::Acquire)))
+    })
 }
 
 /// Registers a type the classifier recognizes: 0 fractions.Fraction, 1 numpy.ndarray,
 /// 2 numpy.generic, 3 the Lisp-object proxy class. `t` borrowed (a reference is kept).
 #[unsafe(no_mangle)]
-pub extern "C" fn pmg_register_type(slot: c_int, t: Obj) -> c_int {
+pub unsafe extern "C" fn pmg_register_type(slot: c_int, t: Obj) -> c_int {
     if !(0..NTYPES as c_int).contains(&slot) || t.is_null() {
         set_error("ValueError", "register_type: bad slot or NULL", "");
         return -1;
@@ -1237,7 +1341,10 @@ pub extern "C" fn pmg_type_name(o: Obj) -> Obj {
             ffi::PyErr_Clear();
         }
         let q = check(ffi::PyObject_GetAttrString(t, c"__qualname__".as_ptr()))?;
-        if m.is_null() || ffi::PyUnicode_Check(m) == 0 || ffi::PyUnicode_CompareWithASCIIString(m, c"builtins".as_ptr()) == 0 {
+        if m.is_null()
+            || ffi::PyUnicode_Check(m) == 0
+            || ffi::PyUnicode_CompareWithASCIIString(m, c"builtins".as_ptr()) == 0
+        {
             if !m.is_null() {
                 ffi::Py_DECREF(m);
             }
@@ -1261,13 +1368,17 @@ pub extern "C" fn pmg_long(v: i64) -> Obj {
 /// An int of any size from its base-16 text (optional '-' sign, ASCII).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_long_from_hex(s: *const c_char) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyLong_FromString(cstr(s)?.as_ptr(), null_mut(), 16)) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyLong_FromString(cstr(s)?.as_ptr(), null_mut(), 16))
+    })
 }
 
 /// `hex(o)` for an int of any size, as a str object ("-0x..." or "0x...").
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_long_to_hex(o: Obj) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyNumber_ToBase(nonnull(o, "long_to_hex")?, 16)) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyNumber_ToBase(nonnull(o, "long_to_hex")?, 16))
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -1277,18 +1388,28 @@ pub extern "C" fn pmg_float(v: f64) -> Obj {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_complex(re: f64, im: f64) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyComplex_FromDoubles(re, im)) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyComplex_FromDoubles(re, im))
+    })
 }
 
 /// `True`/`False` (0 false, else true).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_bool(v: c_int) -> Obj {
-    with_gil(null_mut(), || unsafe { Some(ffi::Py_NewRef(if v != 0 { ffi::Py_True() } else { ffi::Py_False() })) })
+    with_gil(null_mut(), || unsafe {
+        Some(ffi::Py_NewRef(if v != 0 {
+            ffi::Py_True()
+        } else {
+            ffi::Py_False()
+        }))
+    })
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_none() -> Obj {
-    with_gil(null_mut(), || unsafe { Some(ffi::Py_NewRef(ffi::Py_None())) })
+    with_gil(null_mut(), || unsafe {
+        Some(ffi::Py_NewRef(ffi::Py_None()))
+    })
 }
 
 /// A str from `len` code points of `kind` bytes each (1 latin-1, 2 UCS-2, 4 UCS-4):
@@ -1300,7 +1421,11 @@ pub unsafe extern "C" fn pmg_str_from_kind(kind: c_int, data: *const c_void, len
             set_error("ValueError", "str_from_kind: bad kind, length or data", "");
             return None;
         }
-        let data = if data.is_null() { c"".as_ptr() as *const c_void } else { data };
+        let data = if data.is_null() {
+            c"".as_ptr() as *const c_void
+        } else {
+            data
+        };
         check(ffi::PyUnicode_FromKindAndData(kind, data, len as _))
     })
 }
@@ -1313,14 +1438,19 @@ pub unsafe extern "C" fn pmg_str_from_utf8(data: *const c_char, len: i64) -> Obj
             set_error("ValueError", "str_from_utf8: bad length or data", "");
             return None;
         }
-        check(ffi::PyUnicode_FromStringAndSize(if data.is_null() { c"".as_ptr() } else { data }, len as _))
+        check(ffi::PyUnicode_FromStringAndSize(
+            if data.is_null() { c"".as_ptr() } else { data },
+            len as _,
+        ))
     })
 }
 
 /// An interned str from NUL-terminated UTF-8 (for names: keys of dict lookups).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_intern(s: *const c_char) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyUnicode_InternFromString(cstr(s)?.as_ptr())) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyUnicode_InternFromString(cstr(s)?.as_ptr()))
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -1330,7 +1460,10 @@ pub unsafe extern "C" fn pmg_bytes(data: *const c_char, len: i64) -> Obj {
             set_error("ValueError", "bytes: bad length or data", "");
             return None;
         }
-        check(ffi::PyBytes_FromStringAndSize(if data.is_null() { c"".as_ptr() } else { data }, len as _))
+        check(ffi::PyBytes_FromStringAndSize(
+            if data.is_null() { c"".as_ptr() } else { data },
+            len as _,
+        ))
     })
 }
 
@@ -1360,7 +1493,7 @@ pub extern "C" fn pmg_container(kind: c_int, n: i64) -> Obj {
 /// Fills a fresh container: tuple/list slot `i` = `v`; dict[`k`] = `v`; set add `v`.
 /// `k` and `v` are STOLEN (also on error). 0 or -1.
 #[unsafe(no_mangle)]
-pub extern "C" fn pmg_fill(c: Obj, i: i64, k: Obj, v: Obj) -> c_int {
+pub unsafe extern "C" fn pmg_fill(c: Obj, i: i64, k: Obj, v: Obj) -> c_int {
     let r = with_gil(-2, || unsafe {
         let drop_kv = || {
             if !k.is_null() {
@@ -1430,7 +1563,9 @@ pub extern "C" fn pmg_fill(c: Obj, i: i64, k: Obj, v: Obj) -> c_int {
 /// `list(o)` (new list; for sets, iterables).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_to_list(o: Obj) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PySequence_List(nonnull(o, "to_list")?)) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PySequence_List(nonnull(o, "to_list")?))
+    })
 }
 
 /// `len(o)` or -1.
@@ -1449,7 +1584,9 @@ pub extern "C" fn pmg_len(o: Obj) -> i64 {
 /// `iter(o)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_iter(o: Obj) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyObject_GetIter(nonnull(o, "iter")?)) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyObject_GetIter(nonnull(o, "iter")?))
+    })
 }
 
 /// `next(it)`: new reference; NULL with `*done` = 1 at the end, NULL with `*done` = 0 on
@@ -1481,7 +1618,11 @@ pub extern "C" fn pmg_compare(a: Obj, b: Obj, op: c_int) -> c_int {
         return (a == b) as c_int;
     }
     with_gil(-1, || unsafe {
-        let r = ffi::PyObject_RichCompareBool(nonnull(a, "compare")?, nonnull(b, "compare")?, ffi::Py_EQ);
+        let r = ffi::PyObject_RichCompareBool(
+            nonnull(a, "compare")?,
+            nonnull(b, "compare")?,
+            ffi::Py_EQ,
+        );
         if r < 0 {
             fetch_py_error();
             return None;
@@ -1497,8 +1638,16 @@ pub extern "C" fn pmg_compare(a: Obj, b: Obj, op: c_int) -> c_int {
 static NP_API: AtomicPtr<*mut c_void> = AtomicPtr::new(null_mut());
 
 type DescrFromType = unsafe extern "C" fn(c_int) -> Obj;
-type NewFromDescr =
-    unsafe extern "C" fn(Obj, Obj, c_int, *const isize, *const isize, *mut c_void, c_int, Obj) -> Obj;
+type NewFromDescr = unsafe extern "C" fn(
+    Obj,
+    Obj,
+    c_int,
+    *const isize,
+    *const isize,
+    *mut c_void,
+    c_int,
+    Obj,
+) -> Obj;
 const NP_DESCR_FROM_TYPE: usize = 45;
 const NP_NEW_FROM_DESCR: usize = 94;
 
@@ -1525,7 +1674,10 @@ fn numpy_typenum(dtype: &[u8]) -> Option<c_int> {
 unsafe fn load_numpy_api() {
     unsafe {
         let mut cap = null_mut();
-        for m in [c"numpy._core._multiarray_umath", c"numpy.core._multiarray_umath"] {
+        for m in [
+            c"numpy._core._multiarray_umath",
+            c"numpy.core._multiarray_umath",
+        ] {
             let module = ffi::PyImport_ImportModule(m.as_ptr());
             if module.is_null() {
                 ffi::PyErr_Clear();
@@ -1562,14 +1714,27 @@ unsafe fn load_numpy_api() {
         }
         let mut data = [1.5f64, 2.5f64];
         let dims = [2isize];
-        let a = new_from_descr(ndarray, d, 1, dims.as_ptr(), null_mut(), data.as_mut_ptr().cast(), 0x0501, null_mut());
+        let a = new_from_descr(
+            ndarray,
+            d,
+            1,
+            dims.as_ptr(),
+            null_mut(),
+            data.as_mut_ptr().cast(),
+            0x0501,
+            null_mut(),
+        );
         if a.is_null() {
             ffi::PyErr_Clear();
             return;
         }
         let ok = ffi::PyObject_TypeCheck(a, ndarray.cast()) != 0 && {
             let sum = ffi::PyObject_CallMethod(a, c"sum".as_ptr(), null_mut());
-            let v = if sum.is_null() { -1.0 } else { ffi::PyFloat_AsDouble(sum) };
+            let v = if sum.is_null() {
+                -1.0
+            } else {
+                ffi::PyFloat_AsDouble(sum)
+            };
             if !sum.is_null() {
                 ffi::Py_DECREF(sum);
             }
@@ -1598,28 +1763,51 @@ pub unsafe extern "C" fn pmg_array_over(
     with_gil(null_mut(), || unsafe {
         let ndarray = TYPES[TY_NDARRAY].load(Ordering::Acquire);
         if ndarray.is_null() {
-            set_error("ImportError", "numpy is not available (numpy.ndarray not registered)", "");
+            set_error(
+                "ImportError",
+                "numpy is not available (numpy.ndarray not registered)",
+                "",
+            );
             return None;
         }
-        if nbytes < 0 || ndim < 0 || ndim > 32 || (ndim > 0 && shape.is_null()) {
+        if nbytes < 0 || !(0..=32).contains(&ndim) || (ndim > 0 && shape.is_null()) {
             set_error("ValueError", "array_over: bad size, rank or shape", "");
             return None;
         }
         let dtype = cstr(dtype)?;
         let api = NP_API.load(Ordering::Acquire);
-        if let (false, Some(typenum)) = (api.is_null(), numpy_typenum(dtype.to_bytes())) {
-            if !data.is_null() && nbytes > 0 {
-                let descr_from_type: DescrFromType = std::mem::transmute(*api.add(NP_DESCR_FROM_TYPE));
+        if let (false, Some(typenum), false, true) = (
+            api.is_null(),
+            numpy_typenum(dtype.to_bytes()),
+            data.is_null(),
+            nbytes > 0,
+        ) {
+            {
+                let descr_from_type: DescrFromType =
+                    std::mem::transmute(*api.add(NP_DESCR_FROM_TYPE));
                 let new_from_descr: NewFromDescr = std::mem::transmute(*api.add(NP_NEW_FROM_DESCR));
                 let d = check(descr_from_type(typenum))?;
                 let flags = if writable != 0 { 0x0501 } else { 0x0101 };
                 // dims: i64 == npy_intp on 64-bit targets
-                return check(new_from_descr(ndarray, d, ndim as c_int, shape as *const isize, null_mut(), data, flags, null_mut()));
+                return check(new_from_descr(
+                    ndarray,
+                    d,
+                    ndim as c_int,
+                    shape as *const isize,
+                    null_mut(),
+                    data,
+                    flags,
+                    null_mut(),
+                ));
             }
         }
         // memoryview over the memory (a 1-byte dummy for empty arrays: NULL is refused)
         let mut dummy = 0u8;
-        let base = if data.is_null() || nbytes == 0 { &mut dummy as *mut u8 as *mut c_char } else { data as *mut c_char };
+        let base = if data.is_null() || nbytes == 0 {
+            &mut dummy as *mut u8 as *mut c_char
+        } else {
+            data as *mut c_char
+        };
         let flags = if writable != 0 { 0x200 } else { 0x100 }; // PyBUF_WRITE / PyBUF_READ
         let mv = check(ffi::PyMemoryView_FromMemory(base, nbytes as _, flags))?;
         let shp = ffi::PyTuple_New(ndim as _);
@@ -1633,7 +1821,12 @@ pub unsafe extern "C" fn pmg_array_over(
         }
         let dt = ffi::PyUnicode_FromString(dtype.as_ptr());
         let mut argv = [null_mut(), shp, dt, mv];
-        let r = ffi::PyObject_Vectorcall(ndarray, argv.as_mut_ptr().add(1), 3 | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET, null_mut());
+        let r = ffi::PyObject_Vectorcall(
+            ndarray,
+            argv.as_mut_ptr().add(1),
+            3 | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+            null_mut(),
+        );
         ffi::Py_DECREF(shp);
         if !dt.is_null() {
             ffi::Py_DECREF(dt);
@@ -1662,7 +1855,11 @@ pub struct PmgArrayInfo {
 /// `contiguous` != 0 the data is C-contiguous (a contiguous copy is made with
 /// `numpy.ascontiguousarray` when needed). 0 or -1.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pmg_array_info(o: Obj, contiguous: c_int, info: *mut PmgArrayInfo) -> c_int {
+pub unsafe extern "C" fn pmg_array_info(
+    o: Obj,
+    contiguous: c_int,
+    info: *mut PmgArrayInfo,
+) -> c_int {
     if info.is_null() {
         set_error("NullPointer", "array_info: NULL info", "");
         return -1;
@@ -1681,11 +1878,19 @@ pub unsafe extern "C" fn pmg_array_info(o: Obj, contiguous: c_int, info: *mut Pm
             ffi::PyErr_Clear();
             // not contiguous (or not a buffer): ask numpy for a C-contiguous copy
             let np = ffi::PyImport_ImportModule(c"numpy".as_ptr());
-            let f = if np.is_null() { null_mut() } else { ffi::PyObject_GetAttrString(np, c"ascontiguousarray".as_ptr()) };
+            let f = if np.is_null() {
+                null_mut()
+            } else {
+                ffi::PyObject_GetAttrString(np, c"ascontiguousarray".as_ptr())
+            };
             if !np.is_null() {
                 ffi::Py_DECREF(np);
             }
-            let c = if f.is_null() { null_mut() } else { ffi::PyObject_CallOneArg(f, o) };
+            let c = if f.is_null() {
+                null_mut()
+            } else {
+                ffi::PyObject_CallOneArg(f, o)
+            };
             if !f.is_null() {
                 ffi::Py_DECREF(f);
             }
@@ -1709,13 +1914,21 @@ pub unsafe extern "C" fn pmg_array_info(o: Obj, contiguous: c_int, info: *mut Pm
         info.ndim = view.ndim as i64;
         info.readonly = view.readonly as i64;
         info.format = [0; 16];
-        let fmt = if view.format.is_null() { c"B" } else { CStr::from_ptr(view.format) };
+        let fmt = if view.format.is_null() {
+            c"B"
+        } else {
+            CStr::from_ptr(view.format)
+        };
         for (k, b) in fmt.to_bytes().iter().take(15).enumerate() {
             info.format[k] = *b as c_char;
         }
         for k in 0..view.ndim as usize {
             info.shape[k] = *view.shape.add(k) as i64;
-            info.strides[k] = if view.strides.is_null() { 0 } else { *view.strides.add(k) as i64 };
+            info.strides[k] = if view.strides.is_null() {
+                0
+            } else {
+                *view.strides.add(k) as i64
+            };
         }
         ffi::PyBuffer_Release(&mut view);
         Some(0)
@@ -1758,7 +1971,10 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         let handle = p as usize as i64 - 1;
         let f = LISP_CALLBACK.load(Ordering::Acquire);
         if f.is_null() {
-            ffi::PyErr_SetString(ffi::PyExc_RuntimeError, c"no Lisp callback dispatcher is set".as_ptr());
+            ffi::PyErr_SetString(
+                ffi::PyExc_RuntimeError,
+                c"no Lisp callback dispatcher is set".as_ptr(),
+            );
             return null_mut();
         }
         let f: LispCallback = std::mem::transmute(f);
@@ -1774,7 +1990,12 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         r
     }));
     r.unwrap_or_else(|_| {
-        unsafe { ffi::PyErr_SetString(ffi::PyExc_RuntimeError, c"panic in Lisp callback trampoline".as_ptr()) };
+        unsafe {
+            ffi::PyErr_SetString(
+                ffi::PyExc_RuntimeError,
+                c"panic in Lisp callback trampoline".as_ptr(),
+            )
+        };
         null_mut()
     })
 }
@@ -1805,7 +2026,11 @@ pub extern "C" fn pmg_make_callable(handle: i64) -> Obj {
             CALLBACK_CAPSULE.as_ptr(),
             Some(capsule_destructor),
         ))?;
-        let f = ffi::PyCFunction_NewEx(&CALLBACK_DEF.0 as *const ffi::PyMethodDef as *mut _, cap, null_mut());
+        let f = ffi::PyCFunction_NewEx(
+            &CALLBACK_DEF.0 as *const ffi::PyMethodDef as *mut _,
+            cap,
+            null_mut(),
+        );
         ffi::Py_DECREF(cap);
         check(f)
     })
@@ -1818,7 +2043,9 @@ pub unsafe extern "C" fn pmg_take_freed_handles(buf: *mut i64, cap: i64) -> i64 
     if buf.is_null() || cap <= 0 {
         return 0;
     }
-    let Ok(mut v) = FREED_HANDLES.lock() else { return 0 };
+    let Ok(mut v) = FREED_HANDLES.lock() else {
+        return 0;
+    };
     let n = v.len().min(cap as usize);
     for (k, h) in v.drain(..n).enumerate() {
         unsafe { *buf.add(k) = h };
