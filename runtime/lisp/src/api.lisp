@@ -111,6 +111,23 @@ def help_text(o):
     import pydoc
     return pydoc.render_doc(o, renderer=pydoc.plaintext)
 
+def defpyfun_spec(module, name):
+    '''(required positional parameter names, docstring) of module.name, for defpyfun.'''
+    import importlib, inspect
+    obj = importlib.import_module(module) if module else sys.modules['__main__']
+    for part in name.split('.'):
+        obj = getattr(obj, part)
+    required = []
+    try:
+        for p in inspect.signature(obj).parameters.values():
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
+                required.append(p.name)
+            else:
+                break
+    except (TypeError, ValueError):
+        pass
+    return [required, inspect.getdoc(obj) or '']
+
 def version_info():
     return list(sys.version_info)
 
@@ -298,15 +315,37 @@ pystop/pystart). Arguments are passed as to PYCALL."
                       (or (find-package lisp-package)
                           (error "defpyfun: no package ~A" lisp-package))))
          (symbol (intern lisp-fun-name package))
-         (args (gensym "ARGS")))
+         (args (gensym "ARGS"))
+         (all (gensym "ALL"))
+         ;; When Python is available at macroexpansion time, the required positional
+         ;; parameters become required Lisp parameters and __doc__ the docstring.
+         (spec (ignore-errors
+                (with-default-translation
+                  (pycall "_pymodgen.defpyfun_spec" (or pymodule-name "") fun-name))))
+         (required (mapcar (lambda (name) (lisp-parameter name package))
+                           (and spec (coerce (elt spec 0) 'list))))
+         (doc (format nil "Calls the Python function ~@[~A.~]~A.~@[~2%~A~]"
+                      pymodule-name fun-name (and spec (plusp (length (elt spec 1)))
+                                                  (elt spec 1))))
+         (target (if pymodule-name
+                     `(callable-cell-target (load-time-value (%callable-cell ,pymodule-name ,fun-name)))
+                     `(load-time-value (make-name-cell ,fun-name)))))
     `(progn
-       (defun ,symbol (&rest ,args)
-         ,(format nil "Calls the Python function ~@[~A.~]~A." pymodule-name fun-name)
+       (defun ,symbol (,@required &rest ,args)
+         ,doc
          (declare (dynamic-extent ,args))
-         ,(if pymodule-name
-              `(%invoke-cell (load-time-value (%callable-cell ,pymodule-name ,fun-name)) ,args)
-              `(%invoke (load-time-value (make-name-cell ,fun-name)) ,args)))
+         (let ((,all (list* ,@required ,args)))
+           (declare (dynamic-extent ,all))
+           (%invoke ,target ,all)))
        ',symbol)))
+
+(defun lisp-parameter (python-name package)
+  "A Lisp parameter symbol for PYTHON-NAME that is not a CL symbol or a constant."
+  (let ((s (intern (lispify-name python-name) package)))
+    (if (or (constantp s) (eq (symbol-package s) (find-package "COMMON-LISP"))
+            (keywordp s))
+        (intern (format nil "~A-ARG" (lispify-name python-name)) package)
+        s)))
 
 (defmacro defpymodule (pymodule-name &optional import-submodules &rest options)
   "Import a python module as a Lisp package. Provided by the pymodgen Lisp emitter
