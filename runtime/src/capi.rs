@@ -89,8 +89,57 @@ struct Tls {
     pending: Cell<Obj>,
 }
 
-/// This thread's state. The reference is valid for the thread's lifetime (the value has
-/// no destructor), so it may be kept across calls made on this thread.
+/// Thread states of exited threads, cleared and deleted by the next thread that takes the
+/// GIL (a dying thread must not block on the GIL).
+static DEAD_TSTATES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+static DEAD_LEN: AtomicUsize = AtomicUsize::new(0);
+
+impl Drop for Tls {
+    fn drop(&mut self) {
+        let ts = self.tstate.get();
+        if !ts.is_null() && self.depth.get() == 0 {
+            if let Ok(mut v) = DEAD_TSTATES.lock() {
+                v.push(ts as usize);
+                DEAD_LEN.store(v.len(), Ordering::Relaxed);
+            }
+        }
+        // (a string result still pending is left alone: releasing it needs the GIL)
+    }
+}
+
+unsafe fn delete_dead_tstates() {
+    let items = {
+        let mut v = DEAD_TSTATES.lock().unwrap_or_else(|e| e.into_inner());
+        DEAD_LEN.store(0, Ordering::Relaxed);
+        std::mem::take(&mut *v)
+    };
+    for ts in items {
+        unsafe {
+            ffi::PyThreadState_Clear(ts as *mut ffi::PyThreadState);
+            ffi::PyThreadState_Delete(ts as *mut ffi::PyThreadState);
+        }
+    }
+}
+
+/// Number of Python thread states of the interpreter (diagnostics and tests).
+#[unsafe(no_mangle)]
+pub extern "C" fn pmg_thread_state_count() -> i64 {
+    with_gil(-1, || unsafe {
+        if DEAD_LEN.load(Ordering::Relaxed) > 0 {
+            delete_dead_tstates();
+        }
+        let mut n = 0;
+        let mut ts = ffi::PyInterpreterState_ThreadHead(INTERP.load(Ordering::Acquire));
+        while !ts.is_null() {
+            n += 1;
+            ts = ffi::PyThreadState_Next(ts);
+        }
+        Some(n)
+    })
+}
+
+/// This thread's state. The reference is valid for the thread's lifetime (its destructor
+/// runs at thread exit), so it may be kept across calls made on this thread.
 #[inline]
 fn tls() -> &'static Tls {
     TLS.with(|t| unsafe { &*(t as *const Tls) })
@@ -172,6 +221,9 @@ impl Gil {
         t.depth.set(1);
         if DEFERRED_LEN.load(Ordering::Relaxed) > 0 {
             unsafe { flush_deferred() };
+        }
+        if DEAD_LEN.load(Ordering::Relaxed) > 0 {
+            unsafe { delete_dead_tstates() };
         }
         release_pending(t);
         Some(Gil { acquired: true, t })

@@ -24,6 +24,7 @@ runtime's frames would leave the GIL taken and its bookkeeping wrong."
 (defpmg "pmg_gil_enter" :int)
 (defpmg "pmg_gil_exit" :void)
 (defpmg "pmg_gil_held" :int)
+(defpmg "pmg_thread_state_count" :int64)
 ;; errors
 (defpmg "pmg_error_part" :pointer (i :int))
 (defpmg "pmg_error_clear" :void)
