@@ -97,11 +97,12 @@ static DEAD_LEN: AtomicUsize = AtomicUsize::new(0);
 impl Drop for Tls {
     fn drop(&mut self) {
         let ts = self.tstate.get();
-        if !ts.is_null() && self.depth.get() == 0 {
-            if let Ok(mut v) = DEAD_TSTATES.lock() {
-                v.push(ts as usize);
-                DEAD_LEN.store(v.len(), Ordering::Relaxed);
-            }
+        if !ts.is_null()
+            && self.depth.get() == 0
+            && let Ok(mut v) = DEAD_TSTATES.lock()
+        {
+            v.push(ts as usize);
+            DEAD_LEN.store(v.len(), Ordering::Relaxed);
         }
         // (a string result still pending is left alone: releasing it needs the GIL)
     }
