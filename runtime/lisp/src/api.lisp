@@ -26,9 +26,13 @@
                        (loop for k being the hash-keys of h using (hash-value v)
                              collect (lisp-keyword k) collect v)))))
           (%pythonize (apply f (append pos kw))))
+      (python-attribute-missing (c)
+        (pmg-set-python-error 2 (princ-to-string c))
+        (cffi:null-pointer))
       (error (c)
-        (pmg-set-python-error 0 (handler-case (format nil "Lisp error: ~A" c)
-                                  (error () "Lisp error (unprintable condition)")))
+        (pmg-set-python-error 0 (format nil "Lisp error ~D: ~A" (remember-callback-condition c)
+                                        (handler-case (princ-to-string c)
+                                          (error () "(unprintable condition)"))))
         (cffi:null-pointer)))))
 
 ;;; ------------------------------------------------------------------------------------

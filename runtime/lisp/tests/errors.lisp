@@ -49,11 +49,19 @@ def outer(): return inner()")
 
 (test errors-inside-callbacks
   (raw-pyexec "def call_it(f, *a): return f(*a)")
-  (let ((c (pyerror-of (pycall "call_it" (lambda () (error "boom from lisp"))))))
-    (is (typep c 'pyerror))
-    (is (search "boom from lisp" (pyerror-message c))))
-  (let ((c (pyerror-of (pycall "call_it" (lambda (x) x) 1 2))))
-    (is (typep c 'pyerror) "wrong arity of a Lisp callback")))
+  (let ((c (handler-case (pycall "call_it" (lambda () (error "boom from lisp")))
+             (error (c) c))))
+    (is (typep c 'simple-error) "the Lisp condition itself comes out of the Python call")
+    (is (search "boom from lisp" (princ-to-string c))))
+  (let ((c (handler-case (pycall "call_it" (lambda () (/ 1 (length "")))) (error (c) c))))
+    (is (typep c 'division-by-zero)))
+  (raw-pyexec "def call_catching(f):
+    try:
+        f()
+    except RuntimeError as e:
+        return 'python caught: ' + str(e)")
+  (is (search "python caught: Lisp error" (pycall "call_catching" (lambda () (error "inner")))))
+  (signals program-error (pycall "call_it" (lambda (x) x) 1 2)))
 
 (test low-level-bad-pointers
   (signals pyerror (pymodgen::check-pointer (pymodgen::pmg-getattr (cffi:null-pointer) "x")))

@@ -127,7 +127,10 @@
     (raw-pyexec "def setx(p, v): p.x = v")
     (pycall "setx" p 10)
     (is (eql 10 (point-x p)))
-    (signals pyerror (pyeval "(lambda p: p.z)(" p ")"))
+    (is (equal "AttributeError"
+               (handler-case (pyeval "(lambda p: p.z)(" p ")") (pyerror (c) (pyerror-type c)))))
+    (is (eq nil (pyeval "hasattr(" p ", 'z')")))
+    (is (eq t (pyeval "hasattr(" p ", 'x')")))
     (is (search "POINT" (pycall "repr" p)))))
 
 (deftest pyslot-pymethod-pyref
