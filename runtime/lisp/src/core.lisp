@@ -60,6 +60,18 @@ exception came from a Lisp error inside a callback, that Lisp condition itself."
            :type (if (string= type "") "UnknownError" type)
            :message message :traceback traceback)))
 
+(defvar *conversion-depth* 0)
+(defconstant +max-conversion-depth+ 1000
+  "Containers nested deeper than this (or cyclic) are refused, as Python's own recursion
+limit would: a Lisp condition instead of a stack overflow inside foreign code.")
+
+(defmacro with-nesting (&body body)
+  `(let ((*conversion-depth* (1+ *conversion-depth*)))
+     (when (> *conversion-depth* +max-conversion-depth+)
+       (error "pymodgen: containers nested more than ~D deep (or cyclic) cannot be converted"
+              +max-conversion-depth+))
+     ,@body))
+
 (declaim (inline check-pointer))
 (defun check-pointer (p)
   "P, a new reference; signals the last error if it is NULL."

@@ -79,6 +79,12 @@ example the result of calling PYTHONIZE on another value)."))
        (unwind-protect (multiple-value-prog1 (progn ,@body) (setf ,ok t))
          (unless ,ok (pmg-decref ,var))))))
 
+(defmethod pythonize :around ((o sequence))
+  (with-nesting (call-next-method)))
+
+(defmethod pythonize :around ((o hash-table))
+  (with-nesting (call-next-method)))
+
 (defmethod pythonize ((o list))
   (if (alexandria:proper-list-p o)
       (with-python-gil

@@ -87,3 +87,18 @@ def outer(): return inner()")
   (pystart)
   (is (python-alive-p))
   (is (eql 2 (pycall "len" "ab"))))
+
+(test cyclic-and-deep-containers
+  (raw-pyexec "cyc = [1]
+cyc.append(cyc)")
+  (signals error (pyvalue "cyc"))
+  (is (typep (with-remote-objects (pyvalue "cyc")) 'pyobject-wrapper))
+  (let ((v (vector 1 nil)))
+    (setf (aref v 1) v)
+    (signals error (pycall "len" v)))
+  (let ((l (list 1 2)))
+    (setf (cdr (last l)) l)
+    (signals error (pycall "len" l)))
+  (let ((deep (let ((x 0)) (dotimes (i 100 x) (setf x (vector x))))))
+    (is (= 1 (pycall "len" deep)) "moderate nesting is fine"))
+  (is (equal "3" (pycall "str" 3)) "and Python is fine afterwards"))
