@@ -102,3 +102,10 @@ cyc.append(cyc)")
   (let ((deep (let ((x 0)) (dotimes (i 100 x) (setf x (vector x))))))
     (is (= 1 (pycall "len" deep)) "moderate nesting is fine"))
   (is (equal "3" (pycall "str" 3)) "and Python is fine afterwards"))
+
+(test bad-arguments-to-the-generated-contract
+  (signals error (%call-cell (%callable-cell "math" "sqrt") #(1) nil))
+  (signals error (%call-cell (%callable-cell "math" "sqrt") '(4) '("x")))
+  (signals error (%call-cell "not a cell" '(4) nil))
+  (signals error (%callable-cell 'math "sqrt"))
+  (is (eql 2d0 (%call-cell (%callable-cell "math" "sqrt") '(4) nil))))
