@@ -364,23 +364,28 @@ pystop/pystart). Arguments are passed as to PYCALL."
 ;;; Output
 
 (defun call-with-python-output (which thunk)
-  (with-default-translation (pycall "_pymodgen.push_output" which))
-  (let ((popped nil))
+  "Runs THUNK with Python's sys.stdout (WHICH 1) or sys.stderr (2) captured; returns the
+captured text. (sys.stdout is process-wide: captures from concurrent threads mix.)"
+  (unless *alive* (python-start-if-not-alive))
+  (when (minusp (pmg-capture-begin which)) (signal-last-error))
+  (let ((ended nil))
     (unwind-protect
          (progn (funcall thunk)
-                (setf popped t)
-                (with-default-translation (pycall "_pymodgen.pop_output")))
-      (unless popped
-        (ignore-errors (with-default-translation (pycall "_pymodgen.pop_output")))))))
+                (setf ended t)
+                (let ((text (check-pointer (pmg-capture-end which))))
+                  (with-default-translation (lispify-pointer text t))))
+      (unless ended
+        (let ((p (pmg-capture-end which)))
+          (if (cffi:null-pointer-p p) (pmg-error-clear) (pmg-decref p)))))))
 
 (defmacro with-python-output (&body forms-decl)
   "Gets the output of the python program executed in forms-decl in the form a string."
-  `(call-with-python-output "stdout" (lambda () ,@forms-decl)))
+  `(call-with-python-output 1 (lambda () ,@forms-decl)))
 
 (defmacro with-python-error-output (&body forms-decl)
   "Gets the error output (sys.stderr) of the python program executed in forms-decl in the
 form a string."
-  `(call-with-python-output "stderr" (lambda () ,@forms-decl)))
+  `(call-with-python-output 2 (lambda () ,@forms-decl)))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Generators, chains, introspection

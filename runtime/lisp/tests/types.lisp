@@ -225,3 +225,17 @@
   (is (equal "a-b" (pymethod "-" "join" #("a" "b"))))
   (is (equal "ABC" (chain* '("str" "abc") '("upper"))))
   (is (typep (make-load-form (with-remote-objects (pyeval "[1, 2]"))) 'cons)))
+
+(deftest nested-and-aborted-output-capture
+  (is (equal (list (format nil "outer~%after~%") (format nil "inner~%"))
+             (let (inner)
+               (list (with-python-output
+                       (pycall "print" "outer")
+                       (setf inner (with-python-output (pycall "print" "inner")))
+                       (pycall "print" "after"))
+                     inner))))
+  (ignore-errors (with-python-output (pycall "print" "x") (error "abort")))
+  (is (equal (format nil "still captured~%") (with-python-output (pycall "print" "still captured"))))
+  (is (equal (format nil "to lisp~%")
+             (with-output-to-string (*standard-output*) (pycall "print" "to lisp")))
+      "an aborted capture restored the stream"))
