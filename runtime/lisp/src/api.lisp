@@ -59,7 +59,6 @@ class LispObject:
             pass
 
 lisp_getattr = lisp_setattr = lisp_repr = lisp_free = lisp_write = lisp_flush = None
-_out = []
 
 class LispStream(io.TextIOBase):
     '''sys.stdout / sys.stderr writing to Lisp's *standard-output* / *error-output*.'''
@@ -86,17 +85,6 @@ def route_output_to_lisp():
         current = getattr(sys, name)
         if not isinstance(current, LispStream):
             setattr(sys, name, LispStream(which, current))
-
-def push_output(which):
-    buf = io.StringIO()
-    _out.append((which, getattr(sys, which)))
-    setattr(sys, which, buf)
-
-def pop_output():
-    which, old = _out.pop()
-    buf = getattr(sys, which)
-    setattr(sys, which, old)
-    return buf.getvalue()
 
 def generator(f, stop):
     while True:
