@@ -12,7 +12,7 @@
 pub use pyo3;
 
 use pyo3::prelude::*;
-use pyo3::types::PyTracebackMethods;
+use pyo3::types::{PyTracebackMethods, PyTypeMethods};
 
 #[doc(hidden)]
 pub mod __private;
@@ -62,8 +62,8 @@ impl PyErrExt for PyErr {
     }
 }
 
-use pyo3::types::PyTypeMethods;
-
 /// rust-numpy, re-exported so that array code and the bindings agree on one version.
 #[cfg(feature = "numpy")]
 pub use numpy;
+
+pub mod capi;
