@@ -346,6 +346,26 @@ fn build_script() {
     let (ok, _, stderr) = cargo(&dir, &["build", "-v"]);
     assert!(ok, "{stderr}");
     assert!(stderr.contains("Fresh pymodgen-build-script-test"), "rebuilt with nothing changed:\n{stderr}");
+    // What the build script told cargo.
+    let build = tools_target().join("debug/build");
+    let output = std::fs::read_dir(&build)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("pymodgen-build-script-test-"))
+        .map(|p| p.join("output"))
+        .find(|p| p.exists())
+        .expect("build script output");
+    let output = std::fs::read_to_string(output).unwrap();
+    for line in [
+        "cargo:rerun-if-env-changed=PYMODGEN_PYTHON",
+        "cargo:rerun-if-env-changed=PYO3_PYTHON",
+        "cargo:rerun-if-env-changed=VIRTUAL_ENV",
+        "cargo:rerun-if-env-changed=PYTHONPATH",
+        "cargo:rustc-link-arg=-Wl,-rpath,",
+    ] {
+        assert!(output.contains(line), "no `{line}` in:\n{output}");
+    }
+    assert!(output.contains("cargo:rerun-if-changed=") && output.contains("json"), "{output}");
 }
 
 /// `bind_pymodule!` recompiles when the module's version hash changes, and only then:
