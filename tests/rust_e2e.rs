@@ -397,21 +397,29 @@ fn macro_recompiles_on_module_change() {
         "pymodgen_macros::bind_pymodule!(\"pymodgen_fixture\" as fx);\npub use fx::*;\n",
     )
     .unwrap();
-    let build = || {
-        let out = Command::new(env!("CARGO"))
-            .args(["build", "-v"])
+    let build_env = |timeout: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "-v"])
             .current_dir(&krate)
             .env("CARGO_TARGET_DIR", tools_target())
             .env("PYTHONPATH", base.join("python"))
-            .output()
-            .unwrap();
+            .env_remove("PYMODGEN_TIMEOUT");
+        if let Some(t) = timeout {
+            cmd.env("PYMODGEN_TIMEOUT", t);
+        }
+        let out = cmd.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "{stderr}");
         stderr
     };
+    let build = || build_env(None);
     build();
     let again = build();
     assert!(again.contains("Fresh macro-rebuild"), "recompiled with nothing changed:\n{again}");
+    // An environment variable the library read (through `option_env!` in the expansion).
+    let env_changed = build_env(Some("123"));
+    assert!(env_changed.contains("Compiling macro-rebuild"), "not recompiled after PYMODGEN_TIMEOUT changed:\n{env_changed}");
+    build();
     // Change the module: a new function.
     let init = pkg.join("__init__.py");
     let mut text = std::fs::read_to_string(&init).unwrap();
