@@ -17,6 +17,10 @@
 //! Python once, for the hash only.
 
 pub mod cache;
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod cli;
+mod display;
 pub mod emit;
 mod error;
 pub mod hash;
@@ -51,11 +55,14 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// Time limit for one introspection; `None` means `PYMODGEN_TIMEOUT` seconds, else 300.
     pub timeout: Option<Duration>,
+    /// Directories put in front of the interpreter's `sys.path` (through `PYTHONPATH`), for
+    /// modules that are not installed, such as a project's own Python package.
+    pub pythonpath: Vec<PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { python: None, submodules: false, use_cache: true, cache_dir: None, timeout: None }
+        Options { python: None, submodules: false, use_cache: true, cache_dir: None, timeout: None, pythonpath: Vec::new() }
     }
 }
 
@@ -79,7 +86,8 @@ pub struct Loaded {
 pub fn load(module: &str, options: &Options) -> Result<Loaded> {
     introspect::check_module_name(module)?;
     let mut tracked = Tracked::default();
-    let interpreter = python::find(options.python.as_deref(), &mut tracked)?;
+    let mut interpreter = python::find(options.python.as_deref(), &mut tracked)?;
+    interpreter.pythonpath = python::pythonpath(&options.pythonpath, &mut tracked)?;
     let limit = python::timeout(options.timeout, &mut tracked);
     tracked.file(&interpreter.path);
     if !options.use_cache {

@@ -187,27 +187,36 @@ def params_from_doc(obj, names):
     # `[, x]` and `[x]` mark optional parameters; remember where they start.
     optional_from = None
     pieces = []
-    depth_sq = 0
     cleaned = []
+    brackets = []  # for each open `[`: True if it marks optional parameters, False if a list value
     for ch in text:
-        if ch == "[" and not cleaned or ch == "[" and cleaned[-1] in " ,(":
-            depth_sq += 1
-            cleaned.append("\0")
+        if ch == "[":
+            before = "".join(cleaned).rstrip()
+            optional = not before.endswith(("=", "(", "[")) or before.endswith("\0")
+            brackets.append(optional)
+            cleaned.append("\0" if optional else ch)
             continue
-        if ch == "]" and depth_sq > 0:
-            depth_sq -= 1
+        if ch == "]" and brackets:
+            if not brackets.pop():
+                cleaned.append(ch)
             continue
         cleaned.append(ch)
-    for i, piece in enumerate(_split_top("".join(cleaned))):
-        opt = "\0" in piece
+    carry = False  # `stop[, step]`: the bracket before the comma opens the next piece
+    for piece in _split_top("".join(cleaned)):
+        piece = piece.strip()
+        opt = carry or piece.startswith("\0")
+        carry = piece.endswith("\0") and len(piece) > 1
         piece = piece.replace("\0", "").strip()
         if not piece:
+            carry = carry or opt
             continue
         if opt and optional_from is None:
             optional_from = len(pieces)
         pieces.append(piece)
     out, seen_star, seen = [], False, set()
-    kind = "positional_or_keyword"
+    # C functions documented this way take their leading parameters positionally only.
+    builtin = inspect.isbuiltin(obj) or inspect.ismethoddescriptor(obj) or inspect.isclass(obj)
+    kind = "positional_only" if builtin else "positional_or_keyword"
     for i, piece in enumerate(pieces):
         if piece == "/":
             for p in out:

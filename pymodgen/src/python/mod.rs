@@ -28,6 +28,24 @@ pub struct Interpreter {
     pub path: PathBuf,
     /// Where it came from, for messages: `--python`, `PYMODGEN_PYTHON`, `PATH`, ...
     pub source: String,
+    /// `PYTHONPATH` for the scripts: extra directories first, then the inherited value.
+    pub pythonpath: Option<OsString>,
+}
+
+/// `PYTHONPATH` with `extra` directories (made absolute) in front of the inherited value.
+pub(crate) fn pythonpath(extra: &[PathBuf], tracked: &mut Tracked) -> Result<Option<OsString>> {
+    let inherited = tracked.env_var("PYTHONPATH");
+    if extra.is_empty() {
+        return Ok(inherited);
+    }
+    let mut dirs = Vec::new();
+    for dir in extra {
+        dirs.push(std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?);
+    }
+    dirs.extend(inherited.iter().flat_map(std::env::split_paths));
+    std::env::join_paths(dirs)
+        .map(Some)
+        .map_err(|e| Error::Invalid(format!("bad pythonpath entry: {e}")))
 }
 
 /// Chooses the interpreter, in this order (the first that is set wins):
@@ -59,7 +77,7 @@ pub fn find(explicit: Option<&Path>, tracked: &mut Tracked) -> Result<Interprete
     if let Some((path, source)) = candidates.into_iter().next() {
         let resolved = resolve_command(&path, tracked);
         return match resolved {
-            Some(found) => Ok(Interpreter { path: found, source }),
+            Some(found) => Ok(Interpreter { path: found, source, pythonpath: None }),
             None => {
                 tried.push(format!("{source} {}", path.display()));
                 Err(Error::PythonNotFound { tried })
@@ -68,7 +86,7 @@ pub fn find(explicit: Option<&Path>, tracked: &mut Tracked) -> Result<Interprete
     }
     for name in ["python3", "python"] {
         if let Some(found) = resolve_command(Path::new(name), tracked) {
-            return Ok(Interpreter { path: found, source: "PATH".into() });
+            return Ok(Interpreter { path: found, source: "PATH".into(), pythonpath: None });
         }
         tried.push(format!("{name} on PATH"));
     }
@@ -125,7 +143,11 @@ pub(crate) fn run_script(
     let log_path = dir.path().join("log.txt");
     let log = std::fs::File::create(&log_path).map_err(|e| Error::io("creating", &log_path, e))?;
     let log2 = log.try_clone().map_err(|e| Error::io("opening", &log_path, e))?;
-    let mut child = Command::new(&interpreter.path)
+    let mut command = Command::new(&interpreter.path);
+    if let Some(path) = &interpreter.pythonpath {
+        command.env("PYTHONPATH", path);
+    }
+    let mut child = command
         .arg("-c")
         .arg(SCRIPT)
         .arg(mode)
