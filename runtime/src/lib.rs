@@ -1,1 +1,3 @@
 //! pymodgen-runtime: what pymodgen-generated bindings call.
+
+pub mod capi;
