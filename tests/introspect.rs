@@ -1,17 +1,36 @@
-//! Introspection of real Python modules through the library API.
+//! Introspection of real Python modules through the library API: the fixture package made
+//! for these tests, the standard library, numpy, and modules that misbehave on purpose.
 
-use pymodgen::manifest::{ParamKind, SignatureSource};
-use pymodgen::Options;
+use std::path::{Path, PathBuf};
 
+use pymodgen::manifest::{AttributeKind, FunctionKind, Literal, Manifest, ParamKind, SignatureSource};
+use pymodgen::{Error, Options};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/python")
+}
+
+/// No cache: every test introspects for real.
 fn options() -> Options {
-    Options { use_cache: false, ..Options::default() }
+    Options { use_cache: false, pythonpath: vec![fixtures()], ..Options::default() }
+}
+
+fn load(module: &str) -> Vec<Manifest> {
+    pymodgen::load(module, &options()).unwrap_or_else(|e| panic!("{module}: {e}")).manifests
+}
+
+fn load_err(module: &str) -> Error {
+    match pymodgen::load(module, &options()) {
+        Ok(_) => panic!("{module} introspected, an error was expected"),
+        Err(e) => e,
+    }
 }
 
 #[test]
 fn json_dumps_parameters() {
-    let loaded = pymodgen::load("json", &options()).expect("json introspects");
-    let json = &loaded.manifests[0];
+    let json = &load("json")[0];
     assert_eq!(json.module, "json");
+    assert_eq!(json.version.as_deref(), Some("2.0.9"));
     let dumps = json.function("dumps").expect("json.dumps is listed");
     assert_eq!(dumps.signature_source, SignatureSource::Inspect);
     let obj = &dumps.params[0];
@@ -19,4 +38,333 @@ fn json_dumps_parameters() {
     let indent = dumps.params.iter().find(|p| p.name == "indent").expect("indent");
     assert_eq!((indent.kind, indent.required), (ParamKind::KeywordOnly, false));
     assert_eq!(indent.default.as_deref(), Some("None"));
+    assert_eq!(indent.literal, Some(Literal::None));
+    assert!(json.submodules.contains(&"json.decoder".to_owned()));
+}
+
+/// The fixture's manifest, checked in as a golden snapshot (machine-specific values redacted).
+#[test]
+fn fixture_manifest_golden() {
+    let manifests = pymodgen::load("pymodgen_fixture", &Options { submodules: true, ..options() })
+        .expect("fixture introspects")
+        .manifests;
+    assert_eq!(manifests.iter().map(|m| m.module.as_str()).collect::<Vec<_>>(), [
+        "pymodgen_fixture",
+        "pymodgen_fixture.shapes"
+    ]);
+    insta::assert_json_snapshot!("pymodgen_fixture", manifests, {
+        "[].hash" => "[hash]",
+        "[].python" => "[python]",
+    });
+}
+
+#[test]
+fn fixture_parameter_kinds_and_defaults() {
+    let m = &load("pymodgen_fixture")[0];
+    let everything = m.function("everything").unwrap();
+    let kinds: Vec<_> = everything.params.iter().map(|p| (p.name.as_str(), p.kind, p.required)).collect();
+    use ParamKind::*;
+    assert_eq!(kinds, [
+        ("a", PositionalOnly, true),
+        ("b", PositionalOnly, false),
+        ("c", PositionalOrKeyword, false),
+        ("args", VarPositional, false),
+        ("d", KeywordOnly, true),
+        ("e", KeywordOnly, false),
+        ("kwargs", VarKeyword, false),
+    ]);
+    assert_eq!(everything.python_signature(), "(a, b=2, /, c=3, *args, d, e=5, **kwargs)");
+
+    let literals = m.function("literal_defaults").unwrap();
+    let lit = |name: &str| literals.params.iter().find(|p| p.name == name).unwrap().literal.clone();
+    assert_eq!(lit("i"), Some(Literal::Int("-1".into())));
+    assert_eq!(lit("f"), Some(Literal::Float("1e-05".into())));
+    assert_eq!(lit("s"), Some(Literal::Str("it's \"quoted\"\n".into())));
+    assert_eq!(lit("by"), Some(Literal::Bytes(vec![1])));
+    assert_eq!(lit("n"), Some(Literal::None));
+    assert_eq!(lit("big"), Some(Literal::Int("1000000000000000000000000000000".into())));
+    assert_eq!(lit("yes"), Some(Literal::Bool(true)));
+    assert_eq!(lit("inf"), Some(Literal::Float("inf".into())));
+    assert_eq!(
+        lit("t"),
+        Some(Literal::Tuple(vec![Literal::Int("1".into()), Literal::Float("2.0".into()), Literal::Str("x".into())]))
+    );
+
+    // Non-literal defaults keep their repr (memory addresses scrubbed) and no literal.
+    let nonlit = m.function("nonliteral_defaults").unwrap();
+    for p in &nonlit.params[1..] {
+        assert!(!p.required && p.literal.is_none(), "{}: {:?}", p.name, p.literal);
+    }
+    assert_eq!(nonlit.params[2].default.as_deref(), Some("<object object>"));
+
+    let greet = m.function("greet").unwrap();
+    assert_eq!(greet.params[0].annotation.as_deref(), Some("str"));
+    assert_eq!(greet.returns.as_deref(), Some("str"));
+}
+
+#[test]
+fn fixture_signature_sources_and_kinds() {
+    let m = &load("pymodgen_fixture")[0];
+    let f = |n: &str| m.function(n).unwrap_or_else(|| panic!("{n} missing"));
+    assert_eq!(f("add").kind, FunctionKind::Function);
+    assert_eq!(f("partial_add").kind, FunctionKind::Partial);
+    assert_eq!(f("partial_add").python_signature(), "(b)");
+    assert_eq!(f("no_signature").signature_source, SignatureSource::Fallback);
+    assert_eq!(f("no_signature").python_signature(), "(*args, **kwargs)");
+    let doc = f("doc_signature");
+    assert_eq!(doc.signature_source, SignatureSource::Docstring);
+    assert_eq!(doc.python_signature(), "(start, stop, step)");
+    assert!(!doc.params[2].required && doc.params[2].default.is_none());
+    // Names that clash with Rust keywords and Lisp symbols are recorded as Python has them.
+    for name in ["type", "match", "list", "max", "self_", "clashing_params"] {
+        f(name);
+    }
+    // An attribute that raises on access is skipped with its reason, not fatal.
+    let skipped = m.skipped.iter().find(|s| s.name == "lazy_broken").expect("lazy_broken skipped");
+    assert!(skipped.reason.contains("RuntimeError"), "{}", skipped.reason);
+    // Private submodules are not listed.
+    assert_eq!(m.submodules, ["pymodgen_fixture.shapes"]);
+}
+
+#[test]
+fn fixture_classes_constants_objects() {
+    let m = &load("pymodgen_fixture")[0];
+    let counter = m.class("Counter").unwrap();
+    let methods: Vec<_> = counter.methods.iter().map(|f| (f.name.as_str(), f.kind)).collect();
+    assert_eq!(methods, [
+        ("increment", FunctionKind::Method),
+        ("starting_at", FunctionKind::Classmethod),
+        ("zero", FunctionKind::Staticmethod)
+    ]);
+    // `self` and `cls` are not parameters.
+    assert_eq!(counter.methods[0].python_signature(), "(by=None)");
+    assert_eq!(counter.methods[1].python_signature(), "(value)");
+    assert_eq!(counter.constructor.as_ref().unwrap().python_signature(), "(start=0, *, name=None)");
+    let attrs: Vec<_> = counter.attributes.iter().map(|a| (a.name.as_str(), a.kind, a.readonly)).collect();
+    assert_eq!(attrs, [
+        ("current", AttributeKind::Property, false),
+        ("doubled", AttributeKind::Property, true),
+        ("label", AttributeKind::Data, false),
+        ("step", AttributeKind::Data, false),
+    ]);
+
+    // Inherited methods are not copied into subclasses: bases say where to find them.
+    let circle = m.class("Circle").unwrap();
+    assert_eq!(circle.bases, ["pymodgen_fixture.shapes.Shape"]);
+    assert_eq!(circle.qualname, "pymodgen_fixture.shapes.Circle");
+    assert_eq!(circle.methods.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["area"]);
+    assert!(m.class("Shape").unwrap().methods.iter().any(|f| f.name == "describe"));
+
+    let constant = |n: &str| m.constants.iter().find(|c| c.name == n).unwrap_or_else(|| panic!("{n}"));
+    assert_eq!(constant("ANSWER").literal, Some(Literal::Int("42".into())));
+    assert_eq!(constant("BIG").literal, Some(Literal::Int("1267650600228229401496703205376".into())));
+    assert_eq!(constant("NAME").literal, Some(Literal::Str("pymodgen ✓".into())));
+    assert_eq!(constant("RAW").literal, Some(Literal::Bytes(vec![0, 255, b'r', b'a', b'w'])));
+    assert_eq!(constant("NOTHING").type_, "NoneType");
+    assert_eq!(m.objects.iter().map(|o| (o.name.as_str(), o.type_.as_str())).collect::<Vec<_>>(), [(
+        "REGISTRY",
+        "builtins.dict"
+    )]);
+    assert_eq!(m.version.as_deref(), Some("1.2.3"));
+}
+
+#[test]
+fn module_printing_on_import_does_not_corrupt_the_manifest() {
+    let m = &load("pymodgen_noisy")[0];
+    assert_eq!(m.functions.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["quiet"]);
+}
+
+#[test]
+fn bad_modules_are_clear_errors() {
+    match load_err("pymodgen_raises") {
+        Error::Import { module, exc_type, message, traceback } => {
+            assert_eq!(module, "pymodgen_raises");
+            assert_eq!(exc_type, "RuntimeError");
+            assert_eq!(message, "boom: this module refuses to import");
+            assert!(traceback.contains("pymodgen_raises.py"), "{traceback}");
+        }
+        other => panic!("unexpected error: {other}"),
+    }
+    let exits = load_err("pymodgen_exits");
+    assert!(matches!(&exits, Error::Import { exc_type, .. } if exc_type == "SystemExit"), "{exits}");
+    let unknown = load_err("pymodgen_no_such_module");
+    assert!(matches!(unknown, Error::ModuleNotFound { .. }), "{unknown}");
+    // A missing dependency inside an existing module is an import error, not "not found".
+    let invalid = load_err("not a module");
+    assert_eq!(invalid.to_string(), "'not a module' is not a Python module name");
+    for err in [exits, unknown, invalid] {
+        assert!(!err.to_string().contains('\n'), "one line: {err}");
+    }
+}
+
+#[test]
+fn introspection_has_a_time_limit() {
+    let options = Options { timeout: Some(std::time::Duration::from_secs(2)), ..options() };
+    let start = std::time::Instant::now();
+    let err = pymodgen::load("pymodgen_hangs", &options).unwrap_err();
+    assert!(matches!(err, Error::Timeout { seconds: 2, .. }), "{err}");
+    assert!(start.elapsed().as_secs() < 30);
+}
+
+#[test]
+fn bad_interpreter_is_a_clear_error() {
+    let options = Options { python: Some("/nonexistent/python3".into()), ..options() };
+    let err = pymodgen::load("json", &options).unwrap_err();
+    assert!(matches!(err, Error::PythonNotFound { .. }), "{err}");
+    assert!(err.to_string().contains("--python /nonexistent/python3"), "{err}");
+}
+
+#[test]
+fn output_is_deterministic() {
+    let run = || {
+        let o = Options { submodules: true, ..options() };
+        serde_json::to_string(&pymodgen::load("pymodgen_fixture", &o).unwrap().manifests).unwrap()
+    };
+    assert_eq!(run(), run());
+    assert_eq!(serde_json::to_string(&load("json")).unwrap(), serde_json::to_string(&load("json")).unwrap());
+}
+
+#[test]
+fn cache_hits_until_the_module_changes() {
+    let cache = tempfile::tempdir().unwrap();
+    let pkg = tempfile::tempdir().unwrap();
+    let module = pkg.path().join("pymodgen_cache_probe.py");
+    std::fs::write(&module, "def f(a):\n    return a\n").unwrap();
+    let options = Options {
+        use_cache: true,
+        cache_dir: Some(cache.path().to_owned()),
+        pythonpath: vec![pkg.path().to_owned()],
+        ..Options::default()
+    };
+    let first = pymodgen::load("pymodgen_cache_probe", &options).unwrap();
+    assert!(!first.cached);
+    assert!(first.tracked.files.contains(&module), "the hash covers the module file");
+    assert!(first.tracked.env.contains("PYMODGEN_PYTHON"));
+    let second = pymodgen::load("pymodgen_cache_probe", &options).unwrap();
+    assert!(second.cached);
+    assert_eq!(first.manifests, second.manifests);
+
+    // Changing the source changes the hash: introspected again, with the new signature.
+    std::fs::write(&module, "def f(a, b=1):\n    return a + b\n").unwrap();
+    let third = pymodgen::load("pymodgen_cache_probe", &options).unwrap();
+    assert!(!third.cached);
+    assert_ne!(third.manifests[0].hash, first.manifests[0].hash);
+    assert_eq!(third.manifests[0].functions[0].python_signature(), "(a, b=1)");
+
+    let entries = pymodgen::Cache::new(cache.path()).list().unwrap();
+    assert_eq!(entries.len(), 1, "stale entries of a module are removed");
+    assert_eq!(pymodgen::Cache::new(cache.path()).clear().unwrap(), 1);
+}
+
+#[test]
+fn unwritable_cache_is_a_clear_error() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let options = Options { use_cache: true, cache_dir: Some(file.path().join("cache")), ..options() };
+    let err = pymodgen::load("json", &options).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    assert!(err.to_string().contains("cache"), "{err}");
+}
+
+/// Saved manifests load without Python, and refuse other schema versions.
+#[test]
+fn manifest_files_round_trip() {
+    let manifests = load("json");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("json.json");
+    std::fs::write(&path, manifests[0].to_json()).unwrap();
+    assert_eq!(pymodgen::load_manifest_file(&path).unwrap(), manifests);
+    std::fs::write(&path, manifests[0].to_json().replace("\"schema\": 1", "\"schema\": 99")).unwrap();
+    let err = pymodgen::load_manifest_file(&path).unwrap_err();
+    assert!(matches!(err, Error::Schema { found: 99, .. }), "{err}");
+}
+
+/// Standard-library modules the sweep skips on purpose, with the reason.
+const STDLIB_SKIP: &str = include_str!("fixtures/stdlib-skip.txt");
+
+pub fn stdlib_skip() -> Vec<&'static str> {
+    STDLIB_SKIP
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect()
+}
+
+/// Every importable standard-library module introspects.
+#[test]
+fn stdlib_sweep() {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, importlib.util\nfor n in sorted(sys.stdlib_module_names):\n print(n, importlib.util.find_spec(n) is not None)",
+        ])
+        .output()
+        .expect("python3 runs");
+    let skip = stdlib_skip();
+    let mut modules = Vec::new();
+    let mut absent = Vec::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let (name, found) = line.split_once(' ').unwrap();
+        if found != "True" {
+            absent.push(name.to_owned());
+        } else if !skip.contains(&name) {
+            modules.push(name.to_owned());
+        }
+    }
+    assert!(modules.len() > 250, "only {} stdlib modules found", modules.len());
+    let chunks: Vec<Vec<String>> = modules.chunks(modules.len().div_ceil(2)).map(|c| c.to_vec()).collect();
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .filter_map(|m| pymodgen::load(m, &options()).err().map(|e| format!("{m}: {e}")))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    eprintln!(
+        "stdlib sweep: {} modules introspected, {} failures, {} skipped on purpose, {} not on this platform ({})",
+        modules.len(),
+        failures.len(),
+        skip.len(),
+        absent.len(),
+        absent.join(" ")
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// numpy with its public submodules: how many callables get a real signature (target 98 %).
+#[test]
+fn numpy_signature_coverage() {
+    let manifests = pymodgen::load("numpy", &Options { submodules: true, ..options() }).expect("numpy").manifests;
+    let (mut total, mut real) = (0usize, 0usize);
+    let mut fallbacks = Vec::new();
+    for m in &manifests {
+        let callables = m.functions.iter().map(|f| (f.name.clone(), f)).chain(m.classes.iter().flat_map(|c| {
+            c.constructor
+                .iter()
+                .map(move |f| (c.name.clone(), f))
+                .chain(c.methods.iter().map(move |f| (format!("{}.{}", c.name, f.name), f)))
+        }));
+        for (name, f) in callables {
+            total += 1;
+            if f.signature_source == SignatureSource::Fallback {
+                fallbacks.push(format!("{}.{name}", m.module));
+            } else {
+                real += 1;
+            }
+        }
+    }
+    let pct = 100.0 * real as f64 / total as f64;
+    eprintln!(
+        "numpy --submodules: {} modules, {real}/{total} callables with a real signature ({pct:.2} %); fallback: {}",
+        manifests.len(),
+        fallbacks.join(" ")
+    );
+    assert!(manifests.iter().any(|m| m.module == "numpy.linalg"));
+    assert!(pct >= 98.0, "{pct:.2} % < 98 %");
 }

@@ -366,6 +366,13 @@ def describe_class(name, cls, skipped):
                 attributes.append({"name": attr, "kind": "property", "readonly": raw.fset is None,
                                    "doc": doc_of(raw), "literal": None})
                 continue
+            elif isinstance(raw, functools.cached_property) or (
+                inspect.ismethoddescriptor(raw) and not callable(raw)
+            ):
+                # Computed on access like a property (and settable: it caches in the instance).
+                attributes.append({"name": attr, "kind": "property", "readonly": False,
+                                   "doc": doc_of(raw), "literal": None})
+                continue
             elif inspect.isgetsetdescriptor(raw) or inspect.ismemberdescriptor(raw):
                 attributes.append({"name": attr, "kind": "descriptor", "readonly": False,
                                    "doc": doc_of(raw), "literal": None})

@@ -1,0 +1,161 @@
+//! The `pymodgen` command line: exit codes, one-line errors, the implicit generate command,
+//! the cache, determinism across working directories.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/python")
+}
+
+/// `pymodgen` with a private cache and the fixture package on the Python path.
+fn pymodgen(cache: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pymodgen"));
+    cmd.env("PYMODGEN_CACHE_DIR", cache).env("PYTHONPATH", fixtures()).env_remove("PYMODGEN_PYTHON");
+    cmd
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A user error: non-zero exit, exactly one line on stderr starting with `pymodgen:`, no panic.
+fn assert_one_line_error(out: &Output, expected: &str) {
+    let err = stderr(out);
+    assert!(!out.status.success(), "expected failure, got success; stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
+    assert!(err.starts_with("pymodgen: "), "{err}");
+    assert!(err.contains(expected), "expected {expected:?} in {err}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+}
+
+#[test]
+fn inspect_prints_python_signatures() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = pymodgen(cache.path()).args(["inspect", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("module json 2.0.9"), "{text}");
+    assert!(text.contains("  dumps(obj, *, skipkeys=False, ensure_ascii=True,"), "{text}");
+    assert!(text.contains("  class JSONDecoder\n"), "{text}");
+}
+
+#[test]
+fn inspect_json_is_a_manifest_and_cached_runs_match() {
+    let cache = tempfile::tempdir().unwrap();
+    let first = pymodgen(cache.path()).args(["inspect", "pymodgen_fixture", "--json"]).output().unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let value: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(value["schema"], 1);
+    assert_eq!(value["module"], "pymodgen_fixture");
+    // Key order is the struct's field order, stable for tools that diff manifests.
+    let text = stdout(&first);
+    assert!(
+        text.starts_with("{\n  \"schema\": 1,\n  \"module\": \"pymodgen_fixture\",\n  \"version\": \"1.2.3\",\n  \"hash\""),
+        "{text}"
+    );
+    let second = pymodgen(cache.path()).args(["inspect", "pymodgen_fixture", "--json"]).output().unwrap();
+    assert_eq!(first.stdout, second.stdout, "a cache hit prints the same manifest");
+
+    let list = pymodgen(cache.path()).args(["cache", "list"]).output().unwrap();
+    assert!(stdout(&list).starts_with("pymodgen_fixture "), "{}", stdout(&list));
+    let dir = pymodgen(cache.path()).args(["cache", "dir"]).output().unwrap();
+    assert_eq!(stdout(&dir).trim(), cache.path().to_str().unwrap());
+    let clear = pymodgen(cache.path()).args(["cache", "clear"]).output().unwrap();
+    assert!(stdout(&clear).contains("removed 1 cached manifest"), "{}", stdout(&clear));
+}
+
+#[test]
+fn submodules_json_is_an_array_requested_module_first() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = pymodgen(cache.path()).args(["inspect", "pymodgen_fixture", "--submodules", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let modules: Vec<_> = value.as_array().unwrap().iter().map(|m| m["module"].as_str().unwrap()).collect();
+    assert_eq!(modules, ["pymodgen_fixture", "pymodgen_fixture.shapes"]);
+}
+
+#[test]
+fn output_does_not_depend_on_the_working_directory() {
+    let cache = tempfile::tempdir().unwrap();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let run = |dir: &Path| {
+        let out = pymodgen(cache.path())
+            .args(["inspect", "pymodgen_fixture", "--submodules", "--json", "--no-cache"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        out.stdout
+    };
+    assert_eq!(run(a.path()), run(b.path()));
+}
+
+#[test]
+fn unknown_module() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = pymodgen(cache.path()).args(["inspect", "pymodgen_no_such_module"]).output().unwrap();
+    assert_one_line_error(&out, "no Python module named 'pymodgen_no_such_module'");
+}
+
+#[test]
+fn module_raising_on_import_shows_the_exception() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = pymodgen(cache.path()).args(["inspect", "pymodgen_raises"]).output().unwrap();
+    assert_one_line_error(&out, "importing 'pymodgen_raises' raised RuntimeError: boom: this module refuses to import");
+    // -v adds the Python traceback.
+    let out = pymodgen(cache.path()).args(["inspect", "pymodgen_raises", "-v"]).output().unwrap();
+    assert!(stderr(&out).contains("Traceback (most recent call last)"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_python_path() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = pymodgen(cache.path()).args(["inspect", "json", "--python", "/nonexistent/python3"]).output().unwrap();
+    assert_one_line_error(&out, "no Python interpreter found (tried --python /nonexistent/python3)");
+    let out = pymodgen(cache.path()).args(["inspect", "json"]).env("PYMODGEN_PYTHON", "/nope/python").output().unwrap();
+    assert_one_line_error(&out, "tried PYMODGEN_PYTHON /nope/python");
+}
+
+#[test]
+fn unwritable_cache() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let out = pymodgen(&file.path().join("cache")).args(["inspect", "json"]).output().unwrap();
+    assert_one_line_error(&out, "creating cache directory");
+}
+
+#[test]
+fn unwritable_output() {
+    let cache = tempfile::tempdir().unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let out = pymodgen(cache.path())
+        .args(["json", "--lang", "lisp", "--out"])
+        .arg(file.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
+
+#[test]
+fn generate_needs_a_language_and_a_module() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = pymodgen(cache.path()).arg("json").output().unwrap();
+    assert_one_line_error(&out, "--lang is required");
+    let out = pymodgen(cache.path()).output().unwrap();
+    assert_one_line_error(&out, "nothing to do");
+    // A module named like a subcommand goes through the explicit form.
+    let out = pymodgen(cache.path()).args(["generate", "inspect"]).output().unwrap();
+    assert_one_line_error(&out, "--lang is required");
+}
+
+#[test]
+fn timeout_flag() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = pymodgen(cache.path()).args(["inspect", "pymodgen_hangs", "--timeout", "1"]).output().unwrap();
+    assert_one_line_error(&out, "did not finish within 1 s");
+}
