@@ -40,9 +40,24 @@ pub(super) fn kebab(python: &str) -> String {
     name
 }
 
+/// Packages a Lisp image already has (the standard ones and what the runtime loads), which
+/// a Python module of the same name (`keyword`, `cffi`) must not redefine: those modules get
+/// `PY.` in front (`PY.KEYWORD`).
+const RESERVED_PACKAGES: &[&str] = &[
+    "5AM", "ALEXANDRIA", "ASDF", "BABEL", "BORDEAUX-THREADS", "BT", "CFFI", "CL", "CL-USER",
+    "COMMON-LISP", "COMMON-LISP-USER", "FIVEAM", "KEYWORD", "PY4CL2-CFFI", "PYMODGEN", "TG",
+    "TRIVIAL-GARBAGE", "UIOP",
+];
+
 /// The package name for `module` (`numpy.random` → `NUMPY.RANDOM`); `root_package`
-/// replaces the root module's name (`NP` → `NP.RANDOM`).
+/// replaces the root module's name (`NP` → `NP.RANDOM`). Reserved names get `PY.`.
 pub(super) fn package(module: &str, root: &str, root_package: Option<&str>) -> String {
+    let name = package_name(module, root, root_package);
+    let top = name.split('.').next().unwrap_or_default();
+    if root_package.is_none() && RESERVED_PACKAGES.contains(&top) { format!("PY.{name}") } else { name }
+}
+
+fn package_name(module: &str, root: &str, root_package: Option<&str>) -> String {
     let upper = |s: &str| s.to_uppercase();
     match root_package {
         Some(p) if module == root => upper(p),
@@ -129,6 +144,8 @@ mod tests {
         assert_eq!(package("numpy.random", "numpy", None), "NUMPY.RANDOM");
         assert_eq!(package("numpy.random", "numpy", Some("NP")), "NP.RANDOM");
         assert_eq!(package("math", "math", Some("M")), "M");
+        assert_eq!(package("keyword", "keyword", None), "PY.KEYWORD");
+        assert_eq!(package("cffi.api", "cffi", None), "PY.CFFI.API");
     }
 
     #[test]
