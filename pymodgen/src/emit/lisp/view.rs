@@ -206,6 +206,7 @@ fn doc_text(doc: Option<&str>, module: &str, path: &str, f: &Function) -> String
 /// The view of one callable; `self_param` adds a leading required `self` for methods.
 fn function(module: &str, name: String, path: &str, f: &Function, self_param: Option<&str>) -> FunctionView {
     let mut vars = Namer::default();
+    let mut keywords = Namer::default();
     // Private locals (`%args`) cannot clash: Python names never start with `%`.
     let mut required = Vec::new();
     if let Some(s) = self_param {
@@ -228,14 +229,14 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
                 optional.push(display_entry(&var, p));
                 n_optional += 1;
                 if p.kind == ParamKind::PositionalOrKeyword {
-                    keys.push((names::keyword(&p.name), p.name.clone()));
+                    keys.push((keywords.claim(&names::keyword(&p.name)), p.name.clone()));
                 }
             }
             ParamKind::VarPositional => rest = Some(vars.claim(&names::param(&p.name))),
             ParamKind::KeywordOnly => {
                 let var = vars.claim(&names::param(&p.name));
                 key_only.push(display_entry(&var, p));
-                keys.push((names::keyword(&p.name), p.name.clone()));
+                keys.push((keywords.claim(&names::keyword(&p.name)), p.name.clone()));
             }
             ParamKind::VarKeyword => kwargs = true,
         }
