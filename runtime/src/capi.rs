@@ -771,6 +771,7 @@ unsafe fn do_call(
     kwnames: *const Obj,
     nkw: i64,
     out: &mut PmgValue,
+    raw: bool,
 ) -> Option<c_int> {
     let n = (nargs + nkw) as usize;
     let mut inline = [null_mut::<ffi::PyObject>(); INLINE + 1];
@@ -826,6 +827,11 @@ unsafe fn do_call(
             ffi::Py_DECREF(kwtuple);
         }
         let r = check(r)?;
+        if raw {
+            out.tag = TAG_OTHER;
+            out.obj = r;
+            return Some(TAG_OTHER);
+        }
         Some(result_value(r, out))
     }
 }
@@ -840,7 +846,8 @@ fn bad_counts(nargs: i64, nkw: i64, args: *const PmgArg, kwnames: *const Obj) ->
 
 /// Calls `callable(*args[0..nargs], **dict(zip(kwnames, args[nargs..nargs+nkw])))`.
 /// `kwnames` are str objects (borrowed). Writes the result to `out`; returns its tag or
-/// TAG_ERROR (last error set). OWNED arguments are consumed in every case.
+/// TAG_ERROR (last error set). OWNED arguments are consumed in every case. With `raw` != 0
+/// the result is not classified: `out.obj` is the new reference and the tag TAG_OTHER.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_call(
     callable: Obj,
@@ -849,6 +856,7 @@ pub unsafe extern "C" fn pmg_call(
     kwnames: *const Obj,
     nkw: i64,
     out: *mut PmgValue,
+    raw: c_int,
 ) -> c_int {
     if out.is_null() || bad_counts(nargs, nkw, args, kwnames) {
         return TAG_ERROR;
@@ -863,7 +871,7 @@ pub unsafe extern "C" fn pmg_call(
     }
     let out = unsafe { &mut *out };
     out.tag = TAG_ERROR;
-    with_gil(TAG_ERROR, || unsafe { do_call(callable, args, nargs, kwnames, nkw, out) })
+    with_gil(TAG_ERROR, || unsafe { do_call(callable, args, nargs, kwnames, nkw, out, raw != 0) })
 }
 
 /// Resolves a dotted path given as interned str objects: `path[0]` is looked up in
@@ -954,6 +962,7 @@ pub unsafe extern "C" fn pmg_call_path(
     kwnames: *const Obj,
     nkw: i64,
     out: *mut PmgValue,
+    raw: c_int,
 ) -> c_int {
     if out.is_null() || bad_counts(nargs, nkw, args, kwnames) {
         return TAG_ERROR;
@@ -965,7 +974,7 @@ pub unsafe extern "C" fn pmg_call_path(
             release_owned_from(args, 0, (nargs + nkw) as usize);
             return None;
         };
-        let r = do_call(callable, args, nargs, kwnames, nkw, out);
+        let r = do_call(callable, args, nargs, kwnames, nkw, out, raw != 0);
         ffi::Py_DECREF(callable);
         r
     })

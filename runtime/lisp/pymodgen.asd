@@ -1,0 +1,41 @@
+;;;; pymodgen.asd -- the Common Lisp runtime of pymodgen (successor of py4cl2-cffi).
+
+(defsystem "pymodgen"
+  :description "Fast, typed Common Lisp bindings to Python (CPython embedded through the
+pymodgen-runtime C ABI): the py4cl2-cffi API, without segfaults."
+  :version "0.1.0"
+  :license "MIT OR Apache-2.0"
+  :depends-on ("cffi" "trivial-garbage" "bordeaux-threads" "alexandria" "uiop")
+  :serial t
+  :components ((:file "package")
+               (:module "src"
+                :serial t
+                :components ((:file "library")
+                             (:file "ffi")
+                             (:file "core")
+                             (:file "objects")
+                             (:file "pythonize")
+                             (:file "lispify")
+                             (:file "call")
+                             (:file "api")
+                             (:file "generated"))))
+  :in-order-to ((test-op (test-op "pymodgen/tests"))))
+
+(defsystem "pymodgen/py4cl2-cffi"
+  :description "Drop-in replacement for py4cl2-cffi: package PY4CL2-CFFI over pymodgen."
+  :depends-on ("pymodgen")
+  :components ((:file "src/py4cl2-cffi")))
+
+(defsystem "pymodgen/tests"
+  :description "fiveam tests of the pymodgen Lisp runtime against real Python and numpy."
+  :depends-on ("pymodgen" "pymodgen/py4cl2-cffi" "fiveam" "bordeaux-threads")
+  :pathname "tests/"
+  :serial t
+  :components ((:file "package")
+               (:file "readme")
+               (:file "types")
+               (:file "errors")
+               (:file "arrays")
+               (:file "stress")
+               (:file "generated"))
+  :perform (test-op (o c) (uiop:symbol-call :pymodgen-tests :run-tests)))

@@ -1,0 +1,312 @@
+;;;; api.lisp -- the rest of the py4cl2-cffi API: eval/exec, imports, callbacks, output,
+;;;; generators, chains, introspection; and the runtime's start-up hook.
+
+(in-package #:pymodgen)
+
+;;; ------------------------------------------------------------------------------------
+;;; Python -> Lisp callbacks
+
+(defun lisp-keyword (name)
+  (intern (string-upcase (substitute #\- #\_ name)) :keyword))
+
+(cffi:defcallback lisp-dispatch :pointer ((handle :int64) (args :pointer) (kwargs :pointer))
+  ;; Runs with the GIL held by Python (the runtime marks it held for this thread).
+  (let ((*in-gil* t) (*remote* nil) (*pinned-arrays* nil) (*shared-arrays* nil))
+    (handler-case
+        (let* ((f (handle-object handle))
+               (pos (if (cffi:null-pointer-p args)
+                        nil
+                        (let ((l (lispify-pointer args nil))) (if (listp l) l nil))))
+               (kw (unless (cffi:null-pointer-p kwargs)
+                     (let ((h (lispify-pointer kwargs nil)))
+                       (loop for k being the hash-keys of h using (hash-value v)
+                             collect (lisp-keyword k) collect v)))))
+          (%pythonize (apply f (append pos kw))))
+      (error (c)
+        (pmg-set-python-error 0 (handler-case (format nil "Lisp error: ~A" c)
+                                  (error () "Lisp error (unprintable condition)")))
+        (cffi:null-pointer)))))
+
+;;; ------------------------------------------------------------------------------------
+;;; The private helper module _pymodgen
+
+(defparameter +helper-code+ "
+import sys, io
+
+class LispObject:
+    '''A Lisp object seen from Python: attribute access calls python-getattr/-setattr.'''
+    __slots__ = ('_handle',)
+    def __init__(self, handle):
+        object.__setattr__(self, '_handle', handle)
+    def __getattr__(self, name):
+        return lisp_getattr(object.__getattribute__(self, '_handle'), name)
+    def __setattr__(self, name, value):
+        lisp_setattr(object.__getattribute__(self, '_handle'), name, value)
+    def __repr__(self):
+        return lisp_repr(object.__getattribute__(self, '_handle'))
+    def __del__(self):
+        try:
+            lisp_free(object.__getattribute__(self, '_handle'))
+        except Exception:
+            pass
+
+lisp_getattr = lisp_setattr = lisp_repr = lisp_free = None
+_out = []
+
+def push_output(which):
+    buf = io.StringIO()
+    _out.append((which, getattr(sys, which)))
+    setattr(sys, which, buf)
+
+def pop_output():
+    which, old = _out.pop()
+    buf = getattr(sys, which)
+    setattr(sys, which, old)
+    return buf.getvalue()
+
+def generator(f, stop):
+    while True:
+        v = f()
+        if v is stop or (type(v) is type(stop) and v == stop):
+            return
+        yield v
+
+def slot_list(o):
+    return [n for n in dir(o) if not callable(getattr(o, n, None))]
+
+def method_list(o):
+    return [n for n in dir(o) if callable(getattr(o, n, None))]
+
+def help_text(o):
+    import pydoc
+    return pydoc.render_doc(o, renderer=pydoc.plaintext)
+
+def version_info():
+    return list(sys.version_info)
+
+def timeit(stmt, number, setup='pass'):
+    import timeit as t
+    return t.timeit(stmt, setup=setup, number=number, globals=sys.modules['__main__'].__dict__)
+")
+
+(defun register-type (slot name)
+  (with-python-gil
+    (let ((p (resolve-name name)))
+      (unwind-protect (when (minusp (pmg-register-type slot p)) (signal-last-error))
+        (pmg-decref p)))))
+
+(defun lisp-repr (handle)
+  (let ((*print-readably* nil)) (prin1-to-string (handle-object handle))))
+
+(defun init-runtime ()
+  (pmg-set-lisp-callback (cffi:callback lisp-dispatch))
+  (setf (pyvalue "_pymodgen_src") +helper-code+)
+  (raw-pyexec "import sys as _s, types as _t
+if '_pymodgen' not in _s.modules:
+    _m = _t.ModuleType('_pymodgen')
+    exec(_pymodgen_src, _m.__dict__)
+    _s.modules['_pymodgen'] = _m
+del _s, _t, _pymodgen_src
+globals().pop('_m', None)")
+  (setf (pyvalue "_pymodgen.lisp_getattr")
+        (lambda (handle name) (python-getattr (handle-object handle) name))
+        (pyvalue "_pymodgen.lisp_setattr")
+        (lambda (handle name value) (python-setattr (handle-object handle) name value) nil)
+        (pyvalue "_pymodgen.lisp_repr") #'lisp-repr
+        (pyvalue "_pymodgen.lisp_free") (lambda (handle) (free-handle handle) nil))
+  (register-type 0 "fractions.Fraction")
+  (register-type 3 "_pymodgen.LispObject")
+  (handler-case (progn (register-type 1 "numpy.ndarray")
+                       (register-type 2 "numpy.generic")
+                       (pushnew :arrays *internal-features*))
+    (pyerror () (setf *internal-features* (remove :arrays *internal-features*))))
+  (setf +py-none+ (wrap-new-reference (check-pointer (pmg-none)))
+        +py-none-pointer+ (pyobject-wrapper-pointer +py-none+)
+        +py-empty-tuple+ (wrap-new-reference (check-pointer (pmg-container 0 0)))
+        +py-empty-tuple-pointer+ (pyobject-wrapper-pointer +py-empty-tuple+)))
+
+(pushnew 'init-runtime *after-start-hooks*)
+
+;;; ------------------------------------------------------------------------------------
+;;; eval / exec
+
+(defun raw-pyeval (&rest code-strings)
+  "Evaluates the Python expression made of CODE-STRINGS (concatenated) in __main__ and
+returns its value. Prefer pycall, pyvalue, pyslot-value and pymethod."
+  (unless *alive* (python-start-if-not-alive))
+  (with-python-gil
+    (finish-pointer (pmg-run (apply #'concatenate 'string code-strings) 0))))
+
+(defun raw-pyexec (&rest code-strings)
+  "Executes the Python statements made of CODE-STRINGS (concatenated) in __main__."
+  (unless *alive* (python-start-if-not-alive))
+  (with-python-gil
+    (pmg-decref (check-pointer (pmg-run (apply #'concatenate 'string code-strings) 1))))
+  (values))
+
+(defun args-to-code (args)
+  "Strings are code; other Lisp values are passed as Python objects."
+  (let ((i -1))
+    (with-output-to-string (s)
+      (dolist (a args)
+        (if (stringp a)
+            (write-string a s)
+            (let ((name (format nil "_pymodgen_arg~D" (incf i))))
+              (setf (pyvalue (format nil "_pymodgen.~A" name)) a)
+              (format s "__import__('_pymodgen').~A" name)))))))
+
+(defun pyeval (&rest args)
+  "Like RAW-PYEVAL; non-string ARGS are passed as Python values. (pyeval 2 \"+\" 3) => 5"
+  (raw-pyeval (args-to-code args)))
+
+(defun pyexec (&rest args)
+  "Like RAW-PYEXEC; non-string ARGS are passed as Python values."
+  (raw-pyexec (args-to-code args)))
+
+;;; ------------------------------------------------------------------------------------
+;;; Imports and exports
+
+(defun import-module (name &key (as nil))
+  "import NAME [as AS] in __main__, so that pycall and pyvalue can use the name. T."
+  (raw-pyexec (format nil "import ~A~@[ as ~A~]" name as))
+  t)
+
+(defun import-function (name from &key (as nil))
+  "from FROM import NAME [as AS] in __main__. T."
+  (raw-pyexec (format nil "from ~A import ~A~@[ as ~A~]" from name as))
+  t)
+
+(defun export-function (function python-name)
+  "Makes a lisp function available in python process as python-name"
+  (setf (pyvalue python-name) function)
+  python-name)
+
+(defun lispify-name (name)
+  "Python name -> Lisp symbol name: fooBar -> FOO-BAR, foo_bar -> FOO-BAR."
+  (with-output-to-string (s)
+    (loop for prev = nil then c
+          for c across name
+          do (cond ((char= c #\_) (write-char #\- s))
+                   ((and prev (lower-case-p prev) (upper-case-p c))
+                    (write-char #\- s) (write-char c s))
+                   (t (write-char (char-upcase c) s))))))
+
+(defmacro defpyfun (fun-name &optional pymodule-name
+                    &key (as fun-name) (cache t) (lisp-fun-name (lispify-name as))
+                      (lisp-package *package*) (safety t))
+  "Defines a function which calls python. Example
+ (defpyfun \"sqrt\" \"math\") (sqrt 42) -> 6.48...; (defpyfun \"math.sqrt\") (math.sqrt 42)
+FUN-NAME: name of the function in python (in PYMODULE-NAME, or a dotted/global name);
+AS: the name used to derive LISP-FUN-NAME; LISP-PACKAGE: package (or its name) in which
+LISP-FUN-NAME is interned. The callable is looked up once per Python session and cached
+(CACHE and SAFETY are accepted for compatibility: the function always works after
+pystop/pystart). Arguments are passed as to PYCALL."
+  (declare (ignore cache safety))
+  (let* ((package (if (packagep lisp-package) lisp-package
+                      (or (find-package lisp-package)
+                          (error "defpyfun: no package ~A" lisp-package))))
+         (symbol (intern lisp-fun-name package))
+         (args (gensym "ARGS")))
+    `(progn
+       (defun ,symbol (&rest ,args)
+         ,(format nil "Calls the Python function ~@[~A.~]~A." pymodule-name fun-name)
+         (declare (dynamic-extent ,args))
+         ,(if pymodule-name
+              `(%invoke-cell (load-time-value (%callable-cell ,pymodule-name ,fun-name)) ,args)
+              `(%invoke (load-time-value (make-name-cell ,fun-name)) ,args)))
+       ',symbol)))
+
+(defmacro defpymodule (pymodule-name &optional import-submodules &rest options)
+  "Import a python module as a Lisp package. Provided by the pymodgen Lisp emitter
+(generated ASDF systems); this runtime only reserves the name."
+  (declare (ignore import-submodules options))
+  `(error "pymodgen: defpymodule ~S needs the pymodgen Lisp emitter (not loaded)"
+          ,pymodule-name))
+
+(defvar *defpymodule-silent-p* nil "defpymodule avoids printing progress if this is T.")
+
+;;; ------------------------------------------------------------------------------------
+;;; Output
+
+(defun call-with-python-output (which thunk)
+  (pycall "_pymodgen.push_output" which)
+  (let ((popped nil))
+    (unwind-protect
+         (progn (funcall thunk)
+                (setf popped t)
+                (pycall "_pymodgen.pop_output"))
+      (unless popped (ignore-errors (pycall "_pymodgen.pop_output"))))))
+
+(defmacro with-python-output (&body forms-decl)
+  "Gets the output of the python program executed in forms-decl in the form a string."
+  `(call-with-python-output "stdout" (lambda () ,@forms-decl)))
+
+(defmacro with-python-error-output (&body forms-decl)
+  "Gets the error output (sys.stderr) of the python program executed in forms-decl in the
+form a string."
+  `(call-with-python-output "stderr" (lambda () ,@forms-decl)))
+
+;;; ------------------------------------------------------------------------------------
+;;; Generators, chains, introspection
+
+(defun pygenerator (function stop-value)
+  "A Python generator (a PYOBJECT-WRAPPER) yielding (funcall FUNCTION) until it returns
+STOP-VALUE."
+  (with-remote-objects (pycall "_pymodgen.generator" function stop-value)))
+
+(defun chain* (&rest chain)
+  "Evaluates a Python chain of attribute accesses, method calls and indexing.
+The first link: a string (a Python name), a list (CALLABLE ARGS...) calling it, or a Lisp
+value. Each further link: a string or symbol (attribute), a list (METHOD ARGS...) (method
+call) or (:@ INDEX...) / (\"[]\" INDEX...) (indexing). Example:
+ (chain* \"sys\" \"version_info\" '(:@ 0)) => 3"
+  (let ((current
+          (with-remote-objects
+            (let ((first (first chain)))
+              (cond ((stringp first) (pyvalue first))
+                    ((consp first) (apply #'pycall (first first) (rest first)))
+                    (t (wrap-new-reference (%pythonize first))))))))
+    (dolist (link (rest chain))
+      (setf current
+            (with-remote-objects
+              (cond ((or (stringp link) (symbolp link)) (pyslot-value current link))
+                    ((member (first link) '(:@ "[]" @) :test #'equal)
+                     (apply #'pyref current (rest link)))
+                    (t (apply #'pymethod current (first link) (rest link)))))))
+    (lispify current)))
+
+(defmacro chain (&rest chain)
+  "CHAIN* with symbols (and list heads) taken as Python names: (chain sys path) or
+ (chain \"hello {0}\" (format \"world\") (capitalize)); arguments inside lists are
+evaluated."
+  (flet ((link (l first)
+           (cond ((symbolp l) (python-name l))
+                 ((and (consp l) (symbolp (car l)) (string= (symbol-name (car l)) "@"))
+                  `(list :@ ,@(cdr l)))
+                 ((consp l) `(list ,(if (symbolp (car l)) (python-name (car l)) (car l))
+                                   ,@(cdr l)))
+                 ((and first (stringp l)) `(wrap-new-reference (%pythonize ,l)))
+                 (t l))))
+    `(chain* ,(link (first chain) t) ,@(mapcar (lambda (l) (link l nil)) (rest chain)))))
+
+(defun pyhelp (string-or-python-callable)
+  "Prints Python's help text for the object (a name string is resolved first)."
+  (let ((obj (if (stringp string-or-python-callable)
+                 (with-remote-objects (pyvalue string-or-python-callable))
+                 string-or-python-callable)))
+    (write-string (pycall "_pymodgen.help_text" obj))
+    (values)))
+
+(defun pyslot-list (pyobject &key (as-vector nil))
+  "Names of the non-callable attributes of PYOBJECT."
+  (let ((v (pycall "_pymodgen.slot_list" pyobject)))
+    (if as-vector v (coerce v 'list))))
+
+(defun pymethod-list (pyobject &key (as-vector nil))
+  "Names of the callable attributes (methods) of PYOBJECT."
+  (let ((v (pycall "_pymodgen.method_list" pyobject)))
+    (if as-vector v (coerce v 'list))))
+
+(defun pyversion-info ()
+  "Return a list, using the result of python's sys.version_info."
+  (coerce (pycall "_pymodgen.version_info") 'list))

@@ -1,0 +1,340 @@
+;;;; call.lisp -- calling Python: name cells, the fast call path, pycall and friends.
+;;;;
+;;;; Fast path: when every argument is an immediate (fixnum-range integer, float, T/NIL,
+;;;; pyobject-wrapper) the arguments are written as tagged words into a stack buffer and
+;;;; ONE foreign call (pmg_call / pmg_call_path) boxes them, takes the GIL (unless held),
+;;;; calls (vectorcall), and classifies the result; ints/floats/bools come back unboxed and
+;;;; strings as (kind, length, data) that COPY-STR reads without any UTF-8 round trip.
+;;;; Other arguments (strings, containers, arrays...) go the general path inside one
+;;;; WITH-PYTHON-GIL scope; specialized arrays among the arguments are pinned and reach
+;;;; Python as numpy arrays over the Lisp memory (no copy) for the duration of the call.
+
+(in-package #:pymodgen)
+
+;;; ------------------------------------------------------------------------------------
+;;; Interned names
+
+(defvar *interned* (make-hash-table :test #'equal :synchronized t)
+  "name string -> (generation . interned Python str pointer)")
+
+(defun intern-name (string)
+  "A borrowed pointer to the interned Python str STRING (kept for the generation)."
+  (let ((e (gethash string *interned*)))
+    (if (and e (= (car e) *generation*))
+        (cdr e)
+        (let ((p (check-pointer (pmg-intern string))))
+          (setf (gethash string *interned*) (cons *generation* p))
+          p))))
+
+(defun python-name (designator)
+  "Python name for a string or symbol (:foo-bar -> \"foo_bar\")."
+  (etypecase designator
+    (string designator)
+    (symbol (or (get designator 'python-name)
+                (setf (get designator 'python-name)
+                      (let ((n (symbol-name designator)))
+                        (substitute #\_ #\- (if (notany #'lower-case-p n)
+                                                (string-downcase n)
+                                                n))))))))
+
+;;; ------------------------------------------------------------------------------------
+;;; Name cells: a dotted Python name resolved at each call (so redefinitions are seen),
+;;; with its parts interned once per start generation.
+
+(defstruct (name-cell (:constructor %make-name-cell (name parts)))
+  (name "" :type string)
+  (parts nil :type list)
+  (generation -1 :type fixnum)
+  (path (cffi:null-pointer))
+  (n 0 :type fixnum))
+
+(defun make-name-cell (name)
+  (%make-name-cell name (uiop:split-string name :separator ".")))
+
+(defvar *name-cells* (make-hash-table :test #'equal :synchronized t))
+
+(defun name-cell (name)
+  (or (gethash name *name-cells*)
+      (setf (gethash name *name-cells*) (make-name-cell name))))
+
+(defun refresh-name-cell (cell)
+  (unless *alive* (python-start-if-not-alive))
+  (let* ((parts (name-cell-parts cell))
+         (n (length parts))
+         (arr (cffi:foreign-alloc :pointer :count (max n 1))))
+    (loop for p in parts for i from 0
+          do (setf (cffi:mem-aref arr :pointer i) (intern-name p)))
+    (setf (name-cell-path cell) arr
+          (name-cell-n cell) n
+          (name-cell-generation cell) *generation*)
+    arr))
+
+(declaim (inline name-cell-pointer))
+(defun name-cell-pointer (cell)
+  (if (= (name-cell-generation cell) *generation*)
+      (name-cell-path cell)
+      (refresh-name-cell cell)))
+
+(defun callable-target (designator)
+  "A name-cell or a borrowed PyObject* for a Python function designator."
+  (etypecase designator
+    (string (name-cell designator))
+    (name-cell designator)
+    (pyobject-wrapper (pyobject-wrapper-pointer designator))
+    (sb-sys:system-area-pointer designator)
+    (symbol (name-cell (python-name designator)))
+    (function (pyobject-wrapper-pointer (wrap-new-reference (pythonize designator))))))
+
+;;; ------------------------------------------------------------------------------------
+;;; Arguments
+
+(declaim (inline immediate-p))
+(defun immediate-p (x)
+  (or (typep x '(signed-byte 64))
+      (typep x 'double-float)
+      (typep x 'single-float)
+      (eq x t) (null x)
+      (pyobject-wrapper-p x)))
+
+(declaim (inline fill-immediate))
+(defun fill-immediate (buf i x)
+  (let ((off (* i +arg-size+)))
+    (macrolet ((put (tag type value)
+                 `(setf (cffi:mem-ref buf :int64 off) ,tag
+                        (cffi:mem-ref buf ,type (+ off 8)) ,value)))
+      (typecase x
+        ((signed-byte 64) (put +arg-i64+ :int64 x))
+        (double-float (put +arg-f64+ :double x))
+        (single-float (put +arg-f64+ :double (coerce x 'double-float)))
+        (pyobject-wrapper (put +arg-borrowed+ :uint64 (pyobject-wrapper-address x)))
+        (t (put (if x +arg-true+ +arg-false+) :int64 0))))))
+
+(defun split-call-args (args)
+  "Positional arguments up to the first keyword; then keyword/value pairs."
+  (let ((k (position-if #'keywordp args)))
+    (if (null k)
+        (values args nil)
+        (let ((kw (nthcdr k args)))
+          (unless (evenp (length kw))
+            (error "pymodgen: odd number of keyword arguments in ~S" kw))
+          (values (subseq args 0 k)
+                  (loop for (key value) on kw by #'cddr
+                        collect (cons (python-name key) value)))))))
+
+(defun call-with-pinned (objects thunk)
+  (declare (function thunk))
+  (if (null objects)
+      (funcall thunk)
+      (let ((o (car objects)))
+        (sb-sys:with-pinned-objects (o)
+          (call-with-pinned (cdr objects) thunk)))))
+
+;;; ------------------------------------------------------------------------------------
+;;; Invocation
+
+(defconstant +max-fast-args+ 16)
+
+(defun invoke-fast (target args n)
+  (declare (fixnum n) (list args))
+  (cffi:with-foreign-objects ((buf :uint8 (* +max-fast-args+ +arg-size+))
+                              (out :uint8 +value-size+))
+    (let ((i 0))
+      (declare (fixnum i))
+      (dolist (x args) (fill-immediate buf i x) (incf i)))
+    (sb-sys:with-pinned-objects (args)   ; keeps argument wrappers alive during the call
+      (let ((tag (if (name-cell-p target)
+                     (pmg-call-path (name-cell-pointer target) (name-cell-n target)
+                                    buf n (cffi:null-pointer) 0 out 0)
+                     (pmg-call target buf n (cffi:null-pointer) 0 out 0))))
+        (if (= tag +tag-error+)
+            (signal-last-error)
+            (lispify-value out t))))))
+
+(defun invoke-objects (target positional kwargs mode)
+  "General call, inside the GIL. MODE: :LISP, :WRAPPER or :POINTER (see FINISH-CALL)."
+  (let* ((np (length positional))
+         (nk (length kwargs))
+         (n (+ np nk))
+         (filled 0)
+         (called nil))
+    (declare (fixnum np nk n filled))
+    (cffi:with-foreign-objects ((buf :uint8 (* (max n 1) +arg-size+))
+                                (names :pointer (max nk 1))
+                                (out :uint8 +value-size+))
+      (flet ((put (x)
+               (let ((off (* filled +arg-size+)))
+                 (if (and (immediate-p x) (null *pythonizers*))
+                     (fill-immediate buf filled x)
+                     (let ((p (%pythonize x)))
+                       (setf (cffi:mem-ref buf :int64 off) +arg-owned+
+                             (cffi:mem-ref buf :pointer (+ off 8)) p))))
+               (incf filled)))
+        (unwind-protect
+             (progn
+               (dolist (x positional) (put x))
+               (loop for (name . value) in kwargs for j from 0
+                     do (setf (cffi:mem-aref names :pointer j) (intern-name name))
+                        (put value))
+               (let ((tag (progn
+                            (setf called t)
+                            (if (name-cell-p target)
+                                (pmg-call-path (name-cell-pointer target) (name-cell-n target)
+                                               buf np names nk out (if (eq mode :lisp) 0 1))
+                                (pmg-call target buf np names nk out (if (eq mode :lisp) 0 1))))))
+                 (finish-call tag out mode)))
+          (unless called
+            ;; a conversion failed: drop the objects made so far
+            (dotimes (i filled)
+              (when (= (cffi:mem-ref buf :int64 (* i +arg-size+)) +arg-owned+)
+                (pmg-decref (cffi:mem-ref buf :pointer (+ 8 (* i +arg-size+))))))))))))
+
+(defun invoke-general (target positional kwargs mode)
+  (let ((arrays (loop for x in positional when (shareable-array-p x) collect x)))
+    (loop for (nil . v) in kwargs when (shareable-array-p v) do (push v arrays))
+    (call-with-pinned
+     arrays
+     (lambda ()
+       (with-python-gil
+         (let ((*pinned-arrays* arrays)
+               (*shared-arrays* nil))
+           (invoke-objects target positional kwargs mode)))))))
+
+(defun %invoke (target args)
+  "Calls TARGET (name-cell or borrowed PyObject*) with pycall-style ARGS."
+  (declare (list args))
+  (unless *alive* (python-start-if-not-alive))
+  (let ((n 0) (fast (and (null *pythonizers*) (null *remote*))))
+    (declare (fixnum n))
+    (when fast
+      (dolist (x args)
+        (unless (and (immediate-p x) (< n +max-fast-args+)) (setf fast nil) (return))
+        (incf n)))
+    (if fast
+        (invoke-fast target args n)
+        (multiple-value-bind (positional kwargs) (split-call-args args)
+          (invoke-general target positional kwargs (if *remote* :wrapper :lisp))))))
+
+(defun call-to-pointer (target positional &optional kw-plist)
+  "Calls TARGET (a function designator) with Lisp POSITIONAL arguments and a plist of
+keyword names (strings) and values; returns the result as a NEW reference."
+  (unless *alive* (python-start-if-not-alive))
+  (invoke-general (callable-target target) positional
+                  (loop for (k v) on kw-plist by #'cddr collect (cons (python-name k) v))
+                  :pointer))
+
+(defun pyattr-pointer (pointer name)
+  "getattr as a new reference (signals on error)."
+  (check-pointer (pmg-getattr pointer name)))
+
+(defun call-method-pointer (pointer name positional)
+  "POINTER.NAME(*POSITIONAL) as a new reference."
+  (with-python-gil
+    (let ((m (pyattr-pointer pointer name)))
+      (unwind-protect (call-to-pointer m positional)
+        (pmg-decref m)))))
+
+;;; ------------------------------------------------------------------------------------
+;;; The API
+
+(defun pycall (python-callable &rest args)
+  "Calls PYTHON-CALLABLE with ARGS; returns the result converted to Lisp.
+PYTHON-CALLABLE: a (dotted) name such as \"str\" or \"numpy.linalg.svd\" (looked up in
+__main__, then builtins, then as a module, importing it when needed), a PYOBJECT-WRAPPER,
+or a symbol (its lowercased name). ARGS: positional values, then keyword arguments as
+:NAME VALUE pairs (:foo-bar => foo_bar=...)."
+  (declare (dynamic-extent args))
+  (%invoke (callable-target python-callable) args))
+
+(defun %pycall-cell (cell &rest args)
+  (declare (dynamic-extent args))
+  (%invoke cell args))
+
+(define-compiler-macro pycall (&whole form python-callable &rest args)
+  (if (stringp python-callable)
+      `(%pycall-cell (load-time-value (make-name-cell ,python-callable)) ,@args)
+      form))
+
+(defun pymethod (object method-name &rest args)
+  "Calls method METHOD-NAME (string or symbol) of OBJECT (a wrapper, or a Lisp value that
+is first converted to Python) with pycall-style ARGS."
+  (with-python-gil
+    (let* ((obj (%pythonize object))
+           (m (unwind-protect (pmg-getattr obj (python-name method-name))
+                (pmg-decref obj))))
+      (check-pointer m)
+      (unwind-protect (%invoke m args)
+        (pmg-decref m)))))
+
+(defun resolve-name (name)
+  "New reference to the value of the dotted Python NAME."
+  (let ((cell (name-cell name)))
+    (check-pointer (pmg-resolve (name-cell-pointer cell) (name-cell-n cell)))))
+
+(defun pyvalue (python-name-or-variable)
+  "Get the value of a python-name-or-variable. Example:
+ (pyvalue \"sys\") ;=> <module 'sys' (built-in)>
+ (pyvalue \"sys.path\") ;=> #(\"/usr/lib/python311.zip\" ...)"
+  (unless *alive* (python-start-if-not-alive))
+  (etypecase python-name-or-variable
+    (string (with-python-gil (finish-pointer (resolve-name python-name-or-variable))))
+    (symbol (pyvalue (python-name python-name-or-variable)))
+    (pyobject-wrapper (if *remote* python-name-or-variable (lispify python-name-or-variable)))))
+
+(defun (setf pyvalue) (value python-name)
+  "Sets the Python variable (or dotted attribute) PYTHON-NAME to VALUE."
+  (unless *alive* (python-start-if-not-alive))
+  (let* ((name (python-name python-name))
+         (dot (position #\. name :from-end t)))
+    (with-python-gil
+      (let ((v (%pythonize value)))
+        (unwind-protect
+             (if dot
+                 (let ((parent (resolve-name (subseq name 0 dot))))
+                   (unwind-protect
+                        (when (minusp (pmg-setattr parent (subseq name (1+ dot)) v))
+                          (signal-last-error))
+                     (pmg-decref parent)))
+                 (let ((d (check-pointer (pmg-main-dict))))
+                   (unwind-protect
+                        (when (minusp (pmg-setitem d (intern-name name) v))
+                          (signal-last-error))
+                     (pmg-decref d))))
+          (pmg-decref v)))))
+  value)
+
+(defun pyslot-value (object slot-name)
+  "getattr(OBJECT, SLOT-NAME) converted to Lisp."
+  (unless *alive* (python-start-if-not-alive))
+  (with-python-gil
+    (let ((obj (%pythonize object)))
+      (unwind-protect (finish-pointer (pmg-getattr obj (python-name slot-name)))
+        (pmg-decref obj)))))
+
+(defun (setf pyslot-value) (new-value object slot-name)
+  (unless *alive* (python-start-if-not-alive))
+  (with-python-gil
+    (let ((obj (%pythonize object)) (v (%pythonize new-value)))
+      (unwind-protect
+           (when (minusp (pmg-setattr obj (python-name slot-name) v))
+             (signal-last-error))
+        (pmg-decref obj) (pmg-decref v))))
+  new-value)
+
+(defun pyref (object &rest indices)
+  "OBJECT[INDICES...] (one index, or a tuple of several) converted to Lisp."
+  (unless *alive* (python-start-if-not-alive))
+  (with-python-gil
+    (let ((obj (%pythonize object))
+          (key (if (= 1 (length indices)) (%pythonize (first indices)) (%pythonize indices))))
+      (unwind-protect (finish-pointer (pmg-getitem obj key))
+        (pmg-decref obj) (pmg-decref key)))))
+
+(defun (setf pyref) (new-value object &rest indices)
+  (unless *alive* (python-start-if-not-alive))
+  (with-python-gil
+    (let ((obj (%pythonize object))
+          (key (if (= 1 (length indices)) (%pythonize (first indices)) (%pythonize indices)))
+          (v (%pythonize new-value)))
+      (unwind-protect (when (minusp (pmg-setitem obj key v)) (signal-last-error))
+        (pmg-decref obj) (pmg-decref key) (pmg-decref v))))
+  new-value)

@@ -1,0 +1,122 @@
+;;;; core.lisp -- conditions, the GIL scope, starting and stopping Python.
+
+(in-package #:pymodgen)
+
+;;; ------------------------------------------------------------------------------------
+;;; Conditions
+
+(define-condition pyerror (error)
+  ((type :initarg :type :initform "Exception" :reader pyerror-type
+         :documentation "The Python exception type name, e.g. \"ZeroDivisionError\"
+(qualified with its module unless it is a builtin, e.g. \"json.decoder.JSONDecodeError\").")
+   (message :initarg :message :initform "" :reader pyerror-message
+            :documentation "str() of the Python exception.")
+   (traceback :initarg :traceback :initform "" :reader pyerror-traceback
+              :documentation "The formatted Python traceback (may be empty)."))
+  (:report (lambda (c s)
+             (format s "Python ~A: ~A" (pyerror-type c) (pyerror-message c))
+             (let ((tb (pyerror-traceback c)))
+               (when (and tb (plusp (length tb)))
+                 (format s "~%~A" (string-right-trim '(#\Newline) tb))))))
+  (:documentation "A Python exception (or a runtime error reported the same way: bad
+pointers, calls while Python is stopped), signalled in Lisp. Never a crash."))
+
+(define-condition python-not-alive-error (pyerror) ()
+  (:documentation "A call was made while Python is not running."))
+
+(defun error-part (i)
+  (let ((p (pmg-error-part i)))
+    (if (cffi:null-pointer-p p) "" (cffi:foreign-string-to-lisp p))))
+
+(defun signal-last-error ()
+  "Signals the calling thread's last runtime error as a PYERROR."
+  (let ((type (error-part 0)) (message (error-part 1)) (traceback (error-part 2)))
+    (pmg-error-clear)
+    (error (if (string= type "PythonNotAlive") 'python-not-alive-error 'pyerror)
+           :type (if (string= type "") "UnknownError" type)
+           :message message :traceback traceback)))
+
+(declaim (inline check-pointer))
+(defun check-pointer (p)
+  "P, a new reference; signals the last error if it is NULL."
+  (if (cffi:null-pointer-p p) (signal-last-error) p))
+
+;;; ------------------------------------------------------------------------------------
+;;; State
+
+(defvar *alive* nil "T while the Python session is running (global, never bound).")
+(defvar *generation* -1 "The runtime's start generation as of the last pystart/pystop.")
+(defvar *start-lock* (bt:make-recursive-lock "pymodgen pystart"))
+
+(defvar *additional-init-codes* nil
+  "A list of strings each of which should be python code. All the code will be executed
+by PYSTART.")
+
+(defvar *internal-features* (list :typed-arrays :with-python-output)
+  "A list of PYMODGEN features available on the system. :ARRAYS is added when numpy is
+importable (known after PYSTART).")
+
+;;; ------------------------------------------------------------------------------------
+;;; The GIL
+
+(defvar *in-gil* nil
+  "Bound to T (per thread) inside WITH-PYTHON-GIL and inside Python -> Lisp callbacks.")
+
+(defun call-with-gil (thunk)
+  (declare (function thunk))
+  (unless *alive* (python-start-if-not-alive))
+  (when (zerop (pmg-gil-enter)) (signal-last-error))
+  (unwind-protect (let ((*in-gil* t)) (funcall thunk))
+    (pmg-gil-exit)))
+
+(defmacro with-python-gil (&body body)
+  "Holds the GIL across BODY, so the Python calls inside skip taking and releasing it.
+Nestable; nearly free when the thread already holds it. Calls outside any
+WITH-PYTHON-GIL take the GIL per call (safe from any thread). Do not block on other Lisp
+threads that call Python inside this scope: they wait for the GIL."
+  (let ((f (gensym "BODY")))
+    `(flet ((,f () ,@body))
+       (declare (dynamic-extent #',f))
+       (if *in-gil* (,f) (call-with-gil #',f)))))
+
+;;; ------------------------------------------------------------------------------------
+;;; Start and stop
+
+(defun python-alive-p ()
+  "T if the Python session is running."
+  (and *alive* t))
+
+(defun python-start-if-not-alive ()
+  "Starts Python unless it is running."
+  (unless *alive* (pystart)))
+
+(defvar *after-start-hooks* nil "Functions called (in order) at the end of PYSTART.")
+
+(defun pystart ()
+  "Starts the Python session: loads the chosen interpreter's libpython and the runtime
+(once), initializes the interpreter with that interpreter's prefix and sys.path, runs
+*ADDITIONAL-INIT-CODES*. Returns T. (Restarts after PYSTOP.)"
+  (bt:with-recursive-lock-held (*start-lock*)
+    (unless *alive*
+      (let ((config (load-libraries)))
+        (when (minusp (pmg-initialize (python-executable config) (cffi:null-pointer)))
+          (signal-last-error))
+        (setf *generation* (pmg-generation)
+              *alive* t)
+        (handler-bind ((error (lambda (c) (declare (ignore c))
+                                (pmg-stop) (setf *alive* nil))))
+          (dolist (hook *after-start-hooks*) (funcall hook))
+          (dolist (code *additional-init-codes*) (raw-pyexec code))))))
+  t)
+
+(defun pystop ()
+  "Ends the Python session: clears __main__, invalidates cached callables, and makes
+further calls start a new session. CPython cannot re-initialize extension modules such as
+numpy within one process, so the interpreter itself stays loaded (imported modules stay
+imported). Python objects still referenced from Lisp stay valid."
+  (bt:with-recursive-lock-held (*start-lock*)
+    (when *alive*
+      (pmg-stop)
+      (setf *alive* nil
+            *generation* (pmg-generation))))
+  t)

@@ -1,0 +1,155 @@
+;;;; objects.lisp -- PYOBJECT-WRAPPER (a Python object held from Lisp), finalizers and the
+;;;; GC model, and the table of Lisp objects seen from Python.
+;;;;
+;;;; GC model: a wrapper owns one reference to its Python object. When Lisp's GC finds the
+;;;; wrapper unreachable, its trivial-garbage finalizer queues the pointer in the runtime's
+;;;; deferred-decref queue (no GIL needed, any thread); the next runtime call that takes
+;;;; the GIL drops the queued references. Users never manage the GIL for this.
+
+(in-package #:pymodgen)
+
+(defstruct (pyobject-wrapper (:constructor %make-wrapper (address)) (:copier nil))
+  "A wrapper around a pointer to a python object.
+LOAD-FORM is used if the pyobject-wrapper is dumped into a compiled lisp file."
+  (address 0 :type (unsigned-byte 62) :read-only t)
+  (load-form nil))
+
+(deftype python-object () 'pyobject-wrapper)
+
+(declaim (inline pyobject-wrapper-pointer))
+(defun pyobject-wrapper-pointer (wrapper)
+  "The PyObject* (a foreign pointer, borrowed from WRAPPER)."
+  (cffi:make-pointer (pyobject-wrapper-address wrapper)))
+
+(defvar *pygc-enabled* t)
+(defvar *pygc-threshold* 1000
+  "Compatibility knob: when more than this many references are queued for release,
+WITH-PYGC releases them at its end. (References are otherwise released at the next call
+that takes the GIL.)")
+
+(defun wrap-new-reference (pointer)
+  "Wraps POINTER (a NEW reference, now owned by the wrapper) with a finalizer."
+  (let* ((address (cffi:pointer-address pointer))
+         (w (%make-wrapper address)))
+    (when *pygc-enabled*
+      (tg:finalize w (lambda () (pmg-decref-deferred (cffi:make-pointer address)))))
+    w))
+
+(defun wrap-borrowed (pointer)
+  (pmg-incref pointer)
+  (wrap-new-reference pointer))
+
+(defmacro with-pygc (&body body)
+  "Code surrounded by with-pygc performs garbage collection only after executing all of
+body: here, queued references are released at its end if above *PYGC-THRESHOLD*."
+  `(multiple-value-prog1 (progn ,@body)
+     (when (and *alive* (> (pmg-deferred-count) *pygc-threshold*)) (pmg-flush))))
+
+(defmacro enable-pygc ()
+  "Python objects wrapped from now on are released when their wrapper is garbage."
+  `(progn (setf *pygc-enabled* t) (values)))
+
+(defmacro disable-pygc ()
+  "Python objects wrapped from now on are never released (their wrappers get no
+finalizer)."
+  `(progn (setf *pygc-enabled* nil) (values)))
+
+(defun pyobject-wrapper-eq* (o1 o2)
+  "Like pyobject-wrapper-eq but assumes that o1 and o2 are pyobject-wrapper each."
+  (declare (type pyobject-wrapper o1 o2))
+  (= (pyobject-wrapper-address o1) (pyobject-wrapper-address o2)))
+
+(defun pyobject-wrapper-eq (o1 o2)
+  "Returns T if o1 and o2 are both pyobject-wrapper with the same pointer, or the same
+lisp objects which are EQ to each other. Returns NIL in all other cases."
+  (or (eq o1 o2)
+      (and (pyobject-wrapper-p o1) (pyobject-wrapper-p o2)
+           (pyobject-wrapper-eq* o1 o2))))
+
+(defun python-object-eq (o1 o2) (pyobject-wrapper-eq o1 o2))
+(defun python-object-eq* (o1 o2) (pyobject-wrapper-eq* o1 o2))
+
+(defvar *print-pyobject* t
+  "If non-NIL, python's 'str' is called on the python-object before printing.")
+(defvar *print-pyobject-wrapper-identity* t
+  "If non-NIL, print's the lisp type and identity of the pyobject-wrapper.")
+(defvar *print-python-object* t "Alias of *PRINT-PYOBJECT* (py4cl2-cffi's older name).")
+
+(defun pystring-of (pointer which)
+  "str (WHICH 0) or repr (1) of the Python object at POINTER, as a Lisp string."
+  (let ((s (check-pointer (pmg-str pointer which))))
+    (unwind-protect (pystr-to-lisp s) (pmg-decref s))))
+
+(defun python-object-type (o)
+  "The Python type of wrapper O, as a string such as \"<class 'int'>\"."
+  (with-python-gil
+    (let ((ty (check-pointer (pmg-getattr (pyobject-wrapper-pointer o) "__class__"))))
+      (unwind-protect (pystring-of ty 0) (pmg-decref ty)))))
+
+(defmethod print-object ((o pyobject-wrapper) s)
+  (if (not *alive*)
+      (print-unreadable-object (o s :identity t)
+        (format s "PYTHON-OBJECT :POINTER #x~X (Python not running)" (pyobject-wrapper-address o)))
+      (let* ((p (pyobject-wrapper-pointer o))
+             (type (ignore-errors (python-object-type o)))
+             (text (if *print-pyobject*
+                       (or (ignore-errors (with-python-gil (pystring-of p 0))) "?")
+                       nil)))
+        (if *print-pyobject-wrapper-identity*
+            (print-unreadable-object (o s :identity t)
+              (if text
+                  (progn (format s "PYTHON-OBJECT :type ~A~%" type)
+                         (pprint-logical-block (s nil :per-line-prefix "  ")
+                           (write-string text s))
+                         (terpri s))
+                  (format s "PYTHON-OBJECT :POINTER #x~X :TYPE ~A"
+                          (pyobject-wrapper-address o) type)))
+            (if text
+                (write-string text s)
+                (format s "#<PYTHON-OBJECT :POINTER #x~X :TYPE ~A>"
+                        (pyobject-wrapper-address o) type))))))
+
+(defmethod make-load-form ((o pyobject-wrapper) &optional env)
+  (declare (ignore env))
+  (cond ((pyobject-wrapper-load-form o))
+        (t `(pyeval ,(with-python-gil (pystring-of (pyobject-wrapper-pointer o) 1))))))
+
+(defvar +py-none+ nil "The Python None (a PYOBJECT-WRAPPER), set by PYSTART.")
+(defvar +py-empty-tuple+ nil "The Python empty tuple (a PYOBJECT-WRAPPER), set by PYSTART.")
+(defvar +py-none-pointer+ (cffi:null-pointer) "PyObject* of None, set by PYSTART.")
+(defvar +py-empty-tuple-pointer+ (cffi:null-pointer) "PyObject* of (), set by PYSTART.")
+
+;;; ------------------------------------------------------------------------------------
+;;; Lisp objects seen from Python: a table of handles.
+
+(defvar *handles* (make-hash-table) "handle -> Lisp object referenced from Python")
+(defvar *handles-lock* (bt:make-lock "pymodgen handles"))
+(defvar *next-handle* 0)
+
+(defun drain-freed-handles ()
+  (cffi:with-foreign-object (buf :int64 64)
+    (loop for n = (pmg-take-freed-handles buf 64)
+          while (plusp n)
+          do (bt:with-lock-held (*handles-lock*)
+               (dotimes (i n) (remhash (cffi:mem-aref buf :int64 i) *handles*))))))
+
+(defun register-object (object)
+  "A fresh handle (integer) under which Python can reach OBJECT."
+  (drain-freed-handles)
+  (bt:with-lock-held (*handles-lock*)
+    (let ((h (incf *next-handle*)))
+      (setf (gethash h *handles*) object)
+      h)))
+
+(defun handle-object (handle)
+  (bt:with-lock-held (*handles-lock*)
+    (multiple-value-bind (o found) (gethash handle *handles*)
+      (unless found (error "pymodgen: no Lisp object under handle ~A" handle))
+      o)))
+
+(defun free-handle (handle)
+  (bt:with-lock-held (*handles-lock*) (remhash handle *handles*)))
+
+(defun handle-count ()
+  (drain-freed-handles)
+  (bt:with-lock-held (*handles-lock*) (hash-table-count *handles*)))

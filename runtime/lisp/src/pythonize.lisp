@@ -1,0 +1,232 @@
+;;;; pythonize.lisp -- Lisp values to Python objects.
+
+(in-package #:pymodgen)
+
+(defvar *pythonizers* nil
+  "Each entry in the alist PYTHONIZERS maps from a lisp-type to a single-argument
+PYTHON-FUNCTION-DESIGNATOR. This python function takes as input the \"default\" python
+objects and is expected to appropriately convert it to the corresponding python object.")
+
+(defmacro with-pythonizers ((&rest overriding-pythonizers) &body body)
+  "Each entry of OVERRIDING-PYTHONIZERS is a two-element list of the form (TYPE PYTHONIZER).
+TYPE is unevaluated, PYTHONIZER is evaluated: a Python function designator (a name such as
+\"tuple\", a pyobject-wrapper or a Lisp function) applied to the default Python object of
+each Lisp value of TYPE. Example: (with-pythonizers ((vector \"tuple\")) (pycall \"print\" #(1 2 3)))
+prints (1, 2, 3)."
+  `(let ((*pythonizers* (list* ,@(loop for (type pythonizer) in overriding-pythonizers
+                                       collect `(cons ',type ,pythonizer))
+                               *pythonizers*)))
+     ,@body))
+
+(defgeneric pythonize (lisp-value-or-object)
+  (:documentation "Given a lisp object, return a CFFI:FOREIGN-POINTER pointing to the
+python object corresponding to the given lisp object: a NEW (strong) reference, which the
+caller owns. Methods may be added for user classes; they must return a new reference (for
+example the result of calling PYTHONIZE on another value)."))
+
+(defmethod pythonize ((o integer))
+  (if (typep o '(signed-byte 64))
+      (check-pointer (pmg-long o))
+      (check-pointer (pmg-long-from-hex (format nil "~(~x~)" o)))))
+
+(defmethod pythonize ((o ratio))
+  (call-to-pointer (name-cell "fractions.Fraction") (list (numerator o) (denominator o))))
+
+(defmethod pythonize ((o float))
+  (check-pointer (pmg-float (coerce o 'double-float))))
+
+(defmethod pythonize ((o complex))
+  (check-pointer (pmg-complex (coerce (realpart o) 'double-float)
+                              (coerce (imagpart o) 'double-float))))
+
+(defun lisp-string-to-python (s)
+  (let ((s (if (typep s 'simple-string) s (coerce s 'simple-string))))
+    (declare (simple-string s))
+    (sb-sys:with-pinned-objects (s)
+      (check-pointer
+       (etypecase s
+         ((simple-array character (*))
+          (pmg-str-from-kind 4 (sb-sys:vector-sap s) (length s)))
+         (simple-base-string
+          (pmg-str-from-kind 1 (sb-sys:vector-sap s) (length s))))))))
+
+(defmethod pythonize ((o string)) (lisp-string-to-python o))
+
+(defmethod pythonize ((o symbol))
+  (cond ((eq o t) (check-pointer (pmg-bool 1)))
+        ((null o) (check-pointer (pmg-bool 0)))
+        (t (let ((name (symbol-name o)))
+             (lisp-string-to-python
+              (if (notany #'lower-case-p name) (string-downcase name) name))))))
+
+(defun fill-container (container items)
+  "Fills tuple/list CONTAINER from the Lisp sequence ITEMS."
+  (let ((i 0))
+    (map nil (lambda (x)
+               (when (minusp (pmg-fill container i (cffi:null-pointer) (%pythonize x)))
+                 (signal-last-error))
+               (incf i))
+         items)
+    container))
+
+(defun make-container (kind n)
+  (check-pointer (pmg-container kind n)))
+
+(defmacro with-new-container ((var kind n) &body body)
+  "Binds VAR to a fresh container; decrefs it if BODY exits non-locally; returns it."
+  (let ((ok (gensym)))
+    `(let ((,var (make-container ,kind ,n)) (,ok nil))
+       (unwind-protect (multiple-value-prog1 (progn ,@body) (setf ,ok t))
+         (unless ,ok (pmg-decref ,var))))))
+
+(defmethod pythonize ((o list))
+  (if (alexandria:proper-list-p o)
+      (with-python-gil
+        (with-new-container (tu 0 (length o)) (fill-container tu o) tu))
+      (error "pymodgen: cannot pythonize the improper list ~S" o)))
+
+(defmethod pythonize ((o hash-table))
+  (with-python-gil
+    (with-new-container (d 2 0)
+      (maphash (lambda (k v)
+                 (let ((pk (%pythonize k)))
+                   (when (minusp (pmg-fill d 0 pk (%pythonize v)))
+                     (signal-last-error))))
+               o)
+      d)))
+
+(defun pybytes (octets)
+  "A Python bytes object (a PYOBJECT-WRAPPER) holding the octets of the Lisp sequence
+OCTETS."
+  (let ((v (coerce octets '(simple-array (unsigned-byte 8) (*)))))
+    (sb-sys:with-pinned-objects (v)
+      (wrap-new-reference (check-pointer (pmg-bytes (sb-sys:vector-sap v) (length v)))))))
+
+;;; Arrays
+
+(defun array-dtype (array)
+  "numpy dtype string for a specialized Lisp array, or NIL."
+  (let ((et (array-element-type array)))
+    (cond ((eq et 'double-float) "f8")
+          ((eq et 'single-float) "f4")
+          ((equal et '(signed-byte 64)) "i8")
+          ((equal et '(signed-byte 32)) "i4")
+          ((equal et '(signed-byte 16)) "i2")
+          ((equal et '(signed-byte 8)) "i1")
+          ((equal et '(unsigned-byte 64)) "u8")
+          ((equal et '(unsigned-byte 32)) "u4")
+          ((equal et '(unsigned-byte 16)) "u2")
+          ((equal et '(unsigned-byte 8)) "u1")
+          ((equal et '(complex double-float)) "c16")
+          ((equal et '(complex single-float)) "c8")
+          (t nil))))
+
+(defun dtype-size (dtype)
+  (cdr (assoc dtype '(("f8" . 8) ("f4" . 4) ("i8" . 8) ("i4" . 4) ("i2" . 2) ("i1" . 1)
+                      ("u8" . 8) ("u4" . 4) ("u2" . 2) ("u1" . 1) ("c16" . 16) ("c8" . 8))
+              :test #'string=)))
+
+(defun shareable-array-p (o)
+  "A specialized simple array whose memory numpy can use directly."
+  (and (typep o 'simple-array) (not (stringp o)) (array-dtype o) t))
+
+(defun array-over-pinned (array)
+  "A numpy array (new reference) over ARRAY's memory. ARRAY must be pinned by the caller
+for as long as Python uses the result."
+  (let* ((dtype (array-dtype array))
+         (storage (sb-ext:array-storage-vector array))
+         (rank (array-rank array)))
+    (cffi:with-foreign-object (shape :int64 (max 1 rank))
+      (dotimes (i rank) (setf (cffi:mem-aref shape :int64 i) (array-dimension array i)))
+      (check-pointer
+       (pmg-array-over (sb-sys:vector-sap storage)
+                       (* (array-total-size array) (dtype-size dtype))
+                       dtype rank shape 1)))))
+
+(defun array-copy-to-python (array)
+  "A numpy array (new reference) holding a copy of the specialized ARRAY."
+  (let ((array (if (typep array 'simple-array)
+                   array
+                   (let ((c (make-array (array-dimensions array)
+                                        :element-type (array-element-type array))))
+                     (dotimes (i (array-total-size array) c)
+                       (setf (row-major-aref c i) (row-major-aref array i)))))))
+    (sb-sys:with-pinned-objects (array)
+      (with-python-gil
+        (let ((view (array-over-pinned array)))
+          (unwind-protect (call-to-pointer-obj (pyattr-pointer view "copy") '())
+            (pmg-decref view)))))))
+
+(defvar *pinned-arrays* nil
+  "Arrays pinned for the current call: these reach Python by reference.")
+(defvar *shared-arrays* nil
+  "Alist (address-of-numpy-array . lisp-array) of arrays shared in the current call.")
+
+(defun nested-lists (array)
+  (let ((dims (array-dimensions array)))
+    (labels ((rec (ds offset)
+               (if (null ds)
+                   (row-major-aref array offset)
+                   (let ((stride (reduce #'* (cdr ds))))
+                     (coerce (loop for i below (car ds)
+                                   collect (rec (cdr ds) (+ offset (* i stride))))
+                             'vector)))))
+      (rec dims 0))))
+
+(defmethod pythonize ((o array))
+  (cond ((and (member o *pinned-arrays* :test #'eq))
+         (let ((p (array-over-pinned o)))
+           (push (cons (cffi:pointer-address p) o) *shared-arrays*)
+           p))
+        ((array-dtype o) (array-copy-to-python o))
+        ((and (vectorp o) (= 1 (array-rank o)))
+         (with-python-gil
+           (with-new-container (l 1 (length o)) (fill-container l o) l)))
+        (t ;; a general multi-dimensional array: a numpy array of objects
+         (call-to-pointer (name-cell "numpy.array") (list (nested-lists o))
+                          (list "dtype" "object")))))
+
+(defmethod pythonize ((o pyobject-wrapper))
+  (let ((p (pyobject-wrapper-pointer o)))
+    (pmg-incref p)
+    p))
+
+(defmethod pythonize ((o sb-sys:system-area-pointer))
+  (pmg-incref o)
+  o)
+
+(defmethod pythonize ((o function))
+  (check-pointer (pmg-make-callable (register-object o))))
+
+(defmethod pythonize ((o t))
+  ;; Any other Lisp object: a proxy whose attribute access calls PYTHON-GETATTR /
+  ;; PYTHON-SETATTR.
+  (call-to-pointer (name-cell "_pymodgen.LispObject") (list (register-object o))))
+
+(defgeneric python-getattr (object slot-name)
+  (:documentation "Called when python accesses an object's slot (getattr)")
+  (:method (object slot-name)
+    (error "pymodgen: ~S has no attribute ~S for Python (define a PYTHON-GETATTR method)"
+           object slot-name)))
+
+(defgeneric python-setattr (object slot-name value)
+  (:documentation "Called when python sets an object's slot (setattr)")
+  (:method (object slot-name value)
+    (declare (ignore value))
+    (error "pymodgen: cannot set attribute ~S of ~S from Python (define a PYTHON-SETATTR method)"
+           slot-name object)))
+
+(defun %pythonize (x)
+  "PYTHONIZE, then the matching entry of *PYTHONIZERS* (a new reference)."
+  (let ((p (pythonize x)))
+    (if (null *pythonizers*)
+        p
+        (let ((entry (find-if (lambda (e) (typep x (car e))) *pythonizers*)))
+          (if (null entry)
+              p
+              (let ((w (wrap-new-reference p))
+                    (f (cdr entry))
+                    (*pythonizers* nil))
+                (if (functionp f)
+                    (pythonize (funcall f w))
+                    (call-to-pointer (callable-target f) (list w)))))))))
