@@ -96,8 +96,6 @@ PYMODGEN_EXECUTABLE, else the pymodgen binary of the source tree this runtime co
   "Where DEFPYMODULE writes generated systems. When NIL: PYMODGEN_LISP_DIR, else
 $XDG_CACHE_HOME/pymodgen/lisp/ (~/.cache/pymodgen/lisp/).")
 
-(defvar *defpymodule-silent-p* nil "DEFPYMODULE avoids printing progress if this is T.")
-
 (define-condition pymodgen-generation-error (error)
   ((module :initarg :module :reader pymodgen-generation-error-module)
    (command :initarg :command :reader pymodgen-generation-error-command)
@@ -161,7 +159,7 @@ $XDG_CACHE_HOME/pymodgen/lisp/ (~/.cache/pymodgen/lisp/).")
   "The .asd file of the system in DIR and its components' source files, in load order."
   (let* ((asd (first (directory (merge-pathnames "*.asd" dir))))
          (form (with-open-file (s asd) (with-standard-io-syntax (let ((*read-eval* nil)) (read s)))))
-         (components (getf (cdddr form) :components)))
+         (components (getf (cddr form) :components)))
     (values asd
             (loop for (nil name) in components
                   collect (merge-pathnames (make-pathname :name name :type "lisp") dir)))))
@@ -204,7 +202,7 @@ IN-PACKAGE forms, in order."
   (let* ((plist (rest check-form))
          (root (getf plist :lisp-package))
          (new (string-upcase (string lisp-package))))
-    (loop for p in (getf plist :packages)
+    (loop for p in (let ((ps (getf plist :packages))) (if (eq (car ps) 'quote) (second ps) ps))
           collect (cons p (if (string= p root)
                               new
                               (concatenate 'string new (subseq p (length root))))))))
@@ -287,18 +285,6 @@ version HASH with the live module's and acts per *ON-MODULE-CHANGE*."
 ;;; ------------------------------------------------------------------------------------
 ;;; DEFPYMODULE
 
-(defun lispify-name (name)
-  "A Python name as Lisp would spell it: \"numpy.random\" -> \"NUMPY.RANDOM\",
-\"array_equal\" -> \"ARRAY-EQUAL\", \"isRunning\" -> \"IS-RUNNING\"."
-  (let ((out (make-string-output-stream)))
-    (loop for prev = nil then c
-          for c across (string-trim "_" name)
-          do (cond ((char= c #\_) (write-char #\- out))
-                   ((and prev (upper-case-p c) (lower-case-p prev)) (write-char #\- out)
-                    (write-char c out))
-                   (t (write-char c out))))
-    (string-upcase (get-output-stream-string out))))
-
 (defun %generate-module-forms (pymodule-name import-submodules lisp-package silent)
   "Generates (or reuses) the bindings of PYMODULE-NAME and returns their forms, with
 packages renamed under LISP-PACKAGE, and the recorded check plist."
@@ -345,7 +331,7 @@ packages renamed under LISP-PACKAGE, and the recorded check plist."
 
 (defun %defpymodule-load-time (pymodule-name import-submodules lisp-package silent)
   "DEFPYMODULE without cache: generate and load the bindings now."
-  (let ((lisp-package (or lisp-package (lispify-name pymodule-name))))
+  (let ((lisp-package (or lisp-package (string-upcase pymodule-name))))
     (multiple-value-bind (forms check)
         (%generate-module-forms pymodule-name import-submodules lisp-package silent)
       (declare (ignore check))
@@ -353,12 +339,23 @@ packages renamed under LISP-PACKAGE, and the recorded check plist."
         (dolist (form forms) (eval form)))
       t)))
 
-(declaim #+sbcl (sb-ext:muffle-conditions style-warning)) ; the reference's lambda lists
-;;; mix &optional and &key (py4cl2-cffi compatibility): SBCL would note it once per macro.
+;;; api.lisp reserves DEFPYMODULE (a placeholder) and has a pycall-style DEFPYFUN; the
+;;; generator-based macros below replace them, and DEFPYFUN falls back to the pycall-style
+;;; expansion for what the generator cannot bind (global names such as "len", a module the
+;;; generator fails on).
+(eval-when (:compile-toplevel :load-toplevel :execute)
+  (let ((old (macro-function 'defpyfun)))
+    (when (and old (not (get 'defpyfun 'generator-based)))
+      (setf (get 'defpyfun 'pycall-expander) old)))
+  (fmakunbound 'defpyfun)
+  (fmakunbound 'defpymodule))
 
+;;; The reference's lambda lists mix &optional and &key (py4cl2-cffi compatibility): SBCL
+;;; would note it with a style-warning, muffled here.
+(locally (declare #+sbcl (sb-ext:muffle-conditions style-warning))
 (defmacro defpymodule (pymodule-name &optional (import-submodules nil)
                        &key (cache t) (continue-ignoring-errors t)
-                         (lisp-package (lispify-name pymodule-name)) (reload t)
+                         (lisp-package (string-upcase pymodule-name)) (reload t)
                          (recompile-on-change nil) (safety t) (silent *defpymodule-silent-p*))
   "Import a python module (and its submodules) as a lisp-package(s), through the pymodgen
 generator. Example: (defpymodule \"math\" nil :lisp-package \"M\") (m:sqrt 4) ; => 2.0d0
@@ -394,7 +391,7 @@ interpreter. Generated systems live under *DEFPYMODULE-DIRECTORY*."
               (%check-defpymodule-hash ,pymodule-name ,(getf check :hash) ,(getf check :generator)
                                        ,(getf check :version) ',recompile-on-change ,import-submodules
                                        ,lisp-package)
-              t)))))))
+              t))))))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; DEFPYFUN
@@ -429,13 +426,15 @@ interpreter. Generated systems live under *DEFPYMODULE-DIRECTORY*."
          (defun (or (%defun-for forms module attribute)
                     (error "defpyfun: the Python module ~A has no public callable ~A" module attribute)))
          (package (if (packagep lisp-package) lisp-package (find-package lisp-package)))
-         (name (intern (string-upcase (string lisp-fun-name)) package)))
+         (name (intern (string lisp-fun-name) package)))
     (list* 'cl:defun name
            (%substitute-package-symbols (cddr defun) (find-package private) package))))
 
-(defmacro defpyfun (fun-name &optional pymodule-name
+(locally (declare #+sbcl (sb-ext:muffle-conditions style-warning))
+(defmacro defpyfun (&whole whole fun-name &optional pymodule-name
                     &key (as fun-name) (cache t) (lisp-fun-name (lispify-name as))
-                      (lisp-package *package*) (safety t))
+                      (lisp-package *package*) (safety t)
+                    &environment env)
   "Defines a function which calls the Python callable FUN-NAME of PYMODULE-NAME (or a
 dotted FUN-NAME), with the lambda list and docstring pymodgen generates for it.
 Example: (defpyfun \"sqrt\" \"math\") (sqrt 42) ; => 6.48...d0 in your package.
@@ -443,8 +442,16 @@ AS: the Lisp-side name to derive LISP-FUN-NAME from. CACHE: if non-NIL the funct
 generated at macroexpansion time, else when the form is evaluated. LISP-PACKAGE: where
 LISP-FUN-NAME is interned. SAFETY: accepted for compatibility (calls are always safe)."
   (declare (ignore safety))
-  (if cache
-      (%defpyfun-form fun-name pymodule-name lisp-fun-name lisp-package)
-      `(eval (%defpyfun-form ,fun-name ,pymodule-name ,lisp-fun-name ,lisp-package))))
+  (flet ((fallback ()
+           (let ((expander (get 'defpyfun 'pycall-expander)))
+             (if expander
+                 (funcall expander whole env)
+                 (error "defpyfun: cannot bind ~S" fun-name)))))
+    (cond ((not (or pymodule-name (find #\. fun-name))) (fallback))
+          ((not cache)
+           `(eval (%defpyfun-form ,fun-name ,pymodule-name ,lisp-fun-name ,lisp-package)))
+          (t (handler-case (%defpyfun-form fun-name pymodule-name lisp-fun-name lisp-package)
+               (pymodgen-generation-error () (fallback))))))))
 
-(declaim #+sbcl (sb-ext:unmuffle-conditions style-warning))
+(eval-when (:compile-toplevel :load-toplevel :execute)
+  (setf (get 'defpyfun 'generator-based) t))
