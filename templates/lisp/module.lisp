@@ -5,6 +5,9 @@
 {% for f in functions %}
 {% include "lisp/function.lisp" %}
 {% endfor -%}
+{% for a in attributes %}
+{% include "lisp/attribute.lisp" %}
+{% endfor -%}
 {% for c in constants %}
 {% include "lisp/constant.lisp" %}
 {% endfor -%}

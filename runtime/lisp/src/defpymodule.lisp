@@ -84,6 +84,15 @@ passed positionally). Arguments not given are not passed: Python applies its def
                     name)
               nil))
 
+(defun %attribute (object name)
+  "The attribute NAME of the Python OBJECT (a wrapper or a Lisp value), lispified."
+  (%call-cell (load-time-value (%callable-cell "builtins" "getattr")) (list object name) nil))
+
+(defun %set-attribute (object name value)
+  "Sets the attribute NAME of the Python OBJECT to VALUE; returns VALUE."
+  (%call-cell (load-time-value (%callable-cell "builtins" "setattr")) (list object name value) nil)
+  value)
+
 ;;; ------------------------------------------------------------------------------------
 ;;; Finding and running the generator
 

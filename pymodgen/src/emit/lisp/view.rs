@@ -46,8 +46,18 @@ pub(super) struct ModuleView {
     pub package: String,
     pub module: String,
     pub functions: Vec<FunctionView>,
+    pub attributes: Vec<AttributeView>,
     pub constants: Vec<ConstantView>,
     pub objects: Vec<ObjectView>,
+}
+
+/// A property or other attribute of a class: a reader `(class-attr object)` and, unless
+/// read-only, a writer `(setf (class-attr object) value)`.
+pub(super) struct AttributeView {
+    pub name: String,
+    pub attribute: String,
+    pub doc: String,
+    pub writable: bool,
 }
 
 /// One `defun` calling a Python callable.
@@ -131,12 +141,30 @@ pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> Modu
             functions.push(function(m, name, &path, meth, self_param));
         }
     }
+    let mut attributes = Vec::new();
+    for c in &manifest.classes {
+        let class = names::kebab(&c.name);
+        for a in &c.attributes {
+            let name = namer.claim(&format!("{class}-{}", names::kebab(&a.name)));
+            let what = if a.readonly { "read-only" } else { "settable with SETF" };
+            let doc = match &a.doc {
+                Some(d) if !d.trim().is_empty() => format!("{d}\n\nPython: the attribute {} of a {m}.{} ({what}).", a.name, c.name),
+                _ => format!("Python: the attribute {} of a {m}.{} ({what}).", a.name, c.name),
+            };
+            attributes.push(AttributeView {
+                name,
+                attribute: names::escape(&a.name),
+                doc: names::escape(&doc),
+                writable: !a.readonly,
+            });
+        }
+    }
     for c in &manifest.constants {
         let name = namer.claim(&format!("+{}+", names::kebab(&c.name)));
         let value = c
             .literal
             .as_ref()
-            .and_then(|l| literal(l, false))
+            .and_then(literal)
             .unwrap_or_else(|| format!("(pymodgen::%module-attribute \"{}\" \"{}\")", names::escape(m), names::escape(&c.name)));
         constants.push(ConstantView { name, value, python: one_line(&format!("{m}.{} = {}", c.name, c.repr)) });
     }
@@ -153,6 +181,7 @@ pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> Modu
     let exports: BTreeSet<String> = functions
         .iter()
         .map(|f| f.name.clone())
+        .chain(attributes.iter().map(|a| a.name.clone()))
         .chain(constants.iter().map(|c| c.name.clone()))
         .chain(objects.iter().map(|o| o.name.clone()))
         .collect();
@@ -165,7 +194,15 @@ pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> Modu
             shadow,
             exports: exports.into_iter().collect(),
         },
-        module: ModuleView { header: header.to_owned(), package, module: m.clone(), functions, constants, objects },
+        module: ModuleView {
+            header: header.to_owned(),
+            package,
+            module: m.clone(),
+            functions,
+            attributes,
+            constants,
+            objects,
+        },
     }
 }
 
@@ -305,17 +342,19 @@ fn lisp_bool(b: bool) -> &'static str {
 
 /// `var` or `(var default)` when the default is a literal Lisp can restate.
 fn display_entry(var: &str, p: &Param) -> String {
-    match p.literal.as_ref().and_then(|l| literal(l, false)) {
+    match p.literal.as_ref().and_then(literal) {
         Some(value) => format!("({var} {value})"),
         None => var.to_owned(),
     }
 }
 
-/// A Python literal as Lisp source: `None`/`False` → `cl:nil`, `True` → `cl:t`, floats as
-/// double-floats, tuples as quoted lists. `None` when Lisp cannot restate it (`inf`, `nan`).
-pub(super) fn literal(l: &Literal, quoted: bool) -> Option<String> {
+/// A Python literal as Lisp source, as the runtime lispifies it: `None` → `pymodgen:+py-none+`,
+/// `False` → `cl:nil`, `True` → `cl:t`, floats as double-floats, bytes as a vector, tuples
+/// as lists. `None` when Lisp cannot restate it (`inf`, `nan`).
+pub(super) fn literal(l: &Literal) -> Option<String> {
     Some(match l {
-        Literal::None | Literal::Bool(false) => "cl:nil".to_owned(),
+        Literal::None => "pymodgen:+py-none+".to_owned(),
+        Literal::Bool(false) => "cl:nil".to_owned(),
         Literal::Bool(true) => "cl:t".to_owned(),
         Literal::Int(digits) => digits.clone(),
         Literal::Float(repr) => float(repr)?,
@@ -324,10 +363,10 @@ pub(super) fn literal(l: &Literal, quoted: bool) -> Option<String> {
             let items: Vec<String> = b.iter().map(|x| x.to_string()).collect();
             format!("#({})", items.join(" "))
         }
+        Literal::Tuple(items) if items.is_empty() => "cl:nil".to_owned(),
         Literal::Tuple(items) => {
-            let inner: Option<Vec<String>> = items.iter().map(|i| literal(i, true)).collect();
-            let body = format!("({})", inner?.join(" "));
-            if quoted { body } else { format!("'{body}") }
+            let inner: Option<Vec<String>> = items.iter().map(literal).collect();
+            format!("(cl:list {})", inner?.join(" "))
         }
     })
 }
@@ -357,6 +396,6 @@ mod tests {
     #[test]
     fn tuples() {
         let t = Literal::Tuple(vec![Literal::Int("1".into()), Literal::None, Literal::Str("a\"".into())]);
-        assert_eq!(literal(&t, false).as_deref(), Some("'(1 cl:nil \"a\\\"\")"));
+        assert_eq!(literal(&t).as_deref(), Some("(cl:list 1 pymodgen:+py-none+ \"a\\\"\")"));
     }
 }
