@@ -32,7 +32,8 @@ A string is taken as the exact Python name (for names kebab-case cannot spell: \
 (defun %call-python-style (cell positional args spec)
   "Calls CELL as Python would: POSITIONAL (the required arguments, a fresh list) then ARGS,
 whose leading non-keyword elements are further positional arguments (at most N-OPTIONAL of
-them unless REST-P) and whose tail is a plist of keyword arguments. SPEC is
+them unless REST-P) and whose tail, from the first keyword on, is a plist of keyword
+arguments (where a string key is an exact Python name, for **kwargs). SPEC is
 #(N-OPTIONAL REST-P KWARGS-P KEYS) where KEYS is a plist from keyword to Python parameter
 name; with KWARGS-P other keywords (and strings) are passed as **kwargs. A keyword that is
 neither in KEYS nor accepted as **kwargs is a positional value (so :NONE-like values can be
@@ -45,8 +46,7 @@ passed positionally). Arguments not given are not passed: Python applies its def
         (extra '()))
     (declare (fixnum n-optional) (list keys))
     (flet ((starts-keywords-p (x)
-             (and (or (keywordp x) (and kwargs-p (stringp x)))
-                  (or kwargs-p (getf keys x)))))
+             (and (keywordp x) (or kwargs-p (getf keys x)))))
       (loop while (and args (not (starts-keywords-p (car args))))
             do (if (or rest-p (plusp n-optional))
                    (progn (push (pop args) extra) (decf n-optional))
@@ -136,13 +136,25 @@ $XDG_CACHE_HOME/pymodgen/lisp/ (~/.cache/pymodgen/lisp/).")
   "The interpreter the runtime uses (or will use), so bindings and runtime agree."
   (ignore-errors (python-executable (or *python-config* (find-python)))))
 
+(defun %module-search-root (module)
+  "The sys.path entry the live interpreter finds MODULE's top-level package under (NIL for
+built-in modules or when Python is not running), so the generator finds it too."
+  (when (python-alive-p)
+    (ignore-errors
+     (let ((root (pyeval (format nil "(lambda s: (s.submodule_search_locations and __import__('os').path.dirname(list(s.submodule_search_locations)[0])) or (s.origin and __import__('os').path.isfile(s.origin) and __import__('os').path.dirname(s.origin)) or '')(__import__('importlib.util').util.find_spec(~S))"
+                                 (subseq module 0 (position #\. module))))))
+       (and (stringp root) (plusp (length root)) root)))))
+
 (defun run-pymodgen (module out &key submodules silent)
-  "Runs `pymodgen generate MODULE --lang lisp --out OUT` and returns the system directory."
+  "Runs `pymodgen generate MODULE --lang lisp --out OUT` with the runtime's interpreter (and
+the directory the live interpreter finds MODULE in) and returns the system directory."
   (let* ((python (%python-executable))
+         (root (%module-search-root module))
          (command (append (list (pymodgen-executable) "generate" module "--lang" "lisp"
                                 "--out" (namestring out))
                           (and submodules (list "--submodules"))
-                          (and python (list "--python" python)))))
+                          (and python (list "--python" python))
+                          (and root (list "--pythonpath" root)))))
     (multiple-value-bind (output error-output code)
         (handler-case (uiop:run-program command :output :string :error-output :string
                                                 :ignore-error-status t)
