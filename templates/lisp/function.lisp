@@ -2,9 +2,13 @@
   "{{ f.doc }}"
 {%- if f.simple %}
   (pymodgen:%call-cell (cl:load-time-value (pymodgen:%callable-cell "{{ f.module }}" "{{ f.path }}"))
-                       (cl:list{% for r in f.required %} {{ r }}{% endfor %}) cl:nil))
+                       {{ f.args }} cl:nil))
+{%- else if f.positional %}
+  #+sbcl (cl:declare (sb-c::lambda-list {{ f.display }}))
+  (pymodgen:%call-cell (cl:load-time-value (pymodgen:%callable-cell "{{ f.module }}" "{{ f.path }}"))
+                       {{ f.args }} cl:nil))
 {%- else %}
   #+sbcl (cl:declare (sb-c::lambda-list {{ f.display }}))
   (pymodgen::%call-python-style (cl:load-time-value (pymodgen:%callable-cell "{{ f.module }}" "{{ f.path }}"))
-                                (cl:list{% for r in f.required %} {{ r }}{% endfor %}) %args {{ f.spec }}))
+                                {{ f.args }} %args {{ f.spec }}))
 {%- endif %}

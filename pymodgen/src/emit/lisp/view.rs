@@ -69,12 +69,15 @@ pub(super) struct FunctionView {
     pub doc: String,
     /// `true`: only required positional parameters, called directly.
     pub simple: bool,
+    /// `true`: only positional-only parameters, some optional: a real `&optional` lambda
+    /// list whose supplied-p variables say what is passed.
+    pub positional: bool,
+    /// The positional-arguments form, for `simple` and `positional` functions.
+    pub args: String,
     /// The lambda list of the `defun`.
     pub lambda_list: String,
     /// The Python-faithful lambda list shown by SLIME/SLY (SBCL's `sb-c::lambda-list`).
     pub display: String,
-    /// Required parameters (Lisp variables), passed positionally.
-    pub required: Vec<String>,
     /// The argument spec for `pymodgen::%call-python-style`.
     pub spec: String,
 }
@@ -250,6 +253,7 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
         required.push(vars.claim(&names::param(s)));
     }
     let mut optional = Vec::new(); // (display entry)
+    let mut optional_vars = Vec::new(); // (variable, lambda-list entry with supplied-p)
     let mut n_optional = 0usize;
     let mut rest: Option<String> = None;
     let mut kwargs = false;
@@ -264,6 +268,8 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
             ParamKind::PositionalOnly | ParamKind::PositionalOrKeyword => {
                 let var = vars.claim(&names::param(&p.name));
                 optional.push(display_entry(&var, p));
+                let default = p.literal.as_ref().and_then(literal).unwrap_or_else(|| "cl:nil".to_owned());
+                optional_vars.push((var.clone(), format!("({var} {default} %{var}-p)")));
                 n_optional += 1;
                 if p.kind == ParamKind::PositionalOrKeyword {
                     keys.push((keywords.claim(&names::keyword(&p.name)), p.name.clone()));
@@ -280,9 +286,23 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
     }
 
     let simple = optional.is_empty() && rest.is_none() && key_only.is_empty() && keys.is_empty() && !kwargs;
+    let positional = !simple && keys.is_empty() && rest.is_none() && key_only.is_empty() && !kwargs;
     let req = required.join(" ");
+    let args = if positional {
+        // (cl:list* req... (cl:and %o1-p (cl:cons o1 (cl:and %o2-p (cl:cons o2 cl:nil)))))
+        let mut tail = "cl:nil".to_owned();
+        for (var, _) in optional_vars.iter().rev() {
+            tail = format!("(cl:and %{var}-p (cl:cons {var} {tail}))");
+        }
+        if req.is_empty() { tail } else { format!("(cl:list* {req} {tail})") }
+    } else {
+        format!("(cl:list{}{req})", if req.is_empty() { "" } else { " " })
+    };
     let lambda_list = if simple {
         format!("({req})")
+    } else if positional {
+        let opts: Vec<&str> = optional_vars.iter().map(|(_, entry)| entry.as_str()).collect();
+        format!("({req}{}&optional {})", if req.is_empty() { "" } else { " " }, opts.join(" "))
     } else if req.is_empty() {
         "(&rest %args)".to_owned()
     } else {
@@ -323,9 +343,10 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
         path: names::escape(path),
         doc: names::escape(&doc_text(f.doc.as_deref(), module, path, f)),
         simple,
+        positional,
+        args,
         lambda_list,
         display: format!("({display})"),
-        required,
         spec,
     }
 }
