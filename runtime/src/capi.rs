@@ -22,6 +22,7 @@
 
 use pyo3::ffi;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::{self, null_mut};
@@ -65,12 +66,26 @@ struct LastError {
 }
 
 thread_local! {
-    static DEPTH: Cell<u32> = const { Cell::new(0) };
-    static TSTATE: Cell<*mut ffi::PyThreadState> = const { Cell::new(null_mut()) };
+    /// Per-thread GIL state, read through one TLS access per call (see `tls`).
+    static TLS: Tls = const { Tls { depth: Cell::new(0), tstate: Cell::new(null_mut()), pending: Cell::new(null_mut()) } };
     static LAST_ERROR: RefCell<Option<LastError>> = const { RefCell::new(None) };
+}
+
+struct Tls {
+    /// How many runtime scopes hold the GIL on this thread (0: not held through us).
+    depth: Cell<u32>,
+    /// This thread's PyThreadState, created on first use and kept.
+    tstate: Cell<*mut ffi::PyThreadState>,
     /// The last string result handed to Lisp by a call: Lisp copies its characters, and
     /// the reference is dropped at this thread's next call (which holds the GIL anyway).
-    static PENDING: Cell<Obj> = const { Cell::new(null_mut()) };
+    pending: Cell<Obj>,
+}
+
+/// This thread's state. The reference is valid for the thread's lifetime (the value has
+/// no destructor), so it may be kept across calls made on this thread.
+#[inline]
+fn tls() -> &'static Tls {
+    TLS.with(|t| unsafe { &*(t as *const Tls) })
 }
 
 fn set_error(ty: &str, msg: &str, tb: &str) {
@@ -114,6 +129,7 @@ unsafe fn fetch_py_error() {
 /// GIL guard: takes the GIL unless this thread already holds it through us.
 struct Gil {
     acquired: bool,
+    t: &'static Tls,
 }
 
 impl Gil {
@@ -127,32 +143,33 @@ impl Gil {
             );
             return None;
         }
-        let depth = DEPTH.with(|d| d.get());
+        let t = tls();
+        let depth = t.depth.get();
         if depth > 0 {
-            DEPTH.with(|d| d.set(depth + 1));
-            return Some(Gil { acquired: false });
+            t.depth.set(depth + 1);
+            return Some(Gil { acquired: false, t });
         }
-        let mut ts = TSTATE.with(|t| t.get());
+        let mut ts = t.tstate.get();
         unsafe {
             if ts.is_null() {
                 ts = ffi::PyThreadState_New(INTERP.load(Ordering::Acquire));
-                TSTATE.with(|t| t.set(ts));
+                t.tstate.set(ts);
             }
             ffi::PyEval_RestoreThread(ts);
         }
-        DEPTH.with(|d| d.set(1));
+        t.depth.set(1);
         if DEFERRED_LEN.load(Ordering::Relaxed) > 0 {
             unsafe { flush_deferred() };
         }
-        release_pending();
-        Some(Gil { acquired: true })
+        release_pending(t);
+        Some(Gil { acquired: true, t })
     }
 }
 
 impl Drop for Gil {
     #[inline]
     fn drop(&mut self) {
-        DEPTH.with(|d| d.set(d.get() - 1));
+        self.t.depth.set(self.t.depth.get() - 1);
         if self.acquired {
             unsafe { ffi::PyEval_SaveThread() };
         }
@@ -160,8 +177,8 @@ impl Drop for Gil {
 }
 
 #[inline]
-fn release_pending() {
-    let p = PENDING.with(|p| p.replace(null_mut()));
+fn release_pending(t: &Tls) {
+    let p = t.pending.replace(null_mut());
     if !p.is_null() {
         unsafe { ffi::Py_DECREF(p) };
     }
@@ -290,7 +307,7 @@ unsafe fn initialize(executable: *const c_char, home: *const c_char) -> Result<(
                 }
                 INTERP.store(ffi::PyInterpreterState_Get(), Ordering::Release);
                 let ts = ffi::PyEval_SaveThread();
-                TSTATE.with(|t| t.set(ts));
+                tls().tstate.set(ts);
             } else {
                 // Someone (e.g. pyo3's auto-initialize) started it: borrow its interpreter.
                 let g = ffi::PyGILState_Ensure();
@@ -384,14 +401,14 @@ thread_local! {
 pub extern "C" fn pmg_gil_exit() {
     let acquired = GIL_SCOPE_ACQ.with(|s| s.borrow_mut().pop());
     if let Some(acquired) = acquired {
-        drop(Gil { acquired });
+        drop(Gil { acquired, t: tls() });
     }
 }
 
 /// 1 when the calling thread holds the GIL through this runtime.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_gil_held() -> c_int {
-    (DEPTH.with(|d| d.get()) > 0) as c_int
+    (tls().depth.get() > 0) as c_int
 }
 
 // ---------------------------------------------------------------------------------------
@@ -417,7 +434,7 @@ pub extern "C" fn pmg_error_clear() {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_set_python_error(kind: c_int, msg: *const c_char) {
     let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
-        if DEPTH.with(|d| d.get()) == 0 {
+        if tls().depth.get() == 0 {
             return;
         }
         let exc = match kind {
@@ -752,7 +769,7 @@ unsafe fn result_value(r: Obj, out: &mut PmgValue) -> c_int {
             }
             TAG_STR => {
                 // Lisp copies the characters; the reference goes at the next call.
-                let old = PENDING.with(|p| p.replace(r));
+                let old = tls().pending.replace(r);
                 if !old.is_null() {
                     ffi::Py_DECREF(old);
                 }
@@ -893,7 +910,15 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
                 fetch_py_error();
                 return None;
             }
-            check(ffi::PyImport_Import(first))?
+            // an imported module: sys.modules first (cheap), else import it
+            let m = ffi::PyImport_GetModule(first);
+            let m = if m.is_null() && ffi::PyErr_Occurred().is_null() { ffi::PyImport_Import(first) } else { m };
+            if m.is_null() && ffi::PyErr_ExceptionMatches(ffi::PyExc_ModuleNotFoundError) != 0 {
+                // `first` is neither a variable nor a module: say so as Python would.
+                ffi::PyErr_Clear();
+                ffi::PyErr_Format(ffi::PyExc_NameError, c"name '%U' is not defined".as_ptr(), first);
+            }
+            check(m)?
         } else {
             ffi::Py_NewRef(cur)
         };
@@ -1054,6 +1079,92 @@ pub unsafe extern "C" fn pmg_run(code: *const c_char, mode: c_int) -> Obj {
         let d = MAIN_DICT.load(Ordering::Acquire);
         let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
         check(ffi::PyRun_StringFlags(code.as_ptr(), start, d, d, null_mut()))
+    })
+}
+
+/// Compiled code objects by source text (one map per mode), so repeated `pyeval` of the
+/// same text skips the compiler. Only touched with the GIL held; bounded.
+static CODE_CACHE: Mutex<[Option<HashMap<Vec<u8>, usize>>; 2]> = Mutex::new([None, None]);
+const CODE_CACHE_MAX: usize = 512;
+
+unsafe fn compiled(code: &CStr, mode: c_int) -> Option<Obj> {
+    unsafe {
+        let slot = (mode != 0) as usize;
+        let mut cache = CODE_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let map = cache[slot].get_or_insert_with(HashMap::new);
+        if let Some(&c) = map.get(code.to_bytes()) {
+            return Some(ffi::Py_NewRef(c as Obj));
+        }
+        let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
+        let c = check(ffi::Py_CompileString(code.as_ptr(), c"<string>".as_ptr(), start))?;
+        if map.len() >= CODE_CACHE_MAX {
+            for (_, old) in map.drain() {
+                ffi::Py_DECREF(old as Obj);
+            }
+        }
+        map.insert(code.to_bytes().to_vec(), ffi::Py_NewRef(c) as usize);
+        Some(c)
+    }
+}
+
+/// Evaluates (`mode` 0) or executes (`mode` 1) UTF-8 source in `__main__` like `pmg_run`,
+/// reusing the compiled code of identical source, and writes the value to `out` as
+/// `pmg_call` does (`raw` != 0: unclassified new reference in `out.obj`). Returns the tag.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmg_eval(code: *const c_char, mode: c_int, out: *mut PmgValue, raw: c_int) -> c_int {
+    if out.is_null() {
+        return TAG_ERROR;
+    }
+    let out = unsafe { &mut *out };
+    out.tag = TAG_ERROR;
+    with_gil(TAG_ERROR, || unsafe {
+        let c = compiled(cstr(code)?, mode)?;
+        let d = MAIN_DICT.load(Ordering::Acquire);
+        let r = ffi::PyEval_EvalCode(c, d, d);
+        ffi::Py_DECREF(c);
+        let r = check(r)?;
+        if raw != 0 {
+            out.tag = TAG_OTHER;
+            out.obj = r;
+            return Some(TAG_OTHER);
+        }
+        Some(result_value(r, out))
+    })
+}
+
+/// Compiles UTF-8 source (`mode` 0 an expression, 1 statements) to a code object (new
+/// reference) for `pmg_eval_code`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmg_compile(code: *const c_char, mode: c_int) -> Obj {
+    with_gil(null_mut(), || unsafe {
+        let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
+        check(ffi::Py_CompileString(cstr(code)?.as_ptr(), c"<string>".as_ptr(), start))
+    })
+}
+
+/// Runs a code object from `pmg_compile` in `__main__`; the value goes to `out` as for
+/// `pmg_eval`. Returns the tag.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmg_eval_code(code: Obj, out: *mut PmgValue, raw: c_int) -> c_int {
+    if out.is_null() {
+        return TAG_ERROR;
+    }
+    let out = unsafe { &mut *out };
+    out.tag = TAG_ERROR;
+    with_gil(TAG_ERROR, || unsafe {
+        let code = nonnull(code, "eval_code")?;
+        if ffi::PyCode_Check(code) == 0 {
+            set_error("TypeError", "eval_code: not a code object", "");
+            return None;
+        }
+        let d = MAIN_DICT.load(Ordering::Acquire);
+        let r = check(ffi::PyEval_EvalCode(code, d, d))?;
+        if raw != 0 {
+            out.tag = TAG_OTHER;
+            out.obj = r;
+            return Some(TAG_OTHER);
+        }
+        Some(result_value(r, out))
     })
 }
 
@@ -1518,9 +1629,10 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         let f: LispCallback = std::mem::transmute(f);
         // Python holds the GIL for us here: runtime calls made by the Lisp function must
         // not take it again (or release it).
-        DEPTH.with(|d| d.set(d.get() + 1));
+        let t = tls();
+        t.depth.set(t.depth.get() + 1);
         let r = f(handle, args, kwargs);
-        DEPTH.with(|d| d.set(d.get() - 1));
+        t.depth.set(t.depth.get() - 1);
         if r.is_null() && ffi::PyErr_Occurred().is_null() {
             ffi::PyErr_SetString(ffi::PyExc_RuntimeError, c"Lisp callback failed".as_ptr());
         }

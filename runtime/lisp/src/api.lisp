@@ -130,18 +130,65 @@ globals().pop('_m', None)")
 ;;; ------------------------------------------------------------------------------------
 ;;; eval / exec
 
+(defun code-string (code-strings)
+  (if (and code-strings (null (cdr code-strings)) (stringp (car code-strings)))
+      (car code-strings)
+      (apply #'concatenate 'string code-strings)))
+
 (defun raw-pyeval (&rest code-strings)
   "Evaluates the Python expression made of CODE-STRINGS (concatenated) in __main__ and
-returns its value. Prefer pycall, pyvalue, pyslot-value and pymethod."
+returns its value. The compiled code of a given text is cached, so evaluating the same
+text again costs no compilation. Prefer pycall, pyvalue, pyslot-value and pymethod."
   (unless *alive* (python-start-if-not-alive))
-  (with-python-gil
-    (finish-pointer (pmg-run (apply #'concatenate 'string code-strings) 0))))
+  (cffi:with-foreign-object (out :uint8 +value-size+)
+    (let ((tag (pmg-eval (code-string code-strings) 0 out (if *remote* 1 0))))
+      (finish-call tag out (if *remote* :wrapper :lisp)))))
+
+(defstruct (code-cell (:constructor make-code-cell (text)))
+  "Python source compiled once per start generation (for constant PYEVAL texts)."
+  (text "" :type string)
+  (generation -1 :type fixnum)
+  (address 0 :type (unsigned-byte 62)))
+
+(defun code-cell-address* (cell)
+  (if (= (code-cell-generation cell) *generation*)
+      (code-cell-address cell)
+      (let ((p (check-pointer (pmg-compile (code-cell-text cell) 0))))
+        (setf (code-cell-address cell) (cffi:pointer-address p)
+              (code-cell-generation cell) *generation*)
+        (code-cell-address cell))))
+
+(defun %eval-cell (cell)
+  (declare (optimize speed (safety 0) (debug 0)))
+  (unless *alive* (python-start-if-not-alive))
+  (cffi:with-foreign-object (out :uint8 +value-size+)
+    (let ((tag (pmg-eval-code (cffi:make-pointer (code-cell-address* cell)) out (if *remote* 1 0))))
+      (declare (type (signed-byte 32) tag))
+      (if (or *remote* *lispifiers*)
+          (finish-call tag out (if *remote* :wrapper :lisp))
+          (case tag
+            (#.+tag-int+ (value-i out))
+            (#.+tag-str+ (copy-str (value-kind out) (value-len out) (value-data out)))
+            (#.+tag-float+ (value-f out))
+            (#.+tag-true+ t)
+            (#.+tag-false+ nil)
+            (t (finish-call tag out :lisp)))))))
+
+(define-compiler-macro raw-pyeval (&whole form &rest code-strings)
+  (if (and (= 1 (length code-strings)) (stringp (first code-strings)))
+      `(%eval-cell (load-time-value (make-code-cell ,(first code-strings))))
+      form))
+
+(define-compiler-macro pyeval (&whole form &rest args)
+  (if (and (= 1 (length args)) (stringp (first args)))
+      `(%eval-cell (load-time-value (make-code-cell ,(first args))))
+      form))
 
 (defun raw-pyexec (&rest code-strings)
   "Executes the Python statements made of CODE-STRINGS (concatenated) in __main__."
   (unless *alive* (python-start-if-not-alive))
-  (with-python-gil
-    (pmg-decref (check-pointer (pmg-run (apply #'concatenate 'string code-strings) 1))))
+  (cffi:with-foreign-object (out :uint8 +value-size+)
+    (pmg-decref (finish-call (pmg-eval (code-string code-strings) 1 out 1) out :pointer)))
   (values))
 
 (defun args-to-code (args)
@@ -228,14 +275,19 @@ pystop/pystart). Arguments are passed as to PYCALL."
 ;;; ------------------------------------------------------------------------------------
 ;;; Output
 
+(defmacro with-default-translation (&body body)
+  "Internal calls ignore the user's *LISPIFIERS* / *PYTHONIZERS* and remote mode."
+  `(let ((*lispifiers* nil) (*pythonizers* nil) (*remote* nil)) ,@body))
+
 (defun call-with-python-output (which thunk)
-  (pycall "_pymodgen.push_output" which)
+  (with-default-translation (pycall "_pymodgen.push_output" which))
   (let ((popped nil))
     (unwind-protect
          (progn (funcall thunk)
                 (setf popped t)
-                (pycall "_pymodgen.pop_output"))
-      (unless popped (ignore-errors (pycall "_pymodgen.pop_output"))))))
+                (with-default-translation (pycall "_pymodgen.pop_output")))
+      (unless popped
+        (ignore-errors (with-default-translation (pycall "_pymodgen.pop_output")))))))
 
 (defmacro with-python-output (&body forms-decl)
   "Gets the output of the python program executed in forms-decl in the form a string."
@@ -252,7 +304,8 @@ form a string."
 (defun pygenerator (function stop-value)
   "A Python generator (a PYOBJECT-WRAPPER) yielding (funcall FUNCTION) until it returns
 STOP-VALUE."
-  (with-remote-objects (pycall "_pymodgen.generator" function stop-value)))
+  (let ((*lispifiers* nil) (*pythonizers* nil))
+    (with-remote-objects (pycall "_pymodgen.generator" function stop-value))))
 
 (defun chain* (&rest chain)
   "Evaluates a Python chain of attribute accesses, method calls and indexing.
@@ -294,19 +347,19 @@ evaluated."
   (let ((obj (if (stringp string-or-python-callable)
                  (with-remote-objects (pyvalue string-or-python-callable))
                  string-or-python-callable)))
-    (write-string (pycall "_pymodgen.help_text" obj))
+    (write-string (with-default-translation (pycall "_pymodgen.help_text" obj)))
     (values)))
 
 (defun pyslot-list (pyobject &key (as-vector nil))
   "Names of the non-callable attributes of PYOBJECT."
-  (let ((v (pycall "_pymodgen.slot_list" pyobject)))
+  (let ((v (with-default-translation (pycall "_pymodgen.slot_list" pyobject))))
     (if as-vector v (coerce v 'list))))
 
 (defun pymethod-list (pyobject &key (as-vector nil))
   "Names of the callable attributes (methods) of PYOBJECT."
-  (let ((v (pycall "_pymodgen.method_list" pyobject)))
+  (let ((v (with-default-translation (pycall "_pymodgen.method_list" pyobject))))
     (if as-vector v (coerce v 'list))))
 
 (defun pyversion-info ()
   "Return a list, using the result of python's sys.version_info."
-  (coerce (pycall "_pymodgen.version_info") 'list))
+  (coerce (with-default-translation (pycall "_pymodgen.version_info")) 'list))

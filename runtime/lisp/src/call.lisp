@@ -134,8 +134,16 @@
 
 (defconstant +max-fast-args+ 16)
 
+(deftype address () '(unsigned-byte 62))
+
+(declaim (inline target-pointer))
+(defun target-pointer (target)
+  "A name-cell, or the foreign pointer of a target given as pointer or address."
+  (if (typep target 'address) (cffi:make-pointer target) target))
+
 (defun invoke-fast (target args n)
-  (declare (fixnum n) (list args))
+  "One foreign call: TARGET a name-cell or the callable's address; ARGS all immediate."
+  (declare (fixnum n) (list args) (optimize speed (safety 0) (debug 0)))
   (cffi:with-foreign-objects ((buf :uint8 (* +max-fast-args+ +arg-size+))
                               (out :uint8 +value-size+))
     (let ((i 0))
@@ -145,14 +153,25 @@
       (let ((tag (if (name-cell-p target)
                      (pmg-call-path (name-cell-pointer target) (name-cell-n target)
                                     buf n (cffi:null-pointer) 0 out 0)
-                     (pmg-call target buf n (cffi:null-pointer) 0 out 0))))
-        (if (= tag +tag-error+)
-            (signal-last-error)
-            (lispify-value out t))))))
+                     (pmg-call (cffi:make-pointer (the address target))
+                               buf n (cffi:null-pointer) 0 out 0))))
+        (declare (type (signed-byte 32) tag))
+        ;; the common results inline (no boxing of OUT); the rest in LISPIFY-VALUE
+        (if *lispifiers*
+            (if (= tag +tag-error+) (signal-last-error) (lispify-value out t))
+            (case tag
+              (#.+tag-str+ (copy-str (value-kind out) (value-len out) (value-data out)))
+              (#.+tag-int+ (value-i out))
+              (#.+tag-float+ (value-f out))
+              (#.+tag-true+ t)
+              (#.+tag-false+ nil)
+              (#.+tag-error+ (signal-last-error))
+              (t (lispify-value out t))))))))
 
 (defun invoke-objects (target positional kwargs mode)
   "General call, inside the GIL. MODE: :LISP, :WRAPPER or :POINTER (see FINISH-CALL)."
-  (let* ((np (length positional))
+  (let* ((target (target-pointer target))
+         (np (length positional))
          (nk (length kwargs))
          (n (+ np nk))
          (filled 0)
@@ -200,9 +219,11 @@
            (invoke-objects target positional kwargs mode)))))))
 
 (defun %invoke (target args)
-  "Calls TARGET (name-cell or borrowed PyObject*) with pycall-style ARGS."
-  (declare (list args))
+  "Calls TARGET (name-cell, borrowed PyObject* or its address) with pycall-style ARGS."
+  (declare (list args) (optimize speed (safety 0) (debug 0)))
   (unless *alive* (python-start-if-not-alive))
+  (when (typep target 'sb-sys:system-area-pointer)
+    (setf target (sb-sys:sap-int target)))
   (let ((n 0) (fast (and (null *pythonizers*) (null *remote*))))
     (declare (fixnum n))
     (when fast
@@ -212,7 +233,8 @@
     (if fast
         (invoke-fast target args n)
         (multiple-value-bind (positional kwargs) (split-call-args args)
-          (invoke-general target positional kwargs (if *remote* :wrapper :lisp))))))
+          (invoke-general (target-pointer target) positional kwargs
+                          (if *remote* :wrapper :lisp))))))
 
 (defun call-to-pointer (target positional &optional kw-plist)
   "Calls TARGET (a function designator) with Lisp POSITIONAL arguments and a plist of
@@ -229,7 +251,8 @@ keyword names (strings) and values; returns the result as a NEW reference."
 (defun call-method-pointer (pointer name positional)
   "POINTER.NAME(*POSITIONAL) as a new reference."
   (with-python-gil
-    (let ((m (pyattr-pointer pointer name)))
+    (let ((m (pyattr-pointer pointer name))
+          (*pythonizers* nil))
       (unwind-protect (call-to-pointer m positional)
         (pmg-decref m)))))
 

@@ -58,16 +58,23 @@ generation) the next call resolves it again."
         (unless (zerop old) (pmg-decref-deferred (cffi:make-pointer old))))
       p)))
 
-(declaim (inline callable-cell-pointer))
+(declaim (inline callable-cell-pointer callable-cell-target))
 (defun callable-cell-pointer (cell)
   (if (= (callable-cell-generation cell) *generation*)
       (cffi:make-pointer (callable-cell-address cell))
       (resolve-callable-cell cell)))
 
+(defun callable-cell-target (cell)
+  "The callable's address (a fixnum: no pointer boxing on the fast path)."
+  (if (= (callable-cell-generation cell) *generation*)
+      (callable-cell-address cell)
+      (progn (resolve-callable-cell cell) (callable-cell-address cell))))
+
 (defun %invoke-cell (cell args)
   "pycall-style ARGS (positional values, then :keyword value pairs) on CELL's callable.
 Used by DEFPYFUN."
-  (%invoke (callable-cell-pointer cell) args))
+  (declare (optimize speed (safety 0) (debug 0)))
+  (%invoke (callable-cell-target cell) args))
 
 (defun %call-cell (cell positional-args keyword-args)
   "Calls CELL's Python callable and returns the result converted to Lisp (honouring
@@ -76,9 +83,9 @@ Used by DEFPYFUN."
 parameter-name strings and Lisp values, e.g. (\"axis\" 0 \"dtype\" \"f4\"). This is the
 same fast path as PYCALL and DEFPYFUN functions: one foreign call when every argument is an
 integer, float, T/NIL or pyobject-wrapper."
-  (declare (list positional-args keyword-args))
+  (declare (list positional-args keyword-args) (optimize speed (safety 0) (debug 0)))
   (unless *alive* (python-start-if-not-alive))
-  (let ((target (callable-cell-pointer cell)))
+  (let ((target (callable-cell-target cell)))
     (if (and (null keyword-args) (null *pythonizers*) (null *remote*)
              (<= (length positional-args) +max-fast-args+)
              (every #'immediate-p positional-args))
@@ -118,5 +125,6 @@ del _p")
 (defun %module-hash (module-name generator-tag)
   "The module version hash of MODULE-NAME for GENERATOR-TAG, computed in the live
 interpreter by pymodgen's module_hash.py (the same value the generator recorded)."
-  (let ((result (pycall (module-hash-function) module-name generator-tag)))
+  (let ((result (with-default-translation
+                  (pycall (module-hash-function) module-name generator-tag))))
     (gethash "hash" result)))

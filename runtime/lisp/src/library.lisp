@@ -64,7 +64,11 @@ Set PYMODGEN_PYTHON to the interpreter to use." (reverse tried))))
   (merge-pathnames "../../" (asdf:system-source-directory "pymodgen")))
 
 (defun default-runtime-library ()
-  (merge-pathnames "target/release/libpymodgen_runtime.so" (workspace-root)))
+  (let ((target (getenv* "CARGO_TARGET_DIR")))
+    (merge-pathnames "release/libpymodgen_runtime.so"
+                     (if target
+                         (uiop:ensure-directory-pathname target)
+                         (merge-pathnames "target/" (workspace-root))))))
 
 (defun build-runtime-library (python)
   (let ((root (namestring (workspace-root))))

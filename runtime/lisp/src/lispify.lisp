@@ -49,8 +49,9 @@ PYOBJECT-WRAPPER and returns the Lisp value. Such objects otherwise stay wrapper
             when (typep object type) do (return (funcall lispifier object))
             finally (return object))))
 
+(declaim (inline copy-str))
 (defun copy-str (kind len data)
-  (declare (optimize speed (safety 0))
+  (declare (optimize speed (safety 0) (debug 0))
            (type fixnum kind len) (type sb-sys:system-area-pointer data))
   (let ((s (make-string len)))
     (case kind
@@ -205,23 +206,27 @@ ownership passes here."
       (when (and owned (not keep)) (pmg-decref obj)))))
 
 (defun lispify-attr (obj name)
-  (let ((p (check-pointer (pmg-getattr obj name))))
+  "Internal: attribute NAME of OBJ with the default translation."
+  (let ((p (check-pointer (pmg-getattr obj name)))
+        (*lispifiers* nil))
     (lispify-pointer p t)))
 
 (defun lispify-value (v owned)
   "Lisp value of the classified PmgValue V. OWNED: its object is a new reference."
+  (declare (optimize speed (safety 0) (debug 0)))
   (let ((tag (value-tag v)))
-    (declare (fixnum tag))
+    (declare (type (signed-byte 32) tag))
     (customize
-     (cond ((= tag +tag-str+) (copy-str (value-kind v) (value-len v) (value-data v)))
-           ((= tag +tag-int+) (value-i v))
-           ((= tag +tag-float+) (value-f v))
-           ((= tag +tag-none+) +py-none+)
-           ((= tag +tag-true+) t)
-           ((= tag +tag-false+) nil)
-           ((= tag +tag-complex+) (complex (value-f v) (value-f2 v)))
-           ((= tag +tag-error+) (signal-last-error))
-           (t (lispify-object tag (value-obj v) owned))))))
+     (case tag
+       (#.+tag-str+ (copy-str (value-kind v) (value-len v) (value-data v)))
+       (#.+tag-int+ (value-i v))
+       (#.+tag-float+ (value-f v))
+       (#.+tag-none+ +py-none+)
+       (#.+tag-true+ t)
+       (#.+tag-false+ nil)
+       (#.+tag-complex+ (complex (value-f v) (value-f2 v)))
+       (#.+tag-error+ (signal-last-error))
+       (t (lispify-object tag (value-obj v) owned))))))
 
 (defun finish-call (tag v mode)
   "The result of a pmg_call* (TAG, PmgValue V) as MODE asks: :LISP a Lisp value, :WRAPPER a

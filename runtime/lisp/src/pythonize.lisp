@@ -154,7 +154,7 @@ for as long as Python uses the result."
     (sb-sys:with-pinned-objects (array)
       (with-python-gil
         (let ((view (array-over-pinned array)))
-          (unwind-protect (call-to-pointer-obj (pyattr-pointer view "copy") '())
+          (unwind-protect (call-method-pointer view "copy" '())
             (pmg-decref view)))))))
 
 (defvar *pinned-arrays* nil

@@ -1,0 +1,81 @@
+;;;; tests/errors.lisp -- Python exceptions as PYERROR; bad input never crashes.
+
+(in-package #:pymodgen-tests)
+
+(def-suite errors :in pymodgen)
+(in-suite errors)
+
+(defmacro pyerror-of (form)
+  `(handler-case (progn ,form nil)
+     (pyerror (c) c)))
+
+(test exception-type-message-traceback
+  (let ((c (pyerror-of (pyeval "1/0"))))
+    (is (typep c 'pyerror))
+    (is (equal "ZeroDivisionError" (pyerror-type c)))
+    (is (equal "division by zero" (pyerror-message c)))
+    (is (search "ZeroDivisionError: division by zero" (pyerror-traceback c)))
+    (is (search "ZeroDivisionError" (princ-to-string c))))
+  (raw-pyexec "def inner(): raise KeyError('missing')
+def outer(): return inner()")
+  (let ((c (pyerror-of (pycall "outer"))))
+    (is (equal "KeyError" (pyerror-type c)))
+    (is (equal "'missing'" (pyerror-message c)))
+    (is (search "in inner" (pyerror-traceback c)))
+    (is (search "in outer" (pyerror-traceback c))))
+  (let ((c (pyerror-of (pycall "json.loads" "{bad json"))))
+    (is (equal "json.decoder.JSONDecodeError" (pyerror-type c)))))
+
+(test unknown-names
+  (let ((c (pyerror-of (pycall "no_such_function_xyz" 1))))
+    (is (equal "NameError" (pyerror-type c)))
+    (is (search "no_such_function_xyz" (pyerror-message c))))
+  (is (equal "AttributeError" (pyerror-type (pyerror-of (pyvalue "sys.no_such_attribute")))))
+  (is (equal "AttributeError" (pyerror-type (pyerror-of (pycall "math.no_such_fn")))))
+  (is (equal "NameError" (pyerror-type (pyerror-of (pyeval "undefined_variable_q")))))
+  (is (equal "SyntaxError" (pyerror-type (pyerror-of (raw-pyexec "def (:")))))
+  (is (equal "AttributeError" (pyerror-type (pyerror-of (pymethod "abc" "no_such_method"))))))
+
+(test wrong-arity-and-bad-values
+  (is (equal "TypeError" (pyerror-type (pyerror-of (pycall "len" 1 2)))))
+  (is (equal "TypeError" (pyerror-type (pyerror-of (pycall "len")))))
+  (is (equal "TypeError" (pyerror-type (pyerror-of (pycall "len" 5)))))
+  (is (equal "TypeError" (pyerror-type (pyerror-of (pycall "int" "1" :no_such_kw 3)))))
+  (is (equal "ValueError" (pyerror-type (pyerror-of (pycall "float" "abc")))))
+  (signals error (pycall 'len (make-hash-table) :x))
+  (signals error (pycall "str" (cons 1 2)))
+  (signals error (pycall "str" 1 :key))
+  (is (equal "TypeError" (pyerror-type (pyerror-of (pycall (pycall "object")))))))
+
+(test errors-inside-callbacks
+  (raw-pyexec "def call_it(f, *a): return f(*a)")
+  (let ((c (pyerror-of (pycall "call_it" (lambda () (error "boom from lisp"))))))
+    (is (typep c 'pyerror))
+    (is (search "boom from lisp" (pyerror-message c))))
+  (let ((c (pyerror-of (pycall "call_it" (lambda (x) x) 1 2))))
+    (is (typep c 'pyerror) "wrong arity of a Lisp callback")))
+
+(test low-level-bad-pointers
+  (signals pyerror (pymodgen::check-pointer (pymodgen::pmg-getattr (cffi:null-pointer) "x")))
+  (signals pyerror (pymodgen::check-pointer (pymodgen::pmg-str (cffi:null-pointer) 0)))
+  (cffi:with-foreign-object (out :uint8 64)
+    (is (= 0 (pymodgen::pmg-call (cffi:null-pointer) (cffi:null-pointer) 0
+                                 (cffi:null-pointer) 0 out 0)))
+    (is (= 0 (pymodgen::pmg-call (cffi:null-pointer) (cffi:null-pointer) 3
+                                 (cffi:null-pointer) 0 out 0)))
+    (is (= 0 (pymodgen::pmg-classify (cffi:null-pointer) out))))
+  (pymodgen::pmg-error-clear)
+  (is (= -1 (pymodgen::pmg-len (cffi:null-pointer))))
+  (pymodgen::pmg-decref (cffi:null-pointer))
+  (pymodgen::pmg-decref-deferred (cffi:null-pointer))
+  (is (eql 4 (pycall "len" "four")) "still alive after all that"))
+
+(test calls-while-stopped-signal
+  (pystop)
+  (is (not (python-alive-p)))
+  (signals python-not-alive-error (pymodgen::check-pointer (pymodgen::pmg-long 1)))
+  (signals python-not-alive-error
+    (when (zerop (pymodgen::pmg-gil-enter)) (pymodgen::signal-last-error)))
+  (pystart)
+  (is (python-alive-p))
+  (is (eql 2 (pycall "len" "ab"))))
