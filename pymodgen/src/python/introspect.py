@@ -556,6 +556,22 @@ def import_module(name, deprecation=None):
         return None, info
 
 
+def access_deprecation(module):
+    """[message] when reading the module's public names warns that the module is deprecated
+    (numpy.core and its children do this from a module `__getattr__`), else []."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            getattr(module, "__all__", None)
+        except Exception:  # noqa: BLE001 - an odd module: not a deprecation
+            return []
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, DeprecationWarning) and module.__name__ in text and "deprecated" in text:
+            return [text.strip().splitlines()[0]]
+    return []
+
+
 def introspect(name, generator, with_submodules):
     module, error = import_module(name)
     if error:
@@ -572,6 +588,8 @@ def introspect(name, generator, with_submodules):
             print("pymodgen: introspecting %s" % sub, file=sys.stderr, flush=True)
             deprecated = []
             mod, err = import_module(sub, deprecated)
+            if mod is not None and not deprecated:
+                deprecated = access_deprecation(mod)
             if err or deprecated:
                 # Not bound: drop it from its parent's submodules, say why in the parent.
                 parent = next(m for m in manifests if sub in m["submodules"])
