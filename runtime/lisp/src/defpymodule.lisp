@@ -99,7 +99,7 @@ passed positionally). Arguments not given are not passed: Python applies its def
 (defvar *pymodgen-executable* nil
   "The pymodgen command DEFPYMODULE and DEFPYFUN run. When NIL: the environment variable
 PYMODGEN_EXECUTABLE, else the pymodgen binary of the source tree this runtime comes from
-(target/release/pymodgen, then target/debug/pymodgen), else \"pymodgen\" on PATH.")
+(the newer of target/release/pymodgen and target/debug/pymodgen), else \"pymodgen\" on PATH.")
 
 (defvar *defpymodule-directory* nil
   "Where DEFPYMODULE writes generated systems. When NIL: PYMODGEN_LISP_DIR, else
@@ -119,11 +119,13 @@ $XDG_CACHE_HOME/pymodgen/lisp/ (~/.cache/pymodgen/lisp/).")
   "The generator command, found as *PYMODGEN-EXECUTABLE* describes."
   (or *pymodgen-executable*
       (getenv* "PYMODGEN_EXECUTABLE")
-      (let ((root (ignore-errors (workspace-root))))
-        (and root
-             (loop for rel in '("target/release/pymodgen" "target/debug/pymodgen")
-                   for p = (probe-file (merge-pathnames rel root))
-                   when p return (namestring p))))
+      (let* ((root (ignore-errors (workspace-root)))
+             (built (and root
+                         (remove nil (mapcar (lambda (rel) (probe-file (merge-pathnames rel root)))
+                                             '("target/release/pymodgen" "target/debug/pymodgen"))))))
+        ;; The newer of the two, so a stale release build does not shadow a fresh debug one.
+        (and built
+             (namestring (first (sort built #'> :key #'file-write-date)))))
       "pymodgen"))
 
 (defun defpymodule-directory ()

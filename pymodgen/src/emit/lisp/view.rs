@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use askama::Template;
 
 use super::names::{self, Namer};
-use crate::manifest::{Class, Function, FunctionKind, Literal, Manifest, Param, ParamKind};
+use crate::manifest::{Class, Function, FunctionKind, Literal, Manifest, Param, ParamKind, SignatureSource};
 
 /// `<system>.asd`.
 #[derive(Template)]
@@ -217,7 +217,7 @@ fn constructor(module: &str, name: String, class: &Class) -> FunctionView {
             fallback = Function {
                 name: class.name.clone(),
                 doc: None,
-                signature_source: crate::manifest::SignatureSource::Fallback,
+                signature_source: SignatureSource::Fallback,
                 kind: FunctionKind::Callable,
                 params: vec![
                     Param { name: "args".into(), kind: ParamKind::VarPositional, required: false, default: None, literal: None, annotation: None },
@@ -285,8 +285,12 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
         }
     }
 
-    let simple = optional.is_empty() && rest.is_none() && key_only.is_empty() && keys.is_empty() && !kwargs;
-    let positional = !simple && keys.is_empty() && rest.is_none() && key_only.is_empty() && !kwargs;
+    // A signature read from a docstring is a hint (`int([x]) -> integer` leaves out
+    // `int(x, base=10)`): such functions also take further positional and keyword arguments.
+    let permissive = f.signature_source == SignatureSource::Docstring;
+    let simple =
+        !permissive && optional.is_empty() && rest.is_none() && key_only.is_empty() && keys.is_empty() && !kwargs;
+    let positional = !simple && !permissive && keys.is_empty() && rest.is_none() && key_only.is_empty() && !kwargs;
     let req = required.join(" ");
     let args = if positional {
         // (cl:list* req... (cl:and %o1-p (cl:cons o1 (cl:and %o2-p (cl:cons o2 cl:nil)))))
@@ -333,8 +337,8 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
     let keys_text: Vec<String> = keys.iter().map(|(k, py)| format!(":{k} \"{}\"", names::escape(py))).collect();
     let spec = format!(
         "#({n_optional} {} {} ({}))",
-        lisp_bool(rest.is_some()),
-        lisp_bool(kwargs),
+        lisp_bool(rest.is_some() || permissive),
+        lisp_bool(kwargs || permissive),
         keys_text.join(" ")
     );
     FunctionView {
