@@ -6,7 +6,16 @@
 
 (in-package #:pymodgen-bindings-tests)
 
-(def-suite bindings :description "Generated Common Lisp bindings, against real Python.")
+(defmacro def-root-suite (name description)
+  "Defines the suite NAME inside the runtime's root suite PYMODGEN-TESTS::PYMODGEN when that
+is loaded already (scripts/lisp-test loads \"pymodgen/tests\" first), so the runtime's
+RUN-TESTS runs these tests too; standalone otherwise (tests/lisp/run.lisp)."
+  (let ((parent (and (find-package "PYMODGEN-TESTS") (find-symbol "PYMODGEN" "PYMODGEN-TESTS"))))
+    (if (and parent (get-test parent))
+        `(def-suite ,name :description ,description :in ,parent)
+        `(def-suite ,name :description ,description))))
+
+(def-root-suite bindings "Generated Common Lisp bindings, against real Python.")
 
 (defparameter *root*
   (truename (merge-pathnames "../../" (asdf:system-source-directory "pymodgen-bindings-tests")))
