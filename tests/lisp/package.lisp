@@ -6,16 +6,15 @@
 
 (in-package #:pymodgen-bindings-tests)
 
-(defmacro def-root-suite (name description)
-  "Defines the suite NAME inside the runtime's root suite PYMODGEN-TESTS::PYMODGEN when that
-is loaded already (scripts/lisp-test loads \"pymodgen/tests\" first), so the runtime's
-RUN-TESTS runs these tests too; standalone otherwise (tests/lisp/run.lisp)."
+;;; The suite BINDINGS sits inside the runtime's root suite PYMODGEN-TESTS::PYMODGEN when that
+;;; is loaded already (scripts/lisp-test loads "pymodgen/tests" first), so the runtime's
+;;; RUN-TESTS runs these tests too; it stands alone otherwise (tests/lisp/run.lisp). Decided
+;;; when the file is loaded, not when it is compiled.
+(eval-when (:compile-toplevel :load-toplevel :execute)
   (let ((parent (and (find-package "PYMODGEN-TESTS") (find-symbol "PYMODGEN" "PYMODGEN-TESTS"))))
-    (if (and parent (get-test parent))
-        `(def-suite ,name :description ,description :in ,parent)
-        `(def-suite ,name :description ,description))))
-
-(def-root-suite bindings "Generated Common Lisp bindings, against real Python.")
+    (apply #'it.bese.fiveam::make-suite 'bindings
+           :description "Generated Common Lisp bindings, against real Python."
+           (and parent (get-test parent) (list :in parent)))))
 
 (defparameter *root*
   (truename (merge-pathnames "../../" (asdf:system-source-directory "pymodgen-bindings-tests")))
