@@ -8,6 +8,7 @@
   (pymodgen:%call-cell (cl:load-time-value (pymodgen:%callable-cell "{{ f.module }}" "{{ f.path }}"))
                        {{ f.args }} cl:nil))
 {%- else %}
+  (cl:declare (cl:dynamic-extent %args))
   #+sbcl (cl:declare (sb-c::lambda-list {{ f.display }}))
   (pymodgen::%call-python-style (cl:load-time-value (pymodgen:%callable-cell "{{ f.module }}" "{{ f.path }}"))
                                 {{ f.args }} %args {{ f.spec }}))

@@ -39,6 +39,12 @@ name; with KWARGS-P other keywords (and strings) are passed as **kwargs. A keywo
 neither in KEYS nor accepted as **kwargs is a positional value (so :NONE-like values can be
 passed positionally). Arguments not given are not passed: Python applies its defaults."
   (declare (list positional args) (simple-vector spec))
+  ;; Fast path: no keyword at all, and not too many arguments: ARGS are all positional
+  ;; (the caller's &rest list, passed as is: %CALL-CELL does not keep it).
+  (when (and (loop for x in args never (keywordp x))
+             (or (svref spec 1) (<= (length args) (the fixnum (svref spec 0)))))
+    (return-from %call-python-style
+      (%call-cell cell (if positional (nconc positional args) args) nil)))
   (let ((n-optional (svref spec 0))
         (rest-p (svref spec 1))
         (kwargs-p (svref spec 2))
