@@ -53,3 +53,53 @@
     (let ((pymodgen::*on-module-change* :error))
       (multiple-value-bind (warnings style error) (load-generated dir :force t :reloading t)
         (is (null (or warnings style error)) "~A ~A ~A" warnings style error)))))
+
+(defun run-fresh-sbcl (script)
+  "Runs SCRIPT (a file) in a fresh SBCL; returns its output."
+  (uiop:run-program (list "sbcl" "--script" (namestring script))
+                    :output :string :error-output :output :ignore-error-status t))
+
+(def-test defpymodule-recompile-on-change ()
+  ;; A user system whose file does (defpymodule ... :recompile-on-change "its system"), loaded
+  ;; in fresh images before and after the Python module changes.
+  (let* ((dir (merge-pathnames "roc/" *out*))
+         (py (merge-pathnames "py/" dir))
+         (init (merge-pathnames "pymodgen_roc_probe/__init__.py" py))
+         (script (merge-pathnames "run.lisp" dir)))
+    (ensure-directories-exist init)
+    (flet ((write-file (path text)
+             (with-open-file (s path :direction :output :if-exists :supersede) (write-string text s))))
+      (write-file init (format nil "def f(x):~%    return x + 1~%"))
+      (write-file (merge-pathnames "probe-user.asd" dir)
+                  "(asdf:defsystem \"probe-user\" :depends-on (\"pymodgen\") :components ((:file \"user\")))")
+      (write-file (merge-pathnames "user.lisp" dir)
+                  "(pymodgen:defpymodule \"pymodgen_roc_probe\" nil :silent t :recompile-on-change \"probe-user\")")
+      (write-file script
+                  (format nil "(require :asdf)
+(asdf:load-asd ~S)
+(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"pymodgen\"))
+(pymodgen:pystart)
+(pymodgen:raw-pyexec \"import sys; sys.path.insert(0, '~A')\")
+(asdf:load-asd ~S)
+(handler-bind ((warning (lambda (c) (when (typep c 'pymodgen::module-changed) (format t \"~~&CHANGED~~%\")) (muffle-warning c))))
+  (asdf:load-system \"probe-user\" :force (list \"probe-user\")))
+(format t \"~~&f(1)=~~A g=~~A~~%\" (funcall (find-symbol \"F\" \"PYMODGEN_ROC_PROBE\") 1)
+        (let ((g (find-symbol \"G\" \"PYMODGEN_ROC_PROBE\"))) (and g (fboundp g) (funcall g))))
+"
+                          (namestring (asdf:system-source-file "pymodgen")) (namestring py)
+                          (namestring (merge-pathnames "probe-user.asd" dir))))
+      (let ((out (run-fresh-sbcl script)))
+        (is (search "f(1)=2 g=NIL" out) "~A" out)
+        (is (not (search "CHANGED" out)) "~A" out))
+      (sleep 0.01)
+      (write-file init (format nil "def f(x):~%    return x + 2~%~%def g():~%    return 7~%"))
+      ;; Only load the fasl now (no :force): it notices, regenerates in the image, and makes
+      ;; ASDF recompile the system on the next load.
+      (write-file script (uiop:frob-substrings (uiop:read-file-string script)
+                                               '(" :force (list \"probe-user\")") (constantly "")))
+      (let ((out (run-fresh-sbcl script)))
+        (is (search "CHANGED" out) "~A" out)
+        (is (search "f(1)=3 g=7" out) "~A" out))
+      (let ((out (run-fresh-sbcl script)))
+        (is (not (search "CHANGED" out)) "~A" out)
+        (is (search "f(1)=3 g=7" out) "~A" out)))))

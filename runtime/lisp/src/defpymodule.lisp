@@ -343,13 +343,12 @@ packages renamed under LISP-PACKAGE, and the recorded check plist."
   (when *on-module-change*
     (let ((live (%module-hash module generator)))
       (unless (equal live hash)
-        (let ((args (list :module module :version version :recorded-hash hash :live-hash live
-                          :system recompile-on-change)))
+        (let ((args (list :module module :version (and version (plusp (length version)) version)
+                          :recorded-hash hash :live-hash live :system recompile-on-change)))
           (cond (recompile-on-change
-                 (warn 'module-changed-warning :module module :version version
-                                               :recorded-hash hash :live-hash live :system recompile-on-change)
+                 (apply #'warn 'module-changed-warning args)
                  (%defpymodule-load-time module import-submodules lisp-package t)
-                 (asdf:compile-system recompile-on-change :force t))
+                 (%recompile-system recompile-on-change))
                 (t (ecase *on-module-change*
                      (:warn (apply #'warn 'module-changed-warning args))
                      (:error (restart-case (apply #'error 'module-changed-error args)
@@ -357,6 +356,20 @@ packages renamed under LISP-PACKAGE, and the recorded check plist."
                                  (%defpymodule-load-time module import-submodules lisp-package t))
                                (continue () :report "Keep the bindings as generated.")))
                      (:regenerate (%defpymodule-load-time module import-submodules lisp-package t))))))))))
+
+(defun %recompile-system (system)
+  "Recompiles the ASDF SYSTEM: now, or, when called while ASDF is loading (a nested
+COMPILE-SYSTEM :FORCE is refused), on its next load, by deleting its fasls."
+  (let ((session (find-symbol "*ASDF-SESSION*" "ASDF/SESSION")))
+    (if (and session (boundp session) (symbol-value session))
+        (labels ((walk (c)
+                   (if (typep c 'asdf:parent-component)
+                       (mapc #'walk (asdf:component-children c))
+                       (when (typep c 'asdf:cl-source-file)
+                         (dolist (f (asdf:output-files 'asdf:compile-op c))
+                           (when (probe-file f) (delete-file f)))))))
+          (walk (asdf:find-system system)))
+        (asdf:compile-system system :force t))))
 
 (defun %defpymodule-load-time (pymodule-name import-submodules lisp-package silent)
   "DEFPYMODULE without cache: generate and load the bindings now."
