@@ -20,6 +20,7 @@ pub mod cache;
 #[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
+#[cfg(feature = "cli")]
 mod display;
 pub mod emit;
 mod error;
