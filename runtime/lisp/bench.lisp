@@ -10,8 +10,8 @@
 (defpackage #:pymodgen-bench (:use #:cl #:pymodgen))
 (in-package #:pymodgen-bench)
 
-(defparameter *n* (let ((v (uiop:getenv "PYMODGEN_BENCH_N"))) (if v (parse-integer v) 300000)))
-(defparameter *reps* 9)
+(defparameter *n* (let ((v (uiop:getenv "PYMODGEN_BENCH_N"))) (if v (parse-integer v) 20000)))
+(defparameter *reps* 60)
 
 (defun now ()
   "Monotonic clock in seconds (ns resolution; SBCL's internal real time is coarse here)."
@@ -33,6 +33,7 @@
           what (* 1d9 (/ lisp-s n)) (round n lisp-s) (* 1d9 (/ native-s n)) (/ native-s lisp-s)))
 
 (defpyfun "str" "builtins" :lisp-fun-name "PYSTR")
+(defpyfun "abs" "builtins" :lisp-fun-name "PYABS")
 
 (defun bench-calls ()
   (let* ((n *n*)
@@ -52,6 +53,11 @@
     (report "generated call, inside with-python-gil"
             (best-seconds () (with-python-gil (dotimes (i n) (%call-cell cell (list i) nil))))
             native-str n)
+    (let ((native-abs (native-seconds (format nil "for i in range(~D): abs(i)" n))))
+      (report "imported abs (no specialization), GIL per call"
+              (best-seconds () (dotimes (i n) (pyabs i))) native-abs n)
+      (report "imported abs, inside with-python-gil"
+              (best-seconds () (with-python-gil (dotimes (i n) (pyabs i)))) native-abs n))
     (raw-pyexec "bench_x = 1")
     (let ((native-eval (native-seconds (format nil "for i in range(~D): eval('bench_x + 1')" n)))
           (native-code (native-seconds (format nil "for i in range(~D): eval(c)" n)
@@ -70,13 +76,18 @@
   (raw-pyexec "import numpy")
   (dolist (size '(1000 1000000))
     (let* ((a (make-array size :element-type 'double-float :initial-element 0.5d0))
-           (reps (if (> size 100000) 50 2000)))
+           (calls (if (> size 100000) 5 200))
+           (native 1d9) (lisp 1d9))
       (raw-pyexec (format nil "bench_arr = numpy.full(~D, 0.5)" size))
-      (let* ((native (/ (native-seconds "numpy.sum(bench_arr)" :number reps :reps 7) reps))
-             (lisp (/ (best-seconds (:reps 7) (dotimes (i reps) (pycall "numpy.sum" a))) reps)))
-        (format t "~&numpy.sum of ~:D doubles: Lisp array ~9,2F us, numpy array in Python ~9,2F us: overhead ~,2F us (~,1F %)~%"
-                size (* 1d6 lisp) (* 1d6 native) (* 1d6 (- lisp native))
-                (* 100 (/ (- lisp native) native))))))
+      ;; interleaved rounds, best of each: the two sides see the same machine state
+      (dotimes (round 40)
+        (setf native (min native (/ (native-seconds "numpy.sum(bench_arr)" :number calls :reps 1)
+                                    calls))
+              lisp (min lisp (/ (best-seconds (:reps 1) (dotimes (i calls) (pycall "numpy.sum" a)))
+                                calls))))
+      (format t "~&numpy.sum of ~:D doubles: Lisp array ~9,2F us, numpy array in Python ~9,2F us: overhead ~,2F us (~,1F %)~%"
+              size (* 1d6 lisp) (* 1d6 native) (* 1d6 (- lisp native))
+              (* 100 (/ (- lisp native) native)))))
   (let* ((size 10000000)
          (bytes (* 8 size)))
     (raw-pyexec (format nil "bench_big = numpy.ones(~D)" size))

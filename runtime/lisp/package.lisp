@@ -14,7 +14,7 @@
    #:import-module #:import-function #:export-function #:defpyfun #:defpymodule
    #:*defpymodule-silent-p*
    ;; output
-   #:with-python-output #:with-python-error-output
+   #:with-python-output #:with-python-error-output #:*python-output-to-lisp*
    ;; translation
    #:*lispifiers* #:*pythonizers* #:with-lispifiers #:with-pythonizers #:define-lispifier
    #:pythonize #:lispify #:with-remote-objects #:with-remote-objects*

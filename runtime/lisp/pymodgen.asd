@@ -29,7 +29,7 @@ pymodgen-runtime C ABI): the py4cl2-cffi API, without segfaults."
 
 (defsystem "pymodgen/tests"
   :description "fiveam tests of the pymodgen Lisp runtime against real Python and numpy."
-  :depends-on ("pymodgen" "pymodgen/py4cl2-cffi" "fiveam" "bordeaux-threads")
+  :depends-on ("pymodgen" "pymodgen/py4cl2-cffi" "fiveam" "bordeaux-threads" "sb-posix" "sb-introspect")
   :pathname "tests/"
   :serial t
   :components ((:file "package")

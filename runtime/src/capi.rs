@@ -20,6 +20,14 @@
 //! calls until the next `pmg_initialize`) but does not call `Py_FinalizeEx`: CPython
 //! cannot re-initialize extension modules such as numpy in the same process.
 
+// Every pointer-taking function here is `unsafe extern "C"`; its safety contract is the
+// module documentation above (pointers come from this runtime or are NULL).
+#![allow(
+    clippy::missing_safety_doc,
+    clippy::too_many_arguments,
+    clippy::type_complexity
+)]
+
 use pyo3::ffi;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -104,7 +112,11 @@ unsafe fn fetch_py_error() {
     use pyo3::types::{PyTracebackMethods, PyTypeMethods};
     let py = unsafe { Python::assume_attached() };
     let Some(err) = PyErr::take(py) else {
-        set_error("SystemError", "a Python call failed without setting an exception", "");
+        set_error(
+            "SystemError",
+            "a Python call failed without setting an exception",
+            "",
+        );
         return;
     };
     let ty = err.get_type(py);
@@ -198,8 +210,15 @@ unsafe fn flush_deferred() {
 /// Runs `f` with the GIL, catching panics; `fail` is returned on any failure.
 #[inline]
 fn with_gil<R>(fail: R, f: impl FnOnce() -> Option<R>) -> R {
-    let Some(_g) = Gil::enter() else { return fail };
-    match catch_unwind(AssertUnwindSafe(f)) {
+    with_gil_t(fail, |_| f())
+}
+
+/// `with_gil`, passing this thread's state to `f` (saves a TLS lookup on hot paths).
+#[inline]
+fn with_gil_t<R>(fail: R, f: impl FnOnce(&'static Tls) -> Option<R>) -> R {
+    let Some(g) = Gil::enter() else { return fail };
+    let t = g.t;
+    match catch_unwind(AssertUnwindSafe(|| f(t))) {
         Ok(Some(r)) => r,
         Ok(None) => fail,
         Err(_) => {
@@ -443,7 +462,11 @@ pub unsafe extern "C" fn pmg_set_python_error(kind: c_int, msg: *const c_char) {
             3 => ffi::PyExc_KeyError,
             _ => ffi::PyExc_RuntimeError,
         };
-        let msg = if msg.is_null() { c"Lisp error".as_ptr() } else { msg };
+        let msg = if msg.is_null() {
+            c"Lisp error".as_ptr()
+        } else {
+            msg
+        };
         ffi::PyErr_SetString(exc, msg);
     }));
 }
@@ -452,7 +475,7 @@ pub unsafe extern "C" fn pmg_set_python_error(kind: c_int, msg: *const c_char) {
 // Reference counting
 
 #[unsafe(no_mangle)]
-pub extern "C" fn pmg_decref(o: Obj) {
+pub unsafe extern "C" fn pmg_decref(o: Obj) {
     if o.is_null() {
         return;
     }
@@ -463,7 +486,7 @@ pub extern "C" fn pmg_decref(o: Obj) {
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn pmg_incref(o: Obj) {
+pub unsafe extern "C" fn pmg_incref(o: Obj) {
     if o.is_null() {
         return;
     }
@@ -502,7 +525,7 @@ pub extern "C" fn pmg_flush() -> c_int {
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn pmg_refcount(o: Obj) -> i64 {
+pub unsafe extern "C" fn pmg_refcount(o: Obj) -> i64 {
     if o.is_null() {
         return 0;
     }
@@ -555,7 +578,9 @@ pub struct PmgValue {
 unsafe fn classify(o: Obj, out: &mut PmgValue) -> c_int {
     unsafe {
         out.obj = o;
-        let tag = if ffi::PyLong_CheckExact(o) != 0 || (ffi::PyLong_Check(o) != 0 && ffi::PyBool_Check(o) == 0) {
+        let tag = if ffi::PyLong_CheckExact(o) != 0
+            || (ffi::PyLong_Check(o) != 0 && ffi::PyBool_Check(o) == 0)
+        {
             let mut overflow: c_int = 0;
             let v = ffi::PyLong_AsLongLongAndOverflow(o, &mut overflow);
             if overflow != 0 {
@@ -646,14 +671,20 @@ pub unsafe extern "C" fn pmg_item_classify(seq: Obj, i: i64, out: *mut PmgValue)
         return TAG_ERROR;
     }
     with_gil(TAG_ERROR, || unsafe {
-        let item = if ffi::PyTuple_Check(seq) != 0 && i >= 0 && i < ffi::PyTuple_GET_SIZE(seq) as i64 {
-            ffi::PyTuple_GET_ITEM(seq, i as _)
-        } else if ffi::PyList_Check(seq) != 0 && i >= 0 && i < ffi::PyList_GET_SIZE(seq) as i64 {
-            ffi::PyList_GET_ITEM(seq, i as _)
-        } else {
-            set_error("IndexError", "item_classify: not a tuple/list or index out of range", "");
-            return None;
-        };
+        let item =
+            if ffi::PyTuple_Check(seq) != 0 && i >= 0 && i < ffi::PyTuple_GET_SIZE(seq) as i64 {
+                ffi::PyTuple_GET_ITEM(seq, i as _)
+            } else if ffi::PyList_Check(seq) != 0 && i >= 0 && i < ffi::PyList_GET_SIZE(seq) as i64
+            {
+                ffi::PyList_GET_ITEM(seq, i as _)
+            } else {
+                set_error(
+                    "IndexError",
+                    "item_classify: not a tuple/list or index out of range",
+                    "",
+                );
+                return None;
+            };
         Some(classify(item, &mut *out))
     })
 }
@@ -661,7 +692,12 @@ pub unsafe extern "C" fn pmg_item_classify(seq: Obj, i: i64, out: *mut PmgValue)
 /// Iterates a dict: classifies the next key and value (borrowed). `pos` starts at 0.
 /// Returns 1 while there are items, 0 at the end, -1 on error.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pmg_dict_next(d: Obj, pos: *mut isize, k: *mut PmgValue, v: *mut PmgValue) -> c_int {
+pub unsafe extern "C" fn pmg_dict_next(
+    d: Obj,
+    pos: *mut isize,
+    k: *mut PmgValue,
+    v: *mut PmgValue,
+) -> c_int {
     if d.is_null() || pos.is_null() || k.is_null() || v.is_null() {
         set_error("NullPointer", "dict_next: NULL pointer", "");
         return -1;
@@ -692,14 +728,18 @@ pub const ARG_F64: i64 = 3;
 pub const ARG_TRUE: i64 = 4;
 pub const ARG_FALSE: i64 = 5;
 pub const ARG_NONE: i64 = 6;
+pub const ARG_STR1: i64 = 7;
+pub const ARG_STR4: i64 = 8;
 
 /// One argument: `tag` ARG_*; `bits` is the object pointer (BORROWED, or OWNED: the call
-/// steals it), an i64, or an f64's bits.
+/// steals it), an i64, an f64's bits, or (STR1/STR4) the address of `len` characters of
+/// 1 or 4 bytes each (Lisp base-strings / strings, pinned by the caller for the call).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct PmgArg {
     pub tag: i64,
     pub bits: u64,
+    pub len: i64,
 }
 
 const INLINE: usize = 16;
@@ -728,6 +768,15 @@ unsafe fn marshal(args: *const PmgArg, n: usize, buf: &mut [Obj]) -> Result<(), 
                 ARG_TRUE => ffi::Py_NewRef(ffi::Py_True()),
                 ARG_FALSE => ffi::Py_NewRef(ffi::Py_False()),
                 ARG_NONE => ffi::Py_NewRef(ffi::Py_None()),
+                ARG_STR1 | ARG_STR4 if a.len >= 0 && (a.len == 0 || a.bits != 0) => {
+                    let kind = if a.tag == ARG_STR1 { 1 } else { 4 };
+                    let data = if a.len == 0 {
+                        c"".as_ptr() as *const c_void
+                    } else {
+                        a.bits as *const c_void
+                    };
+                    ffi::PyUnicode_FromKindAndData(kind, data, a.len as _)
+                }
                 _ => {
                     set_error("ValueError", "call: bad argument tag", "");
                     release_owned_from(args, k, n);
@@ -760,6 +809,12 @@ unsafe fn release_owned_from(args: *const PmgArg, from: usize, n: usize) {
 /// Turns a call result (new reference) into `out`; the tag is returned.
 #[inline]
 unsafe fn result_value(r: Obj, out: &mut PmgValue) -> c_int {
+    unsafe { result_value_t(r, out, tls()) }
+}
+
+/// `result_value` with this thread's state at hand.
+#[inline]
+unsafe fn result_value_t(r: Obj, out: &mut PmgValue, t: &Tls) -> c_int {
     unsafe {
         let tag = classify(r, out);
         match tag {
@@ -769,7 +824,7 @@ unsafe fn result_value(r: Obj, out: &mut PmgValue) -> c_int {
             }
             TAG_STR => {
                 // Lisp copies the characters; the reference goes at the next call.
-                let old = tls().pending.replace(r);
+                let old = t.pending.replace(r);
                 if !old.is_null() {
                     ffi::Py_DECREF(old);
                 }
@@ -789,6 +844,7 @@ unsafe fn do_call(
     nkw: i64,
     out: &mut PmgValue,
     raw: bool,
+    t: &Tls,
 ) -> Option<c_int> {
     let n = (nargs + nkw) as usize;
     let mut inline = [null_mut::<ffi::PyObject>(); INLINE + 1];
@@ -831,12 +887,20 @@ unsafe fn do_call(
                 return None;
             }
         }
-        let r = ffi::PyObject_Vectorcall(
-            callable,
-            buf.as_ptr().add(1),
-            nargs as usize | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
-            kwtuple,
-        );
+        let r = if nkw == 0 && nargs == 1 && callable == (&raw mut ffi::PyUnicode_Type).cast() {
+            // str(x): what CPython's own PRECALL_NO_KW_STR_1 specialization does
+            ffi::PyObject_Str(buf[1])
+        } else if nkw == 0 && nargs == 1 && callable == (&raw mut ffi::PyType_Type).cast() {
+            // type(x): PRECALL_NO_KW_TYPE_1
+            ffi::Py_NewRef(ffi::Py_TYPE(buf[1]).cast())
+        } else {
+            ffi::PyObject_Vectorcall(
+                callable,
+                buf.as_ptr().add(1),
+                nargs as usize | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+                kwtuple,
+            )
+        };
         for o in &buf[1..=n] {
             ffi::Py_DECREF(*o);
         }
@@ -849,12 +913,13 @@ unsafe fn do_call(
             out.obj = r;
             return Some(TAG_OTHER);
         }
-        Some(result_value(r, out))
+        Some(result_value_t(r, out, t))
     }
 }
 
 fn bad_counts(nargs: i64, nkw: i64, args: *const PmgArg, kwnames: *const Obj) -> bool {
-    if nargs < 0 || nkw < 0 || (nargs + nkw > 0 && args.is_null()) || (nkw > 0 && kwnames.is_null()) {
+    if nargs < 0 || nkw < 0 || (nargs + nkw > 0 && args.is_null()) || (nkw > 0 && kwnames.is_null())
+    {
         set_error("ValueError", "call: bad argument counts or NULL arrays", "");
         return true;
     }
@@ -888,7 +953,9 @@ pub unsafe extern "C" fn pmg_call(
     }
     let out = unsafe { &mut *out };
     out.tag = TAG_ERROR;
-    with_gil(TAG_ERROR, || unsafe { do_call(callable, args, nargs, kwnames, nkw, out, raw != 0) })
+    with_gil_t(TAG_ERROR, |t| unsafe {
+        do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t)
+    })
 }
 
 /// Resolves a dotted path given as interned str objects: `path[0]` is looked up in
@@ -912,11 +979,19 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
             }
             // an imported module: sys.modules first (cheap), else import it
             let m = ffi::PyImport_GetModule(first);
-            let m = if m.is_null() && ffi::PyErr_Occurred().is_null() { ffi::PyImport_Import(first) } else { m };
+            let m = if m.is_null() && ffi::PyErr_Occurred().is_null() {
+                ffi::PyImport_Import(first)
+            } else {
+                m
+            };
             if m.is_null() && ffi::PyErr_ExceptionMatches(ffi::PyExc_ModuleNotFoundError) != 0 {
                 // `first` is neither a variable nor a module: say so as Python would.
                 ffi::PyErr_Clear();
-                ffi::PyErr_Format(ffi::PyExc_NameError, c"name '%U' is not defined".as_ptr(), first);
+                ffi::PyErr_Format(
+                    ffi::PyExc_NameError,
+                    c"name '%U' is not defined".as_ptr(),
+                    first,
+                );
             }
             check(m)?
         } else {
@@ -939,7 +1014,11 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
                     ffi::Py_DECREF(modname);
                     f
                 };
-                let m = if full.is_null() { null_mut() } else { ffi::PyImport_Import(full) };
+                let m = if full.is_null() {
+                    null_mut()
+                } else {
+                    ffi::PyImport_Import(full)
+                };
                 if !full.is_null() {
                     ffi::Py_DECREF(full);
                 }
@@ -994,12 +1073,12 @@ pub unsafe extern "C" fn pmg_call_path(
     }
     let out = unsafe { &mut *out };
     out.tag = TAG_ERROR;
-    with_gil(TAG_ERROR, || unsafe {
+    with_gil_t(TAG_ERROR, |t| unsafe {
         let Some(callable) = resolve(path, npath) else {
             release_owned_from(args, 0, (nargs + nkw) as usize);
             return None;
         };
-        let r = do_call(callable, args, nargs, kwnames, nkw, out, raw != 0);
+        let r = do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t);
         ffi::Py_DECREF(callable);
         r
     })
@@ -1021,13 +1100,18 @@ pub unsafe extern "C" fn pmg_result(o: Obj, out: *mut PmgValue) -> c_int {
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_import(name: *const c_char) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyImport_ImportModule(cstr(name)?.as_ptr())) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyImport_ImportModule(cstr(name)?.as_ptr()))
+    })
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_getattr(o: Obj, name: *const c_char) -> Obj {
     with_gil(null_mut(), || unsafe {
-        check(ffi::PyObject_GetAttrString(nonnull(o, "getattr")?, cstr(name)?.as_ptr()))
+        check(ffi::PyObject_GetAttrString(
+            nonnull(o, "getattr")?,
+            cstr(name)?.as_ptr(),
+        ))
     })
 }
 
@@ -1035,7 +1119,11 @@ pub unsafe extern "C" fn pmg_getattr(o: Obj, name: *const c_char) -> Obj {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_setattr(o: Obj, name: *const c_char, value: Obj) -> c_int {
     with_gil(-1, || unsafe {
-        let r = ffi::PyObject_SetAttrString(nonnull(o, "setattr")?, cstr(name)?.as_ptr(), nonnull(value, "setattr")?);
+        let r = ffi::PyObject_SetAttrString(
+            nonnull(o, "setattr")?,
+            cstr(name)?.as_ptr(),
+            nonnull(value, "setattr")?,
+        );
         if r < 0 {
             fetch_py_error();
             return None;
@@ -1047,13 +1135,23 @@ pub unsafe extern "C" fn pmg_setattr(o: Obj, name: *const c_char, value: Obj) ->
 /// `o[key]`, key borrowed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_getitem(o: Obj, key: Obj) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyObject_GetItem(nonnull(o, "getitem")?, nonnull(key, "getitem")?)) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyObject_GetItem(
+            nonnull(o, "getitem")?,
+            nonnull(key, "getitem")?,
+        ))
+    })
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_setitem(o: Obj, key: Obj, value: Obj) -> c_int {
     with_gil(-1, || unsafe {
-        if ffi::PyObject_SetItem(nonnull(o, "setitem")?, nonnull(key, "setitem")?, nonnull(value, "setitem")?) < 0 {
+        if ffi::PyObject_SetItem(
+            nonnull(o, "setitem")?,
+            nonnull(key, "setitem")?,
+            nonnull(value, "setitem")?,
+        ) < 0
+        {
             fetch_py_error();
             return None;
         }
@@ -1066,7 +1164,11 @@ pub unsafe extern "C" fn pmg_setitem(o: Obj, key: Obj, value: Obj) -> c_int {
 pub unsafe extern "C" fn pmg_str(o: Obj, which: c_int) -> Obj {
     with_gil(null_mut(), || unsafe {
         let o = nonnull(o, "str")?;
-        check(if which == 0 { ffi::PyObject_Str(o) } else { ffi::PyObject_Repr(o) })
+        check(if which == 0 {
+            ffi::PyObject_Str(o)
+        } else {
+            ffi::PyObject_Repr(o)
+        })
     })
 }
 
@@ -1077,8 +1179,18 @@ pub unsafe extern "C" fn pmg_run(code: *const c_char, mode: c_int) -> Obj {
     with_gil(null_mut(), || unsafe {
         let code = cstr(code)?;
         let d = MAIN_DICT.load(Ordering::Acquire);
-        let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
-        check(ffi::PyRun_StringFlags(code.as_ptr(), start, d, d, null_mut()))
+        let start = if mode == 0 {
+            ffi::Py_eval_input
+        } else {
+            ffi::Py_file_input
+        };
+        check(ffi::PyRun_StringFlags(
+            code.as_ptr(),
+            start,
+            d,
+            d,
+            null_mut(),
+        ))
     })
 }
 
@@ -1095,8 +1207,16 @@ unsafe fn compiled(code: &CStr, mode: c_int) -> Option<Obj> {
         if let Some(&c) = map.get(code.to_bytes()) {
             return Some(ffi::Py_NewRef(c as Obj));
         }
-        let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
-        let c = check(ffi::Py_CompileString(code.as_ptr(), c"<string>".as_ptr(), start))?;
+        let start = if mode == 0 {
+            ffi::Py_eval_input
+        } else {
+            ffi::Py_file_input
+        };
+        let c = check(ffi::Py_CompileString(
+            code.as_ptr(),
+            c"<string>".as_ptr(),
+            start,
+        ))?;
         if map.len() >= CODE_CACHE_MAX {
             for (_, old) in map.drain() {
                 ffi::Py_DECREF(old as Obj);
@@ -1111,7 +1231,12 @@ unsafe fn compiled(code: &CStr, mode: c_int) -> Option<Obj> {
 /// reusing the compiled code of identical source, and writes the value to `out` as
 /// `pmg_call` does (`raw` != 0: unclassified new reference in `out.obj`). Returns the tag.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pmg_eval(code: *const c_char, mode: c_int, out: *mut PmgValue, raw: c_int) -> c_int {
+pub unsafe extern "C" fn pmg_eval(
+    code: *const c_char,
+    mode: c_int,
+    out: *mut PmgValue,
+    raw: c_int,
+) -> c_int {
     if out.is_null() {
         return TAG_ERROR;
     }
@@ -1137,8 +1262,16 @@ pub unsafe extern "C" fn pmg_eval(code: *const c_char, mode: c_int, out: *mut Pm
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_compile(code: *const c_char, mode: c_int) -> Obj {
     with_gil(null_mut(), || unsafe {
-        let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
-        check(ffi::Py_CompileString(cstr(code)?.as_ptr(), c"<string>".as_ptr(), start))
+        let start = if mode == 0 {
+            ffi::Py_eval_input
+        } else {
+            ffi::Py_file_input
+        };
+        check(ffi::Py_CompileString(
+            cstr(code)?.as_ptr(),
+            c"<string>".as_ptr(),
+            start,
+        ))
     })
 }
 
@@ -1171,13 +1304,15 @@ pub unsafe extern "C" fn pmg_eval_code(code: Obj, out: *mut PmgValue, raw: c_int
 /// `__main__`'s dict (new reference).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_main_dict() -> Obj {
-    with_gil(null_mut(), || unsafe { Some(ffi::Py_NewRef(MAIN_DICT.load(Ordering::Acquire))) })
+    with_gil(null_mut(), || unsafe {
+        Some(ffi::Py_NewRef(MAIN_DICT.load(Ordering::Acquire)))
+    })
 }
 
 /// Registers a type the classifier recognizes: 0 fractions.Fraction, 1 numpy.ndarray,
 /// 2 numpy.generic, 3 the Lisp-object proxy class. `t` borrowed (a reference is kept).
 #[unsafe(no_mangle)]
-pub extern "C" fn pmg_register_type(slot: c_int, t: Obj) -> c_int {
+pub unsafe extern "C" fn pmg_register_type(slot: c_int, t: Obj) -> c_int {
     if !(0..NTYPES as c_int).contains(&slot) || t.is_null() {
         set_error("ValueError", "register_type: bad slot or NULL", "");
         return -1;
@@ -1187,6 +1322,9 @@ pub extern "C" fn pmg_register_type(slot: c_int, t: Obj) -> c_int {
         let old = TYPES[slot as usize].swap(t, Ordering::AcqRel);
         if !old.is_null() {
             ffi::Py_DECREF(old);
+        }
+        if slot as usize == TY_NDARRAY && NP_API.load(Ordering::Acquire).is_null() {
+            load_numpy_api();
         }
         Some(0)
     })
@@ -1203,7 +1341,10 @@ pub extern "C" fn pmg_type_name(o: Obj) -> Obj {
             ffi::PyErr_Clear();
         }
         let q = check(ffi::PyObject_GetAttrString(t, c"__qualname__".as_ptr()))?;
-        if m.is_null() || ffi::PyUnicode_Check(m) == 0 || ffi::PyUnicode_CompareWithASCIIString(m, c"builtins".as_ptr()) == 0 {
+        if m.is_null()
+            || ffi::PyUnicode_Check(m) == 0
+            || ffi::PyUnicode_CompareWithASCIIString(m, c"builtins".as_ptr()) == 0
+        {
             if !m.is_null() {
                 ffi::Py_DECREF(m);
             }
@@ -1227,13 +1368,17 @@ pub extern "C" fn pmg_long(v: i64) -> Obj {
 /// An int of any size from its base-16 text (optional '-' sign, ASCII).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_long_from_hex(s: *const c_char) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyLong_FromString(cstr(s)?.as_ptr(), null_mut(), 16)) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyLong_FromString(cstr(s)?.as_ptr(), null_mut(), 16))
+    })
 }
 
 /// `hex(o)` for an int of any size, as a str object ("-0x..." or "0x...").
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_long_to_hex(o: Obj) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyNumber_ToBase(nonnull(o, "long_to_hex")?, 16)) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyNumber_ToBase(nonnull(o, "long_to_hex")?, 16))
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -1243,18 +1388,28 @@ pub extern "C" fn pmg_float(v: f64) -> Obj {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_complex(re: f64, im: f64) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyComplex_FromDoubles(re, im)) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyComplex_FromDoubles(re, im))
+    })
 }
 
 /// `True`/`False` (0 false, else true).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_bool(v: c_int) -> Obj {
-    with_gil(null_mut(), || unsafe { Some(ffi::Py_NewRef(if v != 0 { ffi::Py_True() } else { ffi::Py_False() })) })
+    with_gil(null_mut(), || unsafe {
+        Some(ffi::Py_NewRef(if v != 0 {
+            ffi::Py_True()
+        } else {
+            ffi::Py_False()
+        }))
+    })
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_none() -> Obj {
-    with_gil(null_mut(), || unsafe { Some(ffi::Py_NewRef(ffi::Py_None())) })
+    with_gil(null_mut(), || unsafe {
+        Some(ffi::Py_NewRef(ffi::Py_None()))
+    })
 }
 
 /// A str from `len` code points of `kind` bytes each (1 latin-1, 2 UCS-2, 4 UCS-4):
@@ -1266,7 +1421,11 @@ pub unsafe extern "C" fn pmg_str_from_kind(kind: c_int, data: *const c_void, len
             set_error("ValueError", "str_from_kind: bad kind, length or data", "");
             return None;
         }
-        let data = if data.is_null() { c"".as_ptr() as *const c_void } else { data };
+        let data = if data.is_null() {
+            c"".as_ptr() as *const c_void
+        } else {
+            data
+        };
         check(ffi::PyUnicode_FromKindAndData(kind, data, len as _))
     })
 }
@@ -1279,14 +1438,19 @@ pub unsafe extern "C" fn pmg_str_from_utf8(data: *const c_char, len: i64) -> Obj
             set_error("ValueError", "str_from_utf8: bad length or data", "");
             return None;
         }
-        check(ffi::PyUnicode_FromStringAndSize(if data.is_null() { c"".as_ptr() } else { data }, len as _))
+        check(ffi::PyUnicode_FromStringAndSize(
+            if data.is_null() { c"".as_ptr() } else { data },
+            len as _,
+        ))
     })
 }
 
 /// An interned str from NUL-terminated UTF-8 (for names: keys of dict lookups).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_intern(s: *const c_char) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyUnicode_InternFromString(cstr(s)?.as_ptr())) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyUnicode_InternFromString(cstr(s)?.as_ptr()))
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -1296,7 +1460,10 @@ pub unsafe extern "C" fn pmg_bytes(data: *const c_char, len: i64) -> Obj {
             set_error("ValueError", "bytes: bad length or data", "");
             return None;
         }
-        check(ffi::PyBytes_FromStringAndSize(if data.is_null() { c"".as_ptr() } else { data }, len as _))
+        check(ffi::PyBytes_FromStringAndSize(
+            if data.is_null() { c"".as_ptr() } else { data },
+            len as _,
+        ))
     })
 }
 
@@ -1326,7 +1493,7 @@ pub extern "C" fn pmg_container(kind: c_int, n: i64) -> Obj {
 /// Fills a fresh container: tuple/list slot `i` = `v`; dict[`k`] = `v`; set add `v`.
 /// `k` and `v` are STOLEN (also on error). 0 or -1.
 #[unsafe(no_mangle)]
-pub extern "C" fn pmg_fill(c: Obj, i: i64, k: Obj, v: Obj) -> c_int {
+pub unsafe extern "C" fn pmg_fill(c: Obj, i: i64, k: Obj, v: Obj) -> c_int {
     let r = with_gil(-2, || unsafe {
         let drop_kv = || {
             if !k.is_null() {
@@ -1396,7 +1563,9 @@ pub extern "C" fn pmg_fill(c: Obj, i: i64, k: Obj, v: Obj) -> c_int {
 /// `list(o)` (new list; for sets, iterables).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_to_list(o: Obj) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PySequence_List(nonnull(o, "to_list")?)) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PySequence_List(nonnull(o, "to_list")?))
+    })
 }
 
 /// `len(o)` or -1.
@@ -1415,7 +1584,9 @@ pub extern "C" fn pmg_len(o: Obj) -> i64 {
 /// `iter(o)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_iter(o: Obj) -> Obj {
-    with_gil(null_mut(), || unsafe { check(ffi::PyObject_GetIter(nonnull(o, "iter")?)) })
+    with_gil(null_mut(), || unsafe {
+        check(ffi::PyObject_GetIter(nonnull(o, "iter")?))
+    })
 }
 
 /// `next(it)`: new reference; NULL with `*done` = 1 at the end, NULL with `*done` = 0 on
@@ -1447,7 +1618,11 @@ pub extern "C" fn pmg_compare(a: Obj, b: Obj, op: c_int) -> c_int {
         return (a == b) as c_int;
     }
     with_gil(-1, || unsafe {
-        let r = ffi::PyObject_RichCompareBool(nonnull(a, "compare")?, nonnull(b, "compare")?, ffi::Py_EQ);
+        let r = ffi::PyObject_RichCompareBool(
+            nonnull(a, "compare")?,
+            nonnull(b, "compare")?,
+            ffi::Py_EQ,
+        );
         if r < 0 {
             fetch_py_error();
             return None;
@@ -1458,6 +1633,120 @@ pub extern "C" fn pmg_compare(a: Obj, b: Obj, op: c_int) -> c_int {
 
 // ---------------------------------------------------------------------------------------
 // numpy arrays over Lisp memory, and reading numpy arrays
+
+/// numpy's C API table (`_ARRAY_API`), once verified by `load_numpy_api`.
+static NP_API: AtomicPtr<*mut c_void> = AtomicPtr::new(null_mut());
+
+type DescrFromType = unsafe extern "C" fn(c_int) -> Obj;
+type NewFromDescr = unsafe extern "C" fn(
+    Obj,
+    Obj,
+    c_int,
+    *const isize,
+    *const isize,
+    *mut c_void,
+    c_int,
+    Obj,
+) -> Obj;
+const NP_DESCR_FROM_TYPE: usize = 45;
+const NP_NEW_FROM_DESCR: usize = 94;
+
+fn numpy_typenum(dtype: &[u8]) -> Option<c_int> {
+    Some(match dtype {
+        b"f8" => 12,
+        b"f4" => 11,
+        b"i1" => 1,
+        b"u1" => 2,
+        b"i2" => 3,
+        b"u2" => 4,
+        b"i4" => 5,
+        b"u4" => 6,
+        b"i8" => 7,
+        b"u8" => 8,
+        b"c8" => 14,
+        b"c16" => 15,
+        _ => return None,
+    })
+}
+
+/// Finds numpy's C API and checks two of its entries on a known array; on any doubt the
+/// runtime keeps using the (slower) `numpy.ndarray(shape, dtype, buffer)` route.
+unsafe fn load_numpy_api() {
+    unsafe {
+        let mut cap = null_mut();
+        for m in [
+            c"numpy._core._multiarray_umath",
+            c"numpy.core._multiarray_umath",
+        ] {
+            let module = ffi::PyImport_ImportModule(m.as_ptr());
+            if module.is_null() {
+                ffi::PyErr_Clear();
+                continue;
+            }
+            cap = ffi::PyObject_GetAttrString(module, c"_ARRAY_API".as_ptr());
+            ffi::Py_DECREF(module);
+            if cap.is_null() {
+                ffi::PyErr_Clear();
+            } else {
+                break;
+            }
+        }
+        if cap.is_null() {
+            return;
+        }
+        let api = ffi::PyCapsule_GetPointer(cap, null_mut()) as *mut *mut c_void;
+        ffi::Py_DECREF(cap);
+        if api.is_null() {
+            ffi::PyErr_Clear();
+            return;
+        }
+        // verify: a float64 array of shape (2,) over [1.5, 2.5] must sum to 4.0
+        let descr_from_type: DescrFromType = std::mem::transmute(*api.add(NP_DESCR_FROM_TYPE));
+        let new_from_descr: NewFromDescr = std::mem::transmute(*api.add(NP_NEW_FROM_DESCR));
+        let ndarray = TYPES[TY_NDARRAY].load(Ordering::Acquire);
+        if ndarray.is_null() {
+            return;
+        }
+        let d = descr_from_type(12);
+        if d.is_null() {
+            ffi::PyErr_Clear();
+            return;
+        }
+        let mut data = [1.5f64, 2.5f64];
+        let dims = [2isize];
+        let a = new_from_descr(
+            ndarray,
+            d,
+            1,
+            dims.as_ptr(),
+            null_mut(),
+            data.as_mut_ptr().cast(),
+            0x0501,
+            null_mut(),
+        );
+        if a.is_null() {
+            ffi::PyErr_Clear();
+            return;
+        }
+        let ok = ffi::PyObject_TypeCheck(a, ndarray.cast()) != 0 && {
+            let sum = ffi::PyObject_CallMethod(a, c"sum".as_ptr(), null_mut());
+            let v = if sum.is_null() {
+                -1.0
+            } else {
+                ffi::PyFloat_AsDouble(sum)
+            };
+            if !sum.is_null() {
+                ffi::Py_DECREF(sum);
+            }
+            ffi::PyErr_Clear();
+            v == 4.0
+        };
+        ffi::Py_DECREF(a);
+        if ok {
+            NP_API.store(api, Ordering::Release);
+        }
+    }
+}
 
 /// A numpy array (or, without numpy, a memoryview) over `nbytes` at `data`, no copy:
 /// `numpy.ndarray(shape, dtype, buffer=memoryview)`. `dtype` a numpy dtype string
@@ -1474,17 +1763,51 @@ pub unsafe extern "C" fn pmg_array_over(
     with_gil(null_mut(), || unsafe {
         let ndarray = TYPES[TY_NDARRAY].load(Ordering::Acquire);
         if ndarray.is_null() {
-            set_error("ImportError", "numpy is not available (numpy.ndarray not registered)", "");
+            set_error(
+                "ImportError",
+                "numpy is not available (numpy.ndarray not registered)",
+                "",
+            );
             return None;
         }
-        if nbytes < 0 || ndim < 0 || ndim > 32 || (ndim > 0 && shape.is_null()) {
+        if nbytes < 0 || !(0..=32).contains(&ndim) || (ndim > 0 && shape.is_null()) {
             set_error("ValueError", "array_over: bad size, rank or shape", "");
             return None;
         }
         let dtype = cstr(dtype)?;
+        let api = NP_API.load(Ordering::Acquire);
+        if let (false, Some(typenum), false, true) = (
+            api.is_null(),
+            numpy_typenum(dtype.to_bytes()),
+            data.is_null(),
+            nbytes > 0,
+        ) {
+            {
+                let descr_from_type: DescrFromType =
+                    std::mem::transmute(*api.add(NP_DESCR_FROM_TYPE));
+                let new_from_descr: NewFromDescr = std::mem::transmute(*api.add(NP_NEW_FROM_DESCR));
+                let d = check(descr_from_type(typenum))?;
+                let flags = if writable != 0 { 0x0501 } else { 0x0101 };
+                // dims: i64 == npy_intp on 64-bit targets
+                return check(new_from_descr(
+                    ndarray,
+                    d,
+                    ndim as c_int,
+                    shape as *const isize,
+                    null_mut(),
+                    data,
+                    flags,
+                    null_mut(),
+                ));
+            }
+        }
         // memoryview over the memory (a 1-byte dummy for empty arrays: NULL is refused)
         let mut dummy = 0u8;
-        let base = if data.is_null() || nbytes == 0 { &mut dummy as *mut u8 as *mut c_char } else { data as *mut c_char };
+        let base = if data.is_null() || nbytes == 0 {
+            &mut dummy as *mut u8 as *mut c_char
+        } else {
+            data as *mut c_char
+        };
         let flags = if writable != 0 { 0x200 } else { 0x100 }; // PyBUF_WRITE / PyBUF_READ
         let mv = check(ffi::PyMemoryView_FromMemory(base, nbytes as _, flags))?;
         let shp = ffi::PyTuple_New(ndim as _);
@@ -1498,7 +1821,12 @@ pub unsafe extern "C" fn pmg_array_over(
         }
         let dt = ffi::PyUnicode_FromString(dtype.as_ptr());
         let mut argv = [null_mut(), shp, dt, mv];
-        let r = ffi::PyObject_Vectorcall(ndarray, argv.as_mut_ptr().add(1), 3 | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET, null_mut());
+        let r = ffi::PyObject_Vectorcall(
+            ndarray,
+            argv.as_mut_ptr().add(1),
+            3 | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+            null_mut(),
+        );
         ffi::Py_DECREF(shp);
         if !dt.is_null() {
             ffi::Py_DECREF(dt);
@@ -1527,7 +1855,11 @@ pub struct PmgArrayInfo {
 /// `contiguous` != 0 the data is C-contiguous (a contiguous copy is made with
 /// `numpy.ascontiguousarray` when needed). 0 or -1.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pmg_array_info(o: Obj, contiguous: c_int, info: *mut PmgArrayInfo) -> c_int {
+pub unsafe extern "C" fn pmg_array_info(
+    o: Obj,
+    contiguous: c_int,
+    info: *mut PmgArrayInfo,
+) -> c_int {
     if info.is_null() {
         set_error("NullPointer", "array_info: NULL info", "");
         return -1;
@@ -1546,11 +1878,19 @@ pub unsafe extern "C" fn pmg_array_info(o: Obj, contiguous: c_int, info: *mut Pm
             ffi::PyErr_Clear();
             // not contiguous (or not a buffer): ask numpy for a C-contiguous copy
             let np = ffi::PyImport_ImportModule(c"numpy".as_ptr());
-            let f = if np.is_null() { null_mut() } else { ffi::PyObject_GetAttrString(np, c"ascontiguousarray".as_ptr()) };
+            let f = if np.is_null() {
+                null_mut()
+            } else {
+                ffi::PyObject_GetAttrString(np, c"ascontiguousarray".as_ptr())
+            };
             if !np.is_null() {
                 ffi::Py_DECREF(np);
             }
-            let c = if f.is_null() { null_mut() } else { ffi::PyObject_CallOneArg(f, o) };
+            let c = if f.is_null() {
+                null_mut()
+            } else {
+                ffi::PyObject_CallOneArg(f, o)
+            };
             if !f.is_null() {
                 ffi::Py_DECREF(f);
             }
@@ -1574,13 +1914,21 @@ pub unsafe extern "C" fn pmg_array_info(o: Obj, contiguous: c_int, info: *mut Pm
         info.ndim = view.ndim as i64;
         info.readonly = view.readonly as i64;
         info.format = [0; 16];
-        let fmt = if view.format.is_null() { c"B" } else { CStr::from_ptr(view.format) };
+        let fmt = if view.format.is_null() {
+            c"B"
+        } else {
+            CStr::from_ptr(view.format)
+        };
         for (k, b) in fmt.to_bytes().iter().take(15).enumerate() {
             info.format[k] = *b as c_char;
         }
         for k in 0..view.ndim as usize {
             info.shape[k] = *view.shape.add(k) as i64;
-            info.strides[k] = if view.strides.is_null() { 0 } else { *view.strides.add(k) as i64 };
+            info.strides[k] = if view.strides.is_null() {
+                0
+            } else {
+                *view.strides.add(k) as i64
+            };
         }
         ffi::PyBuffer_Release(&mut view);
         Some(0)
@@ -1623,7 +1971,10 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         let handle = p as usize as i64 - 1;
         let f = LISP_CALLBACK.load(Ordering::Acquire);
         if f.is_null() {
-            ffi::PyErr_SetString(ffi::PyExc_RuntimeError, c"no Lisp callback dispatcher is set".as_ptr());
+            ffi::PyErr_SetString(
+                ffi::PyExc_RuntimeError,
+                c"no Lisp callback dispatcher is set".as_ptr(),
+            );
             return null_mut();
         }
         let f: LispCallback = std::mem::transmute(f);
@@ -1639,7 +1990,12 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         r
     }));
     r.unwrap_or_else(|_| {
-        unsafe { ffi::PyErr_SetString(ffi::PyExc_RuntimeError, c"panic in Lisp callback trampoline".as_ptr()) };
+        unsafe {
+            ffi::PyErr_SetString(
+                ffi::PyExc_RuntimeError,
+                c"panic in Lisp callback trampoline".as_ptr(),
+            )
+        };
         null_mut()
     })
 }
@@ -1670,7 +2026,11 @@ pub extern "C" fn pmg_make_callable(handle: i64) -> Obj {
             CALLBACK_CAPSULE.as_ptr(),
             Some(capsule_destructor),
         ))?;
-        let f = ffi::PyCFunction_NewEx(&CALLBACK_DEF.0 as *const ffi::PyMethodDef as *mut _, cap, null_mut());
+        let f = ffi::PyCFunction_NewEx(
+            &CALLBACK_DEF.0 as *const ffi::PyMethodDef as *mut _,
+            cap,
+            null_mut(),
+        );
         ffi::Py_DECREF(cap);
         check(f)
     })
@@ -1683,7 +2043,9 @@ pub unsafe extern "C" fn pmg_take_freed_handles(buf: *mut i64, cap: i64) -> i64 
     if buf.is_null() || cap <= 0 {
         return 0;
     }
-    let Ok(mut v) = FREED_HANDLES.lock() else { return 0 };
+    let Ok(mut v) = FREED_HANDLES.lock() else {
+        return 0;
+    };
     let n = v.len().min(cap as usize);
     for (k, h) in v.drain(..n).enumerate() {
         unsafe { *buf.add(k) = h };

@@ -6,6 +6,10 @@
 ;;; ------------------------------------------------------------------------------------
 ;;; Python -> Lisp callbacks
 
+(defmacro with-default-translation (&body body)
+  "Internal calls ignore the user's *LISPIFIERS* / *PYTHONIZERS* and remote mode."
+  `(let ((*lispifiers* nil) (*pythonizers* nil) (*remote* nil)) ,@body))
+
 (defun lisp-keyword (name)
   (intern (string-upcase (substitute #\- #\_ name)) :keyword))
 
@@ -50,8 +54,34 @@ class LispObject:
         except Exception:
             pass
 
-lisp_getattr = lisp_setattr = lisp_repr = lisp_free = None
+lisp_getattr = lisp_setattr = lisp_repr = lisp_free = lisp_write = lisp_flush = None
 _out = []
+
+class LispStream(io.TextIOBase):
+    '''sys.stdout / sys.stderr writing to Lisp's *standard-output* / *error-output*.'''
+    def __init__(self, which, original):
+        self._which = which
+        self._original = original
+    def write(self, s):
+        lisp_write(self._which, s)
+        return len(s)
+    def flush(self):
+        lisp_flush(self._which)
+    def writable(self):
+        return True
+    def isatty(self):
+        return False
+    @property
+    def encoding(self):
+        return 'utf-8'
+    def fileno(self):
+        return self._original.fileno()
+
+def route_output_to_lisp():
+    for which, name in ((1, 'stdout'), (2, 'stderr')):
+        current = getattr(sys, name)
+        if not isinstance(current, LispStream):
+            setattr(sys, name, LispStream(which, current))
 
 def push_output(which):
     buf = io.StringIO()
@@ -81,6 +111,23 @@ def help_text(o):
     import pydoc
     return pydoc.render_doc(o, renderer=pydoc.plaintext)
 
+def defpyfun_spec(module, name):
+    '''(required positional parameter names, docstring) of module.name, for defpyfun.'''
+    import importlib, inspect
+    obj = importlib.import_module(module) if module else sys.modules['__main__']
+    for part in name.split('.'):
+        obj = getattr(obj, part)
+    required = []
+    try:
+        for p in inspect.signature(obj).parameters.values():
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
+                required.append(p.name)
+            else:
+                break
+    except (TypeError, ValueError):
+        pass
+    return [required, inspect.getdoc(obj) or '']
+
 def version_info():
     return list(sys.version_info)
 
@@ -88,6 +135,11 @@ def timeit(stmt, number, setup='pass'):
     import timeit as t
     return t.timeit(stmt, setup=setup, number=number, globals=sys.modules['__main__'].__dict__)
 ")
+
+(defvar *python-output-to-lisp* t
+  "When true (the default), PYSTART makes Python's sys.stdout and sys.stderr write to the
+calling thread's *STANDARD-OUTPUT* and *ERROR-OUTPUT* (so Python output shows in the REPL,
+in order with Lisp output).")
 
 (defun register-type (slot name)
   (with-python-gil
@@ -113,7 +165,17 @@ globals().pop('_m', None)")
         (pyvalue "_pymodgen.lisp_setattr")
         (lambda (handle name value) (python-setattr (handle-object handle) name value) nil)
         (pyvalue "_pymodgen.lisp_repr") #'lisp-repr
-        (pyvalue "_pymodgen.lisp_free") (lambda (handle) (free-handle handle) nil))
+        (pyvalue "_pymodgen.lisp_free") (lambda (handle) (free-handle handle) nil)
+        (pyvalue "_pymodgen.lisp_write")
+        (lambda (which text)
+          (write-string text (if (eql which 1) *standard-output* *error-output*))
+          nil)
+        (pyvalue "_pymodgen.lisp_flush")
+        (lambda (which)
+          (finish-output (if (eql which 1) *standard-output* *error-output*))
+          nil))
+  (when *python-output-to-lisp*
+    (with-default-translation (pycall "_pymodgen.route_output_to_lisp")))
   (register-type 0 "fractions.Fraction")
   (register-type 3 "_pymodgen.LispObject")
   (handler-case (progn (register-type 1 "numpy.ndarray")
@@ -253,15 +315,37 @@ pystop/pystart). Arguments are passed as to PYCALL."
                       (or (find-package lisp-package)
                           (error "defpyfun: no package ~A" lisp-package))))
          (symbol (intern lisp-fun-name package))
-         (args (gensym "ARGS")))
+         (args (gensym "ARGS"))
+         (all (gensym "ALL"))
+         ;; When Python is available at macroexpansion time, the required positional
+         ;; parameters become required Lisp parameters and __doc__ the docstring.
+         (spec (ignore-errors
+                (with-default-translation
+                  (pycall "_pymodgen.defpyfun_spec" (or pymodule-name "") fun-name))))
+         (required (mapcar (lambda (name) (lisp-parameter name package))
+                           (and spec (coerce (elt spec 0) 'list))))
+         (doc (format nil "Calls the Python function ~@[~A.~]~A.~@[~2%~A~]"
+                      pymodule-name fun-name (and spec (plusp (length (elt spec 1)))
+                                                  (elt spec 1))))
+         (target (if pymodule-name
+                     `(callable-cell-target (load-time-value (%callable-cell ,pymodule-name ,fun-name)))
+                     `(load-time-value (make-name-cell ,fun-name)))))
     `(progn
-       (defun ,symbol (&rest ,args)
-         ,(format nil "Calls the Python function ~@[~A.~]~A." pymodule-name fun-name)
+       (defun ,symbol (,@required &rest ,args)
+         ,doc
          (declare (dynamic-extent ,args))
-         ,(if pymodule-name
-              `(%invoke-cell (load-time-value (%callable-cell ,pymodule-name ,fun-name)) ,args)
-              `(%invoke (load-time-value (make-name-cell ,fun-name)) ,args)))
+         (let ((,all (list* ,@required ,args)))
+           (declare (dynamic-extent ,all))
+           (%invoke ,target ,all)))
        ',symbol)))
+
+(defun lisp-parameter (python-name package)
+  "A Lisp parameter symbol for PYTHON-NAME that is not a CL symbol or a constant."
+  (let ((s (intern (lispify-name python-name) package)))
+    (if (or (constantp s) (eq (symbol-package s) (find-package "COMMON-LISP"))
+            (keywordp s))
+        (intern (format nil "~A-ARG" (lispify-name python-name)) package)
+        s)))
 
 (defmacro defpymodule (pymodule-name &optional import-submodules &rest options)
   "Import a python module as a Lisp package. Provided by the pymodgen Lisp emitter
@@ -274,10 +358,6 @@ pystop/pystart). Arguments are passed as to PYCALL."
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Output
-
-(defmacro with-default-translation (&body body)
-  "Internal calls ignore the user's *LISPIFIERS* / *PYTHONIZERS* and remote mode."
-  `(let ((*lispifiers* nil) (*pythonizers* nil) (*remote* nil)) ,@body))
 
 (defun call-with-python-output (which thunk)
   (with-default-translation (pycall "_pymodgen.push_output" which))

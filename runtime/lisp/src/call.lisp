@@ -82,19 +82,22 @@
     (name-cell designator)
     (pyobject-wrapper (pyobject-wrapper-pointer designator))
     (sb-sys:system-area-pointer designator)
-    (symbol (name-cell (python-name designator)))
-    (function (pyobject-wrapper-pointer (wrap-new-reference (pythonize designator))))))
+    (symbol (name-cell (python-name designator)))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Arguments
 
 (declaim (inline immediate-p))
 (defun immediate-p (x)
+  "Arguments the fast path passes without creating Python objects in Lisp (strings are
+passed as their character data, pinned during the call)."
   (or (typep x '(signed-byte 64))
       (typep x 'double-float)
       (typep x 'single-float)
       (eq x t) (null x)
-      (pyobject-wrapper-p x)))
+      (pyobject-wrapper-p x)
+      (typep x '(simple-array character (*)))
+      (typep x 'simple-base-string)))
 
 (declaim (inline fill-immediate))
 (defun fill-immediate (buf i x)
@@ -107,6 +110,12 @@
         (double-float (put +arg-f64+ :double x))
         (single-float (put +arg-f64+ :double (coerce x 'double-float)))
         (pyobject-wrapper (put +arg-borrowed+ :uint64 (pyobject-wrapper-address x)))
+        ((simple-array character (*))
+         (put +arg-str4+ :uint64 (sb-sys:sap-int (sb-sys:vector-sap x)))
+         (setf (cffi:mem-ref buf :int64 (+ off 16)) (length x)))
+        (simple-base-string
+         (put +arg-str1+ :uint64 (sb-sys:sap-int (sb-sys:vector-sap x)))
+         (setf (cffi:mem-ref buf :int64 (+ off 16)) (length x)))
         (t (put (if x +arg-true+ +arg-false+) :int64 0))))))
 
 (defun split-call-args (args)
@@ -141,6 +150,28 @@
   "A name-cell, or the foreign pointer of a target given as pointer or address."
   (if (typep target 'address) (cffi:make-pointer target) target))
 
+(declaim (inline call-and-convert))
+(defun call-and-convert (target buf n out)
+  "The foreign call of the fast path and the conversion of common results."
+  (declare (fixnum n) (optimize speed (safety 0) (debug 0)))
+  (let ((tag (if (name-cell-p target)
+                 (pmg-call-path (name-cell-pointer target) (name-cell-n target)
+                                buf n (cffi:null-pointer) 0 out 0)
+                 (pmg-call (cffi:make-pointer (the address target))
+                           buf n (cffi:null-pointer) 0 out 0))))
+    (declare (type (signed-byte 32) tag))
+    ;; the common results inline (no boxing of OUT); the rest in LISPIFY-VALUE
+    (if *lispifiers*
+        (if (= tag +tag-error+) (signal-last-error) (lispify-value out t))
+        (case tag
+          (#.+tag-str+ (copy-str (value-kind out) (value-len out) (value-data out)))
+          (#.+tag-int+ (value-i out))
+          (#.+tag-float+ (value-f out))
+          (#.+tag-true+ t)
+          (#.+tag-false+ nil)
+          (#.+tag-error+ (signal-last-error))
+          (t (lispify-value out t))))))
+
 (defun invoke-fast (target args n)
   "One foreign call: TARGET a name-cell or the callable's address; ARGS all immediate."
   (declare (fixnum n) (list args) (optimize speed (safety 0) (debug 0)))
@@ -149,24 +180,18 @@
     (let ((i 0))
       (declare (fixnum i))
       (dolist (x args) (fill-immediate buf i x) (incf i)))
-    (sb-sys:with-pinned-objects (args)   ; keeps argument wrappers alive during the call
-      (let ((tag (if (name-cell-p target)
-                     (pmg-call-path (name-cell-pointer target) (name-cell-n target)
-                                    buf n (cffi:null-pointer) 0 out 0)
-                     (pmg-call (cffi:make-pointer (the address target))
-                               buf n (cffi:null-pointer) 0 out 0))))
-        (declare (type (signed-byte 32) tag))
-        ;; the common results inline (no boxing of OUT); the rest in LISPIFY-VALUE
-        (if *lispifiers*
-            (if (= tag +tag-error+) (signal-last-error) (lispify-value out t))
-            (case tag
-              (#.+tag-str+ (copy-str (value-kind out) (value-len out) (value-data out)))
-              (#.+tag-int+ (value-i out))
-              (#.+tag-float+ (value-f out))
-              (#.+tag-true+ t)
-              (#.+tag-false+ nil)
-              (#.+tag-error+ (signal-last-error))
-              (t (lispify-value out t))))))))
+    ;; Keep the arguments on the control stack for the duration of the call: on SBCL
+    ;; x86-64 (conservative stack) that keeps wrappers alive and pins the strings whose
+    ;; characters the runtime reads. Up to 4 arguments in locals, more in a stack vector.
+    (if (<= n 4)
+        (let ((a0 (first args)) (a1 (second args)) (a2 (third args)) (a3 (fourth args)))
+          (sb-sys:with-pinned-objects (a0 a1 a2 a3)
+            (call-and-convert target buf n out)))
+        (let ((pins (make-array +max-fast-args+ :initial-element 0)))
+          (declare (dynamic-extent pins))
+          (replace pins args)
+          (sb-sys:with-pinned-objects (pins)
+            (call-and-convert target buf n out))))))
 
 (defun invoke-objects (target positional kwargs mode)
   "General call, inside the GIL. MODE: :LISP, :WRAPPER or :POINTER (see FINISH-CALL)."
@@ -177,9 +202,7 @@
          (filled 0)
          (called nil))
     (declare (fixnum np nk n filled))
-    (cffi:with-foreign-objects ((buf :uint8 (* (max n 1) +arg-size+))
-                                (names :pointer (max nk 1))
-                                (out :uint8 +value-size+))
+    (flet ((run (buf names out)
       (flet ((put (x)
                (let ((off (* filled +arg-size+)))
                  (if (and (immediate-p x) (null *pythonizers*))
@@ -205,11 +228,27 @@
             ;; a conversion failed: drop the objects made so far
             (dotimes (i filled)
               (when (= (cffi:mem-ref buf :int64 (* i +arg-size+)) +arg-owned+)
-                (pmg-decref (cffi:mem-ref buf :pointer (+ 8 (* i +arg-size+))))))))))))
+                (pmg-decref (cffi:mem-ref buf :pointer (+ 8 (* i +arg-size+)))))))))))
+      (if (<= n +max-fast-args+)
+          ;; constant sizes: stack allocation
+          (cffi:with-foreign-objects ((buf :uint8 (* +max-fast-args+ +arg-size+))
+                                      (names :pointer +max-fast-args+)
+                                      (out :uint8 +value-size+))
+            (run buf names out))
+          (cffi:with-foreign-objects ((buf :uint8 (* n +arg-size+))
+                                      (names :pointer (max nk 1))
+                                      (out :uint8 +value-size+))
+            (run buf names out))))))
+
+(defun pinned-argument-p (x)
+  "Arguments pinned for the call: arrays Python shares, strings read in place."
+  (or (typep x '(simple-array character (*)))
+      (typep x 'simple-base-string)
+      (shareable-array-p x)))
 
 (defun invoke-general (target positional kwargs mode)
-  (let ((arrays (loop for x in positional when (shareable-array-p x) collect x)))
-    (loop for (nil . v) in kwargs when (shareable-array-p v) do (push v arrays))
+  (let ((arrays (loop for x in positional when (pinned-argument-p x) collect x)))
+    (loop for (nil . v) in kwargs when (pinned-argument-p v) do (push v arrays))
     (call-with-pinned
      arrays
      (lambda ()
@@ -266,7 +305,11 @@ __main__, then builtins, then as a module, importing it when needed), a PYOBJECT
 or a symbol (its lowercased name). ARGS: positional values, then keyword arguments as
 :NAME VALUE pairs (:foo-bar => foo_bar=...)."
   (declare (dynamic-extent args))
-  (%invoke (callable-target python-callable) args))
+  (if (functionp python-callable)
+      (apply python-callable args)          ; a Lisp function is called as it is
+      ;; the designator (e.g. a wrapper) stays referenced until the call returns
+      (sb-sys:with-pinned-objects (python-callable)
+        (%invoke (callable-target python-callable) args))))
 
 (defun %pycall-cell (cell &rest args)
   (declare (dynamic-extent args))

@@ -45,7 +45,22 @@ pointers, calls while Python is stopped), signalled in Lisp. Never a crash."))
 ;;; State
 
 (defvar *alive* nil "T while the Python session is running (global, never bound).")
-(defvar *generation* -1 "The runtime's start generation as of the last pystart/pystop.")
+(defvar *generation* -1
+  "The start generation as of the last pystart/pystop: the runtime's counter plus an
+offset bumped when a Lisp image is saved, so caches from the saved process go stale.")
+(defvar *image-epoch* 0)
+
+(defun current-generation ()
+  (+ (* *image-epoch* (expt 2 40)) (pmg-generation)))
+
+(defun before-save-lisp ()
+  "SBCL save hook: the saved image starts with Python stopped and every cache stale
+(the interpreter is not part of the image; PYSTART in the new process starts it)."
+  (setf *alive* nil
+        *generation* -1)
+  (incf *image-epoch*))
+
+(pushnew 'before-save-lisp sb-ext:*save-hooks*)
 (defvar *start-lock* (bt:make-recursive-lock "pymodgen pystart"))
 
 (defvar *additional-init-codes* nil
@@ -101,7 +116,7 @@ threads that call Python inside this scope: they wait for the GIL."
       (let ((config (load-libraries)))
         (when (minusp (pmg-initialize (python-executable config) (cffi:null-pointer)))
           (signal-last-error))
-        (setf *generation* (pmg-generation)
+        (setf *generation* (current-generation)
               *alive* t)
         (handler-bind ((error (lambda (c) (declare (ignore c))
                                 (pmg-stop) (setf *alive* nil))))
@@ -118,5 +133,5 @@ imported). Python objects still referenced from Lisp stay valid."
     (when *alive*
       (pmg-stop)
       (setf *alive* nil
-            *generation* (pmg-generation))))
+            *generation* (current-generation))))
   t)

@@ -5,9 +5,16 @@
 (in-package #:pymodgen)
 
 (defmacro defpmg (name ret &rest args)
-  (let ((lisp-name (intern (string-upcase (substitute #\- #\_ name)))))
-    `(progn (declaim (inline ,lisp-name))
-            (cffi:defcfun (,name ,lisp-name) ,ret ,@args))))
+  "Defines the foreign function NAME as an inline Lisp function. The call runs with
+interrupts deferred (SB-SYS:WITHOUT-INTERRUPTS): an interrupt that unwound through the
+runtime's frames would leave the GIL taken and its bookkeeping wrong."
+  (let* ((lisp-name (intern (string-upcase (substitute #\- #\_ name))))
+         (raw-name (intern (format nil "%~A" lisp-name)))
+         (params (mapcar #'first args)))
+    `(progn (declaim (inline ,raw-name ,lisp-name))
+            (cffi:defcfun (,name ,raw-name) ,ret ,@args)
+            (defun ,lisp-name ,params
+              (sb-sys:without-interrupts (,raw-name ,@params))))))
 
 ;; lifecycle and GIL
 (defpmg "pmg_initialize" :int (executable :string) (home :pointer))
@@ -115,7 +122,7 @@
 (defconstant +tag-other+ 19)
 
 ;;; struct PmgArg: int64 tag, uint64 bits
-(defconstant +arg-size+ 16)
+(defconstant +arg-size+ 24)
 (defconstant +arg-borrowed+ 0)
 (defconstant +arg-owned+ 1)
 (defconstant +arg-i64+ 2)
@@ -123,6 +130,8 @@
 (defconstant +arg-true+ 4)
 (defconstant +arg-false+ 5)
 (defconstant +arg-none+ 6)
+(defconstant +arg-str1+ 7)
+(defconstant +arg-str4+ 8)
 
 ;;; struct PmgArrayInfo
 (defconstant +array-info-size+ 568)

@@ -52,10 +52,10 @@ generation) the next call resolves it again."
         (let ((next (pmg-getattr p a)))
           (pmg-decref p)
           (setf p (check-pointer next))))
-      (let ((old (callable-cell-address cell)))
-        (setf (callable-cell-address cell) (cffi:pointer-address p)
-              (callable-cell-generation cell) *generation*)
-        (unless (zerop old) (pmg-decref-deferred (cffi:make-pointer old))))
+      ;; The reference to the previous generation's callable is kept (it may come from a
+      ;; saved Lisp image, i.e. another process): one reference per restart.
+      (setf (callable-cell-address cell) (cffi:pointer-address p)
+            (callable-cell-generation cell) *generation*)
       p)))
 
 (declaim (inline callable-cell-pointer callable-cell-target))

@@ -30,9 +30,13 @@ that takes the GIL.)")
 (defun wrap-new-reference (pointer)
   "Wraps POINTER (a NEW reference, now owned by the wrapper) with a finalizer."
   (let* ((address (cffi:pointer-address pointer))
+         (epoch *image-epoch*)
          (w (%make-wrapper address)))
     (when *pygc-enabled*
-      (tg:finalize w (lambda () (pmg-decref-deferred (cffi:make-pointer address)))))
+      ;; (a wrapper saved in a Lisp image points into the old process: never released)
+      (tg:finalize w (lambda ()
+                       (when (= epoch *image-epoch*)
+                         (pmg-decref-deferred (cffi:make-pointer address))))))
     w))
 
 (defun wrap-borrowed (pointer)

@@ -98,3 +98,66 @@ tracked = Tracked()")
     (pystop)
     (is (equal "43" (pycall "str" 43)) "pycall starts Python when needed")
     (is (python-alive-p))))
+
+(test string-arguments-while-the-gc-moves-objects
+  ;; Strings reach Python as their pinned character data: a concurrent GC must not move
+  ;; them under the call.
+  (let* ((stop nil)
+         (gc-thread (bt:make-thread (lambda () (loop until stop do (sb-ext:gc) (sleep 0.001)))))
+         (bad (unwind-protect
+                   (loop for i below 20000
+                         for s = (format nil "~D-λ-~D" i (* i i))
+                         for b = (coerce (format nil "~D" i) 'simple-base-string)
+                         count (not (and (string= s (pycall "str" s))
+                                         (= (length s) (pycall "len" s))
+                                         (string= b (pycall "str" b)))))
+                (setf stop t)
+                (bt:join-thread gc-thread))))
+    (is (eql 0 bad))))
+
+(test saved-lisp-image-restarts-python
+  ;; A Lisp image saved after using Python starts with Python stopped, and its cached
+  ;; callables, wrappers and finalizers never touch the old process's pointers.
+  (let* ((core (format nil "/tmp/pymodgen-test-~D.core" (sb-posix:getpid)))
+         (asd-dir (namestring (asdf:system-source-directory "pymodgen")))
+         (setup (format nil "(progn (push #p~S asdf:*central-registry*) (handler-bind ((warning #'muffle-warning)) (asdf:load-system \"pymodgen\")))" asd-dir)))
+    (unwind-protect
+         (progn
+           (uiop:run-program
+            (list "sbcl" "--noinform" "--non-interactive" "--eval" "(require :asdf)" "--eval" setup
+                  "--eval" "(pymodgen:pystart)"
+                  "--eval" "(pymodgen:defpyfun \"sqrt\" \"math\" :lisp-fun-name \"MSQRT\" :lisp-package :cl-user)"
+                  "--eval" "(defvar cl-user::*w* (list (cl-user::msqrt 4) (pymodgen:pycall \"object\") (pymodgen:pycall \"str\" 1)))"
+                  "--eval" (format nil "(sb-ext:save-lisp-and-die ~S)" core))
+            :output nil :error-output nil)
+           (let ((out (uiop:run-program
+                       (list "sbcl" "--core" core "--noinform" "--non-interactive"
+                             "--eval" "(setf cl-user::*w* nil)"
+                             "--eval" "(progn (tg:gc :full t) (sleep 0.2) (tg:gc :full t))"
+                             "--eval" "(print (list (pymodgen:python-alive-p) (cl-user::msqrt 9) (pymodgen:pycall \"str\" 7)))"
+                             "--eval" "(progn (tg:gc :full t) (sleep 0.2) (print (pymodgen:pycall \"len\" \"abc\")))")
+                       :output :string :error-output :output :ignore-error-status t)))
+             (is (search "(NIL 3.0d0 \"7\")" out) "restarted image output: ~A" out)
+             (is (search "3" (subseq out (or (search "\"7\")" out) 0))))))
+      (ignore-errors (delete-file core)))))
+
+(defun join-with-timeout (thread seconds)
+  (loop repeat (* seconds 100)
+        while (bt:thread-alive-p thread)
+        do (sleep 0.01))
+  (if (bt:thread-alive-p thread) :timeout (bt:join-thread thread)))
+
+(test interrupting-a-thread-inside-python
+  ;; interrupt-thread unwinding a thread that is inside Python: the interrupt is deferred
+  ;; to the end of the foreign call, so the GIL is never left taken.
+  (raw-pyexec "import time")
+  (let ((th (bt:make-thread (lambda ()
+                              (catch 'out
+                                (loop (pycall "time.sleep" 0.005)
+                                      (with-python-gil (pycall "time.sleep" 0.005))))))))
+    (sleep 0.1)
+    (sb-thread:interrupt-thread th (lambda () (throw 'out :interrupted)))
+    (is (eq :interrupted (join-with-timeout th 10))))
+  (let ((other (bt:make-thread (lambda () (pycall "str" 12)))))
+    (is (equal "12" (join-with-timeout other 10)) "other threads still get the GIL"))
+  (is (equal "13" (pycall "str" 13))))

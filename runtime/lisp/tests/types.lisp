@@ -146,6 +146,13 @@
   (is (eql 5 (pyref (pyeval "{'k': 5}") "k")))
   (is (eql 6 (pyref (pyeval "__import__('numpy').arange(12).reshape(3, 4)") 1 2))))
 
+(deftest python-output-goes-to-lisp-streams
+  (is (equal (format nil "to lisp λ~%")
+             (with-output-to-string (*standard-output*) (pycall "print" "to lisp λ"))))
+  (is (equal (format nil "to stderr~%")
+             (with-output-to-string (*error-output*)
+               (pycall "print" "to stderr" :file (pyvalue "sys.stderr"))))))
+
 (deftest output-capture
   (is (equal (format nil "hi~%") (with-python-output (pycall "print" "hi"))))
   (is (equal (format nil "err~%")
@@ -184,3 +191,12 @@
     (is (equalp #(1 2) (lispify w))))
   (is (typep (with-remote-objects (pycall "str" 1)) 'pyobject-wrapper))
   (is (equalp #(1 2 3) (with-remote-objects* (pycall "list" #(1 2 3))))))
+
+(deftest defpyfun-arglist-and-docstring
+  (eval '(defpyfun "dumps" "json" :lisp-fun-name "JSON-DUMPS" :lisp-package :pymodgen-tests))
+  (is (equal "[1, 2]" (funcall 'json-dumps (vector 1 2))))
+  (is (equal "{\"a\": 1}" (funcall 'json-dumps (alexandria:plist-hash-table '("a" 1) :test #'equal))))
+  (is (equal "[1,2]" (funcall 'json-dumps (vector 1 2) :separators '("," ":"))))
+  (is (search "Serialize" (documentation 'json-dumps 'function)))
+  (is (string= "OBJ" (symbol-name (first (sb-introspect:function-lambda-list 'json-dumps)))))
+  (signals error (funcall 'json-dumps)))
