@@ -46,6 +46,12 @@ impl LispOptions {
         self.lisp_package = Some(package.into());
         self
     }
+
+    /// Options with the ASDF system name set.
+    pub fn with_system(mut self, system: impl Into<String>) -> Self {
+        self.system = Some(system.into());
+        self
+    }
 }
 
 /// The ASDF system name the emitter uses for `module`: also the name of the directory the
