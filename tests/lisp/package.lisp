@@ -25,6 +25,9 @@
 (defparameter *out* (merge-pathnames "tests/lisp/out/" *root*)
   "Where the tests generate systems (git-ignored).")
 
+;; DEFPYMODULE writes its systems here during the tests, not into the user's cache.
+(setf pymodgen:*defpymodule-directory* (merge-pathnames "defpymodule/" *out*))
+
 (defun generate (modules &key submodules pythonpath (out *out*))
   "Runs the pymodgen CLI for MODULES (a list) into OUT; returns the system directories."
   (let ((command (append (list (pymodgen::pymodgen-executable) "generate")
