@@ -5,6 +5,7 @@
 (cl:in-package "PYMODGEN")
 
 (%check-module-hash :system "{{ system }}" :module "{{ module }}" :version "{{ version }}"
+                    :python "{{ python }}"
                     :hash "{{ hash }}" :generator "{{ generator }}"
                     :submodules {% if submodules %}cl:t{% else %}cl:nil{% endif %} :lisp-package "{{ package }}"
                     :packages '({% for p in packages %}{% if !loop.first %} {% endif %}"{{ p }}"{% endfor %}))

@@ -263,17 +263,34 @@ generated (its module version hash differs):
   ((system :initarg :system :initform nil :reader module-changed-system)
    (module :initarg :module :reader module-changed-module)
    (version :initarg :version :initform nil :reader module-changed-version)
+   (change :initarg :change :initform nil :reader module-changed-change)
    (recorded-hash :initarg :recorded-hash :reader module-changed-recorded-hash)
    (live-hash :initarg :live-hash :reader module-changed-live-hash))
   (:report (lambda (c s)
              (format s "The Python module ~A changed since ~:[its bindings~;~:*the bindings in system ~S~] ~
-                        were generated (from ~A~@[ ~A~]): module version hash ~A then, ~A now ~
-                        (the module's files, its version, the interpreter or pymodgen changed). ~
+                        were generated (from ~A~@[ ~A~]): ~A (module version hash ~A then, ~A now). ~
                         Regenerate them (restart REGENERATE, or set pymodgen:*on-module-change* ~
                         to :regenerate)."
                      (module-changed-module c) (module-changed-system c)
                      (module-changed-module c) (module-changed-version c)
+                     (or (module-changed-change c) "its files, its version, the interpreter or pymodgen changed")
                      (module-changed-recorded-hash c) (module-changed-live-hash c)))))
+
+(defun %what-changed (module generator version python)
+  "One phrase saying what differs between generation time and now (computed on a mismatch)."
+  (let* ((info (ignore-errors (pycall (module-hash-function) module generator)))
+         (live-version (let ((v (and (hash-table-p info) (gethash "version" info))))
+                         (if (stringp v) v "")))
+         (live-python (let ((v (ignore-errors (pyeval "__import__('platform').python_version()"))))
+                        (if (stringp v) v nil)))
+         (version (or version "")))
+    (cond ((and python live-python (string/= python live-python))
+           (format nil "the interpreter changed (Python ~A then, ~A now)" python live-python))
+          ((string/= version live-version)
+           (format nil "its version changed (~:[none~;~:*~A~] then, ~:[none~;~:*~A~] now)"
+                   (and (plusp (length version)) version)
+                   (and (plusp (length live-version)) live-version)))
+          (t "its source or extension files changed (same version)"))))
 
 (define-condition module-changed-warning (module-changed warning) ())
 (define-condition module-changed-error (module-changed error) ())
@@ -298,7 +315,8 @@ them. Returns the system directory."
 
 (defun getpid* () (or (ignore-errors (funcall (find-symbol "GETPID" "SB-POSIX"))) (get-universal-time)))
 
-(defun %check-module-hash (&key system module version hash generator submodules lisp-package packages)
+(defun %check-module-hash (&key system module version python hash generator submodules
+                             lisp-package packages)
   "The load-time check of a generated system (its last file): compares the recorded module
 version HASH with the live module's and acts per *ON-MODULE-CHANGE*."
   (declare (ignore lisp-package packages))
@@ -307,6 +325,7 @@ version HASH with the live module's and acts per *ON-MODULE-CHANGE*."
       (unless (equal live hash)
         (let ((args (list :system system :module module
                           :version (and version (plusp (length version)) version)
+                          :change (%what-changed module generator version python)
                           :recorded-hash hash :live-hash live)))
           (ecase *on-module-change*
             (:warn (apply #'warn 'module-changed-warning args))
@@ -346,12 +365,13 @@ packages renamed under LISP-PACKAGE, and the recorded check plist."
         (values forms (rest check))))))
 
 (defun %check-defpymodule-hash (module hash generator version recompile-on-change import-submodules
-                                lisp-package)
+                                lisp-package &optional python)
   "The load-time check of a DEFPYMODULE expansion with :cache t."
   (when *on-module-change*
     (let ((live (%module-hash module generator)))
       (unless (equal live hash)
         (let ((args (list :module module :version (and version (plusp (length version)) version)
+                          :change (%what-changed module generator version python)
                           :recorded-hash hash :live-hash live :system recompile-on-change)))
           (cond (recompile-on-change
                  (apply #'warn 'module-changed-warning args)
@@ -440,7 +460,7 @@ interpreter. Generated systems live under *DEFPYMODULE-DIRECTORY*."
               ,@forms
               (%check-defpymodule-hash ,pymodule-name ,(getf check :hash) ,(getf check :generator)
                                        ,(getf check :version) ',recompile-on-change ,import-submodules
-                                       ,lisp-package)
+                                       ,lisp-package ,(getf check :python))
               t))))))))
 
 ;;; ------------------------------------------------------------------------------------

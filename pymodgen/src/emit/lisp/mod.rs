@@ -89,6 +89,7 @@ pub(crate) fn emit(manifests: &[Manifest], options: &LispOptions) -> Result<Outp
         system: system.clone(),
         module: root.module.clone(),
         version: names::escape(root.version.as_deref().unwrap_or("")),
+        python: names::escape(&root.python.version),
         hash: root.hash.clone(),
         generator: crate::hash::generator_tag(),
         submodules: manifests.len() > 1,

@@ -106,6 +106,8 @@ pub(super) struct CheckView {
     pub system: String,
     pub module: String,
     pub version: String,
+    /// The interpreter's version at generation (`3.11.7`), to say what changed.
+    pub python: String,
     pub hash: String,
     pub generator: String,
     pub submodules: bool,
