@@ -14,7 +14,8 @@
 ;;; The user-facing names of this file (package.lisp exports DEFPYMODULE and DEFPYFUN).
 (export '(*on-module-change* module-changed module-changed-warning module-changed-error
           module-changed-module module-changed-system module-changed-version
-          module-changed-recorded-hash module-changed-live-hash regenerate regenerate-system
+          module-changed-change module-changed-recorded-hash module-changed-live-hash
+          regenerate regenerate-system
           *pymodgen-executable* *defpymodule-directory* pymodgen-executable
           pymodgen-generation-error python-argument-error)
         '#:pymodgen)
