@@ -11,7 +11,7 @@
 (in-package #:pymodgen-bench)
 
 (defparameter *n* (let ((v (uiop:getenv "PYMODGEN_BENCH_N"))) (if v (parse-integer v) 20000)))
-(defparameter *reps* 60)
+(defparameter *reps* (let ((v (uiop:getenv "PYMODGEN_BENCH_REPS"))) (if v (parse-integer v) 60)))
 
 (defun now ()
   "Monotonic clock in seconds (ns resolution; SBCL's internal real time is coarse here)."

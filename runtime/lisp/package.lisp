@@ -18,7 +18,7 @@
    ;; translation
    #:*lispifiers* #:*pythonizers* #:with-lispifiers #:with-pythonizers #:define-lispifier
    #:pythonize #:lispify #:with-remote-objects #:with-remote-objects*
-   #:python-getattr #:python-setattr
+   #:python-getattr #:python-setattr #:python-attribute-missing
    ;; python objects
    #:pyobject-wrapper #:pyobject-wrapper-p #:pyobject-wrapper-pointer
    #:pyobject-wrapper-eq #:pyobject-wrapper-eq*

@@ -89,8 +89,58 @@ struct Tls {
     pending: Cell<Obj>,
 }
 
-/// This thread's state. The reference is valid for the thread's lifetime (the value has
-/// no destructor), so it may be kept across calls made on this thread.
+/// Thread states of exited threads, cleared and deleted by the next thread that takes the
+/// GIL (a dying thread must not block on the GIL).
+static DEAD_TSTATES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+static DEAD_LEN: AtomicUsize = AtomicUsize::new(0);
+
+impl Drop for Tls {
+    fn drop(&mut self) {
+        let ts = self.tstate.get();
+        if !ts.is_null()
+            && self.depth.get() == 0
+            && let Ok(mut v) = DEAD_TSTATES.lock()
+        {
+            v.push(ts as usize);
+            DEAD_LEN.store(v.len(), Ordering::Relaxed);
+        }
+        // (a string result still pending is left alone: releasing it needs the GIL)
+    }
+}
+
+unsafe fn delete_dead_tstates() {
+    let items = {
+        let mut v = DEAD_TSTATES.lock().unwrap_or_else(|e| e.into_inner());
+        DEAD_LEN.store(0, Ordering::Relaxed);
+        std::mem::take(&mut *v)
+    };
+    for ts in items {
+        unsafe {
+            ffi::PyThreadState_Clear(ts as *mut ffi::PyThreadState);
+            ffi::PyThreadState_Delete(ts as *mut ffi::PyThreadState);
+        }
+    }
+}
+
+/// Number of Python thread states of the interpreter (diagnostics and tests).
+#[unsafe(no_mangle)]
+pub extern "C" fn pmg_thread_state_count() -> i64 {
+    with_gil(-1, || unsafe {
+        if DEAD_LEN.load(Ordering::Relaxed) > 0 {
+            delete_dead_tstates();
+        }
+        let mut n = 0;
+        let mut ts = ffi::PyInterpreterState_ThreadHead(INTERP.load(Ordering::Acquire));
+        while !ts.is_null() {
+            n += 1;
+            ts = ffi::PyThreadState_Next(ts);
+        }
+        Some(n)
+    })
+}
+
+/// This thread's state. The reference is valid for the thread's lifetime (its destructor
+/// runs at thread exit), so it may be kept across calls made on this thread.
 #[inline]
 fn tls() -> &'static Tls {
     TLS.with(|t| unsafe { &*(t as *const Tls) })
@@ -172,6 +222,9 @@ impl Gil {
         t.depth.set(1);
         if DEFERRED_LEN.load(Ordering::Relaxed) > 0 {
             unsafe { flush_deferred() };
+        }
+        if DEAD_LEN.load(Ordering::Relaxed) > 0 {
+            unsafe { delete_dead_tstates() };
         }
         release_pending(t);
         Some(Gil { acquired: true, t })
@@ -1932,6 +1985,80 @@ pub unsafe extern "C" fn pmg_array_info(
         }
         ffi::PyBuffer_Release(&mut view);
         Some(0)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Capturing Python's output
+
+/// Saved `sys.stdout`/`sys.stderr` objects of open captures (innermost last).
+static CAPTURES: Mutex<Vec<(c_int, usize)>> = Mutex::new(Vec::new());
+
+/// Starts capturing `sys.stdout` (`which` 1) or `sys.stderr` (2) into a fresh
+/// `io.StringIO`. Captures nest. 0 or -1.
+#[unsafe(no_mangle)]
+pub extern "C" fn pmg_capture_begin(which: c_int) -> c_int {
+    let name = match which {
+        1 => c"stdout",
+        2 => c"stderr",
+        _ => {
+            set_error("ValueError", "capture_begin: which must be 1 or 2", "");
+            return -1;
+        }
+    };
+    with_gil(-1, || unsafe {
+        let io = check(ffi::PyImport_ImportModule(c"io".as_ptr()))?;
+        let buf = ffi::PyObject_CallMethod(io, c"StringIO".as_ptr(), null_mut());
+        ffi::Py_DECREF(io);
+        let buf = check(buf)?;
+        let old = ffi::PySys_GetObject(name.as_ptr()); // borrowed, may be NULL
+        let old = if old.is_null() { ffi::Py_None() } else { old };
+        ffi::Py_INCREF(old);
+        if ffi::PySys_SetObject(name.as_ptr(), buf) < 0 {
+            ffi::Py_DECREF(old);
+            ffi::Py_DECREF(buf);
+            fetch_py_error();
+            return None;
+        }
+        ffi::Py_DECREF(buf);
+        CAPTURES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((which, old as usize));
+        Some(0)
+    })
+}
+
+/// Ends the innermost capture of `which`: restores the previous stream and returns the
+/// captured text (a new str reference), or NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn pmg_capture_end(which: c_int) -> Obj {
+    with_gil(null_mut(), || unsafe {
+        let old = {
+            let mut v = CAPTURES.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(k) = v.iter().rposition(|(w, _)| *w == which) else {
+                set_error("ValueError", "capture_end: no capture is open", "");
+                return None;
+            };
+            v.remove(k).1 as Obj
+        };
+        let name = if which == 1 { c"stdout" } else { c"stderr" };
+        let buf = ffi::PySys_GetObject(name.as_ptr()); // borrowed
+        let text = if buf.is_null() {
+            null_mut()
+        } else {
+            ffi::PyObject_CallMethod(buf, c"getvalue".as_ptr(), null_mut())
+        };
+        let restored = ffi::PySys_SetObject(name.as_ptr(), old);
+        ffi::Py_DECREF(old);
+        if restored < 0 {
+            if !text.is_null() {
+                ffi::Py_DECREF(text);
+            }
+            fetch_py_error();
+            return None;
+        }
+        check(text)
     })
 }
 

@@ -26,9 +26,13 @@
                        (loop for k being the hash-keys of h using (hash-value v)
                              collect (lisp-keyword k) collect v)))))
           (%pythonize (apply f (append pos kw))))
+      (python-attribute-missing (c)
+        (pmg-set-python-error 2 (princ-to-string c))
+        (cffi:null-pointer))
       (error (c)
-        (pmg-set-python-error 0 (handler-case (format nil "Lisp error: ~A" c)
-                                  (error () "Lisp error (unprintable condition)")))
+        (pmg-set-python-error 0 (format nil "Lisp error ~D: ~A" (remember-callback-condition c)
+                                        (handler-case (princ-to-string c)
+                                          (error () "(unprintable condition)"))))
         (cffi:null-pointer)))))
 
 ;;; ------------------------------------------------------------------------------------
@@ -55,7 +59,6 @@ class LispObject:
             pass
 
 lisp_getattr = lisp_setattr = lisp_repr = lisp_free = lisp_write = lisp_flush = None
-_out = []
 
 class LispStream(io.TextIOBase):
     '''sys.stdout / sys.stderr writing to Lisp's *standard-output* / *error-output*.'''
@@ -82,17 +85,6 @@ def route_output_to_lisp():
         current = getattr(sys, name)
         if not isinstance(current, LispStream):
             setattr(sys, name, LispStream(which, current))
-
-def push_output(which):
-    buf = io.StringIO()
-    _out.append((which, getattr(sys, which)))
-    setattr(sys, which, buf)
-
-def pop_output():
-    which, old = _out.pop()
-    buf = getattr(sys, which)
-    setattr(sys, which, old)
-    return buf.getvalue()
 
 def generator(f, stop):
     while True:
@@ -360,23 +352,28 @@ pystop/pystart). Arguments are passed as to PYCALL."
 ;;; Output
 
 (defun call-with-python-output (which thunk)
-  (with-default-translation (pycall "_pymodgen.push_output" which))
-  (let ((popped nil))
+  "Runs THUNK with Python's sys.stdout (WHICH 1) or sys.stderr (2) captured; returns the
+captured text. (sys.stdout is process-wide: captures from concurrent threads mix.)"
+  (unless *alive* (python-start-if-not-alive))
+  (when (minusp (pmg-capture-begin which)) (signal-last-error))
+  (let ((ended nil))
     (unwind-protect
          (progn (funcall thunk)
-                (setf popped t)
-                (with-default-translation (pycall "_pymodgen.pop_output")))
-      (unless popped
-        (ignore-errors (with-default-translation (pycall "_pymodgen.pop_output")))))))
+                (setf ended t)
+                (let ((text (check-pointer (pmg-capture-end which))))
+                  (with-default-translation (lispify-pointer text t))))
+      (unless ended
+        (let ((p (pmg-capture-end which)))
+          (if (cffi:null-pointer-p p) (pmg-error-clear) (pmg-decref p)))))))
 
 (defmacro with-python-output (&body forms-decl)
   "Gets the output of the python program executed in forms-decl in the form a string."
-  `(call-with-python-output "stdout" (lambda () ,@forms-decl)))
+  `(call-with-python-output 1 (lambda () ,@forms-decl)))
 
 (defmacro with-python-error-output (&body forms-decl)
   "Gets the error output (sys.stderr) of the python program executed in forms-decl in the
 form a string."
-  `(call-with-python-output "stderr" (lambda () ,@forms-decl)))
+  `(call-with-python-output 2 (lambda () ,@forms-decl)))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Generators, chains, introspection

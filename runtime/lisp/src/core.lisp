@@ -28,13 +28,49 @@ pointers, calls while Python is stopped), signalled in Lisp. Never a crash."))
   (let ((p (pmg-error-part i)))
     (if (cffi:null-pointer-p p) "" (cffi:foreign-string-to-lisp p))))
 
+(defvar *callback-conditions* (make-hash-table :synchronized t)
+  "id -> Lisp condition signalled inside a Python -> Lisp callback.")
+(defvar *callback-condition-counter* (list 0))
+(declaim (type (cons sb-ext:word t) *callback-condition-counter*))
+(defun remember-callback-condition (condition)
+  "Stores CONDITION; its id goes into the Python exception's message."
+  (let ((id (sb-ext:atomic-incf (car *callback-condition-counter*))))
+    (when (> (hash-table-count *callback-conditions*) 1000)
+      (clrhash *callback-conditions*))      ; exceptions Python swallowed
+    (setf (gethash id *callback-conditions*) condition)
+    id))
+
+(defun callback-condition (type message)
+  "The Lisp condition behind a Python RuntimeError raised by a Lisp callback, if any."
+  (when (and (string= type "RuntimeError") (eql 0 (search "Lisp error " message)))
+    (let* ((end (position #\: message))
+           (id (and end (parse-integer message :start 11 :end end :junk-allowed t))))
+      (when id
+        (prog1 (gethash id *callback-conditions*)
+          (remhash id *callback-conditions*))))))
+
 (defun signal-last-error ()
-  "Signals the calling thread's last runtime error as a PYERROR."
+  "Signals the calling thread's last runtime error as a PYERROR, or, when the Python
+exception came from a Lisp error inside a callback, that Lisp condition itself."
   (let ((type (error-part 0)) (message (error-part 1)) (traceback (error-part 2)))
     (pmg-error-clear)
+    (let ((c (callback-condition type message)))
+      (when c (error c)))
     (error (if (string= type "PythonNotAlive") 'python-not-alive-error 'pyerror)
            :type (if (string= type "") "UnknownError" type)
            :message message :traceback traceback)))
+
+(defvar *conversion-depth* 0)
+(defconstant +max-conversion-depth+ 1000
+  "Containers nested deeper than this (or cyclic) are refused, as Python's own recursion
+limit would: a Lisp condition instead of a stack overflow inside foreign code.")
+
+(defmacro with-nesting (&body body)
+  `(let ((*conversion-depth* (1+ *conversion-depth*)))
+     (when (> *conversion-depth* +max-conversion-depth+)
+       (error "pymodgen: containers nested more than ~D deep (or cyclic) cannot be converted"
+              +max-conversion-depth+))
+     ,@body))
 
 (declaim (inline check-pointer))
 (defun check-pointer (p)

@@ -24,6 +24,7 @@ runtime's frames would leave the GIL taken and its bookkeeping wrong."
 (defpmg "pmg_gil_enter" :int)
 (defpmg "pmg_gil_exit" :void)
 (defpmg "pmg_gil_held" :int)
+(defpmg "pmg_thread_state_count" :int64)
 ;; errors
 (defpmg "pmg_error_part" :pointer (i :int))
 (defpmg "pmg_error_clear" :void)
@@ -75,6 +76,8 @@ runtime's frames would leave the GIL taken and its bookkeeping wrong."
 (defpmg "pmg_container" :pointer (kind :int) (n :int64))
 (defpmg "pmg_fill" :int (c :pointer) (i :int64) (k :pointer) (v :pointer))
 (defpmg "pmg_to_list" :pointer (o :pointer))
+(defpmg "pmg_capture_begin" :int (which :int))
+(defpmg "pmg_capture_end" :pointer (which :int))
 (defpmg "pmg_len" :int64 (o :pointer))
 (defpmg "pmg_iter" :pointer (o :pointer))
 (defpmg "pmg_next" :pointer (it :pointer) (done :pointer))

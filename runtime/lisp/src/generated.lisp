@@ -73,7 +73,7 @@ generation) the next call resolves it again."
 (defun %invoke-cell (cell args)
   "pycall-style ARGS (positional values, then :keyword value pairs) on CELL's callable.
 Used by DEFPYFUN."
-  (declare (optimize speed (safety 0) (debug 0)))
+  (declare (optimize speed (safety 1) (debug 0)))
   (%invoke (callable-cell-target cell) args))
 
 (defun %call-cell (cell positional-args keyword-args)
@@ -83,7 +83,7 @@ Used by DEFPYFUN."
 parameter-name strings and Lisp values, e.g. (\"axis\" 0 \"dtype\" \"f4\"). This is the
 same fast path as PYCALL and DEFPYFUN functions: one foreign call when every argument is an
 integer, float, T/NIL or pyobject-wrapper."
-  (declare (list positional-args keyword-args) (optimize speed (safety 0) (debug 0)))
+  (declare (list positional-args keyword-args) (optimize speed (safety 1) (debug 0)))
   (unless *alive* (python-start-if-not-alive))
   (let ((target (callable-cell-target cell)))
     (if (and (null keyword-args) (null *pythonizers*) (null *remote*)

@@ -146,7 +146,12 @@ into an array of the matching element type (bool -> T/NIL, object dtypes via tol
 (defun lispify-object (tag obj owned)
   "Lisp value of OBJ (tag from the classifier). OWNED: OBJ is a new reference whose
 ownership passes here."
-  (let ((keep nil))
+  (let ((keep nil)
+        (*conversion-depth* (1+ *conversion-depth*)))
+    (when (> *conversion-depth* +max-conversion-depth+)
+      (when owned (pmg-decref obj))
+      (error "pymodgen: containers nested more than ~D deep (or cyclic) cannot be converted"
+             +max-conversion-depth+))
     (unwind-protect
          (with-python-gil
            (cond

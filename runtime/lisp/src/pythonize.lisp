@@ -79,6 +79,12 @@ example the result of calling PYTHONIZE on another value)."))
        (unwind-protect (multiple-value-prog1 (progn ,@body) (setf ,ok t))
          (unless ,ok (pmg-decref ,var))))))
 
+(defmethod pythonize :around ((o sequence))
+  (with-nesting (call-next-method)))
+
+(defmethod pythonize :around ((o hash-table))
+  (with-nesting (call-next-method)))
+
 (defmethod pythonize ((o list))
   (if (alexandria:proper-list-p o)
       (with-python-gil
@@ -203,11 +209,19 @@ for as long as Python uses the result."
   ;; PYTHON-SETATTR.
   (call-to-pointer (name-cell "_pymodgen.LispObject") (list (register-object o))))
 
+(define-condition python-attribute-missing (error)
+  ((object :initarg :object) (name :initarg :name :reader missing-name))
+  (:report (lambda (c s)
+             (format s "~S has no attribute ~S for Python (define a PYTHON-GETATTR method)"
+                     (slot-value c 'object) (missing-name c))))
+  (:documentation "Signalled by the default PYTHON-GETATTR; Python sees AttributeError."))
+
 (defgeneric python-getattr (object slot-name)
-  (:documentation "Called when python accesses an object's slot (getattr)")
+  (:documentation "Called when python accesses an object's slot (getattr). Signal
+PYTHON-ATTRIBUTE-MISSING (what the default method does) for attributes that do not exist:
+Python then sees an AttributeError, so hasattr() and getattr(o, name, default) work.")
   (:method (object slot-name)
-    (error "pymodgen: ~S has no attribute ~S for Python (define a PYTHON-GETATTR method)"
-           object slot-name)))
+    (error 'python-attribute-missing :object object :name slot-name)))
 
 (defgeneric python-setattr (object slot-name value)
   (:documentation "Called when python sets an object's slot (setattr)")

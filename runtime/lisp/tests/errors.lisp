@@ -49,11 +49,19 @@ def outer(): return inner()")
 
 (test errors-inside-callbacks
   (raw-pyexec "def call_it(f, *a): return f(*a)")
-  (let ((c (pyerror-of (pycall "call_it" (lambda () (error "boom from lisp"))))))
-    (is (typep c 'pyerror))
-    (is (search "boom from lisp" (pyerror-message c))))
-  (let ((c (pyerror-of (pycall "call_it" (lambda (x) x) 1 2))))
-    (is (typep c 'pyerror) "wrong arity of a Lisp callback")))
+  (let ((c (handler-case (pycall "call_it" (lambda () (error "boom from lisp")))
+             (error (c) c))))
+    (is (typep c 'simple-error) "the Lisp condition itself comes out of the Python call")
+    (is (search "boom from lisp" (princ-to-string c))))
+  (let ((c (handler-case (pycall "call_it" (lambda () (/ 1 (length "")))) (error (c) c))))
+    (is (typep c 'division-by-zero)))
+  (raw-pyexec "def call_catching(f):
+    try:
+        f()
+    except RuntimeError as e:
+        return 'python caught: ' + str(e)")
+  (is (search "python caught: Lisp error" (pycall "call_catching" (lambda () (error "inner")))))
+  (signals program-error (pycall "call_it" (lambda (x) x) 1 2)))
 
 (test low-level-bad-pointers
   (signals pyerror (pymodgen::check-pointer (pymodgen::pmg-getattr (cffi:null-pointer) "x")))
@@ -79,3 +87,50 @@ def outer(): return inner()")
   (pystart)
   (is (python-alive-p))
   (is (eql 2 (pycall "len" "ab"))))
+
+(test cyclic-and-deep-containers
+  (raw-pyexec "cyc = [1]
+cyc.append(cyc)")
+  (signals error (pyvalue "cyc"))
+  (is (typep (with-remote-objects (pyvalue "cyc")) 'pyobject-wrapper))
+  (let ((v (vector 1 nil)))
+    (setf (aref v 1) v)
+    (signals error (pycall "len" v)))
+  (let ((l (list 1 2)))
+    (setf (cdr (last l)) l)
+    (signals error (pycall "len" l)))
+  (let ((deep (let ((x 0)) (dotimes (i 100 x) (setf x (vector x))))))
+    (is (= 1 (pycall "len" deep)) "moderate nesting is fine"))
+  (is (equal "3" (pycall "str" 3)) "and Python is fine afterwards"))
+
+(test bad-arguments-to-the-generated-contract
+  (signals error (%call-cell (%callable-cell "math" "sqrt") #(1) nil))
+  (signals error (%call-cell (%callable-cell "math" "sqrt") '(4) '("x")))
+  (signals error (%call-cell "not a cell" '(4) nil))
+  (signals error (%callable-cell 'math "sqrt"))
+  (is (eql 2d0 (%call-cell (%callable-cell "math" "sqrt") '(4) nil))))
+
+(test python-version-mismatch-is-a-clear-error
+  ;; an "interpreter" claiming Python 3.99 while the runtime was built for this one
+  (let* ((config pymodgen::*python-config*)
+         (fake (format nil "/tmp/pymodgen-fake-python-~D" (sb-posix:getpid))))
+    (with-open-file (s fake :direction :output :if-exists :supersede)
+      (format s "#!/bin/sh~%printf '%s\\n' ~S ~S ~S 3.99.0 3.99~%"
+              (pymodgen::python-executable config) (pymodgen::python-prefix config)
+              (pymodgen::python-libpython config)))
+    (sb-posix:chmod fake #o755)
+    (unwind-protect
+         (let ((out (uiop:run-program
+                     (list "sbcl" "--noinform" "--non-interactive"
+                           "--eval" "(require :asdf)"
+                           "--eval" (format nil "(push #p~S asdf:*central-registry*)"
+                                            (namestring (asdf:system-source-directory "pymodgen")))
+                           "--eval" "(handler-case (progn (asdf:load-system \"pymodgen\") (print :loaded)) (error (c) (format t \"~&CAUGHT: ~A~%\" c)))")
+                     :output :string :error-output :output :ignore-error-status t
+                     :environment (cons (format nil "PYMODGEN_PYTHON=~A" fake)
+                                        (remove-if (lambda (e) (eql 0 (search "PYMODGEN_PYTHON=" e)))
+                                                   (sb-ext:posix-environ))))))
+           (is (search "CAUGHT:" out) "~A" out)
+           (is (search "was built for Python" out))
+           (is (search "3.99" out)))
+      (delete-file fake))))

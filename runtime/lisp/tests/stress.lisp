@@ -161,3 +161,14 @@ tracked = Tracked()")
   (let ((other (bt:make-thread (lambda () (pycall "str" 12)))))
     (is (equal "12" (join-with-timeout other 10)) "other threads still get the GIL"))
   (is (equal "13" (pycall "str" 13))))
+
+(test thread-states-of-exited-threads-are-freed
+  (pycall "str" 0)
+  (let ((base (pymodgen::pmg-thread-state-count)))
+    (dotimes (round 5)
+      (mapc #'bt:join-thread
+            (loop repeat 20 collect (bt:make-thread (lambda () (pycall "str" 1))))))
+    (pycall "str" 2)                      ; the next GIL holder deletes them
+    (is (<= (pymodgen::pmg-thread-state-count) (+ base 2))
+        "~D thread states after 100 short-lived threads (base ~D)"
+        (pymodgen::pmg-thread-state-count) base)))

@@ -127,7 +127,10 @@
     (raw-pyexec "def setx(p, v): p.x = v")
     (pycall "setx" p 10)
     (is (eql 10 (point-x p)))
-    (signals pyerror (pyeval "(lambda p: p.z)(" p ")"))
+    (is (equal "AttributeError"
+               (handler-case (pyeval "(lambda p: p.z)(" p ")") (pyerror (c) (pyerror-type c)))))
+    (is (eq nil (pyeval "hasattr(" p ", 'z')")))
+    (is (eq t (pyeval "hasattr(" p ", 'x')")))
     (is (search "POINT" (pycall "repr" p)))))
 
 (deftest pyslot-pymethod-pyref
@@ -200,3 +203,39 @@
   (is (search "Serialize" (documentation 'json-dumps 'function)))
   (is (string= "OBJ" (symbol-name (first (sb-introspect:function-lambda-list 'json-dumps)))))
   (signals error (funcall 'json-dumps)))
+
+(deftest misc-api
+  (let ((l (pyeval "[1, 2, 3]")))
+    (declare (ignore l)))
+  (let ((w (with-remote-objects (pyeval "[1, 2, 3]"))))
+    (setf (pyref w 0) 10)
+    (is (equalp #(10 2 3) (lispify w)))
+    (is (pyobject-wrapper-eq* w w))
+    (is (eql 3 (pymethod w "__len__"))))
+  (is (equal "None" (pycall "str" +py-none-pointer+)))
+  (is (cffi:pointerp +py-empty-tuple-pointer+))
+  (let ((*print-pyobject-wrapper-identity* nil))
+    (is (equal "[1, 2]" (prin1-to-string (with-remote-objects (pyeval "[1, 2]"))))))
+  (let ((*print-pyobject* nil))
+    (is (search ":POINTER" (prin1-to-string (with-remote-objects (pyeval "[1, 2]"))))))
+  (is (eql 6 (with-pygc (pycall "sum" #(1 2 3)))))
+  (disable-pygc)
+  (is (typep (pycall "object") 'pyobject-wrapper))
+  (enable-pygc)
+  (is (equal "a-b" (pymethod "-" "join" #("a" "b"))))
+  (is (equal "ABC" (chain* '("str" "abc") '("upper"))))
+  (is (typep (make-load-form (with-remote-objects (pyeval "[1, 2]"))) 'cons)))
+
+(deftest nested-and-aborted-output-capture
+  (is (equal (list (format nil "outer~%after~%") (format nil "inner~%"))
+             (let (inner)
+               (list (with-python-output
+                       (pycall "print" "outer")
+                       (setf inner (with-python-output (pycall "print" "inner")))
+                       (pycall "print" "after"))
+                     inner))))
+  (ignore-errors (with-python-output (pycall "print" "x") (error "abort")))
+  (is (equal (format nil "still captured~%") (with-python-output (pycall "print" "still captured"))))
+  (is (equal (format nil "to lisp~%")
+             (with-output-to-string (*standard-output*) (pycall "print" "to lisp")))
+      "an aborted capture restored the stream"))
