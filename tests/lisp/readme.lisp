@@ -77,3 +77,13 @@
       (let ((pymodgen::*pymodgen-executable* "/nonexistent/pymodgen"))
         (load fasl))
       (is (string= "[1, 2]" (call "json-fasl-test" "dumps" '(1 2)))))))
+
+(def-test defpymodule-without-cache ()
+  (is (equal '(pymodgen::%defpymodule-load-time "json" nil "JSON-NOCACHE" t)
+             (let ((*package* (find-package "PYMODGEN")))
+               (macroexpand-1 '(defpymodule "json" nil :cache nil :lisp-package "JSON-NOCACHE" :silent t))))
+      "the generator runs when the form is evaluated, not when it is expanded")
+  (is (eq t (eval-string "(defpymodule \"json\" nil :cache nil :lisp-package \"JSON-NOCACHE\" :silent t)")))
+  (is (string= "[1, 2]" (call "json-nocache" "dumps" '(1 2))))
+  (is (eq t (eval-string "(defpymodule \"json\" nil :reload nil :lisp-package \"JSON-NOCACHE\")"))
+      ":reload nil leaves an existing package alone"))
