@@ -87,3 +87,13 @@
   (is (string= "[1, 2]" (call "json-nocache" "dumps" '(1 2))))
   (is (eq t (eval-string "(defpymodule \"json\" nil :reload nil :lisp-package \"JSON-NOCACHE\")"))
       ":reload nil leaves an existing package alone"))
+
+(def-test reserved-package-names ()
+  ;; Python's keyword module must not redefine the KEYWORD package.
+  (is (eq t (eval-string "(defpymodule \"keyword\" nil :silent t)")))
+  (is (find-package "PY.KEYWORD"))
+  (is (eq t (call "py.keyword" "iskeyword" "def")))
+  (is (eq (find-package "KEYWORD") (symbol-package :test)))
+  (is (null (find-symbol "ISKEYWORD" "KEYWORD")))
+  (delete-package "PY.KEYWORD")         ; the stdlib sweep binds keyword again
+  (signals error (macroexpand-1 '(defpymodule "json" nil :lisp-package "CL"))))

@@ -342,11 +342,23 @@ version HASH with the live module's and acts per *ON-MODULE-CHANGE*."
 ;;; ------------------------------------------------------------------------------------
 ;;; DEFPYMODULE
 
+(defparameter +reserved-packages+
+  '("5AM" "ALEXANDRIA" "ASDF" "BABEL" "BORDEAUX-THREADS" "BT" "CFFI" "CL" "CL-USER" "COMMON-LISP"
+    "COMMON-LISP-USER" "FIVEAM" "KEYWORD" "PY4CL2-CFFI" "PYMODGEN" "TG" "TRIVIAL-GARBAGE" "UIOP")
+  "Packages a binding must never redefine (the emitter renames modules named like these
+to PY.<NAME>, e.g. Python's keyword module to PY.KEYWORD).")
+
+(defun %check-lisp-package (name)
+  (when (or (member name +reserved-packages+ :test #'string=)
+            (and (> (length name) 3) (string= "SB-" name :end2 3)))
+    (error "defpymodule: :lisp-package ~S would redefine the Lisp package of that name; ~
+            choose another" name)))
+
 (defun %generate-module-forms (pymodule-name import-submodules lisp-package silent)
   "Generates (or reuses) the bindings of PYMODULE-NAME and returns their forms, with
 packages renamed under LISP-PACKAGE, and the recorded check plist."
   (let* ((out (merge-pathnames (make-pathname :directory (list :relative
-                                                               (string-downcase (string lisp-package))
+                                                               (string-downcase (or lisp-package pymodule-name))
                                                                (if import-submodules "with-submodules" "module")))
                                (defpymodule-directory)))
          (dir (run-pymodgen pymodule-name out :submodules import-submodules :silent silent)))
@@ -361,7 +373,7 @@ packages renamed under LISP-PACKAGE, and the recorded check plist."
                                 until (eq form s)
                                 when (and (consp form) (eq (first form) '%check-module-hash))
                                   return form)))))
-             (renames (%package-renames check lisp-package))
+             (renames (and lisp-package (%package-renames check lisp-package)))
              (forms (read-generated-forms (butlast files) renames)))
         (values forms (rest check))))))
 
@@ -402,13 +414,10 @@ COMPILE-SYSTEM :FORCE is refused), on its next load, by deleting its fasls."
 
 (defun %defpymodule-load-time (pymodule-name import-submodules lisp-package silent)
   "DEFPYMODULE without cache: generate and load the bindings now."
-  (let ((lisp-package (or lisp-package (string-upcase pymodule-name))))
-    (multiple-value-bind (forms check)
-        (%generate-module-forms pymodule-name import-submodules lisp-package silent)
-      (declare (ignore check))
-      (let ((*package* (find-package "CL-USER")))
-        (dolist (form forms) (eval form)))
-      t)))
+  (let ((forms (%generate-module-forms pymodule-name import-submodules lisp-package silent))
+        (*package* (find-package "CL-USER")))
+    (dolist (form forms) (eval form))
+    t))
 
 ;;; api.lisp reserves DEFPYMODULE (a placeholder) and has a pycall-style DEFPYFUN; the
 ;;; generator-based macros below replace them, and DEFPYFUN falls back to the pycall-style
@@ -426,7 +435,7 @@ COMPILE-SYSTEM :FORCE is refused), on its next load, by deleting its fasls."
 (locally (declare #+sbcl (sb-ext:muffle-conditions style-warning))
 (defmacro defpymodule (pymodule-name &optional (import-submodules nil)
                        &key (cache t) (continue-ignoring-errors t)
-                         (lisp-package (string-upcase pymodule-name)) (reload t)
+                         (lisp-package nil) (reload t)
                          (recompile-on-change nil) (safety t) (silent *defpymodule-silent-p*))
   "Import a python module (and its submodules) as a lisp-package(s), through the pymodgen
 generator. Example: (defpymodule \"math\" nil :lisp-package \"M\") (m:sqrt 4) ; => 2.0d0
@@ -435,7 +444,8 @@ PYMODULE-NAME: the Python module. IMPORT-SUBMODULES: also bind its public submod
 (packages NAME.SUB). CACHE: if non-NIL, generate at macroexpansion time: the DEFPACKAGE and
 DEFUN forms go into the fasl, and loading it does not run the generator again.
 CONTINUE-IGNORING-ERRORS: if generation fails, warn and expand to NIL instead of signalling.
-LISP-PACKAGE: the package of the module (submodules go under it). RECOMPILE-ON-CHANGE: the
+LISP-PACKAGE: the package of the module (submodules go under it); by default the upcased
+module name (PY.<NAME> for a name the image already uses, such as keyword). RECOMPILE-ON-CHANGE: the
 ASDF system to recompile when the Python module changed (needs CACHE); without it, a change
 is handled per *ON-MODULE-CHANGE*. RELOAD: if NIL and the package exists, do nothing.
 SAFETY: accepted for compatibility; generated calls are always safe (the cached callable is
@@ -444,9 +454,10 @@ looked up again after PYSTOP/PYSTART). SILENT: prints status lines when NIL.
 The generator is found as *PYMODGEN-EXECUTABLE* describes; it is given the runtime's
 interpreter. Generated systems live under *DEFPYMODULE-DIRECTORY*."
   (declare (ignore safety))
-  (let ((lisp-package (string-upcase (string lisp-package))))
+  (let ((lisp-package (and lisp-package (string-upcase (string lisp-package)))))
+    (when lisp-package (%check-lisp-package lisp-package))
     (cond
-      ((and (not reload) (find-package lisp-package)) t)
+      ((and (not reload) (find-package (or lisp-package (string-upcase pymodule-name)))) t)
       ((not cache)
        `(%defpymodule-load-time ,pymodule-name ,import-submodules ,lisp-package ,silent))
       (t
