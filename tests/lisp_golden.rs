@@ -47,3 +47,28 @@ fn math_as_m() {
     options.lisp = LispOptions::default().with_lisp_package("M");
     check("math", "math_as_m", false, &options);
 }
+
+/// numpy with its submodules: a package per module, CL clashes shadowed, readable names.
+#[test]
+fn numpy_packages() {
+    let manifests = manifests("numpy", true);
+    let output = pymodgen::emit(&manifests, Lang::Lisp, &EmitOptions::default()).expect("emits");
+    let file = |name: &str| {
+        &output.files.iter().find(|(p, _)| p.to_str() == Some(name)).unwrap_or_else(|| panic!("{name} is written")).1
+    };
+    assert!(file("pymodgen-numpy.asd").contains("(:file \"numpy.random\")"));
+    let packages = file("pymodgen-packages.lisp");
+    assert!(packages.contains("(cl:defpackage \"NUMPY.RANDOM\""));
+    let numpy = packages.split("(cl:defpackage").nth(1).expect("the NUMPY package comes first");
+    for clash in ["#:max", "#:min", "#:round", "#:sort", "#:abs", "#:exp"] {
+        let shadow = numpy.lines().find(|l| l.trim_start().starts_with("(:shadow")).expect("a :shadow list");
+        assert!(shadow.contains(&format!("{clash} ")) || shadow.contains(&format!("{clash})")), "{clash} is shadowed");
+    }
+    assert!(numpy.contains("#:float64 "), "numpy.float64 is FLOAT64");
+    assert!(numpy.contains("#:array-equal "), "numpy.array_equal is ARRAY-EQUAL");
+    let code = file("numpy.lisp");
+    assert!(code.contains("(cl:defun sum (a &rest %args)"));
+    assert!(code.contains("(pymodgen:%callable-cell \"numpy\" \"sum\")"));
+    let random = file("numpy.random.lisp");
+    assert!(random.contains("(cl:in-package \"NUMPY.RANDOM\")"));
+}

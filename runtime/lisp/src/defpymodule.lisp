@@ -245,9 +245,6 @@ IN-PACKAGE forms, in order."
                               new
                               (concatenate 'string new (subseq p (length root))))))))
 
-(defun %find-check-form (forms)
-  (find-if (lambda (f) (and (consp f) (eq (first f) '%check-module-hash))) forms))
-
 ;;; ------------------------------------------------------------------------------------
 ;;; recompile-on-change
 
