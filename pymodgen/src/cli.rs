@@ -82,6 +82,12 @@ struct GenerateArgs {
     /// Generate from a manifest saved by `pymodgen inspect --json` instead of running Python.
     #[arg(long, value_name = "FILE")]
     manifest: Vec<PathBuf>,
+    /// Lisp: the package of the module (submodules go under it: NP, NP.RANDOM); one module only.
+    #[arg(long, value_name = "NAME")]
+    lisp_package: Option<String>,
+    /// Lisp: the ASDF system name (default pymodgen-MODULE); one module only.
+    #[arg(long, value_name = "NAME")]
+    lisp_system: Option<String>,
     #[command(flatten)]
     python: PythonArgs,
 }
@@ -151,6 +157,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     let Some(lang) = args.lang else {
         bail!("--lang is required: --lang rust or --lang lisp");
     };
+    let options = emit_options(&args, args.modules.len() + args.manifest.len())?;
     let mut jobs: Vec<(String, Vec<Manifest>, &'static str)> = Vec::new();
     for path in &args.manifest {
         let manifests = crate::load_manifest_file(path)?;
@@ -163,7 +170,6 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         log_timing(module, how, start.elapsed());
         jobs.push((module.clone(), loaded.manifests, how));
     }
-    let options = EmitOptions::default();
     for (module, manifests, how) in jobs {
         let output = crate::emit(&manifests, lang, &options)?;
         let dir = args.out.join(package_dir_name(&module, lang));
@@ -182,6 +188,22 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn emit_options(args: &GenerateArgs, packages: usize) -> anyhow::Result<EmitOptions> {
+    let mut options = EmitOptions::default();
+    for (flag, value) in [("--lisp-package", &args.lisp_package), ("--lisp-system", &args.lisp_system)] {
+        if value.is_some() && packages > 1 {
+            bail!("{flag} names one package: give one module with it, not {packages}");
+        }
+    }
+    if let Some(package) = &args.lisp_package {
+        options.lisp = options.lisp.with_lisp_package(package);
+    }
+    if let Some(system) = &args.lisp_system {
+        options.lisp = options.lisp.with_system(system);
+    }
+    Ok(options)
 }
 
 fn log_timing(module: &str, how: &str, elapsed: Duration) {

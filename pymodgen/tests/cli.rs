@@ -159,3 +159,57 @@ fn timeout_flag() {
     let out = pymodgen(cache.path()).args(["inspect", "pymodgen_hangs", "--timeout", "1"]).output().unwrap();
     assert_one_line_error(&out, "did not finish within 1 s");
 }
+
+#[test]
+fn lisp_package_option_names_one_package() {
+    let cache = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = pymodgen(cache.path())
+        .args(["math", "--lang", "lisp", "--lisp-package", "M", "--out"])
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let packages = std::fs::read_to_string(out_dir.path().join("math/pymodgen-packages.lisp")).unwrap();
+    assert!(packages.contains("(cl:defpackage \"M\""), "{packages}");
+    let out = pymodgen(cache.path()).args(["math", "json", "--lang", "lisp", "--lisp-package", "M"]).output().unwrap();
+    assert_one_line_error(&out, "--lisp-package names one package");
+}
+
+#[test]
+fn generate_twice_reuses_the_cache_and_leaves_files_alone() {
+    let cache = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let run = || {
+        let out = pymodgen(cache.path())
+            .args(["generate", "pymodgen_fixture", "--submodules", "--lang", "lisp", "--out"])
+            .arg(out_dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let first = run();
+    assert!(first.contains("introspected") && first.contains("files written"), "{first}");
+    let second = run();
+    assert!(second.contains("cached manifest") && second.contains("(unchanged)"), "{second}");
+}
+
+#[test]
+fn generate_from_a_saved_manifest_needs_no_python() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = pymodgen(cache.path()).args(["inspect", "json", "--json"]).output().unwrap();
+    let manifest = dir.path().join("json.json");
+    std::fs::write(&manifest, &saved.stdout).unwrap();
+    let out = pymodgen(cache.path())
+        .args(["generate", "--lang", "lisp", "--manifest"])
+        .arg(&manifest)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .env("PYMODGEN_PYTHON", "/nonexistent/python3") // Python is not needed, so not looked for
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.path().join("out/json/json.lisp").exists());
+}

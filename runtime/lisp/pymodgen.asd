@@ -18,7 +18,8 @@ pymodgen-runtime C ABI): the py4cl2-cffi API, without segfaults."
                              (:file "lispify")
                              (:file "call")
                              (:file "api")
-                             (:file "generated"))))
+                             (:file "generated")
+                             (:file "defpymodule"))))
   :in-order-to ((test-op (test-op "pymodgen/tests"))))
 
 (defsystem "pymodgen/py4cl2-cffi"

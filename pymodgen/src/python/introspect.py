@@ -419,13 +419,13 @@ def describe_class(name, cls, skipped):
     }
 
 
-def public_names(module):
+def public_names(module, modname):
     """(names, from_all): `__all__` when the module defines one, else public names whose
     objects are defined in this module's package (so `from typing import Any` is left out)."""
     all_ = getattr(module, "__all__", None)
     if isinstance(all_, (list, tuple)) and all(isinstance(n, str) for n in all_):
         return sorted(set(all_)), True
-    top = module.__name__.split(".")[0]
+    top = modname.split(".")[0]
     names = []
     for name in sorted(vars(module)):
         if name.startswith("_"):
@@ -438,23 +438,23 @@ def public_names(module):
         if (
             not isinstance(origin, str)
             or module is builtins
-            or origin == module.__name__
+            or origin in (modname, module.__name__)
             or origin.split(".")[0] == top
-            or origin.lstrip("_") == module.__name__  # C accelerators: `_json`, `_functools`, ...
+            or origin.lstrip("_") in (modname, module.__name__)  # C accelerators: `_json`, `_functools`, ...
         ):
             names.append(name)
     return names, False
 
 
-def submodule_name(module, name, value):
+def submodule_name(modname, name, value):
     """The dotted name under which `value` is a submodule of `module`, or None."""
-    full = module.__name__ + "." + name
+    full = modname + "." + name
     if getattr(value, "__name__", None) == full or sys.modules.get(full) is value:
         return full
     return None
 
 
-def child_modules(module):
+def child_modules(module, modname):
     """Public children of a package found on disk (not imported)."""
     path = getattr(module, "__path__", None)
     if not path:
@@ -463,17 +463,18 @@ def child_modules(module):
     try:
         for info in pkgutil.iter_modules(path):
             if not info.name.startswith("_") and info.name not in SKIP_SUBMODULES:
-                out.append(module.__name__ + "." + info.name)
+                out.append(modname + "." + info.name)
     except Exception:  # noqa: BLE001 - an odd __path__: no children found on disk
         pass
     return out
 
 
-def describe_module(module, generator):
-    name = module.__name__
+def describe_module(module, name, generator):
+    """The manifest of `module`, imported as `name` (which may differ from its `__name__`:
+    `_io` is `io`, `os.path` is `posixpath`)."""
     functions, classes, constants, objects, skipped = [], [], [], [], []
-    submodules = set(child_modules(module))
-    names, from_all = public_names(module)
+    submodules = set(child_modules(module, name))
+    names, from_all = public_names(module, name)
     for attr in names:
         try:
             with warnings.catch_warnings():
@@ -488,7 +489,7 @@ def describe_module(module, generator):
             continue
         try:
             if isinstance(value, types.ModuleType):
-                sub = submodule_name(module, attr, value)
+                sub = submodule_name(name, attr, value)
                 if sub and not attr.startswith("_") and attr not in SKIP_SUBMODULES:
                     submodules.add(sub)
             elif inspect.isclass(value):
@@ -576,7 +577,7 @@ def introspect(name, generator, with_submodules):
     module, error = import_module(name)
     if error:
         return {"error": error}
-    manifests = [describe_module(module, generator)]
+    manifests = [describe_module(module, name, generator)]
     if with_submodules:
         queue = list(manifests[0]["submodules"])
         done = {name}
@@ -601,8 +602,7 @@ def introspect(name, generator, with_submodules):
                 continue
             if not mod.__name__.startswith(name + "."):
                 continue  # an alias of a module outside the package (os.path -> posixpath)
-            m = describe_module(mod, generator)
-            m["module"] = sub
+            m = describe_module(mod, sub, generator)
             manifests.append(m)
             queue.extend(s for s in m["submodules"] if s not in done)
         manifests = manifests[:1] + sorted(manifests[1:], key=lambda m: m["module"])

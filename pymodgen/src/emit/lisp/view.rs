@@ -1,0 +1,428 @@
+//! Language-ready views of the manifest: every name, lambda list and escaped string the
+//! templates print is computed here (uniffi's rule: templates compute nothing).
+
+use std::collections::BTreeSet;
+
+use askama::Template;
+
+use super::names::{self, Namer};
+use crate::manifest::{Class, Function, FunctionKind, Literal, Manifest, Param, ParamKind, SignatureSource};
+
+/// `<system>.asd`.
+#[derive(Template)]
+#[template(path = "lisp/system.asd", escape = "none")]
+pub(super) struct SystemView {
+    pub header: String,
+    pub system: String,
+    pub description: String,
+    /// An ASDF-valid version (dotted integers), when the module has one.
+    pub version: Option<String>,
+    /// File components, in load order.
+    pub files: Vec<String>,
+}
+
+/// `pymodgen-packages.lisp`: every package of the system.
+#[derive(Template)]
+#[template(path = "lisp/packages.lisp", escape = "none")]
+pub(super) struct PackagesView {
+    pub header: String,
+    pub packages: Vec<PackageView>,
+}
+
+pub(super) struct PackageView {
+    pub name: String,
+    pub module: String,
+    pub doc: String,
+    /// Exported names that are external symbols of COMMON-LISP, sorted.
+    pub shadow: Vec<String>,
+    pub exports: Vec<String>,
+}
+
+/// `<module>.lisp`: one Python module.
+#[derive(Template)]
+#[template(path = "lisp/module.lisp", escape = "none")]
+pub(super) struct ModuleView {
+    pub header: String,
+    pub package: String,
+    pub module: String,
+    pub functions: Vec<FunctionView>,
+    pub attributes: Vec<AttributeView>,
+    pub constants: Vec<ConstantView>,
+    pub objects: Vec<ObjectView>,
+}
+
+/// A property or other attribute of a class: a reader `(class-attr object)` and, unless
+/// read-only, a writer `(setf (class-attr object) value)`.
+pub(super) struct AttributeView {
+    pub name: String,
+    pub attribute: String,
+    pub doc: String,
+    pub writable: bool,
+}
+
+/// One `defun` calling a Python callable.
+pub(super) struct FunctionView {
+    pub name: String,
+    /// Python module and attribute path of the callable (`ndarray.tolist`).
+    pub module: String,
+    pub path: String,
+    pub doc: String,
+    /// `true`: only required positional parameters, called directly.
+    pub simple: bool,
+    /// `true`: only positional-only parameters, some optional: a real `&optional` lambda
+    /// list whose supplied-p variables say what is passed.
+    pub positional: bool,
+    /// The positional-arguments form, for `simple` and `positional` functions.
+    pub args: String,
+    /// The lambda list of the `defun`.
+    pub lambda_list: String,
+    /// The Python-faithful lambda list shown by SLIME/SLY (SBCL's `sb-c::lambda-list`).
+    pub display: String,
+    /// The argument spec for `pymodgen::%call-python-style`.
+    pub spec: String,
+}
+
+/// A module-level constant: a symbol macro for its literal value (or a lookup).
+pub(super) struct ConstantView {
+    pub name: String,
+    /// A Lisp form: the literal, or `(pymodgen::%module-attribute ...)`.
+    pub value: String,
+    pub python: String,
+}
+
+/// A module-level object: a getter function.
+pub(super) struct ObjectView {
+    pub name: String,
+    pub module: String,
+    pub attribute: String,
+    pub doc: String,
+}
+
+/// `pymodgen-check.lisp`: the load-time module version check.
+#[derive(Template)]
+#[template(path = "lisp/check.lisp", escape = "none")]
+pub(super) struct CheckView {
+    pub header: String,
+    pub system: String,
+    pub module: String,
+    pub version: String,
+    /// The interpreter's version at generation (`3.11.7`), to say what changed.
+    pub python: String,
+    pub hash: String,
+    pub generator: String,
+    pub submodules: bool,
+    pub package: String,
+    pub packages: Vec<String>,
+}
+
+/// One module: its package definition and its code.
+pub(super) struct ModuleViews {
+    pub package: PackageView,
+    pub module: ModuleView,
+}
+
+/// Builds the views of one manifest.
+pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> ModuleViews {
+    let m = &manifest.module;
+    let mut namer = Namer::default();
+    let mut functions = Vec::new();
+    let mut constants = Vec::new();
+    let mut objects = Vec::new();
+
+    for f in &manifest.functions {
+        let name = namer.claim(&names::kebab(&f.name));
+        functions.push(function(m, name, &f.name, f, None));
+    }
+    for c in &manifest.classes {
+        let name = namer.claim(&names::kebab(&c.name));
+        functions.push(constructor(m, name, c));
+    }
+    for c in &manifest.classes {
+        let class = names::kebab(&c.name);
+        for meth in &c.methods {
+            let name = namer.claim(&format!("{class}-{}", names::kebab(&meth.name)));
+            let path = format!("{}.{}", c.name, meth.name);
+            let self_param = (meth.kind == FunctionKind::Method).then_some("self");
+            functions.push(function(m, name, &path, meth, self_param));
+        }
+    }
+    let mut attributes = Vec::new();
+    for c in &manifest.classes {
+        let class = names::kebab(&c.name);
+        for a in &c.attributes {
+            let name = namer.claim(&format!("{class}-{}", names::kebab(&a.name)));
+            let what = if a.readonly { "read-only" } else { "settable with SETF" };
+            let doc = match &a.doc {
+                Some(d) if !d.trim().is_empty() => format!("{d}\n\nPython: the attribute {} of a {m}.{} ({what}).", a.name, c.name),
+                _ => format!("Python: the attribute {} of a {m}.{} ({what}).", a.name, c.name),
+            };
+            attributes.push(AttributeView {
+                name,
+                attribute: names::escape(&a.name),
+                doc: names::escape(&doc),
+                writable: !a.readonly,
+            });
+        }
+    }
+    for c in &manifest.constants {
+        let name = namer.claim(&format!("+{}+", names::kebab(&c.name)));
+        let value = c
+            .literal
+            .as_ref()
+            .and_then(literal)
+            .unwrap_or_else(|| format!("(pymodgen::%module-attribute \"{}\" \"{}\")", names::escape(m), names::escape(&c.name)));
+        constants.push(ConstantView { name, value, python: one_line(&format!("{m}.{} = {}", c.name, c.repr)) });
+    }
+    for o in &manifest.objects {
+        let name = namer.claim(&names::kebab(&o.name));
+        objects.push(ObjectView {
+            name,
+            module: names::escape(m),
+            attribute: names::escape(&o.name),
+            doc: names::escape(&format!("The current value of {m}.{} (a {}).", o.name, o.type_)),
+        });
+    }
+
+    let exports: BTreeSet<String> = functions
+        .iter()
+        .map(|f| f.name.clone())
+        .chain(attributes.iter().map(|a| a.name.clone()))
+        .chain(constants.iter().map(|c| c.name.clone()))
+        .chain(objects.iter().map(|o| o.name.clone()))
+        .collect();
+    let shadow = exports.iter().filter(|n| names::is_cl_symbol(n)).cloned().collect();
+    ModuleViews {
+        package: PackageView {
+            name: package.clone(),
+            module: m.clone(),
+            doc: names::escape(manifest.doc.as_deref().unwrap_or("")),
+            shadow,
+            exports: exports.into_iter().collect(),
+        },
+        module: ModuleView {
+            header: header.to_owned(),
+            package,
+            module: m.clone(),
+            functions,
+            attributes,
+            constants,
+            objects,
+        },
+    }
+}
+
+fn constructor(module: &str, name: String, class: &Class) -> FunctionView {
+    let fallback;
+    let f = match &class.constructor {
+        Some(f) => f,
+        None => {
+            fallback = Function {
+                name: class.name.clone(),
+                doc: None,
+                signature_source: SignatureSource::Fallback,
+                kind: FunctionKind::Callable,
+                params: vec![
+                    Param { name: "args".into(), kind: ParamKind::VarPositional, required: false, default: None, literal: None, annotation: None },
+                    Param { name: "kwargs".into(), kind: ParamKind::VarKeyword, required: false, default: None, literal: None, annotation: None },
+                ],
+                returns: None,
+            };
+            &fallback
+        }
+    };
+    let mut view = function(module, name, &class.name, f, None);
+    if f.doc.is_none() || f.doc == class.doc {
+        view.doc = names::escape(&doc_text(class.doc.as_deref(), module, &class.name, f));
+    }
+    view
+}
+
+fn doc_text(doc: Option<&str>, module: &str, path: &str, f: &Function) -> String {
+    let sig = format!("Python: {module}.{path}{}", f.python_signature());
+    match doc {
+        Some(d) if !d.trim().is_empty() => format!("{d}\n\n{sig}"),
+        _ => sig,
+    }
+}
+
+/// The view of one callable; `self_param` adds a leading required `self` for methods.
+fn function(module: &str, name: String, path: &str, f: &Function, self_param: Option<&str>) -> FunctionView {
+    let mut vars = Namer::default();
+    let mut keywords = Namer::default();
+    // Private locals (`%args`) cannot clash: Python names never start with `%`.
+    let mut required = Vec::new();
+    if let Some(s) = self_param {
+        required.push(vars.claim(&names::param(s)));
+    }
+    let mut optional = Vec::new(); // (display entry)
+    let mut optional_vars = Vec::new(); // (variable, lambda-list entry with supplied-p)
+    let mut n_optional = 0usize;
+    let mut rest: Option<String> = None;
+    let mut kwargs = false;
+    let mut key_only = Vec::new(); // display entries
+    let mut keys = Vec::new(); // (keyword, python name)
+
+    for p in &f.params {
+        match p.kind {
+            ParamKind::PositionalOnly | ParamKind::PositionalOrKeyword if p.required && optional.is_empty() => {
+                required.push(vars.claim(&names::param(&p.name)));
+            }
+            ParamKind::PositionalOnly | ParamKind::PositionalOrKeyword => {
+                let var = vars.claim(&names::param(&p.name));
+                optional.push(display_entry(&var, p));
+                let default = p.literal.as_ref().and_then(literal).unwrap_or_else(|| "cl:nil".to_owned());
+                optional_vars.push((var.clone(), format!("({var} {default} %{var}-p)")));
+                n_optional += 1;
+                if p.kind == ParamKind::PositionalOrKeyword {
+                    keys.push((keywords.claim(&names::keyword(&p.name)), p.name.clone()));
+                }
+            }
+            ParamKind::VarPositional => rest = Some(vars.claim(&names::param(&p.name))),
+            ParamKind::KeywordOnly => {
+                let var = vars.claim(&names::param(&p.name));
+                key_only.push(display_entry(&var, p));
+                keys.push((keywords.claim(&names::keyword(&p.name)), p.name.clone()));
+            }
+            ParamKind::VarKeyword => kwargs = true,
+        }
+    }
+
+    // A signature read from a docstring is a hint (`int([x]) -> integer` leaves out
+    // `int(x, base=10)`): such functions also take further positional and keyword arguments.
+    let permissive = f.signature_source == SignatureSource::Docstring;
+    let simple =
+        !permissive && optional.is_empty() && rest.is_none() && key_only.is_empty() && keys.is_empty() && !kwargs;
+    let positional = !simple && !permissive && keys.is_empty() && rest.is_none() && key_only.is_empty() && !kwargs;
+    let req = required.join(" ");
+    let args = if positional {
+        // (cl:list* req... (cl:and %o1-p (cl:cons o1 (cl:and %o2-p (cl:cons o2 cl:nil)))))
+        let mut tail = "cl:nil".to_owned();
+        for (var, _) in optional_vars.iter().rev() {
+            tail = format!("(cl:and %{var}-p (cl:cons {var} {tail}))");
+        }
+        if req.is_empty() { tail } else { format!("(cl:list* {req} {tail})") }
+    } else {
+        format!("(cl:list{}{req})", if req.is_empty() { "" } else { " " })
+    };
+    let lambda_list = if simple {
+        format!("({req})")
+    } else if positional {
+        let opts: Vec<&str> = optional_vars.iter().map(|(_, entry)| entry.as_str()).collect();
+        format!("({req}{}&optional {})", if req.is_empty() { "" } else { " " }, opts.join(" "))
+    } else if req.is_empty() {
+        "(&rest %args)".to_owned()
+    } else {
+        format!("({req} &rest %args)")
+    };
+    let mut display = req.clone();
+    let mut push = |s: &str| {
+        if !display.is_empty() {
+            display.push(' ');
+        }
+        display.push_str(s);
+    };
+    if !optional.is_empty() {
+        push("&optional");
+        optional.iter().for_each(|o| push(o));
+    }
+    if let Some(r) = &rest {
+        push("&rest");
+        push(r);
+    }
+    if !key_only.is_empty() || kwargs {
+        push("&key");
+        key_only.iter().for_each(|k| push(k));
+        if kwargs {
+            push("&allow-other-keys");
+        }
+    }
+    let keys_text: Vec<String> = keys.iter().map(|(k, py)| format!(":{k} \"{}\"", names::escape(py))).collect();
+    let spec = format!(
+        "#({n_optional} {} {} ({}))",
+        lisp_bool(rest.is_some() || permissive),
+        lisp_bool(kwargs || permissive),
+        keys_text.join(" ")
+    );
+    FunctionView {
+        name,
+        module: names::escape(module),
+        path: names::escape(path),
+        doc: names::escape(&doc_text(f.doc.as_deref(), module, path, f)),
+        simple,
+        positional,
+        args,
+        lambda_list,
+        display: format!("({display})"),
+        spec,
+    }
+}
+
+/// A comment-safe single line of at most 100 characters.
+fn one_line(text: &str) -> String {
+    let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(100).collect();
+    if text.chars().count() > 100 { format!("{line}...") } else { line }
+}
+
+fn lisp_bool(b: bool) -> &'static str {
+    if b { "cl:t" } else { "cl:nil" }
+}
+
+/// `var` or `(var default)` when the default is a literal Lisp can restate.
+fn display_entry(var: &str, p: &Param) -> String {
+    match p.literal.as_ref().and_then(literal) {
+        Some(value) => format!("({var} {value})"),
+        None => var.to_owned(),
+    }
+}
+
+/// A Python literal as Lisp source, as the runtime lispifies it: `None` → `pymodgen:+py-none+`,
+/// `False` → `cl:nil`, `True` → `cl:t`, floats as double-floats, bytes as a vector, tuples
+/// as lists. `None` when Lisp cannot restate it (`inf`, `nan`).
+pub(super) fn literal(l: &Literal) -> Option<String> {
+    Some(match l {
+        Literal::None => "pymodgen:+py-none+".to_owned(),
+        Literal::Bool(false) => "cl:nil".to_owned(),
+        Literal::Bool(true) => "cl:t".to_owned(),
+        Literal::Int(digits) => digits.clone(),
+        Literal::Float(repr) => float(repr)?,
+        Literal::Str(s) => format!("\"{}\"", names::escape(s)),
+        Literal::Bytes(b) => {
+            let items: Vec<String> = b.iter().map(|x| x.to_string()).collect();
+            format!("#({})", items.join(" "))
+        }
+        Literal::Tuple(items) if items.is_empty() => "cl:nil".to_owned(),
+        Literal::Tuple(items) => {
+            let inner: Option<Vec<String>> = items.iter().map(literal).collect();
+            format!("(cl:list {})", inner?.join(" "))
+        }
+    })
+}
+
+/// Python's float repr as a Lisp double-float (`1e-05` → `1d-05`, `0.5` → `0.5d0`).
+fn float(repr: &str) -> Option<String> {
+    let ok = repr.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '-' | '+'))
+        && repr.chars().any(|c| c.is_ascii_digit());
+    if !ok {
+        return None;
+    }
+    Some(if repr.contains('e') { repr.replace('e', "d") } else { format!("{repr}d0") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats() {
+        assert_eq!(float("1e-05").as_deref(), Some("1d-05"));
+        assert_eq!(float("0.5").as_deref(), Some("0.5d0"));
+        assert_eq!(float("inf"), None);
+        assert_eq!(float("nan"), None);
+    }
+
+    #[test]
+    fn tuples() {
+        let t = Literal::Tuple(vec![Literal::Int("1".into()), Literal::None, Literal::Str("a\"".into())]);
+        assert_eq!(literal(&t).as_deref(), Some("(cl:list 1 pymodgen:+py-none+ \"a\\\"\")"));
+    }
+}

@@ -1,0 +1,1 @@
+(cl:define-symbol-macro {{ c.name }} {{ c.value }}) ; {{ c.python }}

@@ -1,0 +1,16 @@
+{{ header }}
+;;;; The Python module {{ module }}.
+
+(cl:in-package "{{ package }}")
+{% for f in functions %}
+{% include "lisp/function.lisp" %}
+{% endfor -%}
+{% for a in attributes %}
+{% include "lisp/attribute.lisp" %}
+{% endfor -%}
+{% for c in constants %}
+{% include "lisp/constant.lisp" %}
+{% endfor -%}
+{% for o in objects %}
+{% include "lisp/object.lisp" %}
+{% endfor -%}

@@ -1,0 +1,3 @@
+(cl:defun {{ o.name }} ()
+  "{{ o.doc }}"
+  (pymodgen::%module-attribute "{{ o.module }}" "{{ o.attribute }}"))

@@ -1,0 +1,106 @@
+;;;; change.lisp -- recompile-on-change: a generated system notices, at load time, that its
+;;;; Python module changed since generation, and signals or regenerates per
+;;;; PYMODGEN::*ON-MODULE-CHANGE*.
+
+(in-package #:pymodgen-bindings-tests)
+
+(def-suite change :in bindings :description "The load-time module version check.")
+(in-suite change)
+
+(defparameter *probe-dir* (merge-pathnames "change-probe/" *out*)
+  "A Python package written by the test, so it can be changed.")
+
+(defun write-probe (body)
+  (let ((file (merge-pathnames "pymodgen_change_probe/__init__.py" *probe-dir*)))
+    (ensure-directories-exist file)
+    (with-open-file (s file :direction :output :if-exists :supersede)
+      (write-string body s))
+    file))
+
+(defun recorded-hash (dir)
+  (let ((text (uiop:read-file-string (merge-pathnames "pymodgen-check.lisp" dir))))
+    (let* ((start (+ (search ":hash \"" text) 7)))
+      (subseq text start (position #\" text :start start)))))
+
+(def-test module-change-is-noticed-and-regenerated ()
+  (write-probe (format nil "def f(x):~%    \"\"\"Version one.\"\"\"~%    return x + 1~%"))
+  (python-path-insert *probe-dir*)
+  (let* ((out (merge-pathnames "systems/" *probe-dir*))
+         (dir (first (generate '("pymodgen_change_probe") :pythonpath *probe-dir* :out out)))
+         (old (recorded-hash dir)))
+    (let ((pymodgen::*on-module-change* :error))
+      (multiple-value-bind (warnings style error) (load-generated dir :force t)
+        (is (null (or warnings style error)) "~A ~A ~A" warnings style error)))
+    (is (= 2 (call "pymodgen_change_probe" "f" 1)))
+    ;; Change the module: a new function; its files' size and mtime change, so does the hash.
+    (sleep 0.01)
+    (write-probe (format nil "def f(x):~%    \"\"\"Version two.\"\"\"~%    return x + 2~%~%def g():~%    return 7~%"))
+    (let ((pymodgen::*on-module-change* :error))
+      (let ((condition (nth-value 2 (load-generated dir :force t))))
+        (is (typep condition 'pymodgen::module-changed-error))
+        (is (search "pymodgen_change_probe changed" (princ-to-string condition)))
+        (is (search "its source or extension files changed (same version)" (princ-to-string condition)))))
+    (let ((pymodgen::*on-module-change* :warn))
+      (let ((warnings (load-generated dir :force t)))
+        (is (some (lambda (w) (typep w 'pymodgen::module-changed-warning)) warnings))))
+    (let ((pymodgen::*on-module-change* :regenerate))
+      (let ((error (nth-value 2 (load-generated dir :force t))))
+        (is (null error) "~A" error)))
+    (is (string/= old (recorded-hash dir)) "the system was regenerated")
+    (is (fboundp (sym "pymodgen_change_probe" "g")) "the new function is defined")
+    (raw-pyexec "import importlib, pymodgen_change_probe; importlib.reload(pymodgen_change_probe)")
+    (is (= 7 (call "pymodgen_change_probe" "g")))
+    ;; Regenerated and unchanged since: loads without a word.
+    (let ((pymodgen::*on-module-change* :error))
+      (multiple-value-bind (warnings style error) (load-generated dir :force t :reloading t)
+        (is (null (or warnings style error)) "~A ~A ~A" warnings style error)))))
+
+(defun run-fresh-sbcl (script)
+  "Runs SCRIPT (a file) in a fresh SBCL; returns its output."
+  (uiop:run-program (list "sbcl" "--script" (namestring script))
+                    :output :string :error-output :output :ignore-error-status t))
+
+(def-test defpymodule-recompile-on-change ()
+  ;; A user system whose file does (defpymodule ... :recompile-on-change "its system"), loaded
+  ;; in fresh images before and after the Python module changes.
+  (let* ((dir (merge-pathnames "roc/" *out*))
+         (py (merge-pathnames "py/" dir))
+         (init (merge-pathnames "pymodgen_roc_probe/__init__.py" py))
+         (script (merge-pathnames "run.lisp" dir)))
+    (ensure-directories-exist init)
+    (flet ((write-file (path text)
+             (with-open-file (s path :direction :output :if-exists :supersede) (write-string text s))))
+      (write-file init (format nil "def f(x):~%    return x + 1~%"))
+      (write-file (merge-pathnames "probe-user.asd" dir)
+                  "(asdf:defsystem \"probe-user\" :depends-on (\"pymodgen\") :components ((:file \"user\")))")
+      (write-file (merge-pathnames "user.lisp" dir)
+                  "(pymodgen:defpymodule \"pymodgen_roc_probe\" nil :silent t :recompile-on-change \"probe-user\")")
+      (write-file script
+                  (format nil "(require :asdf)
+(asdf:load-asd ~S)
+(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"pymodgen\"))
+(pymodgen:pystart)
+(pymodgen:raw-pyexec \"import sys; sys.path.insert(0, '~A')\")
+(asdf:load-asd ~S)
+(handler-bind ((warning (lambda (c) (when (typep c 'pymodgen::module-changed) (format t \"~~&CHANGED~~%\")) (muffle-warning c))))
+  (asdf:load-system \"probe-user\" :force (list \"probe-user\")))
+(format t \"~~&f(1)=~~A g=~~A~~%\" (funcall (find-symbol \"F\" \"PYMODGEN_ROC_PROBE\") 1)
+        (let ((g (find-symbol \"G\" \"PYMODGEN_ROC_PROBE\"))) (and g (fboundp g) (funcall g))))
+"
+                          (namestring (asdf:system-source-file "pymodgen")) (namestring py)
+                          (namestring (merge-pathnames "probe-user.asd" dir))))
+      (let ((out (run-fresh-sbcl script)))
+        (is (search "f(1)=2 g=NIL" out) "~A" out)
+        (is (not (search "CHANGED" out)) "~A" out))
+      (sleep 0.01)
+      (write-file init (format nil "def f(x):~%    return x + 2~%~%def g():~%    return 7~%"))
+      ;; Only load the fasl now (no :force): it notices, regenerates in the image, and makes
+      ;; ASDF recompile the system on the next load.
+      (write-file script (uiop:frob-substrings (uiop:read-file-string script)
+                                               '(" :force (list \"probe-user\")") (constantly "")))
+      (let ((out (run-fresh-sbcl script)))
+        (is (search "CHANGED" out) "~A" out)
+        (is (search "f(1)=3 g=7" out) "~A" out))
+      (let ((out (run-fresh-sbcl script)))
+        (is (not (search "CHANGED" out)) "~A" out)
+        (is (search "f(1)=3 g=7" out) "~A" out)))))
