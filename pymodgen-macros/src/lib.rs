@@ -65,8 +65,7 @@ pub fn bind_pymodule(input: TokenStream) -> TokenStream {
 fn expand(args: &Args) -> syn::Result<TokenStream2> {
     let module = args.module.value();
     let span = args.module.span();
-    let mut options = pymodgen::Options::default();
-    options.submodules = args.submodules;
+    let options = pymodgen::Options { submodules: args.submodules, ..Default::default() };
     let loaded = pymodgen::load(&module, &options).map_err(|e| syn::Error::new(span, e))?;
     let mut rust = pymodgen::emit::rust::RustOptions::default();
     rust.module_name = args.rename.as_ref().map(|i| i.to_string());

@@ -1,10 +1,8 @@
 //! Bindings from a build script (prost `Config` / bindgen `Builder` style).
 //!
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     pymodgen::Builder::new().module("json").generate().unwrap();
-//! }
+//! // build.rs: fn main() { ... }
+//! pymodgen::Builder::new().module("json").generate().unwrap();
 //! ```
 //! ```ignore
 //! // src/main.rs
@@ -140,10 +138,8 @@ impl Builder {
             let path = out_dir.join(format!("{}.rs", manifests[0].module));
             write_if_changed(&path, &text)?;
             files.push(path);
-            if let Some(lib) = &manifests[0].python.libpython {
-                if let Some(dir) = Path::new(lib).parent() {
-                    libdirs.insert(dir.to_path_buf());
-                }
+            if let Some(dir) = manifests[0].python.libpython.as_deref().and_then(|l| Path::new(l).parent()) {
+                libdirs.insert(dir.to_path_buf());
             }
         }
         if self.cargo_output {

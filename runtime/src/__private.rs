@@ -68,7 +68,7 @@ impl Callable {
                     obj = obj.getattr(part)?;
                 }
             }
-            let fast = if obj.is(&py.get_type::<PyString>()) { Fast::Str } else { Fast::No };
+            let fast = if obj.is(py.get_type::<PyString>()) { Fast::Str } else { Fast::No };
             Ok::<_, PyErr>(Cached { obj: obj.unbind(), fast })
         })
     }
@@ -308,12 +308,13 @@ impl<'py, const P: usize> Call<'py, P> {
             if self.slots[npos..].iter().all(Option::is_none) {
                 match &self.callee {
                     Callee::Cached(c) => {
-                        if c.fast == Fast::Str && npos == 1 {
-                            if let Some(arg) = &self.slots[0] {
-                                // SAFETY: `arg` is a live object; PyObject_Str returns a new
-                                // reference or NULL with an exception set.
-                                return unsafe { Bound::from_owned_ptr_or_err(self.py, ffi::PyObject_Str(arg.as_ptr())) };
-                            }
+                        if c.fast == Fast::Str
+                            && npos == 1
+                            && let Some(arg) = &self.slots[0]
+                        {
+                            // SAFETY: `arg` is a live object; PyObject_Str returns a new
+                            // reference or NULL with an exception set.
+                            return unsafe { Bound::from_owned_ptr_or_err(self.py, ffi::PyObject_Str(arg.as_ptr())) };
                         }
                         return vectorcall(c.obj.bind(self.py), &self.slots[..npos]);
                     }

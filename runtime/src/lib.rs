@@ -30,10 +30,8 @@ where
 /// `Type: message`.
 pub fn render_error(py: Python<'_>, err: &PyErr) -> String {
     let mut out = String::new();
-    if let Some(tb) = err.traceback(py) {
-        if let Ok(text) = tb.format() {
-            out.push_str(&text);
-        }
+    if let Some(text) = err.traceback(py).and_then(|tb| tb.format().ok()) {
+        out.push_str(&text);
     }
     let ty = err.get_type(py);
     let name = match (ty.module(), ty.qualname()) {
