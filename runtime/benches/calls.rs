@@ -104,6 +104,20 @@ fn cases(py: Python<'_>) -> Vec<Case> {
                     }
                 })),
                 ("native Python", native(python_loop(py, "", "str(i)"))),
+                ("C API floor", timed(|py, n| {
+                    use pymodgen_runtime::pyo3::ffi;
+                    let _ = py;
+                    for i in 0..n {
+                        // SAFETY: attached to the interpreter; every new reference is released.
+                        unsafe {
+                            let int = ffi::PyLong_FromLongLong(i as i64);
+                            let s = ffi::PyObject_Str(int);
+                            ffi::Py_DECREF(int);
+                            black_box(s);
+                            ffi::Py_DECREF(s);
+                        }
+                    }
+                })),
             ],
         },
         Case {
