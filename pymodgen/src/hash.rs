@@ -11,14 +11,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::python::{self, Interpreter};
 use crate::{Error, Result};
 
-/// The generator part of every hash: pymodgen's version and the manifest schema.
+/// The generator part of every hash: pymodgen's version, the manifest schema and a digest of
+/// the introspection script (so a changed script never reuses manifests the old one cached).
 /// Generated code records it next to the hash, so runtimes can recompute the hash.
 pub fn generator_tag() -> String {
-    format!("pymodgen-{}/schema-{}", crate::VERSION, crate::manifest::SCHEMA)
+    let script = Sha256::digest(crate::python::SCRIPT.as_bytes());
+    let short: String = script.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("pymodgen-{}/schema-{}/{short}", crate::VERSION, crate::manifest::SCHEMA)
 }
 
 /// The hash of one module and the files it covered.

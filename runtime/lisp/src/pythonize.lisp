@@ -188,9 +188,23 @@ for as long as Python uses the result."
         ((and (vectorp o) (= 1 (array-rank o)))
          (with-python-gil
            (with-new-container (l 1 (length o)) (fill-container l o) l)))
-        (t ;; a general multi-dimensional array: a numpy array of objects
+        (t ;; a general multi-dimensional array: a numpy array of the one numeric type all its
+           ;; elements share (so #2A((1d0 2d0) (3d0 4d0)) is float64), else of objects
          (call-to-pointer (name-cell "numpy.array") (list (nested-lists o))
-                          (list "dtype" "object")))))
+                          (list "dtype" (uniform-dtype o))))))
+
+(defun uniform-dtype (array)
+  "The numpy dtype that holds every element of ARRAY exactly: float64, float32, int64 or
+complex128 when all elements are of that one type, else object."
+  (flet ((all (type)
+           (dotimes (i (array-total-size array) t)
+             (unless (typep (row-major-aref array i) type) (return nil)))))
+    (cond ((zerop (array-total-size array)) "object")
+          ((all 'double-float) "float64")
+          ((all 'single-float) "float32")
+          ((all '(signed-byte 64)) "int64")
+          ((all '(complex double-float)) "complex128")
+          (t "object"))))
 
 (defmethod pythonize ((o pyobject-wrapper))
   (let ((p (pyobject-wrapper-pointer o)))

@@ -75,3 +75,13 @@
 (test sum-of-a-large-array
   (let ((a (make-array 1000000 :element-type 'double-float :initial-element 0.5d0)))
     (is (= 500000d0 (pycall "numpy.sum" a)))))
+
+(def-test general-arrays-get-the-dtype-their-elements-share (:suite arrays)
+  ;; A literal #2A is an array of element type T: its elements decide the dtype.
+  (flet ((dtype (a) (pyeval "str(" (with-remote-objects (pycall "numpy.asarray" a)) ".dtype)")))
+    (is (equal "float64" (dtype #2A((1d0 2d0) (3d0 4d0)))))
+    (is (equal "int64" (dtype #2A((1 2) (3 4)))))
+    (is (equal "float32" (dtype #2A((1f0 2f0) (3f0 4f0)))))
+    (is (equal "object" (dtype #2A((1 "two") (3d0 4)))))
+    (is (equal "object" (dtype #2A((1 #.(expt 2 70)) (3 4))))))
+  (is (< (abs (+ 2d0 (pycall "numpy.linalg.det" #2A((1d0 2d0) (3d0 4d0))))) 1d-9)))
