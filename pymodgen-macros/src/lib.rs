@@ -3,6 +3,7 @@
 //!
 //! ```ignore
 //! pymodgen_macros::bind_pymodule!("json");              // pub mod json { ... }
+//! pymodgen_macros::bind_pymodule!("os.path");            // pub mod path { ... }
 //! pymodgen_macros::bind_pymodule!("os.path" as os_path); // pub mod os_path { ... }
 //! pymodgen_macros::bind_pymodule!("numpy", submodules);  // numpy::linalg::svd, ...
 //! ```
@@ -68,7 +69,10 @@ fn expand(args: &Args) -> syn::Result<TokenStream2> {
     let options = pymodgen::Options { submodules: args.submodules, ..Default::default() };
     let loaded = pymodgen::load(&module, &options).map_err(|e| syn::Error::new(span, e))?;
     let mut rust = pymodgen::emit::rust::RustOptions::default();
-    rust.module_name = args.rename.as_ref().map(|i| i.to_string());
+    rust.module_name = Some(match &args.rename {
+        Some(name) => name.to_string(),
+        None => pymodgen::emit::rust::default_module_name(&module),
+    });
     let tokens = pymodgen::emit::rust::module_tokens(&loaded.manifests, &rust).map_err(|e| syn::Error::new(span, e))?;
     let files = loaded
         .tracked

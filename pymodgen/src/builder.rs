@@ -47,7 +47,8 @@ impl Builder {
         Builder { emit_rpath: true, cargo_output: true, ..Default::default() }
     }
 
-    /// Adds a Python module (`"json"`, `"os.path"`); written as `$OUT_DIR/<module>.rs`.
+    /// Adds a Python module (`"json"`, `"os.path"`); written as `$OUT_DIR/<module>.rs`
+    /// (`json.rs`, `os.path.rs`).
     pub fn module(mut self, module: impl Into<String>) -> Self {
         self.modules.push((module.into(), None));
         self
@@ -117,25 +118,26 @@ impl Builder {
                 .ok_or_else(|| Error::Invalid("OUT_DIR is not set: call Builder::generate from build.rs or set Builder::out_dir".into()))?,
         };
         let mut tracked = Tracked::default();
-        let mut jobs: Vec<(Vec<Manifest>, Option<String>)> = Vec::new();
+        // (file stem, manifests, Rust module name)
+        let mut jobs: Vec<(String, Vec<Manifest>, Option<String>)> = Vec::new();
         for path in &self.manifest_files {
             tracked.file(path.clone());
-            jobs.push((crate::load_manifest_file(path)?, None));
+            let manifests = crate::load_manifest_file(path)?;
+            jobs.push((manifests[0].module.clone(), manifests, None));
         }
         for (module, rust_name) in &self.modules {
             let loaded = crate::load(module, &self.options)?;
             tracked.extend(&loaded.tracked);
-            jobs.push((loaded.manifests, rust_name.clone()));
+            jobs.push((module.clone(), loaded.manifests, rust_name.clone()));
         }
         let mut files = Vec::new();
         let mut libdirs = std::collections::BTreeSet::new();
-        for (manifests, rust_name) in jobs {
+        for (stem, manifests, rust_name) in jobs {
             let mut options = self.rust.clone();
-            if rust_name.is_some() {
-                options.module_name = rust_name;
-            }
+            options.module_name = rust_name.or(options.module_name).or_else(|| Some(rust::default_module_name(&stem)));
             let text = rust::module_file(&manifests, &options)?;
-            let path = out_dir.join(format!("{}.rs", manifests[0].module));
+            // Named as requested: `os.path` gives `os.path.rs` even where it is `posixpath`.
+            let path = out_dir.join(format!("{stem}.rs"));
             write_if_changed(&path, &text)?;
             files.push(path);
             if let Some(dir) = manifests[0].python.libpython.as_deref().and_then(|l| Path::new(l).parent()) {

@@ -1,7 +1,7 @@
 //! Uses bindings that build.rs generated into OUT_DIR.
 
 include!(concat!(env!("OUT_DIR"), "/json.rs"));
-include!(concat!(env!("OUT_DIR"), "/posixpath.rs"));
+include!(concat!(env!("OUT_DIR"), "/os.path.rs"));
 
 use pymodgen_runtime::pyo3::prelude::*;
 

@@ -286,11 +286,15 @@ fn emitter<'a>(manifests: &'a [Manifest], options: &'a RustOptions, layout: Layo
 fn outer_name(manifests: &[Manifest], options: &RustOptions) -> String {
     match &options.module_name {
         Some(n) => n.clone(),
-        None => {
-            let last = manifests.first().map(|m| m.module.rsplit('.').next().unwrap_or_default()).unwrap_or_default();
-            Scope::new().name(last, Case::Snake)
-        }
+        None => default_module_name(manifests.first().map(|m| m.module.as_str()).unwrap_or_default()),
     }
+}
+
+/// The Rust module name for a Python module: its last segment in snake case, escaped
+/// (`os.path` → `path`, `cProfile` → `c_profile`). Front ends pass the module as the user
+/// named it, since `os.path`'s manifest says `posixpath`.
+pub fn default_module_name(module: &str) -> String {
+    Scope::new().name(module.rsplit('.').next().unwrap_or_default(), Case::Snake)
 }
 
 /// `pub mod <name> { ... }` with every submodule nested inline: what `bind_pymodule!`
