@@ -290,6 +290,13 @@ fn outer_name(manifests: &[Manifest], options: &RustOptions) -> String {
     }
 }
 
+/// The default crate name for a Python module, as the user named it: `py-os-path` (the
+/// manifest of `os.path` says `posixpath`, so front ends should set
+/// [`RustOptions::crate_name`] from this).
+pub fn default_crate_name(module: &str) -> String {
+    krate::crate_name(module, &RustOptions::default())
+}
+
 /// The Rust module name for a Python module: its last segment in snake case, escaped
 /// (`os.path` → `path`, `cProfile` → `c_profile`). Front ends pass the module as the user
 /// named it, since `os.path`'s manifest says `posixpath`.
