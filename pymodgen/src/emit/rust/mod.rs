@@ -1,7 +1,7 @@
 //! Rust emitter: manifests → a crate (CLI), one formatted file (build.rs [`crate::Builder`])
 //! or tokens (`bind_pymodule!`). All three come from [`module_tokens`].
 //!
-//! Stages: plan (a module tree, every Rust name allocated in a [`names::Scope`]) → emit
+//! Stages: plan (a module tree, every Rust name allocated in a `names::Scope`) → emit
 //! each construct (`function.rs`, `class.rs`, `constant.rs`) with `quote!` → format with
 //! prettyplease (`krate.rs` for the crate's files).
 
