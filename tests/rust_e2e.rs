@@ -22,6 +22,10 @@ fn fixtures() -> PathBuf {
 }
 
 fn generate(module: &str, submodules: bool) -> PathBuf {
+    // Tests run in parallel and two of them generate `json`: one writer at a time, so no
+    // cargo ever reads a half-written file.
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = WRITING.lock().unwrap_or_else(|e| e.into_inner());
     let options = Options { submodules, pythonpath: vec![fixtures()], ..Options::default() };
     let loaded = pymodgen::load(module, &options).unwrap_or_else(|e| panic!("loading {module}: {e}"));
     // The crate is named after the requested module (`os.path` is `posixpath` here).
