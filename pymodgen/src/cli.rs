@@ -82,6 +82,16 @@ struct GenerateArgs {
     /// Generate from a manifest saved by `pymodgen inspect --json` instead of running Python.
     #[arg(long, value_name = "FILE")]
     manifest: Vec<PathBuf>,
+    /// Rust: the pymodgen-runtime dependency of generated crates, as TOML (`"0.1"` or
+    /// `{ path = "..." }`); default: a path dependency on this checkout's runtime/.
+    #[arg(long, value_name = "SPEC")]
+    rust_runtime: Option<String>,
+    /// Rust: the name of the generated crate (default py-MODULE); one module only.
+    #[arg(long, value_name = "NAME")]
+    crate_name: Option<String>,
+    /// Rust: skip the run-time check that the interpreter is the one bindings were made with.
+    #[arg(long)]
+    no_version_check: bool,
     /// Lisp: the package of the module (submodules go under it: NP, NP.RANDOM); one module only.
     #[arg(long, value_name = "NAME")]
     lisp_package: Option<String>,
@@ -192,7 +202,8 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
 
 fn emit_options(args: &GenerateArgs, packages: usize) -> anyhow::Result<EmitOptions> {
     let mut options = EmitOptions::default();
-    for (flag, value) in [("--lisp-package", &args.lisp_package), ("--lisp-system", &args.lisp_system)] {
+    let single = [("--lisp-package", &args.lisp_package), ("--lisp-system", &args.lisp_system), ("--crate-name", &args.crate_name)];
+    for (flag, value) in single {
         if value.is_some() && packages > 1 {
             bail!("{flag} names one package: give one module with it, not {packages}");
         }
@@ -203,6 +214,9 @@ fn emit_options(args: &GenerateArgs, packages: usize) -> anyhow::Result<EmitOpti
     if let Some(system) = &args.lisp_system {
         options.lisp = options.lisp.with_system(system);
     }
+    options.rust.runtime_dependency = args.rust_runtime.clone();
+    options.rust.crate_name = args.crate_name.clone();
+    options.rust.no_version_check = args.no_version_check;
     Ok(options)
 }
 
