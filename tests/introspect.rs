@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use pymodgen::manifest::{AttributeKind, FunctionKind, Literal, Manifest, ParamKind, SignatureSource};
 use pymodgen::{Error, Options};
 
+mod common;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/python")
 }
@@ -278,38 +280,10 @@ fn manifest_files_round_trip() {
     assert!(matches!(err, Error::Schema { found: 99, .. }), "{err}");
 }
 
-/// Standard-library modules the sweep skips on purpose, with the reason.
-const STDLIB_SKIP: &str = include_str!("fixtures/stdlib-skip.txt");
-
-pub fn stdlib_skip() -> Vec<&'static str> {
-    STDLIB_SKIP
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| l.split_whitespace().next().unwrap())
-        .collect()
-}
-
 /// Every importable standard-library module introspects.
 #[test]
 fn stdlib_sweep() {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sys, importlib.util\nfor n in sorted(sys.stdlib_module_names):\n print(n, importlib.util.find_spec(n) is not None)",
-        ])
-        .output()
-        .expect("python3 runs");
-    let skip = stdlib_skip();
-    let mut modules = Vec::new();
-    let mut absent = Vec::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
-        let (name, found) = line.split_once(' ').unwrap();
-        if found != "True" {
-            absent.push(name.to_owned());
-        } else if !skip.contains(&name) {
-            modules.push(name.to_owned());
-        }
-    }
+    let common::Stdlib { modules, skipped, absent } = common::stdlib();
     assert!(modules.len() > 250, "only {} stdlib modules found", modules.len());
     let chunks: Vec<Vec<String>> = modules.chunks(modules.len().div_ceil(2)).map(|c| c.to_vec()).collect();
     let failures: Vec<String> = std::thread::scope(|s| {
@@ -330,7 +304,7 @@ fn stdlib_sweep() {
         "stdlib sweep: {} modules introspected, {} failures, {} skipped on purpose, {} not on this platform ({})",
         modules.len(),
         failures.len(),
-        skip.len(),
+        skipped.len(),
         absent.len(),
         absent.join(" ")
     );
