@@ -213,3 +213,36 @@ fn generate_from_a_saved_manifest_needs_no_python() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(dir.path().join("out/json/json.lisp").exists());
 }
+
+/// The documented order: --python, PYMODGEN_PYTHON, PYO3_PYTHON, VIRTUAL_ENV, CONDA_PREFIX, PATH.
+#[test]
+fn interpreter_choice_order() {
+    let cache = tempfile::tempdir().unwrap();
+    let python = String::from_utf8(
+        Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().unwrap().stdout,
+    )
+    .unwrap();
+    let python = python.trim();
+    let inspect = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = pymodgen(cache.path());
+        cmd.args(["inspect", "json"]).args(args);
+        for var in ["PYO3_PYTHON", "VIRTUAL_ENV", "CONDA_PREFIX"] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = inspect(&[("PYO3_PYTHON", "/nope/pyo3-python")], &[]);
+    assert_one_line_error(&out, "tried PYO3_PYTHON /nope/pyo3-python");
+    let out = inspect(&[("VIRTUAL_ENV", "/nope-venv"), ("CONDA_PREFIX", "/nope-conda")], &[]);
+    assert_one_line_error(&out, "tried VIRTUAL_ENV /nope-venv/bin/python3");
+    let out = inspect(&[("CONDA_PREFIX", "/nope-conda")], &[]);
+    assert_one_line_error(&out, "tried CONDA_PREFIX /nope-conda/bin/python3");
+    // An earlier choice wins over a broken later one.
+    let out = inspect(&[("PYMODGEN_PYTHON", python), ("PYO3_PYTHON", "/nope/pyo3-python")], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = inspect(&[("PYMODGEN_PYTHON", "/nope/python")], &["--python", python]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
