@@ -253,6 +253,10 @@ fn cache_hits_until_the_module_changes() {
     assert_ne!(third.manifests[0].hash, first.manifests[0].hash);
     assert_eq!(third.manifests[0].functions[0].python_signature(), "(a, b=1)");
 
+    // Without the cache, the files the hash covers are tracked all the same (build.rs needs them).
+    let uncached = pymodgen::load("pymodgen_cache_probe", &Options { use_cache: false, ..options.clone() }).unwrap();
+    assert!(!uncached.cached && uncached.tracked.files.contains(&module));
+
     let entries = pymodgen::Cache::new(cache.path()).list().unwrap();
     assert_eq!(entries.len(), 1, "stale entries of a module are removed");
     assert_eq!(pymodgen::Cache::new(cache.path()).clear().unwrap(), 1);

@@ -1,5 +1,6 @@
 //! Runs the introspection script and turns its reply into manifests.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -12,18 +13,19 @@ use crate::{Error, Result};
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Reply {
-    Ok { manifests: Vec<Manifest> },
+    Ok { manifests: Vec<Manifest>, files: Vec<PathBuf> },
     Err { error: PyError },
 }
 
 /// Imports `module` in a separate interpreter process and describes it (and, with
 /// `submodules`, its public submodules, recursively: the requested module comes first).
+/// Also returns the files its version hash covered.
 pub(crate) fn introspect(
     interpreter: &Interpreter,
     module: &str,
     submodules: bool,
     limit: Duration,
-) -> Result<Vec<Manifest>> {
+) -> Result<(Vec<Manifest>, Vec<PathBuf>)> {
     let tag = hash::generator_tag();
     let flag = if submodules { "1" } else { "0" };
     let json = python::run_script(interpreter, "introspect", &[&tag, flag, module], limit, module)?;
@@ -32,7 +34,7 @@ pub(crate) fn introspect(
         reason: format!("unreadable manifest for '{module}': {e}"),
     })?;
     match reply {
-        Reply::Ok { manifests } if !manifests.is_empty() => Ok(manifests),
+        Reply::Ok { manifests, files } if !manifests.is_empty() => Ok((manifests, files)),
         Reply::Ok { .. } => Err(Error::PythonUnusable {
             path: interpreter.path.clone(),
             reason: format!("no manifest for '{module}'"),

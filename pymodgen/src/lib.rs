@@ -93,23 +93,25 @@ pub fn load(module: &str, options: &Options) -> Result<Loaded> {
     interpreter.pythonpath = python::pythonpath(&options.pythonpath, &mut tracked)?;
     let limit = python::timeout(options.timeout, &mut tracked);
     tracked.file(&interpreter.path);
-    if !options.use_cache {
-        let manifests = introspect::introspect(&interpreter, module, options.submodules, limit)?;
-        return Ok(Loaded { manifests, tracked, cached: false, interpreter });
+    let cache = match (options.use_cache, &options.cache_dir) {
+        (false, _) => None,
+        (true, Some(dir)) => Some(Cache::new(dir)),
+        (true, None) => Some(Cache::new(Cache::default_dir(&mut tracked)?)),
+    };
+    if let Some(cache) = &cache {
+        let hashed = hash::module_hashes(&interpreter, &[module], limit)?.remove(0);
+        if let Some(manifests) = cache.get(module, &hashed.hash, options.submodules) {
+            tracked.files.extend(hashed.files);
+            return Ok(Loaded { manifests, tracked, cached: true, interpreter });
+        }
     }
-    let cache = Cache::new(match &options.cache_dir {
-        Some(dir) => dir.clone(),
-        None => Cache::default_dir(&mut tracked)?,
-    });
-    let hashed = hash::module_hashes(&interpreter, &[module], limit)?.remove(0);
-    tracked.files.extend(hashed.files.iter().cloned());
-    if let Some(manifests) = cache.get(module, &hashed.hash, options.submodules) {
-        return Ok(Loaded { manifests, tracked, cached: true, interpreter });
+    let (manifests, files) = introspect::introspect(&interpreter, module, options.submodules, limit)?;
+    tracked.files.extend(files);
+    if let Some(cache) = &cache {
+        // Keyed by the hash taken after the import, which is what the next query will see
+        // even if importing the module wrote to its own files.
+        cache.put(module, &manifests[0].hash, options.submodules, &manifests)?;
     }
-    let manifests = introspect::introspect(&interpreter, module, options.submodules, limit)?;
-    // The script hashed the module after importing it; if importing rewrote its files (a
-    // compiled cache, a generated file), key the entry by what a later query will see.
-    cache.put(module, &hashed.hash, options.submodules, &manifests)?;
     Ok(Loaded { manifests, tracked, cached: false, interpreter })
 }
 

@@ -469,9 +469,10 @@ def child_modules(module, modname):
     return out
 
 
-def describe_module(module, name, generator):
+def describe_module(module, name, generator, files=None):
     """The manifest of `module`, imported as `name` (which may differ from its `__name__`:
-    `_io` is `io`, `os.path` is `posixpath`)."""
+    `_io` is `io`, `os.path` is `posixpath`). The files the version hash covered are
+    appended to `files` when a list is given."""
     functions, classes, constants, objects, skipped = [], [], [], [], []
     submodules = set(child_modules(module, name))
     names, from_all = public_names(module, name)
@@ -504,6 +505,8 @@ def describe_module(module, name, generator):
         except Exception as e:  # noqa: BLE001 - one bad name must not lose the module
             skipped.append({"name": attr, "reason": "%s: %s" % (type(e).__name__, e)})
     hashed = module_hash(name, generator)  # noqa: F821 - defined by module_hash.py, prepended
+    if files is not None:
+        files.extend(hashed["files"])
     version = hashed["version"]
     if version is None:
         v = getattr(module, "__version__", None)
@@ -577,7 +580,8 @@ def introspect(name, generator, with_submodules):
     module, error = import_module(name)
     if error:
         return {"error": error}
-    manifests = [describe_module(module, name, generator)]
+    files = []
+    manifests = [describe_module(module, name, generator, files)]
     if with_submodules:
         queue = list(manifests[0]["submodules"])
         done = {name}
@@ -606,7 +610,7 @@ def introspect(name, generator, with_submodules):
             manifests.append(m)
             queue.extend(s for s in m["submodules"] if s not in done)
         manifests = manifests[:1] + sorted(manifests[1:], key=lambda m: m["module"])
-    return {"manifests": manifests}
+    return {"manifests": manifests, "files": files}
 
 
 def main(argv):
