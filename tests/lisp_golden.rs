@@ -70,7 +70,9 @@ fn numpy_packages() {
     assert!(numpy.contains("#:float64 "), "numpy.float64 is FLOAT64");
     assert!(numpy.contains("#:array-equal "), "numpy.array_equal is ARRAY-EQUAL");
     let code = file("numpy.lisp");
-    assert!(code.contains("(cl:defun sum (a &rest %args)"));
+    // `a` is positional-or-keyword: taken from `%args` (so `:a` works), shown as required.
+    assert!(code.contains("(cl:defun sum (&rest %args)"));
+    assert!(code.contains("(sb-c::lambda-list (a &optional (axis pymodgen:+py-none+)"));
     assert!(code.contains("(pymodgen:%callable-cell \"numpy\" \"sum\")"));
     let random = file("numpy.random.lisp");
     assert!(random.contains("(cl:in-package \"NUMPY.RANDOM\")"));

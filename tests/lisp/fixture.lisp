@@ -37,6 +37,11 @@
     (is (equal `(&optional (,(s "t-arg") pymodgen:+py-none+) (,(s "nil-arg") pymodgen:+py-none+)
                            (,(s "pi-arg") pymodgen:+py-none+))
                (arglist "list")))
+    ;; Required positional-or-keyword parameters also take keywords, but show as required.
+    (is (equal `(,(s "name") &optional (,(s "punctuation") "!")) (arglist "greet")))
+    (is (equal `(,(s "obj")) (arglist "type")))
+    ;; Positional-only ones only: still a plain lambda list.
+    (is (equal `(,(s "x") ,(s "y")) (arglist "positional-only")))
     ;; Non-literal defaults are not restated.
     (is (equal (list (s "x") '&optional (s "key") (s "marker") (s "items") (s "mapping"))
                (arglist "nonliteral-defaults")))))
@@ -75,6 +80,65 @@
   (is (equal '(("a_b" . 1)) (hash-alist (fx "star-kwargs" :a-b 1))))
   (is (= 5 (fx "max" 1 5 3)))
   (is (= 11 (fx "partial-add" 1))))
+
+(defun argument-error-text (thunk)
+  "The report of the PYTHON-ARGUMENT-ERROR that THUNK signals (NIL if it signals none)."
+  (handler-case (progn (funcall thunk) nil)
+    (python-argument-error (e) (princ-to-string e))))
+
+(def-test required-positional-or-keyword-by-keyword ()
+  ;; add(a, b): positionally, by keyword, leading ones positionally and the rest by keyword.
+  (is (= 3 (fx "add" 1 2)))
+  (is (= 3 (fx "add" 1 :b 2)))
+  (is (= 3 (fx "add" :a 1 :b 2)))
+  (is (= 3 (fx "add" :b 2 :a 1)))
+  ;; greet(name, punctuation='!')
+  (is (string= "Hello, x!" (fx "greet" :name "x")))
+  (is (string= "Hello, x?" (fx "greet" :name "x" :punctuation "?")))
+  (is (string= "Hello, x?" (fx "greet" :punctuation "?" :name "x")))
+  (is (string= "Hello, x?" (fx "greet" "x" :punctuation "?")))
+  (is (= 11 (fx "partial-add" :b 1)) "functools.partial: the remaining parameter")
+  (is (equalp #(1 t t #(1 2)) (subseq (fx "nonliteral-defaults" :x 1) 0 4)))
+  (let ((r (fx "everything" 1 :c 30 :d 4 :b 20 :zz 0)))
+    (is (= 2 (aref r 1)) "b is positional-only: not set by :b")
+    (is (equal '(("b" . 20) ("zz" . 0)) (hash-alist (aref r 6))) ":b goes to **kwargs"))
+  ;; Constructors and methods: self stays positional, the rest takes keywords.
+  (is (string= "circle with area 3.14"
+               (call "pymodgen_fixture.shapes" "shape-describe"
+                     (call "pymodgen_fixture.shapes" "circle" :radius 1))))
+  (is (string= "circle with area 3.1"
+               (call "pymodgen_fixture.shapes" "shape-describe"
+                     (call "pymodgen_fixture.shapes" "circle" 1) :precision 1))))
+
+(def-test keyword-or-value-reading ()
+  ;; type(obj): a keyword that names no parameter is a value, as before.
+  (let ((keyword-type (fx "type" :foo)))
+    (is (string= "int" (fx "type" :obj 3)) "Python's reading: obj=3")
+    ;; :obj with nothing after it cannot be a keyword argument: it is the value.
+    (is (string= keyword-type (fx "type" :obj)))
+    ;; The keyword as a value, by keyword.
+    (is (string= keyword-type (fx "type" :obj :obj)))
+    ;; A keyword in a positional-only slot is always a value: everything(a, b=2, /, ...).
+    (let ((r (fx "everything" :a 1 :d 4)))
+      (is (not (eql 1 (aref r 0))) "a is the value :a")
+      (is (equal (aref r 0) (aref (fx "everything" :a :d 4) 0)))
+      (is (equalp '(1 3 4 5) (list (aref r 1) (aref r 2) (aref r 4) (aref r 5)))))
+    ;; positional_only(x, y, /) keeps its plain lambda list (x y): :y is y's value.
+    (signals program-error (fx "positional-only" 1 :y 2))))
+
+(def-test missing-or-twice-given-arguments ()
+  (flet ((text (thunk) (or (argument-error-text thunk) "")))
+    (is (search "missing required argument: b (positionally or as :B)" (text (lambda () (fx "add" 1)))))
+    (is (search "pymodgen_fixture.add: " (text (lambda () (fx "add" 1)))))
+    (is (search "missing required argument: b" (text (lambda () (fx "add" :a 1)))))
+    (is (search "missing required argument: a" (text (lambda () (fx "add" :b 2)))))
+    (is (search "missing required arguments: a (positionally or as :A), b" (text (lambda () (fx "add")))))
+    (is (search "missing required argument: name" (text (lambda () (fx "greet" :punctuation "?")))))
+    (is (search "argument a given twice (positionally and as :A)" (text (lambda () (fx "add" 1 :a 2)))))
+    (is (search "argument a given twice (positionally and as :A)" (text (lambda () (fx "add" 1 2 :a 3)))))
+    (is (search "argument b given twice (by keyword :B)" (text (lambda () (fx "add" 1 :b 2 :b 3)))))
+    (is (search "argument punctuation given twice" (text (lambda () (fx "greet" "x" "?" :punctuation "!")))))
+    (is (search "too many positional arguments" (text (lambda () (fx "add" 1 2 3)))))))
 
 (def-test omitted-arguments-take-python-defaults ()
   (let ((r (fx "nonliteral-defaults" 1)))

@@ -34,41 +34,86 @@ A string is taken as the exact Python name (for names kebab-case cannot spell: \
   (:report (lambda (c s) (apply #'format s (simple-condition-format-control c)
                                 (simple-condition-format-arguments c)))))
 
+;; CELL, when it is a callable cell, names the function: "pymodgen_fixture.add: ...".
 (defun %argument-error (cell control &rest args)
-  (declare (ignore cell))
-  (error 'python-argument-error :format-control control :format-arguments args))
+  (error 'python-argument-error
+         :format-control "~:[~;~:*~A~{.~A~}: ~]~?"
+         :format-arguments (list (and (callable-cell-p cell) (callable-cell-module cell))
+                                 (and (callable-cell-p cell) (callable-cell-path cell))
+                                 control args)))
 
 (defun %call-python-style (cell positional args spec)
-  "Calls CELL as Python would: POSITIONAL (the required arguments, a fresh list) then ARGS,
-whose leading non-keyword elements are further positional arguments (at most N-OPTIONAL of
-them unless REST-P) and whose tail, from the first keyword on, is a plist of keyword
-arguments (where a string key is an exact Python name, for **kwargs). SPEC is
-#(N-OPTIONAL REST-P KWARGS-P KEYS) where KEYS is a plist from keyword to Python parameter
-name; with KWARGS-P other keywords (and strings) are passed as **kwargs. A keyword that is
-neither in KEYS nor accepted as **kwargs is a positional value (so :NONE-like values can be
-passed positionally). Arguments not given are not passed: Python applies its defaults."
+  "Calls CELL as Python would: POSITIONAL (the Lisp-required arguments, a fresh list) then
+ARGS, whose leading elements are further positional arguments and whose tail, from the
+first keyword argument on, is a plist of keyword arguments (where a string key is an exact
+Python name, for **kwargs).
+
+SPEC is #(N-OPTIONAL REST-P KWARGS-P KEYS N-REQUIRED SLOTS). ARGS has N-REQUIRED required
+positional slots, then at most N-OPTIONAL optional ones (any number with REST-P). KEYS is a
+plist from keyword to Python parameter name; with KWARGS-P other keywords (and strings) are
+passed as **kwargs. SLOTS lists the positional slots of ARGS in order: the keyword of a
+positional-or-keyword parameter, the Python name (a string) of a positional-only one.
+N-REQUIRED and SLOTS may be missing (bindings generated before they existed): 0 and ().
+
+Reading ARGS (docs/lisp-bindings.md, \"Lambda lists\"): an element that is not a keyword is
+a positional value. A keyword that is neither in KEYS nor accepted as **kwargs is a
+positional value too (so :NONE-like values can be passed positionally). A keyword the
+function takes starts the keyword arguments (Python's reading), except while a required
+slot is still open: then it does so only if that slot takes a keyword and the whole rest of
+ARGS is well-formed keyword arguments, and is a positional value otherwise (the reading of
+bindings where required parameters were positional only). A required parameter given
+neither way, or given both positionally and by keyword (or twice by keyword), is a
+PYTHON-ARGUMENT-ERROR. Arguments not given are not passed: Python applies its defaults."
   (declare (list positional args) (simple-vector spec))
-  ;; Fast path: no keyword at all, and not too many arguments: ARGS are all positional
-  ;; (the caller's &rest list, passed as is: %CALL-CELL does not keep it).
-  (when (and (loop for x in args never (keywordp x))
-             (or (svref spec 1) (<= (length args) (the fixnum (svref spec 0)))))
-    (return-from %call-python-style
-      (%call-cell cell (if positional (nconc positional args) args) nil)))
+  (let ((n-required (if (> (length spec) 4) (svref spec 4) 0))
+        (n 0))
+    (declare (fixnum n-required n))
+    ;; Fast path: no keyword at all, enough and not too many arguments: ARGS are all
+    ;; positional (the caller's &rest list, passed as is: %CALL-CELL does not keep it).
+    (when (and (dolist (x args t)
+                 (when (keywordp x) (return nil))
+                 (incf n))
+               (>= n n-required)
+               (or (svref spec 1) (<= n (+ n-required (the fixnum (svref spec 0))))))
+      (return-from %call-python-style
+        (%call-cell cell (if positional (nconc positional args) args) nil)))
+    (%call-python-style-parsed cell positional args spec n-required)))
+
+(defun %call-python-style-parsed (cell positional args spec n-required)
+  "%CALL-PYTHON-STYLE when ARGS has keywords, or too few or too many positional arguments."
+  (declare (list positional args) (simple-vector spec) (fixnum n-required))
   (let ((n-optional (svref spec 0))
         (rest-p (svref spec 1))
         (kwargs-p (svref spec 2))
         (keys (svref spec 3))
+        (slots (if (> (length spec) 5) (svref spec 5) '()))
+        (given 0)                       ; positional arguments taken from ARGS
         (extra '()))
-    (declare (fixnum n-optional) (list keys))
-    (flet ((starts-keywords-p (x)
-             (and (keywordp x) (or kwargs-p (getf keys x)))))
+    (declare (fixnum n-optional given) (list keys slots))
+    (labels ((takes-keyword-p (x)
+               (and (keywordp x) (or kwargs-p (getf keys x))))
+             (keyword-arguments-p (tail)
+               ;; TAIL is a complete plist of keyword arguments the function takes.
+               (loop for (k . more) on tail by #'cddr
+                     always (and more (or (takes-keyword-p k) (and kwargs-p (stringp k))))))
+             (starts-keywords-p (x)
+               (and (takes-keyword-p x)
+                    (or (>= given n-required)
+                        (and (keywordp (nth given slots)) (keyword-arguments-p args)))))
+             (keywords-taken ()
+               (loop for (k) on keys by #'cddr collect k))
+             (slot-name (slot)
+               (if (keywordp slot) (getf keys slot) slot))
+             (given-by-keyword-p (name kw)
+               ;; KW is (value name value name ...).
+               (loop for (nil n) on kw by #'cddr thereis (string= n name))))
       (loop while (and args (not (starts-keywords-p (car args))))
-            do (if (or rest-p (plusp n-optional))
-                   (progn (push (pop args) extra) (decf n-optional))
+            do (if (or rest-p (< given (+ n-required n-optional)))
+                   (progn (push (pop args) extra) (incf given))
                    (if (keywordp (car args))
                        (%argument-error cell "unknown keyword argument ~S; this function takes ~
                                               ~:[no keyword arguments~;~:*~{~S~^ ~}~]"
-                                        (car args) (loop for (k) on keys by #'cddr collect k))
+                                        (car args) (keywords-taken))
                        (%argument-error cell "too many positional arguments: ~S is one more than ~
                                               the function takes" (car args)))))
       (let ((kw '()))
@@ -84,9 +129,31 @@ passed positionally). Arguments not given are not passed: Python applies its def
                            (t (%argument-error
                                cell "unknown keyword argument ~S; this function takes ~
                                      ~:[no keyword arguments~;~:*~{~S~^ ~}~]"
-                               key (loop for (k) on keys by #'cddr collect k))))
+                               key (keywords-taken))))
+                     (when (given-by-keyword-p name kw)
+                       (%argument-error cell "argument ~A given twice (by keyword ~S)" name key))
                      (push name kw)
                      (push value kw))))
+        ;; Each slot: given positionally and by keyword? Required, and given neither way?
+        (when (or kw (< given n-required))
+          (let ((missing '()))
+            (loop for slot in slots
+                  for i fixnum from 0
+                  for name = (slot-name slot)
+                  do (cond ((< i given)
+                            (when (and kw (keywordp slot) (given-by-keyword-p name kw))
+                              (%argument-error cell "argument ~A given twice (positionally and as ~S)"
+                                               name slot)))
+                           ((< i n-required)
+                            (unless (and (keywordp slot) (given-by-keyword-p name kw))
+                              (push (if (keywordp slot)
+                                        (format nil "~A (positionally or as ~S)" name slot)
+                                        (format nil "~A (positionally)" name))
+                                    missing)))
+                           (t (loop-finish))))
+            (when missing
+              (%argument-error cell "missing required argument~P: ~{~A~^, ~}"
+                               (length missing) (nreverse missing)))))
         (%call-cell cell
                     (if extra (nconc positional (nreverse extra)) positional)
                     (nreverse kw))))))

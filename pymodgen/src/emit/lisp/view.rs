@@ -67,7 +67,7 @@ pub(super) struct FunctionView {
     pub module: String,
     pub path: String,
     pub doc: String,
-    /// `true`: only required positional parameters, called directly.
+    /// `true`: only required positional-only parameters, called directly.
     pub simple: bool,
     /// `true`: only positional-only parameters, some optional: a real `&optional` lambda
     /// list whose supplied-p variables say what is passed.
@@ -250,10 +250,19 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
     let mut vars = Namer::default();
     let mut keywords = Namer::default();
     // Private locals (`%args`) cannot clash: Python names never start with `%`.
+    // `required`: the Lisp-required parameters (`self`, then the leading required
+    // positional-only ones); `required_kw`: the required parameters after them (normally
+    // positional-or-keyword), which `%call-python-style` takes from `&rest %args` so that
+    // they can also be given by keyword. Both show as required in the displayed lambda list.
     let mut required = Vec::new();
     if let Some(s) = self_param {
         required.push(vars.claim(&names::param(s)));
     }
+    let mut required_kw = Vec::new();
+    // The positional slots of `%args`, in order: `:keyword` when the parameter can also be
+    // given by keyword, its quoted Python name when it is positional-only.
+    let mut slots = Vec::new();
+    let mut deferred = Vec::new(); // (slot index, parameter) of required_kw
     let mut optional = Vec::new(); // (display entry)
     let mut optional_vars = Vec::new(); // (variable, lambda-list entry with supplied-p)
     let mut n_optional = 0usize;
@@ -264,8 +273,14 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
 
     for p in &f.params {
         match p.kind {
-            ParamKind::PositionalOnly | ParamKind::PositionalOrKeyword if p.required && optional.is_empty() => {
+            ParamKind::PositionalOnly if p.required && optional.is_empty() && required_kw.is_empty() => {
                 required.push(vars.claim(&names::param(&p.name)));
+            }
+            ParamKind::PositionalOnly | ParamKind::PositionalOrKeyword if p.required && optional.is_empty() => {
+                required_kw.push(vars.claim(&names::param(&p.name)));
+                // Keyword claimed after the loop (see below).
+                deferred.push((slots.len(), p));
+                slots.push(String::new());
             }
             ParamKind::PositionalOnly | ParamKind::PositionalOrKeyword => {
                 let var = vars.claim(&names::param(&p.name));
@@ -273,9 +288,7 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
                 let default = p.literal.as_ref().and_then(literal).unwrap_or_else(|| "cl:nil".to_owned());
                 optional_vars.push((var.clone(), format!("({var} {default} %{var}-p)")));
                 n_optional += 1;
-                if p.kind == ParamKind::PositionalOrKeyword {
-                    keys.push((keywords.claim(&names::keyword(&p.name)), p.name.clone()));
-                }
+                slots.push(slot(&mut keywords, &mut keys, p));
             }
             ParamKind::VarPositional => rest = Some(vars.claim(&names::param(&p.name))),
             ParamKind::KeywordOnly => {
@@ -287,11 +300,25 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
         }
     }
 
+    // The keywords of required parameters are claimed last, so that adding them did not
+    // rename the keyword of any other parameter (`self_(self, Self=None)`: `:self` stays
+    // `Self`'s, `self` gets `:self-2`). They lead KEYS, in parameter order.
+    let mut required_keys = Vec::new();
+    for (i, p) in deferred {
+        slots[i] = slot(&mut keywords, &mut required_keys, p);
+    }
+    keys.splice(0..0, required_keys);
+
     // A signature read from a docstring is a hint (`int([x]) -> integer` leaves out
     // `int(x, base=10)`): such functions also take further positional and keyword arguments.
     let permissive = f.signature_source == SignatureSource::Docstring;
-    let simple =
-        !permissive && optional.is_empty() && rest.is_none() && key_only.is_empty() && keys.is_empty() && !kwargs;
+    let simple = !permissive
+        && required_kw.is_empty()
+        && optional.is_empty()
+        && rest.is_none()
+        && key_only.is_empty()
+        && keys.is_empty()
+        && !kwargs;
     let positional = !simple && !permissive && keys.is_empty() && rest.is_none() && key_only.is_empty() && !kwargs;
     let req = required.join(" ");
     let args = if positional {
@@ -314,7 +341,7 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
     } else {
         format!("({req} &rest %args)")
     };
-    let mut display = req.clone();
+    let mut display = required.iter().chain(&required_kw).cloned().collect::<Vec<_>>().join(" ");
     let mut push = |s: &str| {
         if !display.is_empty() {
             display.push(' ');
@@ -338,10 +365,12 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
     }
     let keys_text: Vec<String> = keys.iter().map(|(k, py)| format!(":{k} \"{}\"", names::escape(py))).collect();
     let spec = format!(
-        "#({n_optional} {} {} ({}))",
+        "#({n_optional} {} {} ({}) {} ({}))",
         lisp_bool(rest.is_some() || permissive),
         lisp_bool(kwargs || permissive),
-        keys_text.join(" ")
+        keys_text.join(" "),
+        required_kw.len(),
+        slots.join(" ")
     );
     FunctionView {
         name,
@@ -354,6 +383,18 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
         lambda_list,
         display: format!("({display})"),
         spec,
+    }
+}
+
+/// The `%call-python-style` slot entry of a positional parameter: `:keyword` (registered
+/// in `keys`) when it can also be given by keyword, else its quoted Python name.
+fn slot(keywords: &mut Namer, keys: &mut Vec<(String, String)>, p: &Param) -> String {
+    if p.kind == ParamKind::PositionalOrKeyword {
+        let k = keywords.claim(&names::keyword(&p.name));
+        keys.push((k.clone(), p.name.clone()));
+        format!(":{k}")
+    } else {
+        format!("\"{}\"", names::escape(&p.name))
     }
 }
 
