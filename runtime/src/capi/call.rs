@@ -1,0 +1,379 @@
+//! Calls, the hot path: argument marshalling ([`PmgArg`]), vectorcall, classification
+//! of the result, and dotted-path resolution (`pmg_call`, `pmg_call_path`,
+//! `pmg_resolve`, `pmg_result`).
+
+use super::*;
+
+pub const ARG_BORROWED: i64 = 0;
+pub const ARG_OWNED: i64 = 1;
+pub const ARG_I64: i64 = 2;
+pub const ARG_F64: i64 = 3;
+pub const ARG_TRUE: i64 = 4;
+pub const ARG_FALSE: i64 = 5;
+pub const ARG_NONE: i64 = 6;
+pub const ARG_STR1: i64 = 7;
+pub const ARG_STR4: i64 = 8;
+
+/// One argument: `tag` ARG_*; `bits` is the object pointer (BORROWED, or OWNED: the call
+/// steals it), an i64, an f64's bits, or (STR1/STR4) the address of `len` characters of
+/// 1 or 4 bytes each (Lisp base-strings / strings, pinned by the caller for the call).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PmgArg {
+    pub tag: i64,
+    pub bits: u64,
+    pub len: i64,
+}
+
+const INLINE: usize = 16;
+
+/// Converts `args[0..n]` to objects in `buf[1..]` (slot 0 left free for
+/// PY_VECTORCALL_ARGUMENTS_OFFSET); returns how many were converted (all on success).
+unsafe fn marshal(args: *const PmgArg, n: usize, buf: &mut [Obj]) -> Result<(), usize> {
+    for k in 0..n {
+        let a = unsafe { *args.add(k) };
+        let o = unsafe {
+            match a.tag {
+                ARG_BORROWED | ARG_OWNED => {
+                    let o = a.bits as Obj;
+                    if o.is_null() {
+                        set_error("NullPointer", "call: NULL argument", "");
+                        release_owned_from(args, k, n);
+                        return Err(k);
+                    }
+                    if a.tag == ARG_BORROWED {
+                        ffi::Py_INCREF(o);
+                    }
+                    o
+                }
+                ARG_I64 => ffi::PyLong_FromLongLong(a.bits as i64),
+                ARG_F64 => ffi::PyFloat_FromDouble(f64::from_bits(a.bits)),
+                ARG_TRUE => ffi::Py_NewRef(ffi::Py_True()),
+                ARG_FALSE => ffi::Py_NewRef(ffi::Py_False()),
+                ARG_NONE => ffi::Py_NewRef(ffi::Py_None()),
+                ARG_STR1 | ARG_STR4 if a.len >= 0 && (a.len == 0 || a.bits != 0) => {
+                    let kind = if a.tag == ARG_STR1 { 1 } else { 4 };
+                    let data = if a.len == 0 {
+                        c"".as_ptr() as *const c_void
+                    } else {
+                        a.bits as *const c_void
+                    };
+                    ffi::PyUnicode_FromKindAndData(kind, data, a.len as _)
+                }
+                _ => {
+                    set_error("ValueError", "call: bad argument tag", "");
+                    release_owned_from(args, k, n);
+                    return Err(k);
+                }
+            }
+        };
+        if o.is_null() {
+            unsafe {
+                fetch_py_error();
+                release_owned_from(args, k + 1, n);
+            }
+            return Err(k);
+        }
+        buf[k + 1] = o;
+    }
+    Ok(())
+}
+
+/// Drops the OWNED references among `args[from..n]` that were never converted.
+unsafe fn release_owned_from(args: *const PmgArg, from: usize, n: usize) {
+    for k in from..n {
+        let a = unsafe { *args.add(k) };
+        if a.tag == ARG_OWNED && a.bits != 0 {
+            unsafe { ffi::Py_DECREF(a.bits as Obj) };
+        }
+    }
+}
+
+/// Turns a call result (new reference) into `out`; the tag is returned.
+#[inline]
+pub(super) unsafe fn result_value(r: Obj, out: &mut PmgValue) -> c_int {
+    unsafe { result_value_t(r, out, tls()) }
+}
+
+/// `result_value` with this thread's state at hand.
+#[inline]
+unsafe fn result_value_t(r: Obj, out: &mut PmgValue, t: &Tls) -> c_int {
+    unsafe {
+        let tag = classify(r, out);
+        match tag {
+            TAG_NONE | TAG_TRUE | TAG_FALSE | TAG_INT | TAG_FLOAT | TAG_COMPLEX => {
+                ffi::Py_DECREF(r);
+                out.obj = null_mut();
+            }
+            TAG_STR => {
+                // Lisp copies the characters; the reference goes at the next call.
+                let old = t.pending.replace(r);
+                if !old.is_null() {
+                    ffi::Py_DECREF(old);
+                }
+                out.obj = null_mut();
+            }
+            _ => {}
+        }
+        tag
+    }
+}
+
+unsafe fn do_call(
+    callable: Obj,
+    args: *const PmgArg,
+    nargs: i64,
+    kwnames: *const Obj,
+    nkw: i64,
+    out: &mut PmgValue,
+    raw: bool,
+    t: &Tls,
+) -> Option<c_int> {
+    let n = (nargs + nkw) as usize;
+    let mut inline = [null_mut::<ffi::PyObject>(); INLINE + 1];
+    let mut heap = Vec::new();
+    let buf: &mut [Obj] = if n < INLINE {
+        &mut inline[..]
+    } else {
+        heap.resize(n + 1, null_mut());
+        &mut heap[..]
+    };
+    unsafe {
+        if let Err(k) = marshal(args, n, buf) {
+            for o in &buf[1..=k] {
+                ffi::Py_DECREF(*o);
+            }
+            return None;
+        }
+        let mut kwtuple = null_mut();
+        if nkw > 0 {
+            kwtuple = ffi::PyTuple_New(nkw as _);
+            if kwtuple.is_null() {
+                fetch_py_error();
+            } else {
+                for j in 0..nkw as usize {
+                    let name = *kwnames.add(j);
+                    if name.is_null() || ffi::PyUnicode_Check(name) == 0 {
+                        ffi::Py_DECREF(kwtuple);
+                        kwtuple = null_mut();
+                        set_error("TypeError", "call: keyword names must be str objects", "");
+                        break;
+                    }
+                    ffi::Py_INCREF(name);
+                    ffi::PyTuple_SET_ITEM(kwtuple, j as _, name);
+                }
+            }
+            if kwtuple.is_null() {
+                for o in &buf[1..=n] {
+                    ffi::Py_DECREF(*o);
+                }
+                return None;
+            }
+        }
+        let r = if nkw == 0 && nargs == 1 && callable == (&raw mut ffi::PyUnicode_Type).cast() {
+            // str(x): what CPython's own PRECALL_NO_KW_STR_1 specialization does
+            ffi::PyObject_Str(buf[1])
+        } else if nkw == 0 && nargs == 1 && callable == (&raw mut ffi::PyType_Type).cast() {
+            // type(x): PRECALL_NO_KW_TYPE_1
+            ffi::Py_NewRef(ffi::Py_TYPE(buf[1]).cast())
+        } else {
+            ffi::PyObject_Vectorcall(
+                callable,
+                buf.as_ptr().add(1),
+                nargs as usize | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+                kwtuple,
+            )
+        };
+        for o in &buf[1..=n] {
+            ffi::Py_DECREF(*o);
+        }
+        if !kwtuple.is_null() {
+            ffi::Py_DECREF(kwtuple);
+        }
+        let r = check(r)?;
+        if raw {
+            out.tag = TAG_OTHER;
+            out.obj = r;
+            return Some(TAG_OTHER);
+        }
+        Some(result_value_t(r, out, t))
+    }
+}
+
+fn bad_counts(nargs: i64, nkw: i64, args: *const PmgArg, kwnames: *const Obj) -> bool {
+    if nargs < 0 || nkw < 0 || (nargs + nkw > 0 && args.is_null()) || (nkw > 0 && kwnames.is_null())
+    {
+        set_error("ValueError", "call: bad argument counts or NULL arrays", "");
+        return true;
+    }
+    false
+}
+
+/// Calls `callable(*args[0..nargs], **dict(zip(kwnames, args[nargs..nargs+nkw])))`.
+/// `kwnames` are str objects (borrowed). Writes the result to `out`; returns its tag or
+/// TAG_ERROR (last error set). OWNED arguments are consumed in every case. With `raw` != 0
+/// the result is not classified: `out.obj` is the new reference and the tag TAG_OTHER.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmg_call(
+    callable: Obj,
+    args: *const PmgArg,
+    nargs: i64,
+    kwnames: *const Obj,
+    nkw: i64,
+    out: *mut PmgValue,
+    raw: c_int,
+) -> c_int {
+    if out.is_null() || bad_counts(nargs, nkw, args, kwnames) {
+        return TAG_ERROR;
+    }
+    if callable.is_null() {
+        set_error("NullPointer", "call: NULL callable", "");
+        with_gil((), || unsafe {
+            release_owned_from(args, 0, (nargs + nkw) as usize);
+            Some(())
+        });
+        return TAG_ERROR;
+    }
+    let out = unsafe { &mut *out };
+    out.tag = TAG_ERROR;
+    with_gil_t(TAG_ERROR, |t| unsafe {
+        do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t)
+    })
+}
+
+/// Resolves a dotted path given as interned str objects: `path[0]` is looked up in
+/// `__main__`, then builtins, then `sys.modules`, then imported; each further part is an
+/// attribute (or, for a module, a submodule imported on demand). New reference.
+unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
+    unsafe {
+        if npath <= 0 || path.is_null() {
+            set_error("ValueError", "resolve: empty name", "");
+            return None;
+        }
+        let first = nonnull(*path, "resolve")?;
+        let mut cur = ffi::PyDict_GetItemWithError(MAIN_DICT.load(Ordering::Acquire), first);
+        if cur.is_null() && ffi::PyErr_Occurred().is_null() {
+            cur = ffi::PyDict_GetItemWithError(BUILTINS_DICT.load(Ordering::Acquire), first);
+        }
+        let mut cur = if cur.is_null() {
+            if !ffi::PyErr_Occurred().is_null() {
+                fetch_py_error();
+                return None;
+            }
+            // an imported module: sys.modules first (cheap), else import it
+            let m = ffi::PyImport_GetModule(first);
+            let m = if m.is_null() && ffi::PyErr_Occurred().is_null() {
+                ffi::PyImport_Import(first)
+            } else {
+                m
+            };
+            if m.is_null() && ffi::PyErr_ExceptionMatches(ffi::PyExc_ModuleNotFoundError) != 0 {
+                // `first` is neither a variable nor a module: say so as Python would.
+                ffi::PyErr_Clear();
+                ffi::PyErr_Format(
+                    ffi::PyExc_NameError,
+                    c"name '%U' is not defined".as_ptr(),
+                    first,
+                );
+            }
+            check(m)?
+        } else {
+            ffi::Py_NewRef(cur)
+        };
+        for k in 1..npath as usize {
+            let name = nonnull(*path.add(k), "resolve")?;
+            let next = ffi::PyObject_GetAttr(cur, name);
+            let next = if next.is_null() && ffi::PyModule_Check(cur) != 0 {
+                // maybe a submodule not imported yet
+                let mut ptype = null_mut();
+                let mut pvalue = null_mut();
+                let mut ptb = null_mut();
+                ffi::PyErr_Fetch(&mut ptype, &mut pvalue, &mut ptb);
+                let modname = ffi::PyModule_GetNameObject(cur);
+                let full = if modname.is_null() {
+                    null_mut()
+                } else {
+                    let f = ffi::PyUnicode_FromFormat(c"%U.%U".as_ptr(), modname, name);
+                    ffi::Py_DECREF(modname);
+                    f
+                };
+                let m = if full.is_null() {
+                    null_mut()
+                } else {
+                    ffi::PyImport_Import(full)
+                };
+                if !full.is_null() {
+                    ffi::Py_DECREF(full);
+                }
+                if m.is_null() {
+                    ffi::PyErr_Clear();
+                    ffi::PyErr_Restore(ptype, pvalue, ptb);
+                    null_mut()
+                } else {
+                    ffi::Py_DECREF(m);
+                    if !ptype.is_null() {
+                        ffi::Py_DECREF(ptype);
+                    }
+                    if !pvalue.is_null() {
+                        ffi::Py_DECREF(pvalue);
+                    }
+                    if !ptb.is_null() {
+                        ffi::Py_DECREF(ptb);
+                    }
+                    ffi::PyObject_GetAttr(cur, name)
+                }
+            } else {
+                next
+            };
+            ffi::Py_DECREF(cur);
+            cur = check(next)?;
+        }
+        Some(cur)
+    }
+}
+
+/// `resolve` as a function: new reference to the value of the dotted path, or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmg_resolve(path: *const Obj, npath: i64) -> Obj {
+    with_gil(null_mut(), || unsafe { resolve(path, npath) })
+}
+
+/// `pmg_call` on the callable named by a dotted path (see `pmg_resolve`), resolved at
+/// each call (so redefinitions in `__main__` are seen).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmg_call_path(
+    path: *const Obj,
+    npath: i64,
+    args: *const PmgArg,
+    nargs: i64,
+    kwnames: *const Obj,
+    nkw: i64,
+    out: *mut PmgValue,
+    raw: c_int,
+) -> c_int {
+    if out.is_null() || bad_counts(nargs, nkw, args, kwnames) {
+        return TAG_ERROR;
+    }
+    let out = unsafe { &mut *out };
+    out.tag = TAG_ERROR;
+    with_gil_t(TAG_ERROR, |t| unsafe {
+        let Some(callable) = resolve(path, npath) else {
+            release_owned_from(args, 0, (nargs + nkw) as usize);
+            return None;
+        };
+        let r = do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t);
+        ffi::Py_DECREF(callable);
+        r
+    })
+}
+
+/// Takes ownership of `o` (a new reference) and returns it classified as a call result
+/// (see [`PmgValue`]). For results of the other object functions.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmg_result(o: Obj, out: *mut PmgValue) -> c_int {
+    if out.is_null() || o.is_null() {
+        set_error("NullPointer", "result: NULL pointer", "");
+        return TAG_ERROR;
+    }
+    with_gil(TAG_ERROR, || unsafe { Some(result_value(o, &mut *out)) })
+}
