@@ -15,12 +15,7 @@ fn main() {
         .filter_map(|c| u8::from_str_radix(std::str::from_utf8(c).ok()?, 16).ok())
         .collect();
     let text = String::from_utf8_lossy(&bytes);
-    let version = text
-        .lines()
-        .find_map(|l| l.strip_prefix("version="))
-        .unwrap_or("unknown")
-        .trim()
-        .to_string();
+    let version = text.lines().find_map(|l| l.strip_prefix("version=")).unwrap_or("unknown").trim().to_string();
     println!("cargo:rustc-env=PYMODGEN_BUILT_PYTHON_VERSION={version}");
 
     let config = pyo3_build_config::get();

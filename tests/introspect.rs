@@ -50,10 +50,10 @@ fn fixture_manifest_golden() {
     let manifests = pymodgen::load("pymodgen_fixture", &Options { submodules: true, ..options() })
         .expect("fixture introspects")
         .manifests;
-    assert_eq!(manifests.iter().map(|m| m.module.as_str()).collect::<Vec<_>>(), [
-        "pymodgen_fixture",
-        "pymodgen_fixture.shapes"
-    ]);
+    assert_eq!(
+        manifests.iter().map(|m| m.module.as_str()).collect::<Vec<_>>(),
+        ["pymodgen_fixture", "pymodgen_fixture.shapes"]
+    );
     insta::assert_json_snapshot!("pymodgen_fixture", manifests, {
         "[].hash" => "[hash]",
         "[].python" => "[python]",
@@ -66,15 +66,18 @@ fn fixture_parameter_kinds_and_defaults() {
     let everything = m.function("everything").unwrap();
     let kinds: Vec<_> = everything.params.iter().map(|p| (p.name.as_str(), p.kind, p.required)).collect();
     use ParamKind::*;
-    assert_eq!(kinds, [
-        ("a", PositionalOnly, true),
-        ("b", PositionalOnly, false),
-        ("c", PositionalOrKeyword, false),
-        ("args", VarPositional, false),
-        ("d", KeywordOnly, true),
-        ("e", KeywordOnly, false),
-        ("kwargs", VarKeyword, false),
-    ]);
+    assert_eq!(
+        kinds,
+        [
+            ("a", PositionalOnly, true),
+            ("b", PositionalOnly, false),
+            ("c", PositionalOrKeyword, false),
+            ("args", VarPositional, false),
+            ("d", KeywordOnly, true),
+            ("e", KeywordOnly, false),
+            ("kwargs", VarKeyword, false),
+        ]
+    );
     assert_eq!(everything.python_signature(), "(a, b=2, /, c=3, *args, d, e=5, **kwargs)");
 
     let literals = m.function("literal_defaults").unwrap();
@@ -133,22 +136,28 @@ fn fixture_classes_constants_objects() {
     let m = &load("pymodgen_fixture")[0];
     let counter = m.class("Counter").unwrap();
     let methods: Vec<_> = counter.methods.iter().map(|f| (f.name.as_str(), f.kind)).collect();
-    assert_eq!(methods, [
-        ("increment", FunctionKind::Method),
-        ("starting_at", FunctionKind::Classmethod),
-        ("zero", FunctionKind::Staticmethod)
-    ]);
+    assert_eq!(
+        methods,
+        [
+            ("increment", FunctionKind::Method),
+            ("starting_at", FunctionKind::Classmethod),
+            ("zero", FunctionKind::Staticmethod)
+        ]
+    );
     // `self` and `cls` are not parameters.
     assert_eq!(counter.methods[0].python_signature(), "(by=None)");
     assert_eq!(counter.methods[1].python_signature(), "(value)");
     assert_eq!(counter.constructor.as_ref().unwrap().python_signature(), "(start=0, *, name=None)");
     let attrs: Vec<_> = counter.attributes.iter().map(|a| (a.name.as_str(), a.kind, a.readonly)).collect();
-    assert_eq!(attrs, [
-        ("current", AttributeKind::Property, false),
-        ("doubled", AttributeKind::Property, true),
-        ("label", AttributeKind::Data, false),
-        ("step", AttributeKind::Data, false),
-    ]);
+    assert_eq!(
+        attrs,
+        [
+            ("current", AttributeKind::Property, false),
+            ("doubled", AttributeKind::Property, true),
+            ("label", AttributeKind::Data, false),
+            ("step", AttributeKind::Data, false),
+        ]
+    );
 
     // Inherited methods are not copied into subclasses: bases say where to find them.
     let circle = m.class("Circle").unwrap();
@@ -163,10 +172,10 @@ fn fixture_classes_constants_objects() {
     assert_eq!(constant("NAME").literal, Some(Literal::Str("pymodgen ✓".into())));
     assert_eq!(constant("RAW").literal, Some(Literal::Bytes(vec![0, 255, b'r', b'a', b'w'])));
     assert_eq!(constant("NOTHING").type_, "NoneType");
-    assert_eq!(m.objects.iter().map(|o| (o.name.as_str(), o.type_.as_str())).collect::<Vec<_>>(), [(
-        "REGISTRY",
-        "builtins.dict"
-    )]);
+    assert_eq!(
+        m.objects.iter().map(|o| (o.name.as_str(), o.type_.as_str())).collect::<Vec<_>>(),
+        [("REGISTRY", "builtins.dict")]
+    );
     assert_eq!(m.version.as_deref(), Some("1.2.3"));
 }
 

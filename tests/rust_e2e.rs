@@ -68,7 +68,8 @@ fn run(dir: &Path, program: &str) -> String {
     stdout
 }
 
-const PRELUDE: &str = "#![allow(unused_imports)]\nuse pymodgen_runtime::pyo3::prelude::*;\nuse pymodgen_runtime::pyo3::types::*;\n";
+const PRELUDE: &str =
+    "#![allow(unused_imports)]\nuse pymodgen_runtime::pyo3::prelude::*;\nuse pymodgen_runtime::pyo3::types::*;\n";
 
 #[test]
 fn json() {
@@ -338,7 +339,11 @@ fn cargo(dir: &Path, args: &[&str]) -> (bool, String, String) {
         .env("PYTHONPATH", fixtures())
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// tests/build-script: a crate whose build.rs runs pymodgen::Builder. A second build
@@ -424,7 +429,10 @@ fn macro_recompiles_on_module_change() {
     assert!(again.contains("Fresh macro-rebuild"), "recompiled with nothing changed:\n{again}");
     // An environment variable the library read (through `option_env!` in the expansion).
     let env_changed = build_env(Some("123"));
-    assert!(env_changed.contains("Compiling macro-rebuild"), "not recompiled after PYMODGEN_TIMEOUT changed:\n{env_changed}");
+    assert!(
+        env_changed.contains("Compiling macro-rebuild"),
+        "not recompiled after PYMODGEN_TIMEOUT changed:\n{env_changed}"
+    );
     build();
     // Change the module: a new function.
     let init = pkg.join("__init__.py");
@@ -435,11 +443,19 @@ fn macro_recompiles_on_module_change() {
     std::fs::write(&init, text).unwrap();
     let changed = build();
     assert!(changed.contains("Compiling macro-rebuild"), "not recompiled after the module changed:\n{changed}");
-    std::fs::write(krate.join("src/lib.rs"), "pymodgen_macros::bind_pymodule!(\"pymodgen_fixture\" as fx);\npub use fx::added_later;\n").unwrap();
+    std::fs::write(
+        krate.join("src/lib.rs"),
+        "pymodgen_macros::bind_pymodule!(\"pymodgen_fixture\" as fx);\npub use fx::added_later;\n",
+    )
+    .unwrap();
     build();
     // Restore, so the next run starts from the original again.
     std::fs::copy(src.join("__init__.py"), &init).unwrap();
-    std::fs::write(krate.join("src/lib.rs"), "pymodgen_macros::bind_pymodule!(\"pymodgen_fixture\" as fx);\npub use fx::*;\n").unwrap();
+    std::fs::write(
+        krate.join("src/lib.rs"),
+        "pymodgen_macros::bind_pymodule!(\"pymodgen_fixture\" as fx);\npub use fx::*;\n",
+    )
+    .unwrap();
 }
 
 /// Standard-library modules the sweeps skip on purpose (shared with tests/introspect.rs).

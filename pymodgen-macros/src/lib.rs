@@ -45,7 +45,7 @@ impl Parse for Args {
                     return Err(syn::Error::new(
                         option.span(),
                         format!("unknown option `{other}`; the only option is `submodules`"),
-                    ))
+                    ));
                 }
             }
         }

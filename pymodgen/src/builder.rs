@@ -113,9 +113,11 @@ impl Builder {
     pub fn generate(self) -> Result<Generated> {
         let out_dir = match &self.out_dir {
             Some(d) => d.clone(),
-            None => std::env::var_os("OUT_DIR")
-                .map(PathBuf::from)
-                .ok_or_else(|| Error::Invalid("OUT_DIR is not set: call Builder::generate from build.rs or set Builder::out_dir".into()))?,
+            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| {
+                Error::Invalid(
+                    "OUT_DIR is not set: call Builder::generate from build.rs or set Builder::out_dir".into(),
+                )
+            })?,
         };
         let mut tracked = Tracked::default();
         // (file stem, manifests, Rust module name)

@@ -43,9 +43,7 @@ impl Cache {
         if let Some(home) = tracked.env_var("HOME") {
             return Ok(PathBuf::from(home).join(".cache").join("pymodgen"));
         }
-        Err(Error::Invalid(
-            "no cache directory: set PYMODGEN_CACHE_DIR (or XDG_CACHE_HOME or HOME)".into(),
-        ))
+        Err(Error::Invalid("no cache directory: set PYMODGEN_CACHE_DIR (or XDG_CACHE_HOME or HOME)".into()))
     }
 
     /// The directory this cache lives in.
@@ -73,8 +71,10 @@ impl Cache {
         let dir = path.parent().expect("cache paths have a parent");
         std::fs::create_dir_all(dir).map_err(|e| Error::io("creating cache directory", dir, e))?;
         let text = serde_json::to_string(manifests).expect("manifests always serialize");
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io("writing to cache directory", dir, e))?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| Error::io("writing", tmp.path().to_owned(), e))?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io("writing to cache directory", dir, e))?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes())
+            .map_err(|e| Error::io("writing", tmp.path().to_owned(), e))?;
         tmp.persist(&path).map_err(|e| Error::io("writing", &path, e.error))?;
         // Entries of other hashes of this module are stale: the module changed.
         let suffix = if submodules { "-submodules.json" } else { ".json" };

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::manifest::Manifest;
@@ -183,8 +183,8 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     for (module, manifests, how) in jobs {
         let output = crate::emit(&manifests, lang, &options)?;
         let dir = args.out.join(package_dir_name(&module, lang));
-        let written = crate::write_output(&dir, &output)
-            .with_context(|| format!("writing {lang} bindings for '{module}'"))?;
+        let written =
+            crate::write_output(&dir, &output).with_context(|| format!("writing {lang} bindings for '{module}'"))?;
         let changed = match written.len() {
             0 => "unchanged".to_owned(),
             1 => "1 file written".to_owned(),
@@ -202,7 +202,11 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
 
 fn emit_options(args: &GenerateArgs, packages: usize) -> anyhow::Result<EmitOptions> {
     let mut options = EmitOptions::default();
-    let single = [("--lisp-package", &args.lisp_package), ("--lisp-system", &args.lisp_system), ("--crate-name", &args.crate_name)];
+    let single = [
+        ("--lisp-package", &args.lisp_package),
+        ("--lisp-system", &args.lisp_system),
+        ("--crate-name", &args.crate_name),
+    ];
     for (flag, value) in single {
         if value.is_some() && packages > 1 {
             bail!("{flag} names one package: give one module with it, not {packages}");

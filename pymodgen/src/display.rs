@@ -74,7 +74,10 @@ fn write_function(out: &mut impl Write, indent: &str, f: &Function) -> io::Resul
     };
     let note = match f.signature_source {
         crate::manifest::SignatureSource::Inspect => String::new(),
-        other => format!("  [signature: {}]", serde_json::to_value(other).map(|v| v.as_str().unwrap_or("").to_owned()).unwrap_or_default()),
+        other => format!(
+            "  [signature: {}]",
+            serde_json::to_value(other).map(|v| v.as_str().unwrap_or("").to_owned()).unwrap_or_default()
+        ),
     };
     writeln!(out, "{indent}{prefix}{}{}{note}", f.name, f.python_signature())
 }

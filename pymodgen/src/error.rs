@@ -29,11 +29,20 @@ pub enum Error {
 
     /// Reading or writing a file failed.
     #[error("{action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     /// A manifest could not be read.
     #[error("invalid manifest {path}: {source}")]
-    Manifest { path: PathBuf, #[source] source: serde_json::Error },
+    Manifest {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
 
     /// A manifest of another schema version.
     #[error("manifest {path} has schema {found}, this pymodgen reads schema {expected}; regenerate it")]
@@ -41,7 +50,11 @@ pub enum Error {
 
     /// A template failed to render.
     #[error("rendering {what}: {source}")]
-    Template { what: String, #[source] source: askama::Error },
+    Template {
+        what: String,
+        #[source]
+        source: askama::Error,
+    },
 
     /// Generated Rust did not parse (a generator bug).
     #[error("generated Rust for '{module}' does not parse: {message}")]

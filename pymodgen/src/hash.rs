@@ -83,9 +83,7 @@ pub fn module_hashes(interpreter: &Interpreter, modules: &[&str], limit: Duratio
         .iter()
         .zip(replies)
         .map(|(module, reply)| match reply {
-            Reply::Ok { hash, version, files } => {
-                Ok(ModuleHash { module: (*module).to_owned(), hash, version, files })
-            }
+            Reply::Ok { hash, version, files } => Ok(ModuleHash { module: (*module).to_owned(), hash, version, files }),
             Reply::Err { error } => Err(error.into_error(module, interpreter)),
         })
         .collect()

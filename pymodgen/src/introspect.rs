@@ -35,10 +35,9 @@ pub(crate) fn introspect(
     })?;
     match reply {
         Reply::Ok { manifests, files } if !manifests.is_empty() => Ok((manifests, files)),
-        Reply::Ok { .. } => Err(Error::PythonUnusable {
-            path: interpreter.path.clone(),
-            reason: format!("no manifest for '{module}'"),
-        }),
+        Reply::Ok { .. } => {
+            Err(Error::PythonUnusable { path: interpreter.path.clone(), reason: format!("no manifest for '{module}'") })
+        }
         Reply::Err { error } => Err(error.into_error(module, interpreter)),
     }
 }

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 pub use crate::builder::Builder;
 pub use crate::cache::Cache;
-pub use crate::emit::{emit, EmitOptions, Lang, Output};
+pub use crate::emit::{EmitOptions, Lang, Output, emit};
 pub use crate::error::{Error, Result};
 pub use crate::manifest::Manifest;
 pub use crate::python::Interpreter;
@@ -65,7 +65,14 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { python: None, submodules: false, use_cache: true, cache_dir: None, timeout: None, pythonpath: Vec::new() }
+        Options {
+            python: None,
+            submodules: false,
+            use_cache: true,
+            cache_dir: None,
+            timeout: None,
+            pythonpath: Vec::new(),
+        }
     }
 }
 

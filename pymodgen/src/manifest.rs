@@ -279,10 +279,7 @@ impl Function {
                 text.push_str(default);
             }
             push(&mut out, &text);
-            let next_is_positional_only = self
-                .params
-                .get(i + 1)
-                .is_some_and(|n| n.kind == ParamKind::PositionalOnly);
+            let next_is_positional_only = self.params.get(i + 1).is_some_and(|n| n.kind == ParamKind::PositionalOnly);
             if p.kind == ParamKind::PositionalOnly && !next_is_positional_only {
                 push(&mut out, "/");
             }

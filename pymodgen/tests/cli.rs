@@ -55,7 +55,9 @@ fn inspect_json_is_a_manifest_and_cached_runs_match() {
     // Key order is the struct's field order, stable for tools that diff manifests.
     let text = stdout(&first);
     assert!(
-        text.starts_with("{\n  \"schema\": 1,\n  \"module\": \"pymodgen_fixture\",\n  \"version\": \"1.2.3\",\n  \"hash\""),
+        text.starts_with(
+            "{\n  \"schema\": 1,\n  \"module\": \"pymodgen_fixture\",\n  \"version\": \"1.2.3\",\n  \"hash\""
+        ),
         "{text}"
     );
     let second = pymodgen(cache.path()).args(["inspect", "pymodgen_fixture", "--json"]).output().unwrap();
@@ -132,11 +134,8 @@ fn unwritable_cache() {
 fn unwritable_output() {
     let cache = tempfile::tempdir().unwrap();
     let file = tempfile::NamedTempFile::new().unwrap();
-    let out = pymodgen(cache.path())
-        .args(["json", "--lang", "lisp", "--out"])
-        .arg(file.path().join("out"))
-        .output()
-        .unwrap();
+    let out =
+        pymodgen(cache.path()).args(["json", "--lang", "lisp", "--out"]).arg(file.path().join("out")).output().unwrap();
     assert!(!out.status.success());
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }

@@ -16,7 +16,7 @@ use criterion::Criterion;
 use pymodgen_runtime::pyo3::prelude::*;
 use pymodgen_runtime::pyo3::sync::PyOnceLock;
 use pymodgen_runtime::pyo3::types::{PyDict, PyModule};
-use pymodgen_runtime::pyo3::{intern, Py};
+use pymodgen_runtime::pyo3::{Py, intern};
 
 pymodgen_macros::bind_pymodule!("builtins");
 pymodgen_macros::bind_pymodule!("json");
@@ -81,110 +81,153 @@ fn cases(py: Python<'_>) -> Vec<Case> {
         Case {
             group: "str(i)",
             variants: vec![
-                ("generated", timed(|py, n| {
-                    for i in 0..n {
-                        black_box(builtins::Str::new_with(py).object(i).call().unwrap());
-                    }
-                })),
-                ("pyo3 cached", timed(|py, n| {
-                    for i in 0..n {
-                        black_box(STR.import(py, "builtins", "str").unwrap().call1((i,)).unwrap());
-                    }
-                })),
-                ("pyo3 hoisted", timed(|py, n| {
-                    let f = STR.get(py).unwrap().bind(py);
-                    for i in 0..n {
-                        black_box(f.call1((i,)).unwrap());
-                    }
-                })),
-                ("pyo3 getattr per call", timed(|py, n| {
-                    let m = py.import("builtins").unwrap();
-                    for i in 0..n {
-                        black_box(m.getattr(intern!(py, "str")).unwrap().call1((i,)).unwrap());
-                    }
-                })),
-                ("native Python", native(python_loop(py, "", "str(i)"))),
-                ("C API floor", timed(|py, n| {
-                    use pymodgen_runtime::pyo3::ffi;
-                    let _ = py;
-                    for i in 0..n {
-                        // SAFETY: attached to the interpreter; every new reference is released.
-                        unsafe {
-                            let int = ffi::PyLong_FromLongLong(i as i64);
-                            let s = ffi::PyObject_Str(int);
-                            ffi::Py_DECREF(int);
-                            black_box(s);
-                            ffi::Py_DECREF(s);
+                (
+                    "generated",
+                    timed(|py, n| {
+                        for i in 0..n {
+                            black_box(builtins::Str::new_with(py).object(i).call().unwrap());
                         }
-                    }
-                })),
+                    }),
+                ),
+                (
+                    "pyo3 cached",
+                    timed(|py, n| {
+                        for i in 0..n {
+                            black_box(STR.import(py, "builtins", "str").unwrap().call1((i,)).unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 hoisted",
+                    timed(|py, n| {
+                        let f = STR.get(py).unwrap().bind(py);
+                        for i in 0..n {
+                            black_box(f.call1((i,)).unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 getattr per call",
+                    timed(|py, n| {
+                        let m = py.import("builtins").unwrap();
+                        for i in 0..n {
+                            black_box(m.getattr(intern!(py, "str")).unwrap().call1((i,)).unwrap());
+                        }
+                    }),
+                ),
+                ("native Python", native(python_loop(py, "", "str(i)"))),
+                (
+                    "C API floor",
+                    timed(|py, n| {
+                        use pymodgen_runtime::pyo3::ffi;
+                        let _ = py;
+                        for i in 0..n {
+                            // SAFETY: attached to the interpreter; every new reference is released.
+                            unsafe {
+                                let int = ffi::PyLong_FromLongLong(i as i64);
+                                let s = ffi::PyObject_Str(int);
+                                ffi::Py_DECREF(int);
+                                black_box(s);
+                                ffi::Py_DECREF(s);
+                            }
+                        }
+                    }),
+                ),
             ],
         },
         Case {
             group: "abs(i)",
             variants: vec![
-                ("generated", timed(|py, n| {
-                    for i in 0..n {
-                        black_box(builtins::abs(py, i).unwrap());
-                    }
-                })),
-                ("pyo3 cached", timed(|py, n| {
-                    for i in 0..n {
-                        black_box(ABS.import(py, "builtins", "abs").unwrap().call1((i,)).unwrap());
-                    }
-                })),
-                ("pyo3 hoisted", timed(|py, n| {
-                    let f = ABS.get(py).unwrap().bind(py);
-                    for i in 0..n {
-                        black_box(f.call1((i,)).unwrap());
-                    }
-                })),
-                ("pyo3 getattr per call", timed(|py, n| {
-                    let m = py.import("builtins").unwrap();
-                    for i in 0..n {
-                        black_box(m.getattr(intern!(py, "abs")).unwrap().call1((i,)).unwrap());
-                    }
-                })),
+                (
+                    "generated",
+                    timed(|py, n| {
+                        for i in 0..n {
+                            black_box(builtins::abs(py, i).unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 cached",
+                    timed(|py, n| {
+                        for i in 0..n {
+                            black_box(ABS.import(py, "builtins", "abs").unwrap().call1((i,)).unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 hoisted",
+                    timed(|py, n| {
+                        let f = ABS.get(py).unwrap().bind(py);
+                        for i in 0..n {
+                            black_box(f.call1((i,)).unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 getattr per call",
+                    timed(|py, n| {
+                        let m = py.import("builtins").unwrap();
+                        for i in 0..n {
+                            black_box(m.getattr(intern!(py, "abs")).unwrap().call1((i,)).unwrap());
+                        }
+                    }),
+                ),
                 ("native Python", native(python_loop(py, "", "abs(i)"))),
             ],
         },
         Case {
             group: "json.dumps(obj, indent=2)",
             variants: vec![
-                ("generated", timed(move |py, n| {
-                    let o = obj.bind(py);
-                    for _ in 0..n {
-                        black_box(json::dumps_with(py, o).indent(2).call().unwrap());
-                    }
-                })),
-                ("pyo3 cached", timed(move |py, n| {
-                    let o = obj2.bind(py);
-                    for _ in 0..n {
-                        let kw = PyDict::new(py);
-                        kw.set_item(intern!(py, "indent"), 2).unwrap();
-                        black_box(DUMPS.import(py, "json", "dumps").unwrap().call((o,), Some(&kw)).unwrap());
-                    }
-                })),
-                ("pyo3 hoisted", timed(move |py, n| {
-                    let f = DUMPS.get(py).unwrap().bind(py);
-                    let o = obj5.bind(py);
-                    for _ in 0..n {
-                        let kw = PyDict::new(py);
-                        kw.set_item(intern!(py, "indent"), 2).unwrap();
-                        black_box(f.call((o,), Some(&kw)).unwrap());
-                    }
-                })),
-                ("pyo3 getattr per call", timed(move |py, n| {
-                    let m = py.import("json").unwrap();
-                    let o = obj3.bind(py);
-                    for _ in 0..n {
-                        let kw = PyDict::new(py);
-                        kw.set_item(intern!(py, "indent"), 2).unwrap();
-                        black_box(m.getattr(intern!(py, "dumps")).unwrap().call((o,), Some(&kw)).unwrap());
-                    }
-                })),
+                (
+                    "generated",
+                    timed(move |py, n| {
+                        let o = obj.bind(py);
+                        for _ in 0..n {
+                            black_box(json::dumps_with(py, o).indent(2).call().unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 cached",
+                    timed(move |py, n| {
+                        let o = obj2.bind(py);
+                        for _ in 0..n {
+                            let kw = PyDict::new(py);
+                            kw.set_item(intern!(py, "indent"), 2).unwrap();
+                            black_box(DUMPS.import(py, "json", "dumps").unwrap().call((o,), Some(&kw)).unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 hoisted",
+                    timed(move |py, n| {
+                        let f = DUMPS.get(py).unwrap().bind(py);
+                        let o = obj5.bind(py);
+                        for _ in 0..n {
+                            let kw = PyDict::new(py);
+                            kw.set_item(intern!(py, "indent"), 2).unwrap();
+                            black_box(f.call((o,), Some(&kw)).unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 getattr per call",
+                    timed(move |py, n| {
+                        let m = py.import("json").unwrap();
+                        let o = obj3.bind(py);
+                        for _ in 0..n {
+                            let kw = PyDict::new(py);
+                            kw.set_item(intern!(py, "indent"), 2).unwrap();
+                            black_box(m.getattr(intern!(py, "dumps")).unwrap().call((o,), Some(&kw)).unwrap());
+                        }
+                    }),
+                ),
                 ("native Python", {
-                    let f = python_loop(py, "import json\nobj = {'a': [1, 2, 3], 'b': {'c': 'd'}}", "json.dumps(obj, indent=2)");
+                    let f = python_loop(
+                        py,
+                        "import json\nobj = {'a': [1, 2, 3], 'b': {'c': 'd'}}",
+                        "json.dumps(obj, indent=2)",
+                    );
                     drop(obj4);
                     native(f)
                 }),
@@ -193,32 +236,44 @@ fn cases(py: Python<'_>) -> Vec<Case> {
         Case {
             group: "numpy.sum(a), a: 1e6 float64",
             variants: vec![
-                ("generated", timed(move |py, n| {
-                    let a = arr.bind(py);
-                    for _ in 0..n {
-                        black_box(numpy::sum(py, a).unwrap());
-                    }
-                })),
-                ("pyo3 cached", timed(move |py, n| {
-                    let a = arr2.bind(py);
-                    for _ in 0..n {
-                        black_box(SUM.import(py, "numpy", "sum").unwrap().call1((a,)).unwrap());
-                    }
-                })),
-                ("pyo3 hoisted", timed(move |py, n| {
-                    let f = SUM.get(py).unwrap().bind(py);
-                    let a = arr5.bind(py);
-                    for _ in 0..n {
-                        black_box(f.call1((a,)).unwrap());
-                    }
-                })),
-                ("pyo3 getattr per call", timed(move |py, n| {
-                    let m = py.import("numpy").unwrap();
-                    let a = arr3.bind(py);
-                    for _ in 0..n {
-                        black_box(m.getattr(intern!(py, "sum")).unwrap().call1((a,)).unwrap());
-                    }
-                })),
+                (
+                    "generated",
+                    timed(move |py, n| {
+                        let a = arr.bind(py);
+                        for _ in 0..n {
+                            black_box(numpy::sum(py, a).unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 cached",
+                    timed(move |py, n| {
+                        let a = arr2.bind(py);
+                        for _ in 0..n {
+                            black_box(SUM.import(py, "numpy", "sum").unwrap().call1((a,)).unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 hoisted",
+                    timed(move |py, n| {
+                        let f = SUM.get(py).unwrap().bind(py);
+                        let a = arr5.bind(py);
+                        for _ in 0..n {
+                            black_box(f.call1((a,)).unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 getattr per call",
+                    timed(move |py, n| {
+                        let m = py.import("numpy").unwrap();
+                        let a = arr3.bind(py);
+                        for _ in 0..n {
+                            black_box(m.getattr(intern!(py, "sum")).unwrap().call1((a,)).unwrap());
+                        }
+                    }),
+                ),
                 ("native Python", {
                     drop(arr4);
                     native(python_loop(py, "import numpy as np\na = np.linspace(0.0, 1.0, 1000000)", "np.sum(a)"))
@@ -248,7 +303,13 @@ fn main() {
 
         println!("\nthroughput ratios (best of 7 runs; > 1 means the generated binding is faster)");
         for case in &cases {
-            let n = if case.group.starts_with("numpy") { 300 } else if case.group.starts_with("json") { 20_000 } else { 1_000_000 };
+            let n = if case.group.starts_with("numpy") {
+                300
+            } else if case.group.starts_with("json") {
+                20_000
+            } else {
+                1_000_000
+            };
             let times: Vec<(&str, f64)> = case.variants.iter().map(|(name, f)| (*name, best(py, f, n, 7))).collect();
             let generated = times[0].1;
             println!("{}:", case.group);

@@ -189,7 +189,12 @@ struct Extra<'py> {
 
 impl<'py, const P: usize> Call<'py, P> {
     #[inline(always)]
-    fn with_callee(py: Python<'py>, callee: Callee<'py>, names: &'static [&'static str; P], positional_only: usize) -> Self {
+    fn with_callee(
+        py: Python<'py>,
+        callee: Callee<'py>,
+        names: &'static [&'static str; P],
+        positional_only: usize,
+    ) -> Self {
         Call { py, callee, names, positional_only, slots: [const { None }; P], extra: None }
     }
 
@@ -371,16 +376,14 @@ impl<'py, const P: usize> Call<'py, P> {
         match extra.varkw.take() {
             None => {
                 // One vectorcall: positional values, then keyword values named by `kwnames`.
-                let mut ptrs: Vec<*mut ffi::PyObject> = Vec::with_capacity(1 + npos + extra.varargs.len() + keywords.len());
+                let mut ptrs: Vec<*mut ffi::PyObject> =
+                    Vec::with_capacity(1 + npos + extra.varargs.len() + keywords.len());
                 ptrs.push(std::ptr::null_mut());
                 ptrs.extend(positional.map(|a| a.as_ptr()));
                 let nargs = ptrs.len() - 1;
                 ptrs.extend(keywords.iter().map(|(_, v)| v.as_ptr()));
-                let kwnames = if keywords.is_empty() {
-                    None
-                } else {
-                    Some(PyTuple::new(py, keywords.iter().map(|(n, _)| n))?)
-                };
+                let kwnames =
+                    if keywords.is_empty() { None } else { Some(PyTuple::new(py, keywords.iter().map(|(n, _)| n))?) };
                 // SAFETY: every pointer is a live object held by `self`, `extra` or
                 // `keywords` for the whole call; slot 0 is the scratch slot that
                 // PY_VECTORCALL_ARGUMENTS_OFFSET allows the callee to use; the result is a new

@@ -5,8 +5,8 @@ pub mod rust;
 
 use std::path::PathBuf;
 
-use crate::manifest::Manifest;
 use crate::Result;
+use crate::manifest::Manifest;
 
 /// The language bindings are generated for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -15,8 +15,7 @@ use crate::{Error, Result};
 
 /// The introspection script: `module_hash.py` (the hash, shared with the Lisp runtime)
 /// followed by `introspect.py`, run with `python -c`.
-pub(crate) const SCRIPT: &str =
-    concat!(include_str!("module_hash.py"), "\n", include_str!("introspect.py"));
+pub(crate) const SCRIPT: &str = concat!(include_str!("module_hash.py"), "\n", include_str!("introspect.py"));
 
 /// Default time limit of one script run, in seconds (`PYMODGEN_TIMEOUT` overrides it).
 pub const DEFAULT_TIMEOUT_SECS: u64 = 300;
@@ -43,9 +42,7 @@ pub(crate) fn pythonpath(extra: &[PathBuf], tracked: &mut Tracked) -> Result<Opt
         dirs.push(std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?);
     }
     dirs.extend(inherited.iter().flat_map(std::env::split_paths));
-    std::env::join_paths(dirs)
-        .map(Some)
-        .map_err(|e| Error::Invalid(format!("bad pythonpath entry: {e}")))
+    std::env::join_paths(dirs).map(Some).map_err(|e| Error::Invalid(format!("bad pythonpath entry: {e}")))
 }
 
 /// Chooses the interpreter, in this order (the first that is set wins):

@@ -8,16 +8,7 @@ use super::*;
 pub(super) static NP_API: AtomicPtr<*mut c_void> = AtomicPtr::new(null_mut());
 
 type DescrFromType = unsafe extern "C" fn(c_int) -> Obj;
-type NewFromDescr = unsafe extern "C" fn(
-    Obj,
-    Obj,
-    c_int,
-    *const isize,
-    *const isize,
-    *mut c_void,
-    c_int,
-    Obj,
-) -> Obj;
+type NewFromDescr = unsafe extern "C" fn(Obj, Obj, c_int, *const isize, *const isize, *mut c_void, c_int, Obj) -> Obj;
 const NP_DESCR_FROM_TYPE: usize = 45;
 const NP_NEW_FROM_DESCR: usize = 94;
 
@@ -44,10 +35,7 @@ fn numpy_typenum(dtype: &[u8]) -> Option<c_int> {
 pub(super) unsafe fn load_numpy_api() {
     unsafe {
         let mut cap = null_mut();
-        for m in [
-            c"numpy._core._multiarray_umath",
-            c"numpy.core._multiarray_umath",
-        ] {
+        for m in [c"numpy._core._multiarray_umath", c"numpy.core._multiarray_umath"] {
             let module = ffi::PyImport_ImportModule(m.as_ptr());
             if module.is_null() {
                 ffi::PyErr_Clear();
@@ -84,27 +72,14 @@ pub(super) unsafe fn load_numpy_api() {
         }
         let mut data = [1.5f64, 2.5f64];
         let dims = [2isize];
-        let a = new_from_descr(
-            ndarray,
-            d,
-            1,
-            dims.as_ptr(),
-            null_mut(),
-            data.as_mut_ptr().cast(),
-            0x0501,
-            null_mut(),
-        );
+        let a = new_from_descr(ndarray, d, 1, dims.as_ptr(), null_mut(), data.as_mut_ptr().cast(), 0x0501, null_mut());
         if a.is_null() {
             ffi::PyErr_Clear();
             return;
         }
         let ok = ffi::PyObject_TypeCheck(a, ndarray.cast()) != 0 && {
             let sum = ffi::PyObject_CallMethod(a, c"sum".as_ptr(), null_mut());
-            let v = if sum.is_null() {
-                -1.0
-            } else {
-                ffi::PyFloat_AsDouble(sum)
-            };
+            let v = if sum.is_null() { -1.0 } else { ffi::PyFloat_AsDouble(sum) };
             if !sum.is_null() {
                 ffi::Py_DECREF(sum);
             }
@@ -133,11 +108,7 @@ pub unsafe extern "C" fn pmg_array_over(
     with_gil(null_mut(), || unsafe {
         let ndarray = TYPES[TY_NDARRAY].load(Ordering::Acquire);
         if ndarray.is_null() {
-            set_error(
-                "ImportError",
-                "numpy is not available (numpy.ndarray not registered)",
-                "",
-            );
+            set_error("ImportError", "numpy is not available (numpy.ndarray not registered)", "");
             return None;
         }
         if nbytes < 0 || !(0..=32).contains(&ndim) || (ndim > 0 && shape.is_null()) {
@@ -146,15 +117,11 @@ pub unsafe extern "C" fn pmg_array_over(
         }
         let dtype = cstr(dtype)?;
         let api = NP_API.load(Ordering::Acquire);
-        if let (false, Some(typenum), false, true) = (
-            api.is_null(),
-            numpy_typenum(dtype.to_bytes()),
-            data.is_null(),
-            nbytes > 0,
-        ) {
+        if let (false, Some(typenum), false, true) =
+            (api.is_null(), numpy_typenum(dtype.to_bytes()), data.is_null(), nbytes > 0)
+        {
             {
-                let descr_from_type: DescrFromType =
-                    std::mem::transmute(*api.add(NP_DESCR_FROM_TYPE));
+                let descr_from_type: DescrFromType = std::mem::transmute(*api.add(NP_DESCR_FROM_TYPE));
                 let new_from_descr: NewFromDescr = std::mem::transmute(*api.add(NP_NEW_FROM_DESCR));
                 let d = check(descr_from_type(typenum))?;
                 let flags = if writable != 0 { 0x0501 } else { 0x0101 };
@@ -173,11 +140,8 @@ pub unsafe extern "C" fn pmg_array_over(
         }
         // memoryview over the memory (a 1-byte dummy for empty arrays: NULL is refused)
         let mut dummy = 0u8;
-        let base = if data.is_null() || nbytes == 0 {
-            &mut dummy as *mut u8 as *mut c_char
-        } else {
-            data as *mut c_char
-        };
+        let base =
+            if data.is_null() || nbytes == 0 { &mut dummy as *mut u8 as *mut c_char } else { data as *mut c_char };
         let flags = if writable != 0 { 0x200 } else { 0x100 }; // PyBUF_WRITE / PyBUF_READ
         let mv = check(ffi::PyMemoryView_FromMemory(base, nbytes as _, flags))?;
         let shp = ffi::PyTuple_New(ndim as _);
@@ -225,11 +189,7 @@ pub struct PmgArrayInfo {
 /// `contiguous` != 0 the data is C-contiguous (a contiguous copy is made with
 /// `numpy.ascontiguousarray` when needed). 0 or -1.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pmg_array_info(
-    o: Obj,
-    contiguous: c_int,
-    info: *mut PmgArrayInfo,
-) -> c_int {
+pub unsafe extern "C" fn pmg_array_info(o: Obj, contiguous: c_int, info: *mut PmgArrayInfo) -> c_int {
     if info.is_null() {
         set_error("NullPointer", "array_info: NULL info", "");
         return -1;
@@ -238,29 +198,18 @@ pub unsafe extern "C" fn pmg_array_info(
         let o = nonnull(o, "array_info")?;
         let info = &mut *info;
         let mut view: ffi::Py_buffer = std::mem::zeroed();
-        let flags = if contiguous != 0 {
-            ffi::PyBUF_C_CONTIGUOUS | ffi::PyBUF_FORMAT
-        } else {
-            ffi::PyBUF_RECORDS_RO
-        };
+        let flags = if contiguous != 0 { ffi::PyBUF_C_CONTIGUOUS | ffi::PyBUF_FORMAT } else { ffi::PyBUF_RECORDS_RO };
         let mut holder = ffi::Py_NewRef(o);
         if ffi::PyObject_GetBuffer(holder, &mut view, flags) < 0 {
             ffi::PyErr_Clear();
             // not contiguous (or not a buffer): ask numpy for a C-contiguous copy
             let np = ffi::PyImport_ImportModule(c"numpy".as_ptr());
-            let f = if np.is_null() {
-                null_mut()
-            } else {
-                ffi::PyObject_GetAttrString(np, c"ascontiguousarray".as_ptr())
-            };
+            let f =
+                if np.is_null() { null_mut() } else { ffi::PyObject_GetAttrString(np, c"ascontiguousarray".as_ptr()) };
             if !np.is_null() {
                 ffi::Py_DECREF(np);
             }
-            let c = if f.is_null() {
-                null_mut()
-            } else {
-                ffi::PyObject_CallOneArg(f, o)
-            };
+            let c = if f.is_null() { null_mut() } else { ffi::PyObject_CallOneArg(f, o) };
             if !f.is_null() {
                 ffi::Py_DECREF(f);
             }
@@ -284,21 +233,13 @@ pub unsafe extern "C" fn pmg_array_info(
         info.ndim = view.ndim as i64;
         info.readonly = view.readonly as i64;
         info.format = [0; 16];
-        let fmt = if view.format.is_null() {
-            c"B"
-        } else {
-            CStr::from_ptr(view.format)
-        };
+        let fmt = if view.format.is_null() { c"B" } else { CStr::from_ptr(view.format) };
         for (k, b) in fmt.to_bytes().iter().take(15).enumerate() {
             info.format[k] = *b as c_char;
         }
         for k in 0..view.ndim as usize {
             info.shape[k] = *view.shape.add(k) as i64;
-            info.strides[k] = if view.strides.is_null() {
-                0
-            } else {
-                *view.strides.add(k) as i64
-            };
+            info.strides[k] = if view.strides.is_null() { 0 } else { *view.strides.add(k) as i64 };
         }
         ffi::PyBuffer_Release(&mut view);
         Some(0)

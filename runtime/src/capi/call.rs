@@ -53,11 +53,7 @@ unsafe fn marshal(args: *const PmgArg, n: usize, buf: &mut [Obj]) -> Result<(), 
                 ARG_NONE => ffi::Py_NewRef(ffi::Py_None()),
                 ARG_STR1 | ARG_STR4 if a.len >= 0 && (a.len == 0 || a.bits != 0) => {
                     let kind = if a.tag == ARG_STR1 { 1 } else { 4 };
-                    let data = if a.len == 0 {
-                        c"".as_ptr() as *const c_void
-                    } else {
-                        a.bits as *const c_void
-                    };
+                    let data = if a.len == 0 { c"".as_ptr() as *const c_void } else { a.bits as *const c_void };
                     ffi::PyUnicode_FromKindAndData(kind, data, a.len as _)
                 }
                 _ => {
@@ -201,8 +197,7 @@ unsafe fn do_call(
 }
 
 fn bad_counts(nargs: i64, nkw: i64, args: *const PmgArg, kwnames: *const Obj) -> bool {
-    if nargs < 0 || nkw < 0 || (nargs + nkw > 0 && args.is_null()) || (nkw > 0 && kwnames.is_null())
-    {
+    if nargs < 0 || nkw < 0 || (nargs + nkw > 0 && args.is_null()) || (nkw > 0 && kwnames.is_null()) {
         set_error("ValueError", "call: bad argument counts or NULL arrays", "");
         return true;
     }
@@ -236,9 +231,7 @@ pub unsafe extern "C" fn pmg_call(
     }
     let out = unsafe { &mut *out };
     out.tag = TAG_ERROR;
-    with_gil_t(TAG_ERROR, |t| unsafe {
-        do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t)
-    })
+    with_gil_t(TAG_ERROR, |t| unsafe { do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t) })
 }
 
 /// Resolves a dotted path given as interned str objects: `path[0]` is looked up in
@@ -262,19 +255,11 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
             }
             // an imported module: sys.modules first (cheap), else import it
             let m = ffi::PyImport_GetModule(first);
-            let m = if m.is_null() && ffi::PyErr_Occurred().is_null() {
-                ffi::PyImport_Import(first)
-            } else {
-                m
-            };
+            let m = if m.is_null() && ffi::PyErr_Occurred().is_null() { ffi::PyImport_Import(first) } else { m };
             if m.is_null() && ffi::PyErr_ExceptionMatches(ffi::PyExc_ModuleNotFoundError) != 0 {
                 // `first` is neither a variable nor a module: say so as Python would.
                 ffi::PyErr_Clear();
-                ffi::PyErr_Format(
-                    ffi::PyExc_NameError,
-                    c"name '%U' is not defined".as_ptr(),
-                    first,
-                );
+                ffi::PyErr_Format(ffi::PyExc_NameError, c"name '%U' is not defined".as_ptr(), first);
             }
             check(m)?
         } else {
@@ -297,11 +282,7 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
                     ffi::Py_DECREF(modname);
                     f
                 };
-                let m = if full.is_null() {
-                    null_mut()
-                } else {
-                    ffi::PyImport_Import(full)
-                };
+                let m = if full.is_null() { null_mut() } else { ffi::PyImport_Import(full) };
                 if !full.is_null() {
                     ffi::Py_DECREF(full);
                 }

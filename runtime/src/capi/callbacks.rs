@@ -36,10 +36,7 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         let handle = p as usize as i64 - 1;
         let f = LISP_CALLBACK.load(Ordering::Acquire);
         if f.is_null() {
-            ffi::PyErr_SetString(
-                ffi::PyExc_RuntimeError,
-                c"no Lisp callback dispatcher is set".as_ptr(),
-            );
+            ffi::PyErr_SetString(ffi::PyExc_RuntimeError, c"no Lisp callback dispatcher is set".as_ptr());
             return null_mut();
         }
         let f: LispCallback = std::mem::transmute(f);
@@ -55,12 +52,7 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         r
     }));
     r.unwrap_or_else(|_| {
-        unsafe {
-            ffi::PyErr_SetString(
-                ffi::PyExc_RuntimeError,
-                c"panic in Lisp callback trampoline".as_ptr(),
-            )
-        };
+        unsafe { ffi::PyErr_SetString(ffi::PyExc_RuntimeError, c"panic in Lisp callback trampoline".as_ptr()) };
         null_mut()
     })
 }
@@ -70,9 +62,7 @@ unsafe impl Sync for SyncDef {}
 
 static CALLBACK_DEF: SyncDef = SyncDef(ffi::PyMethodDef {
     ml_name: c"lisp_function".as_ptr(),
-    ml_meth: ffi::PyMethodDefPointer {
-        PyCFunctionWithKeywords: trampoline,
-    },
+    ml_meth: ffi::PyMethodDefPointer { PyCFunctionWithKeywords: trampoline },
     ml_flags: ffi::METH_VARARGS | ffi::METH_KEYWORDS,
     ml_doc: c"A Lisp function called from Python.".as_ptr(),
 });
@@ -91,11 +81,7 @@ pub extern "C" fn pmg_make_callable(handle: i64) -> Obj {
             CALLBACK_CAPSULE.as_ptr(),
             Some(capsule_destructor),
         ))?;
-        let f = ffi::PyCFunction_NewEx(
-            &CALLBACK_DEF.0 as *const ffi::PyMethodDef as *mut _,
-            cap,
-            null_mut(),
-        );
+        let f = ffi::PyCFunction_NewEx(&CALLBACK_DEF.0 as *const ffi::PyMethodDef as *mut _, cap, null_mut());
         ffi::Py_DECREF(cap);
         check(f)
     })

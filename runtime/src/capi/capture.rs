@@ -33,10 +33,7 @@ pub extern "C" fn pmg_capture_begin(which: c_int) -> c_int {
             return None;
         }
         ffi::Py_DECREF(buf);
-        CAPTURES
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((which, old as usize));
+        CAPTURES.lock().unwrap_or_else(|e| e.into_inner()).push((which, old as usize));
         Some(0)
     })
 }
@@ -56,11 +53,8 @@ pub extern "C" fn pmg_capture_end(which: c_int) -> Obj {
         };
         let name = if which == 1 { c"stdout" } else { c"stderr" };
         let buf = ffi::PySys_GetObject(name.as_ptr()); // borrowed
-        let text = if buf.is_null() {
-            null_mut()
-        } else {
-            ffi::PyObject_CallMethod(buf, c"getvalue".as_ptr(), null_mut())
-        };
+        let text =
+            if buf.is_null() { null_mut() } else { ffi::PyObject_CallMethod(buf, c"getvalue".as_ptr(), null_mut()) };
         let restored = ffi::PySys_SetObject(name.as_ptr(), old);
         ffi::Py_DECREF(old);
         if restored < 0 {

@@ -11,17 +11,13 @@ pub extern "C" fn pmg_long(v: i64) -> Obj {
 /// An int of any size from its base-16 text (optional '-' sign, ASCII).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_long_from_hex(s: *const c_char) -> Obj {
-    with_gil(null_mut(), || unsafe {
-        check(ffi::PyLong_FromString(cstr(s)?.as_ptr(), null_mut(), 16))
-    })
+    with_gil(null_mut(), || unsafe { check(ffi::PyLong_FromString(cstr(s)?.as_ptr(), null_mut(), 16)) })
 }
 
 /// `hex(o)` for an int of any size, as a str object ("-0x..." or "0x...").
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_long_to_hex(o: Obj) -> Obj {
-    with_gil(null_mut(), || unsafe {
-        check(ffi::PyNumber_ToBase(nonnull(o, "long_to_hex")?, 16))
-    })
+    with_gil(null_mut(), || unsafe { check(ffi::PyNumber_ToBase(nonnull(o, "long_to_hex")?, 16)) })
 }
 
 #[unsafe(no_mangle)]
@@ -31,28 +27,18 @@ pub extern "C" fn pmg_float(v: f64) -> Obj {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_complex(re: f64, im: f64) -> Obj {
-    with_gil(null_mut(), || unsafe {
-        check(ffi::PyComplex_FromDoubles(re, im))
-    })
+    with_gil(null_mut(), || unsafe { check(ffi::PyComplex_FromDoubles(re, im)) })
 }
 
 /// `True`/`False` (0 false, else true).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_bool(v: c_int) -> Obj {
-    with_gil(null_mut(), || unsafe {
-        Some(ffi::Py_NewRef(if v != 0 {
-            ffi::Py_True()
-        } else {
-            ffi::Py_False()
-        }))
-    })
+    with_gil(null_mut(), || unsafe { Some(ffi::Py_NewRef(if v != 0 { ffi::Py_True() } else { ffi::Py_False() })) })
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_none() -> Obj {
-    with_gil(null_mut(), || unsafe {
-        Some(ffi::Py_NewRef(ffi::Py_None()))
-    })
+    with_gil(null_mut(), || unsafe { Some(ffi::Py_NewRef(ffi::Py_None())) })
 }
 
 /// A str from `len` code points of `kind` bytes each (1 latin-1, 2 UCS-2, 4 UCS-4):
@@ -64,11 +50,7 @@ pub unsafe extern "C" fn pmg_str_from_kind(kind: c_int, data: *const c_void, len
             set_error("ValueError", "str_from_kind: bad kind, length or data", "");
             return None;
         }
-        let data = if data.is_null() {
-            c"".as_ptr() as *const c_void
-        } else {
-            data
-        };
+        let data = if data.is_null() { c"".as_ptr() as *const c_void } else { data };
         check(ffi::PyUnicode_FromKindAndData(kind, data, len as _))
     })
 }
@@ -81,19 +63,14 @@ pub unsafe extern "C" fn pmg_str_from_utf8(data: *const c_char, len: i64) -> Obj
             set_error("ValueError", "str_from_utf8: bad length or data", "");
             return None;
         }
-        check(ffi::PyUnicode_FromStringAndSize(
-            if data.is_null() { c"".as_ptr() } else { data },
-            len as _,
-        ))
+        check(ffi::PyUnicode_FromStringAndSize(if data.is_null() { c"".as_ptr() } else { data }, len as _))
     })
 }
 
 /// An interned str from NUL-terminated UTF-8 (for names: keys of dict lookups).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_intern(s: *const c_char) -> Obj {
-    with_gil(null_mut(), || unsafe {
-        check(ffi::PyUnicode_InternFromString(cstr(s)?.as_ptr()))
-    })
+    with_gil(null_mut(), || unsafe { check(ffi::PyUnicode_InternFromString(cstr(s)?.as_ptr())) })
 }
 
 #[unsafe(no_mangle)]
@@ -103,10 +80,7 @@ pub unsafe extern "C" fn pmg_bytes(data: *const c_char, len: i64) -> Obj {
             set_error("ValueError", "bytes: bad length or data", "");
             return None;
         }
-        check(ffi::PyBytes_FromStringAndSize(
-            if data.is_null() { c"".as_ptr() } else { data },
-            len as _,
-        ))
+        check(ffi::PyBytes_FromStringAndSize(if data.is_null() { c"".as_ptr() } else { data }, len as _))
     })
 }
 
@@ -206,9 +180,7 @@ pub unsafe extern "C" fn pmg_fill(c: Obj, i: i64, k: Obj, v: Obj) -> c_int {
 /// `list(o)` (new list; for sets, iterables).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_to_list(o: Obj) -> Obj {
-    with_gil(null_mut(), || unsafe {
-        check(ffi::PySequence_List(nonnull(o, "to_list")?))
-    })
+    with_gil(null_mut(), || unsafe { check(ffi::PySequence_List(nonnull(o, "to_list")?)) })
 }
 
 /// `len(o)` or -1.
@@ -227,9 +199,7 @@ pub extern "C" fn pmg_len(o: Obj) -> i64 {
 /// `iter(o)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_iter(o: Obj) -> Obj {
-    with_gil(null_mut(), || unsafe {
-        check(ffi::PyObject_GetIter(nonnull(o, "iter")?))
-    })
+    with_gil(null_mut(), || unsafe { check(ffi::PyObject_GetIter(nonnull(o, "iter")?)) })
 }
 
 /// `next(it)`: new reference; NULL with `*done` = 1 at the end, NULL with `*done` = 0 on
@@ -261,11 +231,7 @@ pub extern "C" fn pmg_compare(a: Obj, b: Obj, op: c_int) -> c_int {
         return (a == b) as c_int;
     }
     with_gil(-1, || unsafe {
-        let r = ffi::PyObject_RichCompareBool(
-            nonnull(a, "compare")?,
-            nonnull(b, "compare")?,
-            ffi::Py_EQ,
-        );
+        let r = ffi::PyObject_RichCompareBool(nonnull(a, "compare")?, nonnull(b, "compare")?, ffi::Py_EQ);
         if r < 0 {
             fetch_py_error();
             return None;

@@ -32,11 +32,7 @@ pub unsafe extern "C" fn pmg_set_python_error(kind: c_int, msg: *const c_char) {
             3 => ffi::PyExc_KeyError,
             _ => ffi::PyExc_RuntimeError,
         };
-        let msg = if msg.is_null() {
-            c"Lisp error".as_ptr()
-        } else {
-            msg
-        };
+        let msg = if msg.is_null() { c"Lisp error".as_ptr() } else { msg };
         ffi::PyErr_SetString(exc, msg);
     }));
 }

@@ -41,11 +41,7 @@ unsafe fn initialize(executable: *const c_char, home: *const c_char) -> Result<(
                 config.install_signal_handlers = 0;
                 config.parse_argv = 0;
                 if !executable.is_null() {
-                    let st = ffi::PyConfig_SetBytesString(
-                        &mut config,
-                        &mut config.program_name,
-                        executable,
-                    );
+                    let st = ffi::PyConfig_SetBytesString(&mut config, &mut config.program_name, executable);
                     if ffi::PyStatus_Exception(st) != 0 {
                         ffi::PyConfig_Clear(&mut config);
                         return Err("cannot set the interpreter's program name".into());

@@ -22,11 +22,7 @@
 
 // Every pointer-taking function here is `unsafe extern "C"`; its safety contract is the
 // module documentation above (pointers come from this runtime or are NULL).
-#![allow(
-    clippy::missing_safety_doc,
-    clippy::too_many_arguments,
-    clippy::type_complexity
-)]
+#![allow(clippy::missing_safety_doc, clippy::too_many_arguments, clippy::type_complexity)]
 
 use pyo3::ffi;
 use std::cell::{Cell, RefCell};
@@ -79,12 +75,8 @@ const TY_FRACTION: usize = 0;
 const TY_NDARRAY: usize = 1;
 const TY_NPGENERIC: usize = 2;
 const TY_LISPOBJ: usize = 3;
-static TYPES: [AtomicPtr<ffi::PyObject>; NTYPES] = [
-    AtomicPtr::new(null_mut()),
-    AtomicPtr::new(null_mut()),
-    AtomicPtr::new(null_mut()),
-    AtomicPtr::new(null_mut()),
-];
+static TYPES: [AtomicPtr<ffi::PyObject>; NTYPES] =
+    [AtomicPtr::new(null_mut()), AtomicPtr::new(null_mut()), AtomicPtr::new(null_mut()), AtomicPtr::new(null_mut())];
 
 static DEFERRED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 static DEFERRED_LEN: AtomicUsize = AtomicUsize::new(0);
@@ -172,11 +164,7 @@ fn tls() -> &'static Tls {
 
 fn set_error(ty: &str, msg: &str, tb: &str) {
     let c = |s: &str| CString::new(s.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|e| {
-        *e.borrow_mut() = Some(LastError {
-            parts: [c(ty), c(msg), c(tb)],
-        })
-    });
+    LAST_ERROR.with(|e| *e.borrow_mut() = Some(LastError { parts: [c(ty), c(msg), c(tb)] }));
 }
 
 /// Moves the current Python exception (if any) into the thread-local last error.
@@ -186,28 +174,14 @@ unsafe fn fetch_py_error() {
     use pyo3::types::{PyTracebackMethods, PyTypeMethods};
     let py = unsafe { Python::assume_attached() };
     let Some(err) = PyErr::take(py) else {
-        set_error(
-            "SystemError",
-            "a Python call failed without setting an exception",
-            "",
-        );
+        set_error("SystemError", "a Python call failed without setting an exception", "");
         return;
     };
     let ty = err.get_type(py);
-    let name = ty
-        .fully_qualified_name()
-        .map(|s| s.to_string())
-        .unwrap_or_else(|_| "BaseException".into());
+    let name = ty.fully_qualified_name().map(|s| s.to_string()).unwrap_or_else(|_| "BaseException".into());
     let name = name.strip_prefix("builtins.").unwrap_or(&name).to_string();
-    let msg = err
-        .value(py)
-        .str()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tb = err
-        .traceback(py)
-        .and_then(|tb| tb.format().ok())
-        .unwrap_or_default();
+    let msg = err.value(py).str().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let tb = err.traceback(py).and_then(|tb| tb.format().ok()).unwrap_or_default();
     let tb = format!("{tb}{name}: {msg}\n");
     set_error(&name, &msg, &tb);
 }
@@ -222,11 +196,7 @@ impl Gil {
     #[inline]
     fn enter() -> Option<Gil> {
         if !ALIVE.load(Ordering::Acquire) {
-            set_error(
-                "PythonNotAlive",
-                "Python is not running: call pystart first (or it was stopped by pystop)",
-                "",
-            );
+            set_error("PythonNotAlive", "Python is not running: call pystart first (or it was stopped by pystop)", "");
             return None;
         }
         let t = tls();

@@ -5,30 +5,19 @@ use super::*;
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_import(name: *const c_char) -> Obj {
-    with_gil(null_mut(), || unsafe {
-        check(ffi::PyImport_ImportModule(cstr(name)?.as_ptr()))
-    })
+    with_gil(null_mut(), || unsafe { check(ffi::PyImport_ImportModule(cstr(name)?.as_ptr())) })
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_getattr(o: Obj, name: *const c_char) -> Obj {
-    with_gil(null_mut(), || unsafe {
-        check(ffi::PyObject_GetAttrString(
-            nonnull(o, "getattr")?,
-            cstr(name)?.as_ptr(),
-        ))
-    })
+    with_gil(null_mut(), || unsafe { check(ffi::PyObject_GetAttrString(nonnull(o, "getattr")?, cstr(name)?.as_ptr())) })
 }
 
 /// `setattr(o, name, value)`; value borrowed. 0 or -1.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_setattr(o: Obj, name: *const c_char, value: Obj) -> c_int {
     with_gil(-1, || unsafe {
-        let r = ffi::PyObject_SetAttrString(
-            nonnull(o, "setattr")?,
-            cstr(name)?.as_ptr(),
-            nonnull(value, "setattr")?,
-        );
+        let r = ffi::PyObject_SetAttrString(nonnull(o, "setattr")?, cstr(name)?.as_ptr(), nonnull(value, "setattr")?);
         if r < 0 {
             fetch_py_error();
             return None;
@@ -40,23 +29,13 @@ pub unsafe extern "C" fn pmg_setattr(o: Obj, name: *const c_char, value: Obj) ->
 /// `o[key]`, key borrowed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_getitem(o: Obj, key: Obj) -> Obj {
-    with_gil(null_mut(), || unsafe {
-        check(ffi::PyObject_GetItem(
-            nonnull(o, "getitem")?,
-            nonnull(key, "getitem")?,
-        ))
-    })
+    with_gil(null_mut(), || unsafe { check(ffi::PyObject_GetItem(nonnull(o, "getitem")?, nonnull(key, "getitem")?)) })
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_setitem(o: Obj, key: Obj, value: Obj) -> c_int {
     with_gil(-1, || unsafe {
-        if ffi::PyObject_SetItem(
-            nonnull(o, "setitem")?,
-            nonnull(key, "setitem")?,
-            nonnull(value, "setitem")?,
-        ) < 0
-        {
+        if ffi::PyObject_SetItem(nonnull(o, "setitem")?, nonnull(key, "setitem")?, nonnull(value, "setitem")?) < 0 {
             fetch_py_error();
             return None;
         }
@@ -69,11 +48,7 @@ pub unsafe extern "C" fn pmg_setitem(o: Obj, key: Obj, value: Obj) -> c_int {
 pub unsafe extern "C" fn pmg_str(o: Obj, which: c_int) -> Obj {
     with_gil(null_mut(), || unsafe {
         let o = nonnull(o, "str")?;
-        check(if which == 0 {
-            ffi::PyObject_Str(o)
-        } else {
-            ffi::PyObject_Repr(o)
-        })
+        check(if which == 0 { ffi::PyObject_Str(o) } else { ffi::PyObject_Repr(o) })
     })
 }
 
@@ -84,18 +59,8 @@ pub unsafe extern "C" fn pmg_run(code: *const c_char, mode: c_int) -> Obj {
     with_gil(null_mut(), || unsafe {
         let code = cstr(code)?;
         let d = MAIN_DICT.load(Ordering::Acquire);
-        let start = if mode == 0 {
-            ffi::Py_eval_input
-        } else {
-            ffi::Py_file_input
-        };
-        check(ffi::PyRun_StringFlags(
-            code.as_ptr(),
-            start,
-            d,
-            d,
-            null_mut(),
-        ))
+        let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
+        check(ffi::PyRun_StringFlags(code.as_ptr(), start, d, d, null_mut()))
     })
 }
 
@@ -112,16 +77,8 @@ unsafe fn compiled(code: &CStr, mode: c_int) -> Option<Obj> {
         if let Some(&c) = map.get(code.to_bytes()) {
             return Some(ffi::Py_NewRef(c as Obj));
         }
-        let start = if mode == 0 {
-            ffi::Py_eval_input
-        } else {
-            ffi::Py_file_input
-        };
-        let c = check(ffi::Py_CompileString(
-            code.as_ptr(),
-            c"<string>".as_ptr(),
-            start,
-        ))?;
+        let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
+        let c = check(ffi::Py_CompileString(code.as_ptr(), c"<string>".as_ptr(), start))?;
         if map.len() >= CODE_CACHE_MAX {
             for (_, old) in map.drain() {
                 ffi::Py_DECREF(old as Obj);
@@ -136,12 +93,7 @@ unsafe fn compiled(code: &CStr, mode: c_int) -> Option<Obj> {
 /// reusing the compiled code of identical source, and writes the value to `out` as
 /// `pmg_call` does (`raw` != 0: unclassified new reference in `out.obj`). Returns the tag.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pmg_eval(
-    code: *const c_char,
-    mode: c_int,
-    out: *mut PmgValue,
-    raw: c_int,
-) -> c_int {
+pub unsafe extern "C" fn pmg_eval(code: *const c_char, mode: c_int, out: *mut PmgValue, raw: c_int) -> c_int {
     if out.is_null() {
         return TAG_ERROR;
     }
@@ -167,16 +119,8 @@ pub unsafe extern "C" fn pmg_eval(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_compile(code: *const c_char, mode: c_int) -> Obj {
     with_gil(null_mut(), || unsafe {
-        let start = if mode == 0 {
-            ffi::Py_eval_input
-        } else {
-            ffi::Py_file_input
-        };
-        check(ffi::Py_CompileString(
-            cstr(code)?.as_ptr(),
-            c"<string>".as_ptr(),
-            start,
-        ))
+        let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
+        check(ffi::Py_CompileString(cstr(code)?.as_ptr(), c"<string>".as_ptr(), start))
     })
 }
 
@@ -209,9 +153,7 @@ pub unsafe extern "C" fn pmg_eval_code(code: Obj, out: *mut PmgValue, raw: c_int
 /// `__main__`'s dict (new reference).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_main_dict() -> Obj {
-    with_gil(null_mut(), || unsafe {
-        Some(ffi::Py_NewRef(MAIN_DICT.load(Ordering::Acquire)))
-    })
+    with_gil(null_mut(), || unsafe { Some(ffi::Py_NewRef(MAIN_DICT.load(Ordering::Acquire))) })
 }
 
 /// Registers a type the classifier recognizes: 0 fractions.Fraction, 1 numpy.ndarray,

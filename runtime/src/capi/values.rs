@@ -46,9 +46,7 @@ pub struct PmgValue {
 pub(super) unsafe fn classify(o: Obj, out: &mut PmgValue) -> c_int {
     unsafe {
         out.obj = o;
-        let tag = if ffi::PyLong_CheckExact(o) != 0
-            || (ffi::PyLong_Check(o) != 0 && ffi::PyBool_Check(o) == 0)
-        {
+        let tag = if ffi::PyLong_CheckExact(o) != 0 || (ffi::PyLong_Check(o) != 0 && ffi::PyBool_Check(o) == 0) {
             let mut overflow: c_int = 0;
             let v = ffi::PyLong_AsLongLongAndOverflow(o, &mut overflow);
             if overflow != 0 {
@@ -139,20 +137,14 @@ pub unsafe extern "C" fn pmg_item_classify(seq: Obj, i: i64, out: *mut PmgValue)
         return TAG_ERROR;
     }
     with_gil(TAG_ERROR, || unsafe {
-        let item =
-            if ffi::PyTuple_Check(seq) != 0 && i >= 0 && i < ffi::PyTuple_GET_SIZE(seq) as i64 {
-                ffi::PyTuple_GET_ITEM(seq, i as _)
-            } else if ffi::PyList_Check(seq) != 0 && i >= 0 && i < ffi::PyList_GET_SIZE(seq) as i64
-            {
-                ffi::PyList_GET_ITEM(seq, i as _)
-            } else {
-                set_error(
-                    "IndexError",
-                    "item_classify: not a tuple/list or index out of range",
-                    "",
-                );
-                return None;
-            };
+        let item = if ffi::PyTuple_Check(seq) != 0 && i >= 0 && i < ffi::PyTuple_GET_SIZE(seq) as i64 {
+            ffi::PyTuple_GET_ITEM(seq, i as _)
+        } else if ffi::PyList_Check(seq) != 0 && i >= 0 && i < ffi::PyList_GET_SIZE(seq) as i64 {
+            ffi::PyList_GET_ITEM(seq, i as _)
+        } else {
+            set_error("IndexError", "item_classify: not a tuple/list or index out of range", "");
+            return None;
+        };
         Some(classify(item, &mut *out))
     })
 }
@@ -160,12 +152,7 @@ pub unsafe extern "C" fn pmg_item_classify(seq: Obj, i: i64, out: *mut PmgValue)
 /// Iterates a dict: classifies the next key and value (borrowed). `pos` starts at 0.
 /// Returns 1 while there are items, 0 at the end, -1 on error.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pmg_dict_next(
-    d: Obj,
-    pos: *mut isize,
-    k: *mut PmgValue,
-    v: *mut PmgValue,
-) -> c_int {
+pub unsafe extern "C" fn pmg_dict_next(d: Obj, pos: *mut isize, k: *mut PmgValue, v: *mut PmgValue) -> c_int {
     if d.is_null() || pos.is_null() || k.is_null() || v.is_null() {
         set_error("NullPointer", "dict_next: NULL pointer", "");
         return -1;

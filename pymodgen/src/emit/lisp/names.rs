@@ -44,9 +44,24 @@ pub(super) fn kebab(python: &str) -> String {
 /// a Python module of the same name (`keyword`, `cffi`) must not redefine: those modules get
 /// `PY.` in front (`PY.KEYWORD`).
 const RESERVED_PACKAGES: &[&str] = &[
-    "5AM", "ALEXANDRIA", "ASDF", "BABEL", "BORDEAUX-THREADS", "BT", "CFFI", "CL", "CL-USER",
-    "COMMON-LISP", "COMMON-LISP-USER", "FIVEAM", "KEYWORD", "PY4CL2-CFFI", "PYMODGEN", "TG",
-    "TRIVIAL-GARBAGE", "UIOP",
+    "5AM",
+    "ALEXANDRIA",
+    "ASDF",
+    "BABEL",
+    "BORDEAUX-THREADS",
+    "BT",
+    "CFFI",
+    "CL",
+    "CL-USER",
+    "COMMON-LISP",
+    "COMMON-LISP-USER",
+    "FIVEAM",
+    "KEYWORD",
+    "PY4CL2-CFFI",
+    "PYMODGEN",
+    "TG",
+    "TRIVIAL-GARBAGE",
+    "UIOP",
 ];
 
 /// The package name for `module` (`numpy.random` → `NUMPY.RANDOM`); `root_package`

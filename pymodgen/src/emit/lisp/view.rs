@@ -153,7 +153,9 @@ pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> Modu
             let name = namer.claim(&format!("{class}-{}", names::kebab(&a.name)));
             let what = if a.readonly { "read-only" } else { "settable with SETF" };
             let doc = match &a.doc {
-                Some(d) if !d.trim().is_empty() => format!("{d}\n\nPython: the attribute {} of a {m}.{} ({what}).", a.name, c.name),
+                Some(d) if !d.trim().is_empty() => {
+                    format!("{d}\n\nPython: the attribute {} of a {m}.{} ({what}).", a.name, c.name)
+                }
                 _ => format!("Python: the attribute {} of a {m}.{} ({what}).", a.name, c.name),
             };
             attributes.push(AttributeView {
@@ -166,11 +168,9 @@ pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> Modu
     }
     for c in &manifest.constants {
         let name = namer.claim(&format!("+{}+", names::kebab(&c.name)));
-        let value = c
-            .literal
-            .as_ref()
-            .and_then(literal)
-            .unwrap_or_else(|| format!("(pymodgen::%module-attribute \"{}\" \"{}\")", names::escape(m), names::escape(&c.name)));
+        let value = c.literal.as_ref().and_then(literal).unwrap_or_else(|| {
+            format!("(pymodgen::%module-attribute \"{}\" \"{}\")", names::escape(m), names::escape(&c.name))
+        });
         constants.push(ConstantView { name, value, python: one_line(&format!("{m}.{} = {}", c.name, c.repr)) });
     }
     for o in &manifest.objects {
@@ -222,8 +222,22 @@ fn constructor(module: &str, name: String, class: &Class) -> FunctionView {
                 signature_source: SignatureSource::Fallback,
                 kind: FunctionKind::Callable,
                 params: vec![
-                    Param { name: "args".into(), kind: ParamKind::VarPositional, required: false, default: None, literal: None, annotation: None },
-                    Param { name: "kwargs".into(), kind: ParamKind::VarKeyword, required: false, default: None, literal: None, annotation: None },
+                    Param {
+                        name: "args".into(),
+                        kind: ParamKind::VarPositional,
+                        required: false,
+                        default: None,
+                        literal: None,
+                        annotation: None,
+                    },
+                    Param {
+                        name: "kwargs".into(),
+                        kind: ParamKind::VarKeyword,
+                        required: false,
+                        default: None,
+                        literal: None,
+                        annotation: None,
+                    },
                 ],
                 returns: None,
             };

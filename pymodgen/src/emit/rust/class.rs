@@ -5,9 +5,9 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::function::{self, needs_builder, Names, Ret, Target};
-use super::names::{ident, Case, Scope};
-use super::{docs, Ctx};
+use super::function::{self, Names, Ret, Target, needs_builder};
+use super::names::{Case, Scope, ident};
+use super::{Ctx, docs};
 use crate::manifest::{AttributeKind, Class, FunctionKind};
 
 /// Emits one class. `rust_name` was allocated in the module's type scope; `types` is that
@@ -33,7 +33,8 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope,
 
     // Constructor.
     if let Some(ctor) = &class.constructor {
-        let with = needs_builder(ctor).then(|| ("new_with".to_owned(), types.name(&format!("{rust_name}New"), Case::Camel)));
+        let with =
+            needs_builder(ctor).then(|| ("new_with".to_owned(), types.name(&format!("{rust_name}New"), Case::Camel)));
         let names = Names { func: "new".into(), with };
         let target = Target::Static { module: module.clone(), path: class.name.clone() };
         let e = function::emit(ctx, py_name, ctor, &target, &names, &self_ret, true);
@@ -101,7 +102,8 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope,
     if let Some(c) = &class.constructor {
         extra.push(format!("{}{}", class.name, c.python_signature()));
     }
-    let doc = docs::outer(&docs::doc_lines(&format!("Python class `{}.{py_name}`.", module), class.doc.as_deref(), &extra));
+    let doc =
+        docs::outer(&docs::doc_lines(&format!("Python class `{}.{py_name}`.", module), class.doc.as_deref(), &extra));
 
     let (inner, as_bound, into_bound, wrap_bound) = match bases.first() {
         Some(base) => (

@@ -20,7 +20,9 @@ pub(crate) fn constant(c: &Constant, rust_name: &str) -> Option<TokenStream> {
         Literal::Float(s) => {
             let v: f64 = match s.as_str() {
                 "inf" => return Some(float_const(&name, quote!(::core::primitive::f64::INFINITY), &c.name, &c.repr)),
-                "-inf" => return Some(float_const(&name, quote!(::core::primitive::f64::NEG_INFINITY), &c.name, &c.repr)),
+                "-inf" => {
+                    return Some(float_const(&name, quote!(::core::primitive::f64::NEG_INFINITY), &c.name, &c.repr));
+                }
                 "nan" => return Some(float_const(&name, quote!(::core::primitive::f64::NAN), &c.name, &c.repr)),
                 other => other.parse().ok()?,
             };

@@ -7,9 +7,9 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::docs;
-use super::names::{ident, Case, Scope};
 use super::Ctx;
+use super::docs;
+use super::names::{Case, Scope, ident};
 use crate::manifest::{Function, Literal, Param, ParamKind};
 
 /// What is called.
@@ -122,7 +122,15 @@ struct P<'a> {
 }
 
 /// Emits one callable. `python_name` is for docs (`dumps`, `JSONEncoder.encode`).
-pub(crate) fn emit(ctx: &Ctx, python_name: &str, f: &Function, target: &Target, names: &Names, ret: &Ret, in_impl: bool) -> Emitted {
+pub(crate) fn emit(
+    ctx: &Ctx,
+    python_name: &str,
+    f: &Function,
+    target: &Target,
+    names: &Names,
+    ret: &Ret,
+    in_impl: bool,
+) -> Emitted {
     let rt = &ctx.rt;
     let private = &ctx.private;
     let pyver = &ctx.python_version;

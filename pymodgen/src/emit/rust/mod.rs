@@ -20,7 +20,7 @@ use quote::quote;
 use super::Output;
 use crate::manifest::Manifest;
 use crate::{Error, Result};
-use names::{ident, Case, Scope};
+use names::{Case, Scope, ident};
 
 /// Options of the Rust emitter.
 #[derive(Clone, Debug, Default)]
@@ -161,7 +161,9 @@ fn constant_is_const(c: &crate::manifest::Constant) -> bool {
     match &c.literal {
         Some(Literal::Bool(_) | Literal::Str(_) | Literal::Bytes(_)) => true,
         Some(Literal::Int(s)) => s.parse::<i64>().is_ok(),
-        Some(Literal::Float(s)) => matches!(s.as_str(), "inf" | "-inf" | "nan") || s.parse::<f64>().is_ok_and(f64::is_finite),
+        Some(Literal::Float(s)) => {
+            matches!(s.as_str(), "inf" | "-inf" | "nan") || s.parse::<f64>().is_ok_and(f64::is_finite)
+        }
         _ => false,
     }
 }
@@ -201,14 +203,25 @@ impl Emitter<'_> {
             (Some(m), false) => m.python.version.clone(),
             _ => String::new(),
         };
-        let ctx = Ctx { rt: self.rt.clone(), private: { let rt = &self.rt; quote!(#rt::__private) }, python_version, module: module.clone() };
+        let ctx = Ctx {
+            rt: self.rt.clone(),
+            private: {
+                let rt = &self.rt;
+                quote!(#rt::__private)
+            },
+            python_version,
+            module: module.clone(),
+        };
         let mut items = Vec::new();
 
         // Module docs.
         let summary = format!("Bindings to the Python module `{module}`.");
         let mut extra = Vec::new();
         if let Some(m) = node.manifest {
-            extra.push(format!("Python module {module}{}", m.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default()));
+            extra.push(format!(
+                "Python module {module}{}",
+                m.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default()
+            ));
         }
         let lines = docs::module_doc_lines(&summary, node.manifest.and_then(|m| m.doc.as_deref()), &extra);
         let inner_docs = docs::inner(&lines);
@@ -256,7 +269,12 @@ impl Emitter<'_> {
             for (c, rust) in m.constants.iter().zip(&plan.constants) {
                 items.push(match constant::constant(c, rust) {
                     Some(t) => t,
-                    None => constant::getter(&ctx, &c.name, rust, &format!("a `{}` constant, = `{}`", c.type_, c.repr.replace('`', "'"))),
+                    None => constant::getter(
+                        &ctx,
+                        &c.name,
+                        rust,
+                        &format!("a `{}` constant, = `{}`", c.type_, c.repr.replace('`', "'")),
+                    ),
                 });
             }
             for (o, rust) in m.objects.iter().zip(&plan.objects) {
