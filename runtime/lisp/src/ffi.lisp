@@ -1,4 +1,4 @@
-;;;; ffi.lisp -- the pymodgen-runtime C ABI (runtime/src/capi.rs) as CFFI definitions.
+;;;; ffi.lisp -- the pymodgen-runtime C ABI (runtime/src/capi/) as CFFI definitions.
 ;;;; Every function here is safe to call from any Lisp thread: it takes the GIL itself
 ;;;; unless the thread already holds it through WITH-PYTHON-GIL or a Python callback.
 
@@ -91,7 +91,7 @@ runtime's frames would leave the GIL taken and its bookkeeping wrong."
 (defpmg "pmg_make_callable" :pointer (handle :int64))
 (defpmg "pmg_take_freed_handles" :int64 (buf :pointer) (cap :int64))
 
-;;; Layout of struct PmgValue (capi.rs)
+;;; Layout of struct PmgValue (capi/values.rs)
 (defconstant +value-size+ 56)
 (defmacro value-tag (v) `(cffi:mem-ref ,v :int 0))
 (defmacro value-kind (v) `(cffi:mem-ref ,v :int 4))
@@ -102,7 +102,7 @@ runtime's frames would leave the GIL taken and its bookkeeping wrong."
 (defmacro value-data (v) `(cffi:mem-ref ,v :pointer 40))
 (defmacro value-obj (v) `(cffi:mem-ref ,v :pointer 48))
 
-;;; Tags (capi.rs TAG_*)
+;;; Tags (capi/values.rs TAG_*)
 (defconstant +tag-error+ 0)
 (defconstant +tag-none+ 1)
 (defconstant +tag-true+ 2)
