@@ -85,10 +85,22 @@ unsafe fn release_owned_from(args: *const PmgArg, from: usize, n: usize) {
     }
 }
 
-/// Turns a call result (new reference) into `out`; the tag is returned.
+/// Turns a call result (new reference) into `out`; the tag is returned. With `raw` the
+/// object is handed over as it is (tag TAG_OTHER), else it is classified.
 #[inline]
-pub(super) unsafe fn result_value(r: Obj, out: &mut PmgValue) -> c_int {
-    unsafe { result_value_t(r, out, tls()) }
+pub(super) unsafe fn result_value(r: Obj, out: &mut PmgValue, raw: bool) -> c_int {
+    unsafe { deliver(r, out, raw, tls()) }
+}
+
+/// [`result_value`] with the thread's state already at hand (the call path has it).
+#[inline]
+unsafe fn deliver(r: Obj, out: &mut PmgValue, raw: bool, t: &Tls) -> c_int {
+    if raw {
+        out.tag = TAG_OTHER;
+        out.obj = r;
+        return TAG_OTHER;
+    }
+    unsafe { result_value_t(r, out, t) }
 }
 
 /// `result_value` with this thread's state at hand.
@@ -187,12 +199,7 @@ unsafe fn do_call(
             ffi::Py_DECREF(kwtuple);
         }
         let r = check(r)?;
-        if raw {
-            out.tag = TAG_OTHER;
-            out.obj = r;
-            return Some(TAG_OTHER);
-        }
-        Some(result_value_t(r, out, t))
+        Some(deliver(r, out, raw, t))
     }
 }
 
@@ -356,5 +363,5 @@ pub unsafe extern "C" fn pmg_result(o: Obj, out: *mut PmgValue) -> c_int {
         set_error("NullPointer", "result: NULL pointer", "");
         return TAG_ERROR;
     }
-    with_gil(TAG_ERROR, || unsafe { Some(result_value(o, &mut *out)) })
+    with_gil(TAG_ERROR, || unsafe { Some(result_value(o, &mut *out, false)) })
 }

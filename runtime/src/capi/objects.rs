@@ -105,12 +105,7 @@ pub unsafe extern "C" fn pmg_eval(code: *const c_char, mode: c_int, out: *mut Pm
         let r = ffi::PyEval_EvalCode(c, d, d);
         ffi::Py_DECREF(c);
         let r = check(r)?;
-        if raw != 0 {
-            out.tag = TAG_OTHER;
-            out.obj = r;
-            return Some(TAG_OTHER);
-        }
-        Some(result_value(r, out))
+        Some(result_value(r, out, raw != 0))
     })
 }
 
@@ -141,12 +136,7 @@ pub unsafe extern "C" fn pmg_eval_code(code: Obj, out: *mut PmgValue, raw: c_int
         }
         let d = MAIN_DICT.load(Ordering::Acquire);
         let r = check(ffi::PyEval_EvalCode(code, d, d))?;
-        if raw != 0 {
-            out.tag = TAG_OTHER;
-            out.obj = r;
-            return Some(TAG_OTHER);
-        }
-        Some(result_value(r, out))
+        Some(result_value(r, out, raw != 0))
     })
 }
 

@@ -163,56 +163,20 @@ impl Scope {
     /// Like [`Scope::unique`], with a bare number suffix (`Bool2`), as camel case wants.
     fn unique_camel(&mut self, s: String) -> String {
         let sep = if s.ends_with(|c: char| c.is_ascii_digit()) { "_" } else { "" };
-        if self.taken.insert(s.clone()) {
-            return s;
-        }
-        let mut n = 2;
-        loop {
-            let candidate = format!("{s}{sep}{n}");
-            if self.taken.insert(candidate.clone()) {
-                return candidate;
-            }
-            n += 1;
-        }
+        self.unique_with(s, sep)
     }
 
     /// Makes `s` unique in this scope.
     pub(crate) fn unique(&mut self, s: String) -> String {
+        let sep = if s.ends_with('_') { "" } else { "_" };
+        self.unique_with(s, sep)
+    }
+
+    /// `s` if it is free, else the first free `{s}{sep}2`, `{s}{sep}3`, ...
+    fn unique_with(&mut self, s: String, sep: &str) -> String {
         if self.taken.insert(s.clone()) {
             return s;
         }
-        let sep = if s.ends_with('_') { "" } else { "_" };
-        let mut n = 2;
-        loop {
-            let candidate = format!("{s}{sep}{n}");
-            if self.taken.insert(candidate.clone()) {
-                return candidate;
-            }
-            n += 1;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes() {
-        let mut s = Scope::new();
-        assert_eq!(s.name("type", Case::Snake), "type");
-        assert_eq!(ident("type").to_string(), "r#type");
-        assert_eq!(s.name("str", Case::Snake), "str_");
-        assert_eq!(s.name("self", Case::Snake), "self_");
-        assert_eq!(s.name("gen", Case::Snake), "gen_");
-        assert_eq!(s.name("py", Case::Snake), "py_");
-        assert_eq!(s.name("JSONEncoder", Case::Camel), "JsonEncoder");
-        assert_eq!(s.name("str", Case::Camel), "Str");
-        assert_eq!(s.name("__import__", Case::Snake), "import");
-        assert_eq!(s.name("_import", Case::Snake), "import_2");
-        assert_eq!(s.name("e", Case::Shouty), "E");
-        assert_eq!(s.name("E", Case::Shouty), "E_2");
-        assert_eq!(s.name("2d", Case::Snake), "n2d");
-        assert_eq!(s.name("Option", Case::Camel), "Option_");
+        (2..).map(|n| format!("{s}{sep}{n}")).find(|c| self.taken.insert(c.clone())).expect("an unbounded range")
     }
 }
