@@ -180,3 +180,27 @@ impl Scope {
         (2..).map(|n| format!("{s}{sep}{n}")).find(|c| self.taken.insert(c.clone())).expect("an unbounded range")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        let mut s = Scope::new();
+        assert_eq!(s.name("type", Case::Snake), "type");
+        assert_eq!(ident("type").to_string(), "r#type");
+        assert_eq!(s.name("str", Case::Snake), "str_");
+        assert_eq!(s.name("self", Case::Snake), "self_");
+        assert_eq!(s.name("gen", Case::Snake), "gen_");
+        assert_eq!(s.name("py", Case::Snake), "py_");
+        assert_eq!(s.name("JSONEncoder", Case::Camel), "JsonEncoder");
+        assert_eq!(s.name("str", Case::Camel), "Str");
+        assert_eq!(s.name("__import__", Case::Snake), "import");
+        assert_eq!(s.name("_import", Case::Snake), "import_2");
+        assert_eq!(s.name("e", Case::Shouty), "E");
+        assert_eq!(s.name("E", Case::Shouty), "E_2");
+        assert_eq!(s.name("2d", Case::Snake), "n2d");
+        assert_eq!(s.name("Option", Case::Camel), "Option_");
+    }
+}
