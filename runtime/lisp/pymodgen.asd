@@ -38,5 +38,6 @@ pymodgen-runtime C ABI): the py4cl2-cffi API, without segfaults."
                (:file "errors")
                (:file "arrays")
                (:file "stress")
-               (:file "generated"))
+               (:file "generated")
+               (:file "fuzz"))
   :perform (test-op (o c) (uiop:symbol-call :pymodgen-tests :run-tests)))
