@@ -12,6 +12,7 @@ pymodgen-runtime C ABI): the py4cl2-cffi API, without segfaults."
                 :serial t
                 :components ((:file "library")
                              (:file "ffi")
+                             (:file "portability")
                              (:file "core")
                              (:file "objects")
                              (:file "pythonize")

@@ -14,7 +14,10 @@
   (intern (string-upcase (substitute #\- #\_ name)) :keyword))
 
 (cffi:defcallback lisp-dispatch :pointer ((handle :int64) (args :pointer) (kwargs :pointer))
-  ;; Runs with the GIL held by Python (the runtime marks it held for this thread).
+  ;; Runs with the GIL held by Python (the runtime marks it held for this thread). A
+  ;; non-local exit out of it stops at the barrier and resumes once Python has unwound.
+  (call-with-unwind-barrier
+   (lambda ()
   (let ((*in-gil* t) (*remote* nil) (*pinned-arrays* nil) (*shared-arrays* nil))
     (handler-case
         (let* ((f (handle-object handle))
@@ -34,6 +37,9 @@
                                         (handler-case (princ-to-string c)
                                           (error () "(unprintable condition)"))))
         (cffi:null-pointer)))))
+   (lambda ()
+     (pmg-set-python-error 4 "a non-local exit from a Lisp callback")
+     (cffi:null-pointer))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; The private helper module _pymodgen
@@ -143,6 +149,7 @@ in order with Lisp output).")
   (let ((*print-readably* nil)) (prin1-to-string (handle-object handle))))
 
 (defun init-runtime ()
+  (set-constant-wrappers (check-pointer (pmg-none)) (check-pointer (pmg-container 0 0)))
   (pmg-set-lisp-callback (cffi:callback lisp-dispatch))
   (setf (pyvalue "_pymodgen_src") +helper-code+)
   (raw-pyexec "import sys as _s, types as _t
@@ -174,10 +181,7 @@ globals().pop('_m', None)")
                        (register-type 2 "numpy.generic")
                        (pushnew :arrays *internal-features*))
     (pyerror () (setf *internal-features* (remove :arrays *internal-features*))))
-  (setf +py-none+ (wrap-new-reference (check-pointer (pmg-none)))
-        +py-none-pointer+ (pyobject-wrapper-pointer +py-none+)
-        +py-empty-tuple+ (wrap-new-reference (check-pointer (pmg-container 0 0)))
-        +py-empty-tuple-pointer+ (pyobject-wrapper-pointer +py-empty-tuple+)))
+  (install-interrupt-forwarding))
 
 (pushnew 'init-runtime *after-start-hooks*)
 

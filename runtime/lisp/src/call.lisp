@@ -125,7 +125,8 @@ passed as their character data, pinned during the call)."
         (values args nil)
         (let ((kw (nthcdr k args)))
           (unless (evenp (length kw))
-            (error "pymodgen: odd number of keyword arguments in ~S" kw))
+            ;; (KW may be part of a stack-allocated &rest list: copied into the condition)
+            (error "pymodgen: odd number of keyword arguments in ~S" (copy-list kw)))
           (values (subseq args 0 k)
                   (loop for (key value) on kw by #'cddr
                         collect (cons (python-name key) value)))))))

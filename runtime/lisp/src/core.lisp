@@ -24,6 +24,11 @@ pointers, calls while Python is stopped), signalled in Lisp. Never a crash."))
 (define-condition python-not-alive-error (pyerror) ()
   (:documentation "A call was made while Python is not running."))
 
+(define-condition python-stale-object-error (pyerror) ()
+  (:default-initargs :type "StaleObject")
+  (:documentation "A Python object (wrapper) from an earlier Python session -- another
+process, i.e. one from before the Lisp image was saved -- was used."))
+
 (defun error-part (i)
   (let ((p (pmg-error-part i)))
     (if (cffi:null-pointer-p p) "" (cffi:foreign-string-to-lisp p))))
@@ -54,6 +59,10 @@ pointers, calls while Python is stopped), signalled in Lisp. Never a crash."))
 exception came from a Lisp error inside a callback, that Lisp condition itself."
   (let ((type (error-part 0)) (message (error-part 1)) (traceback (error-part 2)))
     (pmg-error-clear)
+    (when (string= type "pymodgen.LispUnwind")
+      ;; a non-local exit out of a callback inside this call: Python has unwound, the
+      ;; exit goes on to its target
+      (resume-pending-unwind))
     (let ((c (callback-condition type message)))
       (when c (error c)))
     (error (if (string= type "PythonNotAlive") 'python-not-alive-error 'pyerror)
@@ -89,14 +98,19 @@ offset bumped when a Lisp image is saved, so caches from the saved process go st
 (defun current-generation ()
   (+ (* *image-epoch* (expt 2 40)) (pmg-generation)))
 
+(defvar *before-save-hooks* nil
+  "Functions called (in order) before the Lisp image is saved.")
+
 (defun before-save-lisp ()
-  "SBCL save hook: the saved image starts with Python stopped and every cache stale
-(the interpreter is not part of the image; PYSTART in the new process starts it)."
+  "Save hook: the saved image starts with Python stopped and every cache stale (the
+interpreter is not part of the image; the first call in the new process starts it).
+Wrappers made before carry the old epoch: using one is a PYTHON-STALE-OBJECT-ERROR."
   (setf *alive* nil
         *generation* -1)
-  (incf *image-epoch*))
+  (incf *image-epoch*)
+  (mapc #'funcall *before-save-hooks*))
 
-(pushnew 'before-save-lisp sb-ext:*save-hooks*)
+(add-save-hook 'before-save-lisp)
 (defvar *start-lock* (bt:make-recursive-lock "pymodgen pystart"))
 
 (defvar *additional-init-codes* nil

@@ -8,13 +8,34 @@
 
 (in-package #:pymodgen)
 
-(defstruct (pyobject-wrapper (:constructor %make-wrapper (address)) (:copier nil))
+(defstruct (pyobject-wrapper (:constructor %make-wrapper
+                                 (%address &optional (epoch *image-epoch*)))
+                             (:copier nil))
   "A wrapper around a pointer to a python object.
 LOAD-FORM is used if the pyobject-wrapper is dumped into a compiled lisp file."
-  (address 0 :type (unsigned-byte 62) :read-only t)
+  (%address 0 :type (unsigned-byte 62))
+  ;; the process (image epoch) the pointer belongs to; -1 for the constants (+PY-NONE+,
+  ;; +PY-EMPTY-TUPLE+), whose address is set again by each PYSTART
+  (epoch 0 :type fixnum :read-only t)
   (load-form nil))
 
 (deftype python-object () 'pyobject-wrapper)
+
+(defun stale-wrapper-error (wrapper)
+  (error 'python-stale-object-error
+         :message (format nil "this Python object (PyObject* #x~X) belongs to an earlier ~
+Python session: it was made before the Lisp image was saved, and that Python process is ~
+gone. Make it again in this session."
+                          (pyobject-wrapper-%address wrapper))))
+
+(declaim (inline pyobject-wrapper-address))
+(defun pyobject-wrapper-address (wrapper)
+  "The PyObject* address of WRAPPER; a PYTHON-STALE-OBJECT-ERROR when it belongs to an
+earlier Python session (a saved image)."
+  (let ((epoch (pyobject-wrapper-epoch wrapper)))
+    (if (or (= epoch *image-epoch*) (= epoch -1))
+        (pyobject-wrapper-%address wrapper)
+        (stale-wrapper-error wrapper))))
 
 (declaim (inline pyobject-wrapper-pointer))
 (defun pyobject-wrapper-pointer (wrapper)
@@ -61,7 +82,7 @@ finalizer)."
 (defun pyobject-wrapper-eq* (o1 o2)
   "Like pyobject-wrapper-eq but assumes that o1 and o2 are pyobject-wrapper each."
   (declare (type pyobject-wrapper o1 o2))
-  (= (pyobject-wrapper-address o1) (pyobject-wrapper-address o2)))
+  (= (pyobject-wrapper-%address o1) (pyobject-wrapper-%address o2)))
 
 (defun pyobject-wrapper-eq (o1 o2)
   "Returns T if o1 and o2 are both pyobject-wrapper with the same pointer, or the same
@@ -91,9 +112,10 @@ lisp objects which are EQ to each other. Returns NIL in all other cases."
       (unwind-protect (pystring-of ty 0) (pmg-decref ty)))))
 
 (defmethod print-object ((o pyobject-wrapper) s)
-  (if (not *alive*)
+  (if (or (not *alive*) (not (member (pyobject-wrapper-epoch o) (list -1 *image-epoch*))))
       (print-unreadable-object (o s :identity t)
-        (format s "PYTHON-OBJECT :POINTER #x~X (Python not running)" (pyobject-wrapper-address o)))
+        (format s "PYTHON-OBJECT :POINTER #x~X (~A)" (pyobject-wrapper-%address o)
+                (if *alive* "from an earlier Python session" "Python not running")))
       (let* ((p (pyobject-wrapper-pointer o))
              (type (ignore-errors (python-object-type o)))
              (text (if *print-pyobject*
@@ -118,8 +140,27 @@ lisp objects which are EQ to each other. Returns NIL in all other cases."
   (cond ((pyobject-wrapper-load-form o))
         (t `(pyeval ,(with-python-gil (pystring-of (pyobject-wrapper-pointer o) 1))))))
 
-(defvar +py-none+ nil "The Python None (a PYOBJECT-WRAPPER), set by PYSTART.")
-(defvar +py-empty-tuple+ nil "The Python empty tuple (a PYOBJECT-WRAPPER), set by PYSTART.")
+(defvar +py-none+ (%make-wrapper 0 -1)
+  "The Python None (a PYOBJECT-WRAPPER). The same Lisp object in every session (valid
+from the first call: calls start Python before reading it); PYSTART sets its address.")
+(defvar +py-empty-tuple+ (%make-wrapper 0 -1)
+  "The Python empty tuple (a PYOBJECT-WRAPPER), the same Lisp object in every session.")
+
+(defun set-constant-wrappers (none empty-tuple)
+  "PYSTART: the constants' addresses in this session (references owned by the runtime:
+None and () are immortal for our purposes, one reference each is kept)."
+  (setf (pyobject-wrapper-%address +py-none+) (cffi:pointer-address none)
+        (pyobject-wrapper-%address +py-empty-tuple+) (cffi:pointer-address empty-tuple)
+        +py-none-pointer+ none
+        +py-empty-tuple-pointer+ empty-tuple))
+
+(defun clear-constant-wrappers ()
+  (setf (pyobject-wrapper-%address +py-none+) 0
+        (pyobject-wrapper-%address +py-empty-tuple+) 0
+        +py-none-pointer+ (cffi:null-pointer)
+        +py-empty-tuple-pointer+ (cffi:null-pointer)))
+
+(pushnew 'clear-constant-wrappers *before-save-hooks*)
 (defvar +py-none-pointer+ (cffi:null-pointer) "PyObject* of None, set by PYSTART.")
 (defvar +py-empty-tuple-pointer+ (cffi:null-pointer) "PyObject* of (), set by PYSTART.")
 

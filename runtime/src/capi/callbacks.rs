@@ -42,9 +42,20 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         let f: LispCallback = std::mem::transmute(f);
         // Python holds the GIL for us here: runtime calls made by the Lisp function must
         // not take it again (or release it).
+        // Lisp code runs in Lisp's floating-point environment (the one saved when Lisp
+        // entered Python), Python's is put back after.
         let t = tls();
         t.depth.set(t.depth.get() + 1);
+        let inside = t.in_python.get();
+        interrupts::set_in_python(t, 0);
+        let py_fp = FpWords::read();
+        let lisp_fp = t.lisp_fp.get();
+        if lisp_fp != FpWords::UNSET {
+            lisp_fp.restore();
+        }
         let r = f(handle, args, kwargs);
+        py_fp.restore();
+        interrupts::set_in_python(t, inside);
         t.depth.set(t.depth.get() - 1);
         if r.is_null() && ffi::PyErr_Occurred().is_null() {
             ffi::PyErr_SetString(ffi::PyExc_RuntimeError, c"Lisp callback failed".as_ptr());

@@ -15,6 +15,7 @@ pub extern "C" fn pmg_built_python_version() -> *const c_char {
 /// Returns 0, or -1 with the last error set.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_initialize(executable: *const c_char, home: *const c_char) -> c_int {
+    let _fp = PyFpEnv::enter();
     let r = catch_unwind(AssertUnwindSafe(|| unsafe { initialize(executable, home) }));
     match r {
         Ok(Ok(())) => 0,
@@ -65,6 +66,7 @@ unsafe fn initialize(executable: *const c_char, home: *const c_char) -> Result<(
                     return Err(msg);
                 }
                 INTERP.store(ffi::PyInterpreterState_Get(), Ordering::Release);
+                interrupts::setup_python_sigint();
                 let ts = ffi::PyEval_SaveThread();
                 tls().tstate.set(ts);
             } else {
@@ -139,6 +141,8 @@ pub extern "C" fn pmg_generation() -> i64 {
 /// Takes the GIL for the calling thread (nestable). Returns 1, or 0 with the last error.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_gil_enter() -> c_int {
+    // (taking the GIL flushes queued decrefs: Python code, in Python's float environment)
+    let _fp = PyFpEnv::enter();
     match catch_unwind(Gil::enter) {
         Ok(Some(g)) => {
             // The guard's depth increment stays; pmg_gil_exit undoes it.

@@ -33,12 +33,16 @@ use std::ptr::{self, null_mut};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicUsize, Ordering};
 
+use fpenv::{FpWords, PyFpEnv};
+
 mod arrays;
 mod call;
 mod callbacks;
 mod capture;
 mod construct;
 mod errors;
+mod fpenv;
+mod interrupts;
 mod lifecycle;
 mod objects;
 mod refcount;
@@ -52,6 +56,8 @@ pub use callbacks::*;
 pub use capture::*;
 pub use construct::*;
 pub use errors::*;
+pub use fpenv::pmg_fp_words;
+pub use interrupts::*;
 pub use lifecycle::*;
 pub use objects::*;
 pub use refcount::*;
@@ -91,7 +97,17 @@ struct LastError {
 
 thread_local! {
     /// Per-thread GIL state, read through one TLS access per call (see `tls`).
-    static TLS: Tls = const { Tls { depth: Cell::new(0), tstate: Cell::new(null_mut()), pending: Cell::new(null_mut()) } };
+    static TLS: Tls = const {
+        Tls {
+            depth: Cell::new(0),
+            tstate: Cell::new(null_mut()),
+            pending: Cell::new(null_mut()),
+            lisp_fp: Cell::new(FpWords::UNSET),
+            in_python: Cell::new(0),
+            info: Cell::new(ptr::null()),
+            unwind_at: Cell::new(0),
+        }
+    };
     static LAST_ERROR: RefCell<Option<LastError>> = const { RefCell::new(None) };
 }
 
@@ -103,6 +119,18 @@ struct Tls {
     /// The last string result handed to Lisp by a call: Lisp copies its characters, and
     /// the reference is dropped at this thread's next call (which holds the GIL anyway).
     pending: Cell<Obj>,
+    /// The floating-point words of the Lisp code that entered Python (restored for the
+    /// Lisp code of a callback; see `fpenv`).
+    lisp_fp: Cell<FpWords>,
+    /// How many entries from Lisp into Python are running on this thread, minus the
+    /// callbacks running Lisp code inside them (> 0: the thread is executing Python).
+    in_python: Cell<u32>,
+    /// This thread in the registry of interruptible threads (see `interrupts`), once it
+    /// has a Python thread state.
+    info: Cell<*const interrupts::ThreadInfo>,
+    /// GIL depth of the runtime call that must fail because a Lisp callback inside it
+    /// made a non-local exit (0: none); see `pmg_set_python_error` kind 4.
+    unwind_at: Cell<u32>,
 }
 
 /// Thread states of exited threads, cleared and deleted by the next thread that takes the
@@ -112,6 +140,7 @@ static DEAD_LEN: AtomicUsize = AtomicUsize::new(0);
 
 impl Drop for Tls {
     fn drop(&mut self) {
+        interrupts::unregister(self.info.get());
         let ts = self.tstate.get();
         if !ts.is_null()
             && self.depth.get() == 0
@@ -168,22 +197,139 @@ fn set_error(ty: &str, msg: &str, tb: &str) {
 }
 
 /// Moves the current Python exception (if any) into the thread-local last error.
-/// Requires the GIL.
+/// Requires the GIL. Only raw C-API calls: it runs at any recursion depth (a
+/// RecursionError is fetched at the recursion limit) and must not re-enter lazily
+/// initialized state; each step that fails (e.g. a further RecursionError) is cleared and
+/// skipped, so the type and message survive.
 unsafe fn fetch_py_error() {
-    use pyo3::prelude::*;
-    use pyo3::types::{PyTracebackMethods, PyTypeMethods};
-    let py = unsafe { Python::assume_attached() };
-    let Some(err) = PyErr::take(py) else {
-        set_error("SystemError", "a Python call failed without setting an exception", "");
-        return;
-    };
-    let ty = err.get_type(py);
-    let name = ty.fully_qualified_name().map(|s| s.to_string()).unwrap_or_else(|_| "BaseException".into());
-    let name = name.strip_prefix("builtins.").unwrap_or(&name).to_string();
-    let msg = err.value(py).str().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let tb = err.traceback(py).and_then(|tb| tb.format().ok()).unwrap_or_default();
-    let tb = format!("{tb}{name}: {msg}\n");
-    set_error(&name, &msg, &tb);
+    unsafe {
+        let (mut ty, mut val, mut tb) = (null_mut(), null_mut(), null_mut());
+        ffi::PyErr_Fetch(&mut ty, &mut val, &mut tb);
+        if ty.is_null() {
+            set_error("SystemError", "a Python call failed without setting an exception", "");
+            return;
+        }
+        ffi::PyErr_NormalizeException(&mut ty, &mut val, &mut tb);
+        if !tb.is_null() && !val.is_null() {
+            ffi::PyException_SetTraceback(val, tb);
+        }
+        let name = type_name(ty);
+        let msg = exception_text(val);
+        let tbtext = traceback_text(tb);
+        for o in [ty, val, tb] {
+            if !o.is_null() {
+                ffi::Py_DECREF(o);
+            }
+        }
+        let full = format!("{tbtext}{name}: {msg}\n");
+        set_error(&name, &msg, &full);
+    }
+}
+
+/// A str object's text (lossy), or None (error cleared).
+unsafe fn str_text(s: Obj) -> Option<String> {
+    unsafe {
+        if s.is_null() {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        let mut n: ffi::Py_ssize_t = 0;
+        let p = ffi::PyUnicode_AsUTF8AndSize(s, &mut n);
+        let r = if p.is_null() {
+            ffi::PyErr_Clear();
+            None
+        } else {
+            Some(String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, n as usize)).into_owned())
+        };
+        ffi::Py_DECREF(s);
+        r
+    }
+}
+
+/// "module.QualName" of an exception type, without "builtins.".
+unsafe fn type_name(ty: Obj) -> String {
+    unsafe {
+        let qual = str_text(ffi::PyObject_GetAttrString(ty, c"__qualname__".as_ptr()));
+        let module = str_text(ffi::PyObject_GetAttrString(ty, c"__module__".as_ptr()));
+        match (module, qual) {
+            (Some(m), Some(q)) if m != "builtins" => format!("{m}.{q}"),
+            (_, Some(q)) => q,
+            _ => {
+                if ffi::PyType_Check(ty) != 0 {
+                    let tp = ty as *mut ffi::PyTypeObject;
+                    let n = CStr::from_ptr((*tp).tp_name).to_string_lossy().into_owned();
+                    n.strip_prefix("builtins.").map(str::to_string).unwrap_or(n)
+                } else {
+                    "BaseException".into()
+                }
+            }
+        }
+    }
+}
+
+/// str(exc), else (str() failed, e.g. at the recursion limit) its first argument when it
+/// is a str, else "".
+unsafe fn exception_text(val: Obj) -> String {
+    unsafe {
+        if val.is_null() {
+            return String::new();
+        }
+        if let Some(s) = str_text(ffi::PyObject_Str(val)) {
+            return s;
+        }
+        let args = ffi::PyObject_GetAttrString(val, c"args".as_ptr());
+        if args.is_null() {
+            ffi::PyErr_Clear();
+            return String::new();
+        }
+        let mut r = String::new();
+        if ffi::PyTuple_Check(args) != 0 && ffi::PyTuple_Size(args) >= 1 {
+            let a0 = ffi::PyTuple_GetItem(args, 0);
+            if !a0.is_null() && ffi::PyUnicode_Check(a0) != 0 {
+                ffi::Py_INCREF(a0);
+                r = str_text(a0).unwrap_or_default();
+            }
+        }
+        ffi::Py_DECREF(args);
+        r
+    }
+}
+
+/// "Traceback (most recent call last):\n" + traceback.format_tb(tb), or "" (no
+/// traceback, or formatting failed).
+unsafe fn traceback_text(tb: Obj) -> String {
+    unsafe {
+        if tb.is_null() {
+            return String::new();
+        }
+        let m = ffi::PyImport_ImportModule(c"traceback".as_ptr());
+        if m.is_null() {
+            ffi::PyErr_Clear();
+            return String::new();
+        }
+        let f = ffi::PyObject_GetAttrString(m, c"format_tb".as_ptr());
+        ffi::Py_DECREF(m);
+        if f.is_null() {
+            ffi::PyErr_Clear();
+            return String::new();
+        }
+        let lines = ffi::PyObject_CallOneArg(f, tb);
+        ffi::Py_DECREF(f);
+        if lines.is_null() {
+            ffi::PyErr_Clear();
+            return String::new();
+        }
+        let empty = ffi::PyUnicode_FromStringAndSize(c"".as_ptr(), 0);
+        let joined = if empty.is_null() { null_mut() } else { ffi::PyUnicode_Join(empty, lines) };
+        if !empty.is_null() {
+            ffi::Py_DECREF(empty);
+        }
+        ffi::Py_DECREF(lines);
+        match str_text(joined) {
+            Some(s) => format!("Traceback (most recent call last):\n{s}"),
+            None => String::new(),
+        }
+    }
 }
 
 /// GIL guard: takes the GIL unless this thread already holds it through us.
@@ -212,6 +358,9 @@ impl Gil {
                 t.tstate.set(ts);
             }
             ffi::PyEval_RestoreThread(ts);
+        }
+        if t.info.get().is_null() {
+            t.info.set(interrupts::register());
         }
         t.depth.set(1);
         if DEFERRED_LEN.load(Ordering::Relaxed) > 0 {
@@ -261,19 +410,44 @@ fn with_gil<R>(fail: R, f: impl FnOnce() -> Option<R>) -> R {
 }
 
 /// `with_gil`, passing this thread's state to `f` (saves a TLS lookup on hot paths).
+/// Python runs in its own floating-point environment (every trap masked); the caller's
+/// is restored before returning. When a Lisp callback inside made a non-local exit, the
+/// call fails with "pymodgen.LispUnwind" whatever Python did with the exception.
 #[inline]
 fn with_gil_t<R>(fail: R, f: impl FnOnce(&'static Tls) -> Option<R>) -> R {
+    let fp = PyFpEnv::enter();
     let Some(g) = Gil::enter() else { return fail };
     let t = g.t;
-    match catch_unwind(AssertUnwindSafe(|| f(t))) {
-        Ok(Some(r)) => r,
-        Ok(None) => fail,
+    let lisp_fp = t.lisp_fp.replace(fp.saved());
+    let inside = t.in_python.get();
+    interrupts::set_in_python(t, inside + 1);
+    let r = match catch_unwind(AssertUnwindSafe(|| f(t))) {
+        Ok(r) => r,
         Err(_) => {
             set_error("RustPanic", "internal error in the pymodgen runtime", "");
-            fail
+            None
         }
+    };
+    interrupts::set_in_python(t, inside);
+    t.lisp_fp.set(lisp_fp);
+    if interrupts::TRIPPED.load(Ordering::Relaxed) {
+        interrupts::clear_trip();
     }
+    if t.unwind_at.get() == t.depth.get() {
+        // (a new reference in a result dropped here is leaked: that only happens when
+        // Python swallowed the LispUnwind exception)
+        t.unwind_at.set(0);
+        set_error("pymodgen.LispUnwind", UNWIND_MESSAGE, "");
+        return fail;
+    }
+    drop(g);
+    drop(fp);
+    r.unwrap_or(fail)
 }
+
+/// The message of the Python exception that carries a Lisp non-local exit through
+/// Python's frames.
+const UNWIND_MESSAGE: &str = "a non-local exit from a Lisp callback is unwinding through Python";
 
 /// `r` or, when it is NULL, the fetched Python error.
 #[inline]

@@ -1,0 +1,196 @@
+;;;; portability.lisp -- everything implementation-specific that the runtime's robustness
+;;;; needs, in one place (SBCL today; each piece has a portable fallback):
+;;;;
+;;;;   CALL-WITH-UNWIND-BARRIER / RESUME-PENDING-UNWIND  non-local exits out of callbacks
+;;;;   INSTALL-INTERRUPT-FORWARDING                      Lisp interrupts into Python
+;;;;   ADD-SAVE-HOOK                                     save-lisp-and-die
+;;;;
+;;;; Floating-point modes need nothing here: the C ABI switches to Python's environment
+;;;; (all traps masked) at every entry and back to the caller's (capi/fpenv.rs).
+
+(in-package #:pymodgen)
+
+(defvar *alive*)                        ; (core.lisp)
+
+;;; ------------------------------------------------------------------------------------
+;;; Non-local exits through Python frames
+;;;
+;;; A Lisp unwind (throw, return-from, go, a handler-case or restart outside, ABORT in the
+;;; debugger) out of a Python -> Lisp callback must not skip CPython's C frames: Python's
+;;; frames, reference counts and thread state would be left inconsistent. So the unwind
+;;; is STOPPED at the callback boundary (CALL-WITH-UNWIND-BARRIER), the callback returns
+;;; NULL with a pymodgen.LispUnwind exception so that Python unwinds its own frames, and
+;;; when control is back in the Lisp frame that made the Python call (its call fails with
+;;; that type: SIGNAL-LAST-ERROR), the SAME unwind is resumed to its original target
+;;; (RESUME-PENDING-UNWIND), with its values.
+;;;
+;;; SBCL (x86-64): an unwind runs each unwind-protect cleanup by a call from its UNWIND
+;;; assembly routine, which first pushes the target block, the values' start and count
+;;; (see src/assembly/x86-64/assem-rtns.lisp, UNWIND, and the UWP-ENTRY-BLOCK vop, which
+;;; reads the block at [rsp+24]). The cleanup of the barrier finds that return address
+;;; above its stack pointer, copies block/start/count and the values (they lie on the
+;;; stack about to be reused), and later the calling frame re-enters the same routine
+;;; with SB-C:%UNWIND. The target block lies in an older frame than the resuming one, so
+;;; it is still valid. Where the words cannot be found or checked (another
+;;; implementation, an unknown layout), the resume signals a clear error instead.
+
+(defvar *pending-unwinds* (make-hash-table :test #'eq :synchronized t)
+  "thread -> list of captured unwinds (innermost first) stopped at a callback boundary.")
+
+(defun push-pending-unwind (record)
+  (push record (gethash (bt:current-thread) *pending-unwinds*)))
+
+(defun pop-pending-unwind ()
+  (let* ((thread (bt:current-thread))
+         (record (pop (gethash thread *pending-unwinds*))))
+    (unless (gethash thread *pending-unwinds*) (remhash thread *pending-unwinds*))
+    record))
+
+#+(and sbcl x86-64)
+(progn
+  (defvar *unwind-routine* (sb-fasl::get-asm-routine 'sb-vm::unwind)
+    "Address of SBCL's UNWIND assembly routine.")
+  (defvar *unwind-return* nil
+    "The return address UNWIND pushes when it calls a cleanup (found at load time).")
+
+  (declaim (inline stack-word))
+  (defun stack-word (address offset)
+    (sb-sys:sap-ref-word (sb-sys:int-sap address) offset))
+
+  (defun find-unwind-frame ()
+    "The stack address of the return address that UNWIND pushed when calling the
+cleanup that is running now, or NIL."
+    (let ((sp (sb-sys:sap-int (sb-vm::current-sp))))
+      (loop for a from sp by sb-vm:n-word-bytes repeat 2048
+            for w = (stack-word a 0)
+            when (if *unwind-return*
+                     (= w *unwind-return*)
+                     (< *unwind-routine* w (+ *unwind-routine* 512)))
+              return a)))
+
+  (defun control-stack-end ()
+    (ash sb-vm:*control-stack-end* sb-vm:n-fixnum-tag-bits))
+
+  (defun word-object (word)
+    "The Lisp object WORD is, if it is a valid one."
+    (multiple-value-bind (o ok) (sb-di::make-lisp-obj word nil)
+      (values o ok)))
+
+  (defun capture-unwind ()
+    "Called from a cleanup run by an unwind: a record of the unwind's target and values,
+or :UNKNOWN."
+    (let ((a (find-unwind-frame)))
+      (if (null a)
+          :unknown
+          (let* ((ra (stack-word a 0))
+                 (count (stack-word a 8))
+                 (start (stack-word a 16))
+                 (block (stack-word a 24))
+                 (n (ash count (- sb-vm:n-fixnum-tag-bits)))
+                 (end (control-stack-end))
+                 ;; START points at the values on the stack (throw, several values), or
+                 ;; is the single value itself (a one-value return-from), or is unused
+                 ;; (go): only the first is copied, the others are kept as they are.
+                 (values-p (and (zerop (logand start (1- sb-vm:n-word-bytes)))
+                                (< a start end)
+                                (zerop (logand count sb-vm:fixnum-tag-mask))
+                                (<= 0 n 4096)))
+                 (values (when values-p
+                           (loop for i below n
+                                 collect (multiple-value-bind (o ok)
+                                             (word-object (stack-word start (* -8 (1+ i))))
+                                           (unless ok (setf values-p nil) (loop-finish))
+                                           o)))))
+            (if (and (< a block end) (zerop (logand block (1- sb-vm:n-word-bytes))))
+                (list ra block
+                      (cond (values-p :values)
+                            ((multiple-value-bind (o ok) (word-object start)
+                               (and ok (not (< a start end)) (list o))))
+                            (t start))
+                      (if values-p values count))
+                :unknown)))))
+
+  (defun %resume-unwind (record)
+    (destructuring-bind (ra block kind values) record
+      (declare (ignore ra))
+      (let ((sp (sb-sys:sap-int (sb-vm::current-sp))))
+        (unless (< sp block (control-stack-end))
+          (error "pymodgen: the target of a non-local exit out of a Python callback is no
+longer on the stack; it cannot be resumed")))
+      (if (eq kind :values)
+          (let* ((n (length values))
+                 (small (make-array 64))
+                 (v (if (<= n 64) small (make-array n))))
+            (declare (dynamic-extent small))
+            ;; value i at START - 8(i+1): the same layout as values pushed by THROW
+            (loop for x in values for i from 0 do (setf (svref v (- n 1 i)) x))
+            (sb-sys:with-pinned-objects (v)
+              (let ((start (+ (logandc2 (sb-kernel:get-lisp-obj-address v) sb-vm:lowtag-mask)
+                              (* sb-vm:n-word-bytes sb-vm:vector-data-offset)
+                              (* sb-vm:n-word-bytes n))))
+                (sb-c:%unwind (ash block (- sb-vm:n-fixnum-tag-bits))
+                              (ash start (- sb-vm:n-fixnum-tag-bits))
+                              n))))
+          (sb-c:%unwind (ash block (- sb-vm:n-fixnum-tag-bits))
+                        (if (consp kind) (car kind) (sb-kernel:%make-lisp-obj kind))
+                        (sb-kernel:%make-lisp-obj values))))))
+
+#-(and sbcl x86-64)
+(progn
+  (defun capture-unwind () :unknown)
+  (defun %resume-unwind (record) (declare (ignore record)) nil))
+
+(defun call-with-unwind-barrier (thunk on-unwind)
+  "Calls THUNK. A non-local exit out of it is stopped here and recorded for
+RESUME-PENDING-UNWIND; the value of ON-UNWIND (called then) is returned instead."
+  (declare (function thunk on-unwind))
+  (block barrier
+    (let ((done nil))
+      (unwind-protect (multiple-value-prog1 (funcall thunk) (setf done t))
+        (unless done
+          (push-pending-unwind (capture-unwind))
+          (return-from barrier (funcall on-unwind)))))))
+
+(defun resume-pending-unwind ()
+  "Resumes the non-local exit most recently stopped at a callback boundary on this
+thread (the Python frames in between have been unwound). Does not return."
+  (let ((record (pop-pending-unwind)))
+    (when (consp record) (%resume-unwind record))
+    (error "pymodgen: a non-local exit (throw, return-from, a handler or restart outside)
+left a Lisp callback called from Python; Python's frames were unwound, but this Lisp
+implementation cannot resume the exit to its target.")))
+
+#+(and sbcl x86-64)
+(let ((record (catch 'probe
+                (call-with-unwind-barrier (lambda () (throw 'probe nil))
+                                          (lambda () (pop-pending-unwind))))))
+  ;; learn the exact return address UNWIND pushes, so that later scans match exactly
+  (when (consp record) (setf *unwind-return* (first record))))
+
+;;; ------------------------------------------------------------------------------------
+;;; Interrupts
+
+(defun forward-interrupt (thread)
+  "If THREAD is executing Python, asks Python to raise KeyboardInterrupt in it (the Lisp
+interrupt itself runs when the Python call has returned)."
+  (when *alive*
+    #+sbcl (pmg-interrupt-thread (sb-thread::thread-os-thread thread))
+    #-sbcl (declare (ignore thread))))
+
+(defun install-interrupt-forwarding ()
+  "Makes INTERRUPT-THREAD (so WITH-TIMEOUT and SLIME's interrupts too) end a long Python
+call in the target thread with KeyboardInterrupt instead of waiting for it."
+  #+sbcl
+  (unless (sb-int:encapsulated-p 'sb-thread:interrupt-thread 'pymodgen)
+    (sb-int:encapsulate 'sb-thread:interrupt-thread 'pymodgen
+                        (lambda (f thread function)
+                          (ignore-errors (forward-interrupt thread))
+                          (funcall f thread function)))))
+
+;;; ------------------------------------------------------------------------------------
+;;; Saved images
+
+(defun add-save-hook (function)
+  "Calls FUNCTION (a symbol) before the Lisp image is saved."
+  #+sbcl (pushnew function sb-ext:*save-hooks*)
+  #+ecl (declare (ignore function)))

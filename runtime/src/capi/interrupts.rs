@@ -1,0 +1,161 @@
+//! Lisp interrupts delivered into Python.
+//!
+//! A Lisp runtime defers its interrupts (`interrupt-thread`, `with-timeout`, C-c) while a
+//! thread is inside a runtime call: unwinding through CPython's frames would corrupt it.
+//! So that a long Python call does not make them wait, the Lisp side asks the runtime
+//! (`pmg_interrupt_thread`) to make Python raise KeyboardInterrupt in the target thread
+//! first; the call then ends with that exception (a pyerror in Lisp) and the deferred
+//! Lisp interrupt runs as soon as the call has returned.
+//!
+//! Each thread that has a Python thread state is registered (`ThreadInfo`: its OS thread
+//! id, whether it is executing Python now). Python's main thread gets the interrupt as
+//! CPython's own SIGINT does (`PyErr_SetInterruptEx`, which also ends a `time.sleep`:
+//! the Lisp interrupt's signal interrupts the system call and Python checks its signal
+//! flags); other threads through `PyThreadState_SetAsyncExc`, taken at their next Python
+//! instruction.
+
+use super::*;
+
+pub(super) struct ThreadInfo {
+    os_thread: u64,
+    ident: u64,
+    in_python: AtomicU32,
+}
+
+use std::sync::atomic::AtomicU32;
+
+static REGISTRY: Mutex<Vec<&'static ThreadInfo>> = Mutex::new(Vec::new());
+/// Python's main thread (the one that initialized it): signals are handled there only.
+pub(super) static MAIN_IDENT: AtomicU64 = AtomicU64::new(0);
+/// Set when a KeyboardInterrupt was requested through Python's signal flags and may still
+/// be pending after its call returned (cleared by the next call on the main thread).
+pub(super) static TRIPPED: AtomicBool = AtomicBool::new(false);
+
+use std::sync::atomic::AtomicU64;
+
+unsafe extern "C" {
+    fn pthread_self() -> usize;
+}
+
+/// Registers the calling thread (it has a Python thread state; called with the GIL).
+pub(super) fn register() -> *const ThreadInfo {
+    let info: &'static ThreadInfo = Box::leak(Box::new(ThreadInfo {
+        os_thread: unsafe { pthread_self() } as u64,
+        ident: unsafe { ffi::PyThread_get_thread_ident() } as u64,
+        in_python: AtomicU32::new(0),
+    }));
+    let mut r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    r.retain(|i| i.os_thread != info.os_thread);
+    r.push(info);
+    info
+}
+
+/// Thread exit: the entry goes (its 24 bytes stay allocated: a sender may hold it).
+pub(super) fn unregister(info: *const ThreadInfo) {
+    if info.is_null() {
+        return;
+    }
+    if let Ok(mut r) = REGISTRY.lock() {
+        r.retain(|i| !ptr::eq(*i, info));
+    }
+}
+
+#[inline(always)]
+pub(super) fn set_in_python(t: &Tls, n: u32) {
+    t.in_python.set(n);
+    let info = t.info.get();
+    if !info.is_null() {
+        unsafe { (*info).in_python.store(n, Ordering::Relaxed) };
+    }
+}
+
+/// After a call on the main thread: drops a KeyboardInterrupt request that arrived too
+/// late to interrupt it (so that it does not hit a later call). Requires the GIL.
+#[cold]
+pub(super) fn clear_trip() {
+    unsafe {
+        if ffi::PyThread_get_thread_ident() as u64 == MAIN_IDENT.load(Ordering::Relaxed)
+            && TRIPPED.swap(false, Ordering::AcqRel)
+        {
+            ffi::PyOS_InterruptOccurred();
+        }
+    }
+}
+
+/// 1 when the calling thread is executing Python through this runtime (not Lisp code of a
+/// callback), else 0.
+#[unsafe(no_mangle)]
+pub extern "C" fn pmg_in_python() -> c_int {
+    (tls().in_python.get() > 0) as c_int
+}
+
+/// Asks Python to raise KeyboardInterrupt in the thread whose OS thread id (pthread_t) is
+/// `os_thread`, if it is executing Python now. Needs no GIL (callable from any thread,
+/// e.g. a timer thread). Returns 1 when the request was made, 0 when that thread is not
+/// inside Python (nothing to do), -1 when Python is not running.
+#[unsafe(no_mangle)]
+pub extern "C" fn pmg_interrupt_thread(os_thread: u64) -> c_int {
+    if !ALIVE.load(Ordering::Acquire) {
+        return -1;
+    }
+    let r = catch_unwind(|| {
+        let target = {
+            let r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+            r.iter().find(|i| i.os_thread == os_thread).copied()
+        };
+        let Some(info) = target else { return 0 };
+        if info.in_python.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        if info.ident == MAIN_IDENT.load(Ordering::Relaxed) {
+            TRIPPED.store(true, Ordering::Release);
+            unsafe { ffi::PyErr_SetInterruptEx(2) }; // SIGINT: KeyboardInterrupt
+            return 1;
+        }
+        // Another thread: an asynchronous exception, set with the GIL by a helper thread
+        // (the caller may be the one that holds the GIL's waiters up, e.g. a timer).
+        let ident = info.ident;
+        std::thread::spawn(move || unsafe {
+            let g = ffi::PyGILState_Ensure();
+            if info.in_python.load(Ordering::Relaxed) > 0 {
+                ffi::PyThreadState_SetAsyncExc(ident as _, ffi::PyExc_KeyboardInterrupt);
+            }
+            ffi::PyGILState_Release(g);
+        });
+        1
+    });
+    r.unwrap_or(0)
+}
+
+/// Makes CPython's SIGINT flag raise KeyboardInterrupt (its `default_int_handler`)
+/// without taking the process's SIGINT handler away from the Lisp runtime: the OS-level
+/// handler is saved before and put back after `signal.signal`. Called once at start,
+/// with the GIL, on the thread that initialized Python.
+pub(super) unsafe fn setup_python_sigint() {
+    unsafe extern "C" {
+        fn sigaction(sig: c_int, act: *const c_void, old: *mut c_void) -> c_int;
+    }
+    // struct sigaction is 152 bytes on x86-64 Linux: an opaque, generous buffer
+    let mut saved = [0u64; 64];
+    unsafe {
+        MAIN_IDENT.store(ffi::PyThread_get_thread_ident() as u64, Ordering::Relaxed);
+        if sigaction(2, ptr::null(), saved.as_mut_ptr().cast()) != 0 {
+            return;
+        }
+        let code = c"import signal as _sg\n_sg.signal(_sg.SIGINT, _sg.default_int_handler)\ndel _sg\n";
+        let d = ffi::PyDict_New();
+        if d.is_null() {
+            ffi::PyErr_Clear();
+            return;
+        }
+        ffi::PyDict_SetItemString(d, c"__builtins__".as_ptr(), ffi::PyEval_GetBuiltins());
+        let r = ffi::PyRun_StringFlags(code.as_ptr(), ffi::Py_file_input, d, d, null_mut());
+        if r.is_null() {
+            ffi::PyErr_Clear();
+        } else {
+            ffi::Py_DECREF(r);
+        }
+        ffi::Py_DECREF(d);
+        sigaction(2, saved.as_ptr().cast(), ptr::null_mut());
+    }
+}
