@@ -804,9 +804,9 @@ the failures."
   (format stream "~&BATCH seed ~D cases ~D-~D classes ~{~(~A~)~^,~}~%" seed start (1- end) classes)
   (finish-output stream)
   (loop for case from start below end
-        for failure = (progn (format stream "START ~D~%" case) (finish-output stream)
+        for failure = (progn (format stream "~&START ~D~%" case) (finish-output stream)
                              (fuzz-case seed case :classes classes))
-        do (format stream "CASE ~D ~:[ok~;FAIL ~:*~A~]~%" case
+        do (format stream "~&CASE ~D ~:[ok~;FAIL ~:*~A~]~%" case
                    (and failure (substitute #\Space #\Newline failure)))
            (finish-output stream)
         when failure collect failure
