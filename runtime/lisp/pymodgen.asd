@@ -40,5 +40,6 @@ pymodgen-runtime C ABI): the py4cl2-cffi API, without segfaults."
                (:file "arrays")
                (:file "stress")
                (:file "generated")
+               (:file "robustness")
                (:file "fuzz"))
   :perform (test-op (o c) (uiop:symbol-call :pymodgen-tests :run-tests)))

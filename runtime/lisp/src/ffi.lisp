@@ -27,6 +27,7 @@ runtime's frames would leave the GIL taken and its bookkeeping wrong."
 (defpmg "pmg_thread_state_count" :int64)
 (defpmg "pmg_in_python" :int)
 (defpmg "pmg_interrupt_thread" :int (os-thread :uint64))
+(defpmg "pmg_set_signal_relay" :int (os-thread :uint64))
 (defpmg "pmg_fp_words" :uint64)
 ;; errors
 (defpmg "pmg_error_part" :pointer (i :int))

@@ -71,11 +71,6 @@ cleanup that is running now, or NIL."
   (defun control-stack-end ()
     (ash sb-vm:*control-stack-end* sb-vm:n-fixnum-tag-bits))
 
-  (defun word-object (word)
-    "The Lisp object WORD is, if it is a valid one."
-    (multiple-value-bind (o ok) (sb-di::make-lisp-obj word nil)
-      (values o ok)))
-
   (defun capture-unwind ()
     "Called from a cleanup run by an unwind: a record of the unwind's target and values,
 or :UNKNOWN."
@@ -88,26 +83,22 @@ or :UNKNOWN."
                  (block (stack-word a 24))
                  (n (ash count (- sb-vm:n-fixnum-tag-bits)))
                  (end (control-stack-end))
-                 ;; START points at the values on the stack (throw, several values), or
-                 ;; is the single value itself (a one-value return-from), or is unused
-                 ;; (go): only the first is copied, the others are kept as they are.
+                 ;; The senders' conventions: THROW and multiple-value exits pass START
+                 ;; pointing just above COUNT values on the stack (value i at START -
+                 ;; 8(i+1)); a one-value RETURN-FROM passes the value itself as START; GO
+                 ;; passes 0. The values are copied now: that stack is about to be reused.
                  (values-p (and (zerop (logand start (1- sb-vm:n-word-bytes)))
                                 (< a start end)
                                 (zerop (logand count sb-vm:fixnum-tag-mask))
-                                (<= 0 n 4096)))
-                 (values (when values-p
-                           (loop for i below n
-                                 collect (multiple-value-bind (o ok)
-                                             (word-object (stack-word start (* -8 (1+ i))))
-                                           (unless ok (setf values-p nil) (loop-finish))
-                                           o)))))
+                                (<= 0 n 100000))))
             (if (and (< a block end) (zerop (logand block (1- sb-vm:n-word-bytes))))
                 (list ra block
-                      (cond (values-p :values)
-                            ((multiple-value-bind (o ok) (word-object start)
-                               (and ok (not (< a start end)) (list o))))
-                            (t start))
-                      (if values-p values count))
+                      (if values-p :values (list (sb-kernel:%make-lisp-obj start)))
+                      (if values-p
+                          (loop for i below n
+                                collect (sb-kernel:%make-lisp-obj
+                                         (stack-word start (* -8 (1+ i)))))
+                          count))
                 :unknown)))))
 
   (defun %resume-unwind (record)
@@ -132,7 +123,7 @@ longer on the stack; it cannot be resumed")))
                               (ash start (- sb-vm:n-fixnum-tag-bits))
                               n))))
           (sb-c:%unwind (ash block (- sb-vm:n-fixnum-tag-bits))
-                        (if (consp kind) (car kind) (sb-kernel:%make-lisp-obj kind))
+                        (car kind)
                         (sb-kernel:%make-lisp-obj values))))))
 
 #-(and sbcl x86-64)
@@ -177,15 +168,36 @@ interrupt itself runs when the Python call has returned)."
     #+sbcl (pmg-interrupt-thread (sb-thread::thread-os-thread thread))
     #-sbcl (declare (ignore thread))))
 
-(defun install-interrupt-forwarding ()
-  "Makes INTERRUPT-THREAD (so WITH-TIMEOUT and SLIME's interrupts too) end a long Python
-call in the target thread with KeyboardInterrupt instead of waiting for it."
+(defvar *signal-relay* nil
+  "A Lisp thread that only waits: C-c, timer signals (WITH-TIMEOUT) and SIGTERM that land
+on a thread executing Python are passed to it by the runtime, so their Lisp handlers run at
+once (see capi/interrupts.rs).")
+
+(defun stop-signal-relay ()
+  "Before saving an image (only one thread may run then)."
   #+sbcl
-  (unless (sb-int:encapsulated-p 'sb-thread:interrupt-thread 'pymodgen)
-    (sb-int:encapsulate 'sb-thread:interrupt-thread 'pymodgen
-                        (lambda (f thread function)
-                          (ignore-errors (forward-interrupt thread))
-                          (funcall f thread function)))))
+  (let ((relay *signal-relay*))
+    (setf *signal-relay* nil)
+    (when (and relay (sb-thread:thread-alive-p relay))
+      (sb-thread:terminate-thread relay)
+      (ignore-errors (sb-thread:join-thread relay :default nil :timeout 5)))))
+
+(defun install-interrupt-forwarding ()
+  "Makes INTERRUPT-THREAD (so WITH-TIMEOUT and SLIME's interrupts too), C-c and SIGTERM
+end a long Python call in the target thread with KeyboardInterrupt instead of waiting for
+it; the Lisp interrupt then runs as soon as the call has returned. Called by PYSTART."
+  #+sbcl
+  (progn
+    (unless (sb-int:encapsulated-p 'sb-thread:interrupt-thread 'pymodgen)
+      (sb-int:encapsulate 'sb-thread:interrupt-thread 'pymodgen
+                          (lambda (f thread function)
+                            (ignore-errors (forward-interrupt thread))
+                            (funcall f thread function))))
+    (unless (and *signal-relay* (sb-thread:thread-alive-p *signal-relay*))
+      (setf *signal-relay*
+            (sb-thread:make-thread (lambda () (loop (sleep 3600)))
+                                   :name "pymodgen signal relay"))
+      (pmg-set-signal-relay (sb-thread::thread-os-thread *signal-relay*)))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Saved images
@@ -193,4 +205,6 @@ call in the target thread with KeyboardInterrupt instead of waiting for it."
 (defun add-save-hook (function)
   "Calls FUNCTION (a symbol) before the Lisp image is saved."
   #+sbcl (pushnew function sb-ext:*save-hooks*)
-  #+ecl (declare (ignore function)))
+  #-sbcl (declare (ignore function)))
+
+(add-save-hook 'stop-signal-relay)

@@ -63,6 +63,7 @@ pub(super) fn unregister(info: *const ThreadInfo) {
 #[inline(always)]
 pub(super) fn set_in_python(t: &Tls, n: u32) {
     t.in_python.set(n);
+    SIG_IN_PYTHON.with(|c| c.set(n));
     let info = t.info.get();
     if !info.is_null() {
         unsafe { (*info).in_python.store(n, Ordering::Relaxed) };
@@ -158,4 +159,98 @@ pub(super) unsafe fn setup_python_sigint() {
         ffi::Py_DECREF(d);
         sigaction(2, saved.as_ptr().cast(), ptr::null_mut());
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Process signals (C-c, timers, SIGTERM) arriving while a thread runs Python
+//
+// SIGINT, SIGALRM (the Lisp runtime's timers: with-timeout) and SIGTERM are delivered to
+// whichever thread the kernel picks; when that thread is inside a runtime call, the Lisp
+// runtime defers the handler until the call returns, so a long call would hold them up.
+// The runtime wraps the Lisp handlers of these signals: a signal that lands on a thread
+// executing Python is passed on to a relay thread (a Lisp thread that only waits,
+// `pmg_set_signal_relay`), whose Lisp handler then runs at once: for C-c and timers it
+// interrupts the busy thread, which `pmg_interrupt_thread` turns into KeyboardInterrupt.
+
+thread_local! {
+    /// Mirror of `Tls::in_python` readable from a signal handler (no destructor, so its
+    /// first access allocates nothing).
+    pub(super) static SIG_IN_PYTHON: Cell<u32> = const { Cell::new(0) };
+}
+
+const RELAYED: [c_int; 3] = [2, 14, 15]; // SIGINT, SIGALRM, SIGTERM
+static RELAY_THREAD: AtomicU64 = AtomicU64::new(0);
+/// The Lisp runtime's handlers (struct sigaction, opaque), saved when ours were installed.
+static SAVED: Mutex<Vec<(c_int, [u64; 64])>> = Mutex::new(Vec::new());
+static SAVED_HANDLERS: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+static SAVED_SIGINFO: [AtomicBool; 3] = [AtomicBool::new(false), AtomicBool::new(false), AtomicBool::new(false)];
+
+unsafe extern "C" {
+    fn sigaction(sig: c_int, act: *const c_void, old: *mut c_void) -> c_int;
+    fn pthread_kill(thread: usize, sig: c_int) -> c_int;
+}
+
+const SA_SIGINFO: u32 = 4;
+/// Offset of `sa_flags` in struct sigaction (x86-64 / aarch64 Linux: handler, 128-byte
+/// mask, flags).
+const SA_FLAGS_WORD: usize = (8 + 128) / 8;
+
+unsafe extern "C" fn relay_handler(sig: c_int, info: *mut c_void, ctx: *mut c_void) {
+    let k = match RELAYED.iter().position(|&s| s == sig) {
+        Some(k) => k,
+        None => return,
+    };
+    let relay = RELAY_THREAD.load(Ordering::Relaxed);
+    let busy = SIG_IN_PYTHON.with(|c| c.get()) > 0;
+    if busy && relay != 0 && relay != unsafe { pthread_self() } as u64 {
+        unsafe { pthread_kill(relay as usize, sig) };
+        return;
+    }
+    let h = SAVED_HANDLERS[k].load(Ordering::Relaxed);
+    if h <= 1 {
+        return; // SIG_DFL / SIG_IGN were never ours to replace (see install)
+    }
+    unsafe {
+        if SAVED_SIGINFO[k].load(Ordering::Relaxed) {
+            let f: unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) = std::mem::transmute(h);
+            f(sig, info, ctx);
+        } else {
+            let f: unsafe extern "C" fn(c_int) = std::mem::transmute(h);
+            f(sig);
+        }
+    }
+}
+
+/// Installs the relay: `os_thread` (pthread_t) is a Lisp thread that does nothing but
+/// wait, so that its Lisp signal handlers run at once. Wraps the current handlers of
+/// SIGINT, SIGALRM and SIGTERM (those that are Lisp handlers, not SIG_DFL/SIG_IGN). Safe
+/// to call again (a new relay thread, e.g. in a restarted saved image). Returns 0.
+#[unsafe(no_mangle)]
+pub extern "C" fn pmg_set_signal_relay(os_thread: u64) -> c_int {
+    let _ = catch_unwind(|| unsafe {
+        RELAY_THREAD.store(os_thread, Ordering::Release);
+        let mut saved = SAVED.lock().unwrap_or_else(|e| e.into_inner());
+        for (k, &sig) in RELAYED.iter().enumerate() {
+            let mut cur = [0u64; 64];
+            if sigaction(sig, ptr::null(), cur.as_mut_ptr().cast()) != 0 {
+                continue;
+            }
+            if cur[0] as usize == relay_handler as *const () as usize {
+                continue; // already ours
+            }
+            if cur[0] <= 1 {
+                continue; // SIG_DFL / SIG_IGN: leave the default behaviour alone
+            }
+            SAVED_HANDLERS[k].store(cur[0] as usize, Ordering::Release);
+            let flags = (cur[SA_FLAGS_WORD] & 0xffff_ffff) as u32;
+            SAVED_SIGINFO[k].store(flags & SA_SIGINFO != 0, Ordering::Release);
+            saved.retain(|(s, _)| *s != sig);
+            saved.push((sig, cur));
+            let mut ours = cur;
+            ours[0] = relay_handler as *const () as usize as u64;
+            ours[SA_FLAGS_WORD] = (cur[SA_FLAGS_WORD] & !0xffff_ffff) | (flags | SA_SIGINFO) as u64;
+            sigaction(sig, ours.as_ptr().cast(), ptr::null_mut());
+        }
+    });
+    0
 }

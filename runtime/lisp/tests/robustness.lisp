@@ -1,0 +1,410 @@
+;;;; tests/robustness.lisp -- no crash, no hang, no corrupted image (issue 10): float traps,
+;;;; non-local exits through Python frames, deep recursion, saved images, interrupts, stack
+;;;; memory in conditions. Each test is named after its repro; the ones that could crash
+;;;; or hang the process run in a child SBCL under `timeout -s KILL`.
+
+(in-package #:pymodgen-tests)
+
+(def-suite robustness :in pymodgen)
+(in-suite robustness)
+
+(defun image-ok-p ()
+  "The image still answers correctly (checked after every repro)."
+  (and (equal "42" (pycall "str" 42))
+       (eql 2 (pyeval "1+1"))))
+
+(defun define-call-it ()
+  (raw-pyexec "def call_it(f, *a): return f(*a)
+def call_twice(f):
+    f()
+    return f()
+def swallow(f):
+    try:
+        f()
+    except BaseException as e:
+        return 'swallowed ' + type(e).__name__
+    return 'normal'"))
+
+;;; ------------------------------------------------------------------------------------
+;;; 1. Float traps: Python runs with every trap masked, Lisp keeps its own modes
+
+(defun lisp-traps () (getf (sb-int:get-floating-point-modes) :traps))
+
+(test float-trap-pyeval-overflow
+  (let ((traps (lisp-traps)))
+    (is (eql sb-ext:double-float-positive-infinity (pyeval "1e300*1e300")))
+    (is (eql sb-ext:double-float-negative-infinity (pyeval "-1e300*1e300")))
+    (is (sb-ext:float-nan-p (pyeval "float('inf') - float('inf')")))
+    (is (equal traps (lisp-traps)) "Lisp's traps are back after the call")
+    (is (image-ok-p))))
+
+(test float-trap-math-exp-overflow
+  (let ((c (handler-case (progn (pycall "math.exp" 1000) nil) (pyerror (c) c))))
+    (is (typep c 'pyerror))
+    (is (equal "OverflowError" (pyerror-type c))))
+  ;; the same through the generated-code contract and an imported function
+  (let ((c (handler-case (progn (%call-cell (%callable-cell "math" "exp") '(1000) nil) nil)
+             (pyerror (c) c))))
+    (is (equal "OverflowError" (and c (pyerror-type c)))))
+  (is (member :overflow (lisp-traps)))
+  (is (image-ok-p))
+  (is (image-ok-p) "and again: no memory fault on later calls"))
+
+(test float-trap-numpy-exp-overflow
+  (let ((r nil))
+    ;; (numpy warns "overflow encountered in exp" on stderr)
+    (with-python-error-output (setf r (pycall "numpy.exp" 1000d0)))
+    (is (eql sb-ext:double-float-positive-infinity r)))
+  (is (eql sb-ext:double-float-positive-infinity
+           (pyeval "float(__import__('numpy').float64(1e308) * 10)")))
+  (is (member :overflow (lisp-traps)))
+  (is (image-ok-p)))
+
+(test float-trap-yaml-safe-dump
+  (is (search "a: 1" (pycall "yaml.safe_dump" (let ((h (make-hash-table :test #'equal)))
+                                                 (setf (gethash "a" h) 1)
+                                                 h))))
+  (is (search "inf" (pycall "yaml.safe_dump" (pyeval "float('inf')"))))
+  (is (image-ok-p)))
+
+(test float-modes-inside-callbacks-are-lisp-modes
+  (define-call-it)
+  (is (eq t (pycall "call_it" (lambda () (and (member :overflow (lisp-traps)) t))))
+      "Lisp code called from Python traps as Lisp code does")
+  (let ((big most-positive-double-float))
+    (is (eq :overflow
+            (handler-case (pycall "call_it" (lambda () (* big 10d0)))
+              (floating-point-overflow () :overflow)))))
+  ;; and Python is back in its own environment after the callback returned
+  (raw-pyexec "def overflow_after(f):
+    f()
+    return 1e300 * 1e300")
+  (is (eql sb-ext:double-float-positive-infinity (pycall "overflow_after" (lambda () nil))))
+  (is (image-ok-p)))
+
+(test float-modes-user-masked-survive-calls
+  ;; a Lisp caller's own float modes are restored exactly (here: traps masked)
+  (sb-int:with-float-traps-masked (:overflow :invalid :divide-by-zero)
+    (let ((before (pymodgen::pmg-fp-words)))
+      (pycall "str" 1)
+      (pyeval "1e300*1e300")
+      (is (= before (pymodgen::pmg-fp-words)))))
+  (let ((before (pymodgen::pmg-fp-words)))
+    (pycall "math.sqrt" 2)
+    (with-python-gil (pycall "str" 2) (pyeval "1e300*1e300"))
+    (is (= before (pymodgen::pmg-fp-words)))))
+
+;;; ------------------------------------------------------------------------------------
+;;; 2. Non-local exits through Python frames: stopped at the callback, Python unwinds,
+;;;    the exit resumes to its target
+
+(test throw-through-callback
+  (define-call-it)
+  (is (eq :x (catch 'tag (pycall "call_it" (lambda () (throw 'tag :x))))))
+  (is (image-ok-p) "the next call does not fault")
+  (is (equal '(1 2 3) (multiple-value-list
+                       (catch 'tag (pycall "call_it" (lambda () (throw 'tag (values 1 2 3))))))))
+  (is (equal '() (multiple-value-list (catch 'tag (pycall "call_it" (lambda () (throw 'tag (values))))))))
+  (is (image-ok-p)))
+
+(test return-from-through-callback
+  (define-call-it)
+  (is (eql 42 (block b (pycall "call_it" (lambda () (return-from b 42))))))
+  (is (equal '(:a "b") (multiple-value-list
+                        (block b (pycall "call_it" (lambda () (return-from b (values :a "b"))))))))
+  (let ((l (list 1 2 3)))
+    (declare (dynamic-extent l))
+    (is (equal '(1 2 3) (copy-list (block b (pycall "call_it" (lambda () (return-from b l))))))))
+  (is (image-ok-p)))
+
+(test go-through-callback
+  (define-call-it)
+  (let ((trace '()))
+    (tagbody
+       (pycall "call_it" (lambda () (go out)))
+       (push :not-here trace)
+     out
+       (push :out trace))
+    (is (equal '(:out) trace)))
+  (is (image-ok-p)))
+
+(test handler-case-signal-through-callback
+  (define-call-it)
+  (is (equal '(:caught simple-condition)
+             (handler-case (pycall "call_it" (lambda () (signal "a non-error signal")))
+               (condition (c) (list :caught (type-of c))))))
+  (is (equal '(:warned simple-warning)
+             (handler-case (pycall "call_it" (lambda () (warn "w")))
+               (warning (c) (list :warned (type-of c))))))
+  (is (image-ok-p)))
+
+(test restart-through-callback
+  (define-call-it)
+  (is (equal '(:restart 7 8)
+             (restart-case (pycall "call_it" (lambda () (invoke-restart 'mine 7 8)))
+               (mine (x y) (list :restart x y)))))
+  ;; ABORT, as SLIME's debugger does it from inside a callback
+  (is (eq :aborted
+          (restart-case (pycall "call_it" (lambda () (invoke-restart (find-restart 'abort))))
+            (abort () :aborted))))
+  ;; an error in the callback whose handler outside invokes a restart outside
+  (is (eq :handled
+          (restart-case
+              (handler-bind ((error (lambda (c) (declare (ignore c)) (invoke-restart 'out))))
+                (pycall "call_it" (lambda () (error "boom"))))
+            (out () :handled))))
+  (is (image-ok-p)))
+
+(test nested-callback-throw-to-outermost
+  (define-call-it)
+  (is (eq :deep (catch 'outer
+                  (pycall "call_it"
+                          (lambda ()
+                            (pycall "call_it"
+                                    (lambda ()
+                                      (pycall "call_it" (lambda () (throw 'outer :deep))))))))))
+  (is (equal '(:inner 1)
+             (catch 'outer
+               (list (catch 'inner
+                       (pycall "call_it"
+                               (lambda () (pycall "call_it" (lambda () (throw 'inner :inner))))))
+                     1))))
+  (is (image-ok-p)))
+
+(test unwind-cleanups-inside-callback-run-once
+  (define-call-it)
+  (let ((runs 0) (outer-runs 0))
+    (is (eq :t (catch 'tag
+                 (unwind-protect
+                      (pycall "call_it" (lambda () (unwind-protect (throw 'tag :t) (incf runs))))
+                   (incf outer-runs)))))
+    (is (= 1 runs))
+    (is (= 1 outer-runs)))
+  ;; an error inside a cleanup during the unwind replaces the exit, as in plain Lisp
+  (is (equal "in cleanup"
+             (handler-case (catch 'tag
+                             (pycall "call_it"
+                                     (lambda () (unwind-protect (throw 'tag 1) (error "in cleanup")))))
+               (error (c) (princ-to-string c)))))
+  (is (image-ok-p)))
+
+(test unwind-swallowed-by-python-still-resumes
+  (define-call-it)
+  ;; Python catches the exception (except BaseException) and returns normally: the exit
+  ;; still happens when the call returns
+  (is (eq :thrown (catch 'tag (pycall "swallow" (lambda () (throw 'tag :thrown))))))
+  ;; `except Exception` does not catch it (a BaseException)
+  (raw-pyexec "def catch_exception(f):
+    try:
+        f()
+    except Exception:
+        return 'caught'
+    return 'normal'")
+  (is (eq :thrown (catch 'tag (pycall "catch_exception" (lambda () (throw 'tag :thrown))))))
+  (is (image-ok-p)))
+
+(test list-sort-callback-throw
+  ;; list.sort empties the list while it sorts; Python's own unwinding restores it
+  (raw-pyexec "sort_me = [3, 1, 2]
+def sort_global(key):
+    sort_me.sort(key=key)")
+  (is (eq :stop (catch 'tag (pycall "sort_global" (lambda (x) (if (= x 2) (throw 'tag :stop) x))))))
+  (is (eql 3 (pyeval "len(sort_me)")))
+  (is (image-ok-p)))
+
+(test throw-through-callback-many-times-with-gc
+  (define-call-it)
+  (dotimes (i 2000)
+    (assert (equal (list i i) (catch 'tag (pycall "call_it" (lambda () (throw 'tag (list i i)))))))
+    (when (zerop (mod i 500)) (sb-ext:gc :full t)))
+  (is (image-ok-p))
+  (with-python-gil
+    (dotimes (i 500)
+      (assert (eql i (block b (pycall "call_it" (lambda () (return-from b i))))))))
+  (is (image-ok-p)))
+
+(test throw-through-callback-threads
+  (define-call-it)
+  (let* ((ok (make-array 4 :initial-element nil))
+         (threads (loop for k below 4
+                        collect (let ((k k))
+                                  (bt:make-thread
+                                   (lambda ()
+                                     (setf (aref ok k)
+                                           (loop for i below 300
+                                                 always (eql (+ i k)
+                                                             (catch 'tag
+                                                               (pycall "call_it"
+                                                                       (lambda () (throw 'tag (+ i k))))))))))))))
+    (mapc #'bt:join-thread threads)
+    (is (every #'identity ok)))
+  (is (image-ok-p)))
+
+;;; ------------------------------------------------------------------------------------
+;;; Child processes: repros that hung or killed the process
+
+(defun run-child-lisp (forms &key (timeout 120) core (environment nil))
+  "Runs FORMS (strings) in a fresh SBCL with pymodgen loaded (or from CORE) under
+`timeout -s KILL`; returns (values output exit-code)."
+  (let* ((root (namestring (asdf:system-source-directory "pymodgen")))
+         (args (append (list "-s" "KILL" (princ-to-string timeout) "sbcl")
+                       (when core (list "--core" core))
+                       (list "--noinform" "--non-interactive" "--disable-debugger")
+                       (unless core
+                         (list "--eval" "(require :asdf)"
+                               "--eval" (format nil "(push #p~S asdf:*central-registry*)" root)
+                               "--eval" "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"pymodgen\"))"))
+                       (loop for f in forms append (list "--eval" f)))))
+    (multiple-value-bind (out err code)
+        (uiop:run-program (cons "timeout" args)
+                          :output :string :error-output :output :ignore-error-status t
+                          :environment (append environment (sb-ext:posix-environ)))
+      (declare (ignore err))
+      (values out code))))
+
+(test deep-recursion-recursion-error
+  ;; a fresh image: Lisp -> Python -> Lisp ... 2000 deep ends in a RecursionError with its
+  ;; message (it used to hang in the error fetch, then ignore SIGTERM)
+  (multiple-value-bind (out code)
+      (run-child-lisp
+       (list "(in-package :pymodgen)"
+             "(raw-pyexec \"def call_it(f, *a): return f(*a)\")"
+             "(defun rec (n) (if (zerop n) 0 (1+ (pycall \"call_it\" #'rec (1- n)))))"
+             "(let ((c (handler-case (progn (rec 2000) nil) (error (c) c))))
+                (format t \"~&TYPE ~A~%MESSAGE ~A~%\" (ignore-errors (pyerror-type c)) (ignore-errors (pyerror-message c))))"
+             "(format t \"~&SHALLOW ~A~%\" (rec 20))"
+             "(format t \"~&AFTER ~A~%\" (pycall \"str\" 42))")
+       :timeout 180)
+    (is (eql 0 code) "~A" out)
+    (is (search "TYPE RecursionError" out) "~A" out)
+    (is (search "MESSAGE maximum recursion depth exceeded" out) "~A" out)
+    (is (search "SHALLOW 20" out) "~A" out)
+    (is (search "AFTER 42" out) "~A" out)))
+
+(test saved-image-stale-wrapper
+  (let ((core (format nil "/tmp/pymodgen-saved-~D.core" (sb-posix:getpid))))
+    (unwind-protect
+         (progn
+           (multiple-value-bind (out code)
+               (run-child-lisp
+                (list "(in-package :pymodgen)"
+                      "(defvar cl-user::*saved-wrapper* (with-remote-objects (pyeval \"[1, 2, 3]\")))"
+                      "(defvar cl-user::*saved-value* (pycall \"str\" 42))"
+                      "(defun cl-user::use-callback () (pycall \"list\" (pycall \"map\" (lambda (x) (* 2 x)) (list 1 2))))"
+                      (format nil "(sb-ext:save-lisp-and-die ~S)" core))
+                :timeout 180)
+             (is (eql 0 code) "saving: ~A" out)
+             (is (probe-file core) "~A" out))
+           (multiple-value-bind (out code)
+               (run-child-lisp
+                (list "(in-package :pymodgen)"
+                      ;; constants are valid from the very first call of the new process
+                      "(format t \"~&NONE-BEFORE ~S~%\" (pyobject-wrapper-p +py-none+))"
+                      "(format t \"~&NONE-STR ~A~%\" (pycall \"str\" +py-none+))"
+                      "(format t \"~&NONE-EQ ~A~%\" (eq +py-none+ (pyeval \"None\")))"
+                      "(format t \"~&STALE ~A~%\" (handler-case (progn (pycall \"len\" cl-user::*saved-wrapper*) :no-error)
+                         (python-stale-object-error (c) (if (search \"earlier Python session\" (princ-to-string c)) :clear-error c))))"
+                      "(format t \"~&PRINTS ~A~%\" (search \"earlier Python session\" (prin1-to-string cl-user::*saved-wrapper*)))"
+                      "(format t \"~&AFTER ~A ~A~%\" (pycall \"str\" 42) cl-user::*saved-value*)"
+                      "(format t \"~&CALLBACK ~A~%\" (cl-user::use-callback))"
+                      "(format t \"~&FRESH ~A~%\" (pycall \"len\" (pyeval \"[1, 2]\")))")
+                :core core :timeout 120)
+             (is (eql 0 code) "~A" out)
+             (is (search "NONE-BEFORE T" out) "~A" out)
+             (is (search "NONE-STR None" out) "~A" out)
+             (is (search "NONE-EQ T" out) "~A" out)
+             (is (search "STALE CLEAR-ERROR" out) "~A" out)
+             (is (search "PRINTS " out) "~A" out)
+             (is (not (search "PRINTS NIL" out)) "~A" out)
+             (is (search "AFTER 42 42" out) "~A" out)
+             (is (search "CALLBACK #(2 4)" out) "~A" out)
+             (is (search "FRESH 2" out) "~A" out)))
+      (when (probe-file core) (delete-file core)))))
+
+;;; ------------------------------------------------------------------------------------
+;;; 5. Interrupts reach a long Python call
+
+(defun now () (/ (get-internal-real-time) internal-time-units-per-second))
+
+(test interrupt-long-sleep
+  (let* ((main (bt:current-thread))
+         (ran nil)
+         (t0 (now))
+         (sender (bt:make-thread (lambda ()
+                                   (sleep 0.3)
+                                   (sb-thread:interrupt-thread main (lambda () (setf ran (now))))))))
+    (let ((c (handler-case (progn (pycall "time.sleep" 3) nil) (pyerror (c) c))))
+      (bt:join-thread sender)
+      (is (< (- (now) t0) 2) "the sleep ended early (~,2F s)" (float (- (now) t0)))
+      (is (equal "KeyboardInterrupt" (and c (pyerror-type c))))
+      (is (and ran (< (- ran t0) 2)) "the Lisp interrupt ran once the call returned")))
+  (is (image-ok-p))
+  ;; a request that arrives after the call returned does not hit a later call
+  (is (eq +py-none+ (pycall "time.sleep" 0.01)))
+  (is (image-ok-p)))
+
+(test interrupt-with-timeout-long-sleep
+  (let* ((t0 (now))
+         (r (handler-case (sb-ext:with-timeout 0.5 (pycall "time.sleep" 3))
+              (sb-ext:timeout () :timeout)
+              (pyerror (c) (pyerror-type c)))))
+    (is (eq :timeout r))
+    (is (< (- (now) t0) 2) "with-timeout fired during the call (~,2F s)" (float (- (now) t0))))
+  (is (image-ok-p)))
+
+(test interrupt-with-timeout-busy-loop-other-thread
+  (let* ((t0 (now)) (r nil)
+         (w (bt:make-thread
+             (lambda ()
+               (setf r (handler-case
+                           (sb-ext:with-timeout 0.5
+                             (pyexec "x = 0
+for i in range(3 * 10**7):
+    x += 1"))
+                         (sb-ext:timeout () :timeout)
+                         (pyerror (c) (pyerror-type c))))))))
+    (bt:join-thread w)
+    (is (eq :timeout r))
+    (is (< (- (now) t0) 3) "the busy loop was interrupted (~,2F s)" (float (- (now) t0))))
+  (is (image-ok-p)))
+
+(test interrupt-sigterm-ends-long-call
+  ;; a child in a 60 s Python call gets SIGTERM: it ends within seconds
+  (let* ((root (namestring (asdf:system-source-directory "pymodgen")))
+         (p (sb-ext:run-program
+             "timeout" (list "-s" "KILL" "120" "sbcl" "--noinform" "--non-interactive"
+                             "--eval" "(require :asdf)"
+                             "--eval" (format nil "(push #p~S asdf:*central-registry*)" root)
+                             "--eval" "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"pymodgen\"))"
+                             "--eval" "(progn (pymodgen:pycall \"str\" 1) (format t \"~&READY~%\") (finish-output))"
+                             "--eval" "(pymodgen:pycall \"time.sleep\" 60)")
+             :search t :wait nil :output :stream :error nil)))
+    (unwind-protect
+         (let ((ready (loop for line = (read-line (sb-ext:process-output p) nil)
+                            while line thereis (search "READY" line))))
+           (is (not (null ready)))
+           (sleep 0.5)
+           (let ((t0 (now)))
+             ;; `timeout` passes SIGTERM on to sbcl
+             (sb-posix:kill (sb-ext:process-pid p) sb-posix:sigterm)
+             (loop repeat 200 while (sb-ext:process-alive-p p) do (sleep 0.05))
+             (is (not (sb-ext:process-alive-p p)) "the process ended after SIGTERM")
+             (is (< (- (now) t0) 10))))
+      (when (sb-ext:process-alive-p p) (sb-ext:process-kill p 9))
+      (sb-ext:process-close p))))
+
+;;; ------------------------------------------------------------------------------------
+;;; 6. Nothing stack-allocated escapes into a condition
+
+(test odd-keywords-no-stack-garbage
+  (let ((text (handler-case (progn (pycall "dict" :a 1 :b) nil)
+                (error (c) (princ-to-string c)))))
+    (is (stringp text))
+    (is (search "(:A 1 :B)" text) "~A" text)
+    (sb-ext:gc :full t)
+    ;; the condition object is still printable long after the call's frame is gone
+    (let ((c (handler-case (progn (pycall "dict" :x 1 :y 2 :z) nil) (error (c) c))))
+      (dotimes (i 100) (pycall "str" i))
+      (sb-ext:gc)
+      (is (search "(:X 1 :Y 2 :Z)" (princ-to-string c)))))
+  (is (image-ok-p)))
