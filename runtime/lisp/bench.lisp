@@ -71,6 +71,27 @@
               (best-seconds () (with-python-gil (dotimes (i n) (pyeval "bench_x + 1"))))
               native-code n))))
 
+(defun bench-float-switch ()
+  "The cost of switching to Python's floating-point environment at every entry (and back),
+in this run: the same loops with the switch turned off (unsafe; only measured here)."
+  (let* ((n *n*)
+         (cell (%callable-cell "builtins" "str"))
+         (on-gil (best-seconds () (with-python-gil (dotimes (i n) (%call-cell cell (list i) nil)))))
+         (on (best-seconds () (dotimes (i n) (%call-cell cell (list i) nil))))
+         (off-gil (progn (pymodgen::pmg-set-fp-switch 0)
+                         (unwind-protect
+                              (best-seconds () (with-python-gil (dotimes (i n) (%call-cell cell (list i) nil))))
+                           (pymodgen::pmg-set-fp-switch 1))))
+         (off (progn (pymodgen::pmg-set-fp-switch 0)
+                     (unwind-protect (best-seconds () (dotimes (i n) (%call-cell cell (list i) nil)))
+                       (pymodgen::pmg-set-fp-switch 1)))))
+    (format t "~&~%Float-environment switch (generated call; same run, switch off = Lisp's traps in Python)~%")
+    (format t "~&GIL per call: ~,1F ns/call with the switch, ~,1F without (~,1F ns, ~,1F %)~%"
+            (* 1d9 (/ on n)) (* 1d9 (/ off n)) (* 1d9 (/ (- on off) n)) (* 100 (/ (- on off) off)))
+    (format t "~&inside with-python-gil: ~,1F ns/call with the switch, ~,1F without (~,1F ns, ~,1F %)~%"
+            (* 1d9 (/ on-gil n)) (* 1d9 (/ off-gil n)) (* 1d9 (/ (- on-gil off-gil) n))
+            (* 100 (/ (- on-gil off-gil) off-gil)))))
+
 (defun bench-arrays ()
   (format t "~&~%Arrays~%")
   (raw-pyexec "import numpy")
@@ -109,5 +130,6 @@
 (format t "~&pymodgen Lisp runtime benchmark -- SBCL ~A, Python ~{~A~^.~}~%"
         (lisp-implementation-version) (subseq (pyversion-info) 0 3))
 (bench-calls)
+(bench-float-switch)
 (bench-arrays)
 (finish-output)

@@ -29,6 +29,7 @@
    ;; errors
    #:pyerror #:pyerror-type #:pyerror-message #:pyerror-traceback
    #:python-not-alive-error
+   #:python-stale-object-error
    ;; GIL and garbage collection
    #:with-python-gil #:with-pygc #:enable-pygc #:disable-pygc #:*pygc-threshold*
    ;; the contract with generated bindings (see src/generated.lisp)

@@ -29,6 +29,7 @@ runtime's frames would leave the GIL taken and its bookkeeping wrong."
 (defpmg "pmg_interrupt_thread" :int (os-thread :uint64))
 (defpmg "pmg_set_signal_relay" :int (os-thread :uint64))
 (defpmg "pmg_fp_words" :uint64)
+(defpmg "pmg_set_fp_switch" :void (on :int))
 ;; errors
 (defpmg "pmg_error_part" :pointer (i :int))
 (defpmg "pmg_error_clear" :void)

@@ -8,8 +8,12 @@
 //! puts the Lisp words back for the Lisp code and masks again when it returns. This is
 //! done here, in the C ABI, so that it is the same for every Lisp implementation.
 //!
-//! Cost: `stmxcsr`/`fnstcw` to read, `ldmxcsr`/`fldcw` only when a word must change (a few
-//! cycles each); no fenv.h calls.
+//! The x87 control word is masked once and left masked: SBCL's float modes on x86-64 are
+//! MXCSR (its Lisp code does not use the x87 unit), and switching it back costs a `fnclex`
+//! (tens of ns) per call. So only MXCSR goes back and forth: `stmxcsr` to read, `ldmxcsr`
+//! when it must change (about 4 ns each on the machine here); no fenv.h calls.
+//! `pmg_set_fp_switch(0)` turns the switch off, for the benchmark's same-run comparison
+//! only (Python then runs with the caller's traps: unsafe).
 
 #[cfg(target_arch = "x86_64")]
 mod imp {
@@ -42,9 +46,7 @@ mod imp {
 
     #[inline(always)]
     fn fldcw(v: u16) {
-        // Pending x87 exception flags would fire at the next x87 instruction once a trap
-        // is unmasked: clear them first.
-        unsafe { asm!("fnclex", "fldcw [{}]", in(reg) &v, options(nostack)) };
+        unsafe { asm!("fldcw [{}]", in(reg) &v, options(nostack)) };
     }
 
     /// The caller's words: MXCSR in the low 32 bits, the x87 control word above.
@@ -80,6 +82,12 @@ mod imp {
             self.mxcsr() & MXCSR_MASKS == MXCSR_MASKS && self.cw() & X87_MASKS == X87_MASKS
         }
 
+        /// The caller's words with the x87 traps masked (what `restore` gives back).
+        #[inline(always)]
+        pub fn x87_masked(self) -> FpWords {
+            FpWords(self.0 | ((X87_MASKS as u64) << 32))
+        }
+
         /// Masks every trap (Python's environment), keeping rounding and flush modes;
         /// the sticky flags are cleared so Python (numpy's checks) starts clean.
         #[inline(always)]
@@ -94,16 +102,13 @@ mod imp {
             }
         }
 
-        /// Puts these words back (when they differ from the current ones). The sticky
-        /// flags Python raised are dropped with it, so Lisp sees none of them.
+        /// Puts the MXCSR of these words back (when it differs from the current one). The
+        /// sticky flags Python raised are dropped with it, so Lisp sees none of them. The
+        /// x87 control word stays masked (see the module documentation).
         #[inline(always)]
         pub fn restore(self) {
-            let now = FpWords::read();
-            if now.mxcsr() != self.mxcsr() {
+            if stmxcsr() != self.mxcsr() {
                 ldmxcsr(self.mxcsr());
-            }
-            if now.cw() != self.cw() {
-                fldcw(self.cw());
             }
         }
     }
@@ -130,6 +135,10 @@ mod imp {
             true
         }
         #[inline(always)]
+        pub fn x87_masked(self) -> FpWords {
+            self
+        }
+        #[inline(always)]
         pub fn mask_all(self) {}
         #[inline(always)]
         pub fn restore(self) {}
@@ -137,6 +146,10 @@ mod imp {
 }
 
 pub(super) use imp::FpWords;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static SWITCH: AtomicBool = AtomicBool::new(true);
 
 /// Guard for one entry from Lisp into Python: masks all traps now, restores the caller's
 /// floating-point words when dropped.
@@ -147,11 +160,12 @@ pub(super) struct PyFpEnv {
 impl PyFpEnv {
     #[inline(always)]
     pub(super) fn enter() -> PyFpEnv {
-        let saved = FpWords::read();
-        if !saved.masked() {
-            saved.mask_all();
+        let read = FpWords::read();
+        if !read.masked() && SWITCH.load(Ordering::Relaxed) {
+            read.mask_all();
+            return PyFpEnv { saved: read.x87_masked() };
         }
-        PyFpEnv { saved }
+        PyFpEnv { saved: read }
     }
 
     /// The words of the code that entered (Lisp's, for callbacks).
@@ -166,6 +180,14 @@ impl Drop for PyFpEnv {
     fn drop(&mut self) {
         self.saved.restore();
     }
+}
+
+/// Turns the switch into Python's floating-point environment off (0) or on (1, the
+/// default). For benchmarks measuring its cost in one run; with it off, Python code runs
+/// with the caller's traps (SBCL's: a float overflow in Python is then a crash).
+#[unsafe(no_mangle)]
+pub extern "C" fn pmg_set_fp_switch(on: std::ffi::c_int) {
+    SWITCH.store(on != 0, Ordering::Relaxed);
 }
 
 /// The current floating-point words as one integer (MXCSR | x87 control word << 32), for

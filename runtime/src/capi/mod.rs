@@ -56,7 +56,7 @@ pub use callbacks::*;
 pub use capture::*;
 pub use construct::*;
 pub use errors::*;
-pub use fpenv::pmg_fp_words;
+pub use fpenv::{pmg_fp_words, pmg_set_fp_switch};
 pub use interrupts::*;
 pub use lifecycle::*;
 pub use objects::*;
