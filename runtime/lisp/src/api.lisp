@@ -13,11 +13,8 @@
 (defun lisp-keyword (name)
   (intern (string-upcase (substitute #\- #\_ name)) :keyword))
 
-(cffi:defcallback lisp-dispatch :pointer ((handle :int64) (args :pointer) (kwargs :pointer))
-  ;; Runs with the GIL held by Python (the runtime marks it held for this thread). A
-  ;; non-local exit out of it stops at the barrier and resumes once Python has unwound.
-  (call-with-unwind-barrier
-   (lambda ()
+(defun dispatch-callback (handle args kwargs)
+  ;; Runs with the GIL held by Python (the runtime marks it held for this thread).
   (let ((*in-gil* t) (*remote* nil) (*pinned-arrays* nil) (*shared-arrays* nil))
     (handler-case
         (let* ((f (handle-object handle))
@@ -37,6 +34,12 @@
                                         (handler-case (princ-to-string c)
                                           (error () "(unprintable condition)"))))
         (cffi:null-pointer)))))
+
+(cffi:defcallback lisp-dispatch :pointer ((handle :int64) (args :pointer) (kwargs :pointer))
+  ;; A non-local exit out of the Lisp function stops here; Python unwinds its frames and
+  ;; the exit resumes from the Lisp frame that called Python (portability.lisp).
+  (call-with-unwind-barrier
+   (lambda () (dispatch-callback handle args kwargs))
    (lambda ()
      (pmg-set-python-error 4 "a non-local exit from a Lisp callback")
      (cffi:null-pointer))))

@@ -397,6 +397,41 @@ for i in range(3 * 10**7):
       (when (sb-ext:process-alive-p p) (sb-ext:process-kill p 9))
       (sb-ext:process-close p))))
 
+(test interrupt-sigint-long-sleep
+  ;; C-c (SIGINT) while a child sleeps 60 s in Python: the call ends with KeyboardInterrupt
+  ;; and the Lisp interrupt (SBCL's interactive interrupt) runs right after it
+  (let* ((root (namestring (asdf:system-source-directory "pymodgen")))
+         (p (sb-ext:run-program
+             "timeout" (list "-s" "KILL" "120" "sbcl" "--noinform" "--non-interactive"
+                             "--eval" "(require :asdf)"
+                             "--eval" (format nil "(push #p~S asdf:*central-registry*)" root)
+                             "--eval" "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"pymodgen\"))"
+                             "--eval" "(progn (pymodgen:pycall \"str\" 1) (format t \"~&READY~%\") (finish-output))"
+                             "--eval" "(let ((seen '()))
+                                         (handler-case
+                                             (handler-bind ((pymodgen:pyerror (lambda (c) (push (pymodgen:pyerror-type c) seen))))
+                                               (pymodgen:pycall \"time.sleep\" 60))
+                                           (sb-sys:interactive-interrupt () (push :interactive-interrupt seen))
+                                           (pymodgen:pyerror () nil))
+                                         (format t \"~&SEEN ~S~%AFTER ~A~%\" seen (pymodgen:pycall \"str\" 42))
+                                         (finish-output))")
+             :search t :wait nil :output :stream :error nil)))
+    (unwind-protect
+         (let ((ready (loop for line = (read-line (sb-ext:process-output p) nil)
+                            while line thereis (search "READY" line))))
+           (is (not (null ready)))
+           (sleep 0.5)
+           (let ((t0 (now)))
+             (sb-posix:kill (sb-ext:process-pid p) sb-posix:sigint)
+             (let ((rest (with-output-to-string (o)
+                           (loop for line = (read-line (sb-ext:process-output p) nil)
+                                 while line do (write-line line o)))))
+               (is (< (- (now) t0) 10) "C-c ended the call (~,2F s)" (float (- (now) t0)))
+               (is (search "INTERACTIVE-INTERRUPT" rest) "~A" rest)
+               (is (search "AFTER 42" rest) "~A" rest))))
+      (when (sb-ext:process-alive-p p) (sb-ext:process-kill p 9))
+      (sb-ext:process-close p))))
+
 ;;; ------------------------------------------------------------------------------------
 ;;; 6. Nothing stack-allocated escapes into a condition
 

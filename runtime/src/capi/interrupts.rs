@@ -63,7 +63,6 @@ pub(super) fn unregister(info: *const ThreadInfo) {
 #[inline(always)]
 pub(super) fn set_in_python(t: &Tls, n: u32) {
     t.in_python.set(n);
-    SIG_IN_PYTHON.with(|c| c.set(n));
     let info = t.info.get();
     if !info.is_null() {
         unsafe { (*info).in_python.store(n, Ordering::Relaxed) };
@@ -172,12 +171,6 @@ pub(super) unsafe fn setup_python_sigint() {
 // `pmg_set_signal_relay`), whose Lisp handler then runs at once: for C-c and timers it
 // interrupts the busy thread, which `pmg_interrupt_thread` turns into KeyboardInterrupt.
 
-thread_local! {
-    /// Mirror of `Tls::in_python` readable from a signal handler (no destructor, so its
-    /// first access allocates nothing).
-    pub(super) static SIG_IN_PYTHON: Cell<u32> = const { Cell::new(0) };
-}
-
 const RELAYED: [c_int; 3] = [2, 14, 15]; // SIGINT, SIGALRM, SIGTERM
 static RELAY_THREAD: AtomicU64 = AtomicU64::new(0);
 /// The Lisp runtime's handlers (struct sigaction, opaque), saved when ours were installed.
@@ -201,7 +194,8 @@ unsafe extern "C" fn relay_handler(sig: c_int, info: *mut c_void, ctx: *mut c_vo
         None => return,
     };
     let relay = RELAY_THREAD.load(Ordering::Relaxed);
-    let busy = SIG_IN_PYTHON.with(|c| c.get()) > 0;
+    // (no thread-local access here: in a shared library it may allocate on first use)
+    let busy = in_python_now();
     if busy && relay != 0 && relay != unsafe { pthread_self() } as u64 {
         unsafe { pthread_kill(relay as usize, sig) };
         return;
@@ -218,6 +212,16 @@ unsafe extern "C" fn relay_handler(sig: c_int, info: *mut c_void, ctx: *mut c_vo
             let f: unsafe extern "C" fn(c_int) = std::mem::transmute(h);
             f(sig);
         }
+    }
+}
+
+/// Whether the calling thread is executing Python, from a signal handler: its registry
+/// entry, if the registry is not locked at this moment (else "no": the Lisp handler runs).
+fn in_python_now() -> bool {
+    let me = unsafe { pthread_self() } as u64;
+    match REGISTRY.try_lock() {
+        Ok(r) => r.iter().any(|i| i.os_thread == me && i.in_python.load(Ordering::Relaxed) > 0),
+        Err(_) => false,
     }
 }
 

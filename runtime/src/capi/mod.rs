@@ -14,6 +14,14 @@
 //! - Object-returning functions return NEW references unless documented otherwise.
 //! - `pmg_decref_deferred` needs no GIL: it queues the pointer; the queue is flushed by the
 //!   next call that takes the GIL (Lisp finalizers use it, from any thread).
+//! - Python runs in Python's floating-point environment (every trap masked), whatever the
+//!   caller's; the caller's is restored before returning, and put back for the Lisp code of
+//!   a callback (`fpenv`).
+//! - A Lisp callback never unwinds through Python's frames: the Lisp side stops a
+//!   non-local exit at the callback and reports it with `pmg_set_python_error` kind 4; the
+//!   runtime call that ran that Python code then fails with type "pymodgen.LispUnwind" and
+//!   the Lisp side resumes the exit (`runtime/lisp/src/portability.lisp`).
+//! - Lisp interrupts reach a thread busy in Python as KeyboardInterrupt (`interrupts`).
 //!
 //! The interpreter is loaded once per process. `pmg_stop` ends the *session* (clears
 //! `__main__`, bumps the start generation so cached objects are re-resolved, refuses
