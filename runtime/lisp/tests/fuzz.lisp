@@ -236,8 +236,6 @@ class is on: Python computing on them under SBCL's traps is issue 10 item 1.")
     (list k (let ((name (symbol-name k))) (simple-string-of (if (notany #'lower-case-p name) (string-downcase name) name)))
           nil)))
 
-(defun with-source (value expected source) (list value expected source))
-
 (defun fzgen-scalar (&key (keywords t))
   (let ((k (rnd (if keywords 14 13))))
     (case k
@@ -423,8 +421,6 @@ fz_helpers_loaded = True
                    (list :value ,form))
      (pyerror (c) (list :pyerror (pyerror-type c) (pyerror-message c) c))
      (error (c) (list :error c))))
-
-(defun first-failure (&rest results) (find-if #'identity results))
 
 (defun step-roundtrip ()
   (let* ((v (fzgen-value 3 :keywords nil))
