@@ -55,6 +55,7 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         }
         let r = f(handle, args, kwargs);
         py_fp.restore();
+        fpenv::mask_x87();
         interrupts::set_in_python(t, inside);
         t.depth.set(t.depth.get() - 1);
         if r.is_null() && ffi::PyErr_Occurred().is_null() {

@@ -66,40 +66,40 @@ mod imp {
             FpWords(stmxcsr() as u64 | ((fnstcw() as u64) << 32))
         }
 
+        /// MXCSR only (the x87 word reads as masked).
         #[inline(always)]
-        fn mxcsr(self) -> u32 {
-            self.0 as u32
+        pub fn read_mxcsr() -> FpWords {
+            FpWords(stmxcsr() as u64 | ((X87_MASKS as u64) << 32))
         }
 
         #[inline(always)]
-        fn cw(self) -> u16 {
-            (self.0 >> 32) as u16
+        pub fn mxcsr_masked(self) -> bool {
+            self.mxcsr() & MXCSR_MASKS == MXCSR_MASKS
         }
 
-        /// True when every trap is already masked (nothing to switch).
+        /// Masks every SSE trap (Python's environment), keeping rounding and flush
+        /// modes; the sticky flags are cleared so Python (numpy's checks) starts clean.
         #[inline(always)]
-        pub fn masked(self) -> bool {
-            self.mxcsr() & MXCSR_MASKS == MXCSR_MASKS && self.cw() & X87_MASKS == X87_MASKS
+        pub fn mask_mxcsr(self) {
+            ldmxcsr((self.mxcsr() | MXCSR_MASKS) & !MXCSR_FLAGS);
         }
 
-        /// The caller's words with the x87 traps masked (what `restore` gives back).
+        /// Loads this MXCSR (dropping the sticky flags Python raised).
         #[inline(always)]
-        pub fn x87_masked(self) -> FpWords {
-            FpWords(self.0 | ((X87_MASKS as u64) << 32))
+        pub fn load_mxcsr(self) {
+            ldmxcsr(self.mxcsr());
         }
 
-        /// Masks every trap (Python's environment), keeping rounding and flush modes;
-        /// the sticky flags are cleared so Python (numpy's checks) starts clean.
-        #[inline(always)]
-        pub fn mask_all(self) {
-            let m = self.mxcsr();
-            if m & MXCSR_MASKS != MXCSR_MASKS {
-                ldmxcsr((m | MXCSR_MASKS) & !MXCSR_FLAGS);
-            }
-            let cw = self.cw();
+        pub fn mask_x87() {
+            let cw = fnstcw();
             if cw & X87_MASKS != X87_MASKS {
                 fldcw(cw | X87_MASKS);
             }
+        }
+
+        #[inline(always)]
+        fn mxcsr(self) -> u32 {
+            self.0 as u32
         }
 
         /// Puts the MXCSR of these words back (when it differs from the current one). The
@@ -131,15 +131,18 @@ mod imp {
             FpWords(0)
         }
         #[inline(always)]
-        pub fn masked(self) -> bool {
+        pub fn read_mxcsr() -> FpWords {
+            FpWords(0)
+        }
+        #[inline(always)]
+        pub fn mxcsr_masked(self) -> bool {
             true
         }
         #[inline(always)]
-        pub fn x87_masked(self) -> FpWords {
-            self
-        }
+        pub fn mask_mxcsr(self) {}
         #[inline(always)]
-        pub fn mask_all(self) {}
+        pub fn load_mxcsr(self) {}
+        pub fn mask_x87() {}
         #[inline(always)]
         pub fn restore(self) {}
     }
@@ -152,23 +155,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static SWITCH: AtomicBool = AtomicBool::new(true);
 
 /// Guard for one entry from Lisp into Python: masks all traps now, restores the caller's
-/// floating-point words when dropped.
+/// MXCSR when dropped. (The hot path: one `stmxcsr` and two `ldmxcsr`.)
 pub(super) struct PyFpEnv {
     saved: FpWords,
+    changed: bool,
 }
 
 impl PyFpEnv {
     #[inline(always)]
     pub(super) fn enter() -> PyFpEnv {
-        let read = FpWords::read();
-        if !read.masked() && SWITCH.load(Ordering::Relaxed) {
-            read.mask_all();
-            return PyFpEnv { saved: read.x87_masked() };
+        let saved = FpWords::read_mxcsr();
+        let changed = !saved.mxcsr_masked() && SWITCH.load(Ordering::Relaxed);
+        if changed {
+            saved.mask_mxcsr();
         }
-        PyFpEnv { saved: read }
+        PyFpEnv { saved, changed }
     }
 
-    /// The words of the code that entered (Lisp's, for callbacks).
+    /// The MXCSR of the code that entered (Lisp's, for callbacks).
     #[inline(always)]
     pub(super) fn saved(&self) -> FpWords {
         self.saved
@@ -178,7 +182,19 @@ impl PyFpEnv {
 impl Drop for PyFpEnv {
     #[inline(always)]
     fn drop(&mut self) {
-        self.saved.restore();
+        if self.changed {
+            self.saved.load_mxcsr();
+        }
+    }
+}
+
+/// Masks the x87 traps of the calling thread, once they are unmasked (first entry of a
+/// thread, after a Lisp callback: SBCL's callback entry sets its own modes). They stay
+/// masked: SBCL's Lisp code on x86-64 computes with SSE only.
+#[inline]
+pub(super) fn mask_x87() {
+    if SWITCH.load(Ordering::Relaxed) {
+        FpWords::mask_x87();
     }
 }
 

@@ -16,6 +16,7 @@ pub extern "C" fn pmg_built_python_version() -> *const c_char {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_initialize(executable: *const c_char, home: *const c_char) -> c_int {
     let _fp = PyFpEnv::enter();
+    fpenv::mask_x87();
     let r = catch_unwind(AssertUnwindSafe(|| unsafe { initialize(executable, home) }));
     match r {
         Ok(Ok(())) => 0,

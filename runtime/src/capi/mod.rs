@@ -369,6 +369,7 @@ impl Gil {
         }
         if t.info.get().is_null() {
             t.info.set(interrupts::register());
+            fpenv::mask_x87();
         }
         t.depth.set(1);
         if DEFERRED_LEN.load(Ordering::Relaxed) > 0 {
