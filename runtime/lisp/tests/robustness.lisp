@@ -373,7 +373,8 @@ for i in range(3 * 10**7):
   (is (image-ok-p)))
 
 (test interrupt-sigterm-ends-long-call
-  ;; a child in a 60 s Python call gets SIGTERM: it ends within seconds
+  ;; a child in a 600 s Python call gets SIGTERM: it ends long before (SBCL's exit then
+  ;; stops the child's other threads, which can take a while on a loaded machine)
   (let* ((root (namestring (asdf:system-source-directory "pymodgen")))
          (p (sb-ext:run-program
              "timeout" (list "-s" "KILL" "120" "sbcl" "--noinform" "--non-interactive"
@@ -381,7 +382,7 @@ for i in range(3 * 10**7):
                              "--eval" (format nil "(push #p~S asdf:*central-registry*)" root)
                              "--eval" "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"pymodgen\"))"
                              "--eval" "(progn (pymodgen:pycall \"str\" 1) (format t \"~&READY~%\") (finish-output))"
-                             "--eval" "(pymodgen:pycall \"time.sleep\" 60)")
+                             "--eval" "(pymodgen:pycall \"time.sleep\" 600)")
              :search t :wait nil :output :stream :error nil)))
     (unwind-protect
          (let ((ready (loop for line = (read-line (sb-ext:process-output p) nil)
@@ -391,9 +392,9 @@ for i in range(3 * 10**7):
            (let ((t0 (now)))
              ;; `timeout` passes SIGTERM on to sbcl
              (sb-posix:kill (sb-ext:process-pid p) sb-posix:sigterm)
-             (loop repeat 200 while (sb-ext:process-alive-p p) do (sleep 0.05))
+             (loop repeat 800 while (sb-ext:process-alive-p p) do (sleep 0.05))
              (is (not (sb-ext:process-alive-p p)) "the process ended after SIGTERM")
-             (is (< (- (now) t0) 10))))
+             (is (< (- (now) t0) 40) "ended ~,1F s after SIGTERM" (float (- (now) t0)))))
       (when (sb-ext:process-alive-p p) (sb-ext:process-kill p 9))
       (sb-ext:process-close p))))
 

@@ -182,7 +182,8 @@ impl PyFpEnv {
 impl Drop for PyFpEnv {
     #[inline(always)]
     fn drop(&mut self) {
-        if self.changed {
+        // (a caller with traps masked gets its words back too: without Python's flags)
+        if self.changed || FpWords::read_mxcsr() != self.saved {
             self.saved.load_mxcsr();
         }
     }
