@@ -448,3 +448,20 @@ for i in range(3 * 10**7):
       (sb-ext:gc)
       (is (search "(:X 1 :Y 2 :Z)" (princ-to-string c)))))
   (is (image-ok-p)))
+
+(test ucs4-above-unicode-range-refused
+  ;; (fuzz finding F4) the C ABI refuses UCS-4 data above U+10FFFF instead of making an
+  ;; invalid str; SBCL strings cannot hold such characters, so only the ABI is tested
+  (cffi:with-foreign-object (data :uint32 2)
+    (setf (cffi:mem-aref data :uint32 0) 65
+          (cffi:mem-aref data :uint32 1) #x110005)
+    (let ((p (pymodgen::pmg-str-from-kind 4 data 2)))
+      (is (cffi:null-pointer-p p))
+      (is (equal "ValueError" (pymodgen::error-part 0)))
+      (pymodgen::pmg-error-clear))
+    (setf (cffi:mem-aref data :uint32 1) #x10FFFF)
+    (let ((p (pymodgen::pmg-str-from-kind 4 data 2)))
+      (is (not (cffi:null-pointer-p p)))
+      (unless (cffi:null-pointer-p p) (pymodgen::pmg-decref p))))
+  (is (equal (string (code-char #x10FFFF)) (pycall "str" (string (code-char #x10FFFF)))))
+  (is (image-ok-p)))

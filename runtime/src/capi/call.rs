@@ -51,6 +51,11 @@ unsafe fn marshal(args: *const PmgArg, n: usize, buf: &mut [Obj]) -> Result<(), 
                 ARG_TRUE => ffi::Py_NewRef(ffi::Py_True()),
                 ARG_FALSE => ffi::Py_NewRef(ffi::Py_False()),
                 ARG_NONE => ffi::Py_NewRef(ffi::Py_None()),
+                ARG_STR4 if a.len > 0 && a.bits != 0 && !ucs4_valid(a.bits as *const c_void, a.len) => {
+                    set_error("ValueError", "call: string argument with a code point above U+10FFFF", "");
+                    release_owned_from(args, k, n);
+                    return Err(k);
+                }
                 ARG_STR1 | ARG_STR4 if a.len >= 0 && (a.len == 0 || a.bits != 0) => {
                     let kind = if a.tag == ARG_STR1 { 1 } else { 4 };
                     let data = if a.len == 0 { c"".as_ptr() as *const c_void } else { a.bits as *const c_void };

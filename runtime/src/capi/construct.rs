@@ -50,9 +50,23 @@ pub unsafe extern "C" fn pmg_str_from_kind(kind: c_int, data: *const c_void, len
             set_error("ValueError", "str_from_kind: bad kind, length or data", "");
             return None;
         }
+        if kind == 4 && !ucs4_valid(data, len) {
+            set_error("ValueError", "str_from_kind: code point above U+10FFFF", "");
+            return None;
+        }
         let data = if data.is_null() { c"".as_ptr() as *const c_void } else { data };
         check(ffi::PyUnicode_FromKindAndData(kind, data, len as _))
     })
+}
+
+/// True when the `len` UCS-4 code units at `data` are all code points (<= U+10FFFF):
+/// CPython's `PyUnicode_FromKindAndData` does not check, and a str holding more is invalid.
+pub(super) unsafe fn ucs4_valid(data: *const c_void, len: i64) -> bool {
+    if len <= 0 || data.is_null() {
+        return true;
+    }
+    let units = unsafe { std::slice::from_raw_parts(data as *const u32, len as usize) };
+    units.iter().all(|&u| u <= 0x10FFFF)
 }
 
 /// A str from UTF-8 bytes.

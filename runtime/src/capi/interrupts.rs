@@ -196,7 +196,14 @@ unsafe extern "C" fn relay_handler(sig: c_int, info: *mut c_void, ctx: *mut c_vo
     let relay = RELAY_THREAD.load(Ordering::Relaxed);
     // (no thread-local access here: in a shared library it may allocate on first use)
     let busy = in_python_now();
-    if busy && relay != 0 && relay != unsafe { pthread_self() } as u64 {
+    let me = unsafe { pthread_self() } as u64;
+    if busy && sig == 15 && me == MAIN_IDENT.load(Ordering::Relaxed) {
+        // SIGTERM on Python's main thread: end the call with KeyboardInterrupt and let the
+        // Lisp handler (deferred until the call returns) exit from this very thread; run
+        // on the relay instead, SBCL's exit would wait for the relay thread to stop
+        TRIPPED.store(true, Ordering::Release);
+        unsafe { ffi::PyErr_SetInterruptEx(2) };
+    } else if busy && relay != 0 && relay != me {
         unsafe { pthread_kill(relay as usize, sig) };
         return;
     }
