@@ -519,10 +519,8 @@ impl Ctx {
             2 => 0x1_0000,
             _ => 0x11_0000,
         };
-        // Known failing (FUZZ-FINDINGS F4: code points above U+10FFFF make an invalid str):
-        // only with PYMODGEN_CAPI_FUZZ_ALL=1 until fixed. The draw is made either way, so
-        // that a case is the same case in both modes.
-        let overflow = self.rng.one_in(8) && kind == 4 && known_failing();
+        // (code points above U+10FFFF: refused since the fix of FUZZ-FINDINGS F4, e736083)
+        let overflow = self.rng.one_in(8) && kind == 4;
         let mut cps: Vec<u32> = (0..n).map(|_| self.rng.below(max) as u32).collect();
         if overflow && n > 0 {
             cps[n - 1] = 0x11_0000 + self.rng.below(1000) as u32;
