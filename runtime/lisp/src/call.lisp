@@ -75,10 +75,23 @@
       (name-cell-path cell)
       (refresh-name-cell cell)))
 
+(defvar *designator-cells* (make-hash-table :test #'equal :synchronized t)
+  "string designator -> its name-cell, or its code-cell when it is Python code.")
+
+(defun designator-cell (string)
+  "The name-cell of a dotted-name STRING, or the code-cell of any other Python code (a
+lambda ...): decided once per string."
+  (or (gethash string *designator-cells*)
+      (setf (gethash string *designator-cells*)
+            (if (python-name-string-p string)
+                (name-cell string)
+                (make-code-cell (coerce string 'simple-string))))))
+
 (defun callable-target (designator)
-  "A name-cell or a borrowed PyObject* for a Python function designator."
+  "A name-cell, code-cell or a borrowed PyObject* for a Python function designator."
   (etypecase designator
-    (string (name-cell designator))
+    (string (designator-cell designator))
+    (code-cell designator)
     (name-cell designator)
     (pyobject-wrapper (pyobject-wrapper-pointer designator))
     (sb-sys:system-area-pointer designator)
@@ -92,8 +105,7 @@
   "Arguments the fast path passes without creating Python objects in Lisp (strings are
 passed as their character data, pinned during the call)."
   (or (typep x '(signed-byte 64))
-      (typep x 'double-float)
-      (typep x 'single-float)
+      (typep x 'double-float)                ; (a single-float is a numpy.float32: not here)
       (eq x t) (null x)
       (pyobject-wrapper-p x)
       (typep x '(simple-array character (*)))
@@ -108,7 +120,6 @@ passed as their character data, pinned during the call)."
       (typecase x
         ((signed-byte 64) (put +arg-i64+ :int64 x))
         (double-float (put +arg-f64+ :double x))
-        (single-float (put +arg-f64+ :double (coerce x 'double-float)))
         (pyobject-wrapper (put +arg-borrowed+ :uint64 (pyobject-wrapper-address x)))
         ((simple-array character (*))
          (put +arg-str4+ :uint64 (sb-sys:sap-int (sb-sys:vector-sap x)))
@@ -263,6 +274,8 @@ passed as their character data, pinned during the call)."
   (unless *alive* (python-start-if-not-alive))
   (when (typep target 'sb-sys:system-area-pointer)
     (setf target (sb-sys:sap-int target)))
+  (when (code-cell-p target)
+    (return-from %invoke (invoke-code-cell target args)))
   (let ((n 0) (fast (and (null *pythonizers*) (null *remote*))))
     (declare (fixnum n))
     (when fast
@@ -275,13 +288,26 @@ passed as their character data, pinned during the call)."
           (invoke-general (target-pointer target) positional kwargs
                           (if *remote* :wrapper :lisp))))))
 
+(defun invoke-code-cell (cell args)
+  "Calls the value of the Python expression of CELL (evaluated now) with ARGS."
+  (with-python-gil
+    (let ((p (code-cell-value-pointer cell)))
+      (unwind-protect (%invoke (cffi:pointer-address p) args)
+        (pmg-decref p)))))
+
 (defun call-to-pointer (target positional &optional kw-plist)
   "Calls TARGET (a function designator) with Lisp POSITIONAL arguments and a plist of
 keyword names (strings) and values; returns the result as a NEW reference."
   (unless *alive* (python-start-if-not-alive))
-  (invoke-general (callable-target target) positional
-                  (loop for (k v) on kw-plist by #'cddr collect (cons (python-name k) v))
-                  :pointer))
+  (let ((target (callable-target target)))
+    (if (code-cell-p target)
+        (with-python-gil
+          (let ((p (code-cell-value-pointer target)))
+            (unwind-protect (call-to-pointer p positional kw-plist)
+              (pmg-decref p))))
+        (invoke-general target positional
+                        (loop for (k v) on kw-plist by #'cddr collect (cons (python-name k) v))
+                        :pointer))))
 
 (defun pyattr-pointer (pointer name)
   "getattr as a new reference (signals on error)."
@@ -317,7 +343,10 @@ or a symbol (its lowercased name). ARGS: positional values, then keyword argumen
 
 (define-compiler-macro pycall (&whole form python-callable &rest args)
   (if (stringp python-callable)
-      `(%pycall-cell (load-time-value (make-name-cell ,python-callable)) ,@args)
+      `(%pycall-cell (load-time-value ,(if (python-name-string-p python-callable)
+                                           `(make-name-cell ,python-callable)
+                                           `(make-code-cell ,python-callable)))
+                     ,@args)
       form))
 
 (defun pymethod (object method-name &rest args)

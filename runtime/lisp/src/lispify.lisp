@@ -143,6 +143,13 @@ into an array of the matching element type (bool -> T/NIL, object dtypes via tol
 (defun shared-array-of (obj)
   (cdr (assoc (cffi:pointer-address obj) *shared-arrays*)))
 
+(defun type-name-of (obj)
+  "The qualified name of OBJ's type (\"numpy.float32\"; builtins without module), or \"\"."
+  (let ((n (pmg-type-name obj)))
+    (if (cffi:null-pointer-p n)
+        (progn (pmg-error-clear) "")
+        (unwind-protect (pystr-to-lisp n) (pmg-decref n)))))
+
 (defun lispify-object (tag obj owned)
   "Lisp value of OBJ (tag from the classifier). OWNED: OBJ is a new reference whose
 ownership passes here."
@@ -194,16 +201,16 @@ ownership passes here."
              ((= tag +tag-ndarray+)
               (or (shared-array-of obj) (ndarray-to-lisp obj)))
              ((= tag +tag-npscalar+)
-              (lispify-pointer (call-method-pointer obj "item" '()) t))
+              (let ((v (lispify-pointer (call-method-pointer obj "item" '()) t)))
+                (if (and (typep v 'double-float) (string= (type-name-of obj) "numpy.float32"))
+                    (coerce v 'single-float)
+                    v)))
              ((= tag +tag-fraction+)
               (/ (lispify-attr obj "numerator") (lispify-attr obj "denominator")))
              ((= tag +tag-lispobj+)
               (handle-object (lispify-attr obj "_handle")))
              (t
-              (let* ((name (let ((n (pmg-type-name obj)))
-                             (if (cffi:null-pointer-p n)
-                                 (progn (pmg-error-clear) "")
-                                 (unwind-protect (pystr-to-lisp n) (pmg-decref n)))))
+              (let* ((name (type-name-of obj))
                      (lispifier (gethash name *type-lispifiers*))
                      (w (progn (setf keep t)
                                (if owned (wrap-new-reference obj) (wrap-borrowed obj)))))

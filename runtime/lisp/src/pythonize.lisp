@@ -35,6 +35,14 @@ example the result of calling PYTHONIZE on another value)."))
 (defmethod pythonize ((o float))
   (check-pointer (pmg-float (coerce o 'double-float))))
 
+(defmethod pythonize ((o single-float))
+  ;; numpy.float32 (exactly a single-float, and it comes back as one); a Python float
+  ;; without numpy
+  (if (member :arrays *internal-features*)
+      (let ((*pythonizers* nil) (*remote* nil))
+        (call-to-pointer (name-cell "numpy.float32") (list (coerce o 'double-float))))
+      (check-pointer (pmg-float (coerce o 'double-float)))))
+
 (defmethod pythonize ((o complex))
   (check-pointer (pmg-complex (coerce (realpart o) 'double-float)
                               (coerce (imagpart o) 'double-float))))

@@ -31,14 +31,16 @@
 
 (deftest floats
   (is (eql 1.5d0 (pycall "ident" 1.5d0)))
-  (is (eql 1.5d0 (pycall "ident" 1.5f0)) "single-floats reach Python as float")
+  (is (eql 1.5f0 (pycall "ident" 1.5f0)) "single-floats reach Python as numpy.float32 and come back")
+  (is (equal "<class 'numpy.float32'>" (pycall "str" (pycall "type" 1.5f0))))
   (is (eql most-positive-double-float (pycall "ident" most-positive-double-float)))
   (is (eql least-positive-double-float (pycall "ident" least-positive-double-float)))
   (is (eql -0d0 (pycall "ident" -0d0)))
-  (is (eql 0.1d0 (pyeval "0.1")))
+  (is (eql 0.1d0 (raw-pyeval "0.1")))
+  (is (equal "0.1" (pyeval "0.1")) "pyeval passes number texts as strings (py4cl2-cffi)")
   (is (eql 2.5d0 (pyeval "__import__('numpy').float64(2.5)")))
   (is (eql 7 (pyeval "__import__('numpy').int32(7)")))
-  (is (eql 0.5d0 (pyeval "__import__('numpy').float32(0.5)"))))
+  (is (eql 0.5f0 (pyeval "__import__('numpy').float32(0.5)"))))
 
 (deftest complex-numbers
   (is (eql #C(1d0 2d0) (pyeval "1+2j")))
@@ -170,9 +172,9 @@
   (is (eql 42 (pyvalue "zz")))
   (is (eql 3 (first (pyversion-info))))
   (is (eql 11 (second (pyversion-info))))
-  (is (eql 3 (chain* "sys" "version_info" '(:@ 0))))
+  (is (eql 3 (chain* (with-remote-objects (pyvalue "sys")) "version_info" '(aref 0))))
   (is (equal "Hello world" (chain "hello {0}" (format "world") (capitalize))))
-  (is (eql 3 (chain sys version_info (@ 0))))
+  (is (eql 3 (chain sys version_info (aref 0))))
   (is (equalp #(1 2 3)
               (pycall "list" (pygenerator (let ((i 0)) (lambda () (incf i))) 4))))
   (is (search "sqrt" (with-output-to-string (*standard-output*) (pyhelp "math.sqrt")))))
