@@ -120,6 +120,24 @@ def defpyfun_spec(module, name):
         pass
     return [required, inspect.getdoc(obj) or '']
 
+def defpyfun_params(module, name):
+    '''[[name, kind, has_default], ...] (None without a signature) and the docstring of
+    module.name (__main__, then builtins, when module is empty), for defpyfun.'''
+    import importlib, inspect, builtins
+    if module:
+        obj = importlib.import_module(module)
+    else:
+        main = sys.modules['__main__']
+        obj = main if hasattr(main, name.split('.')[0]) else builtins
+    for part in name.split('.'):
+        obj = getattr(obj, part)
+    try:
+        params = [[p.name, p.kind.name, p.default is not p.empty]
+                  for p in inspect.signature(obj).parameters.values()]
+    except (TypeError, ValueError):
+        params = None
+    return [params, inspect.getdoc(obj) or '']
+
 def version_info():
     return list(sys.version_info)
 
@@ -195,16 +213,17 @@ returns its value. The compiled code of a given text is cached, so evaluating th
 text again costs no compilation. Prefer pycall, pyvalue, pyslot-value and pymethod."
   (unless *alive* (python-start-if-not-alive))
   (cffi:with-foreign-object (out :uint8 +value-size+)
-    (let ((tag (pmg-eval (code-string code-strings) 0 out (if *remote* 1 0))))
+    (let ((tag (pmg-eval (code-string code-strings) 0 out (raw-flag (if *remote* :wrapper :lisp)))))
       (finish-call tag out (if *remote* :wrapper :lisp)))))
 
 (defun %eval-cell (cell)
   (declare (optimize speed (safety 0) (debug 0)))
   (unless *alive* (python-start-if-not-alive))
   (cffi:with-foreign-object (out :uint8 +value-size+)
-    (let ((tag (pmg-eval-code (cffi:make-pointer (code-cell-address* cell)) out (if *remote* 1 0))))
+    (let ((tag (pmg-eval-code (cffi:make-pointer (code-cell-address* cell)) out
+                              (if (or *remote* *builtin-overrides*) 1 0))))
       (declare (type (signed-byte 32) tag))
-      (if (or *remote* *lispifiers*)
+      (if (or *remote* *lispifiers* *builtin-overrides*)
           (finish-call tag out (if *remote* :wrapper :lisp))
           (case tag
             (#.+tag-int+ (value-i out))
@@ -302,53 +321,100 @@ assignment target). Returns VALUE."
   python-name)
 
 (defun lispify-name (name)
-  "Python name -> Lisp symbol name: fooBar -> FOO-BAR, foo_bar -> FOO-BAR."
-  (with-output-to-string (s)
-    (loop for prev = nil then c
-          for c across name
-          do (cond ((char= c #\_) (write-char #\- s))
-                   ((and prev (lower-case-p prev) (upper-case-p c))
-                    (write-char #\- s) (write-char c s))
-                   (t (write-char (char-upcase c) s))))))
+  "Python name -> Lisp symbol name, as py4cl2-cffi names them: words split where a lower
+case letter is followed by an upper case one, a letter by a digit, and after an underscore;
+joined by hyphens and upcased, underscores dropped: fooBar -> FOO-BAR, foo_bar -> FOO-BAR,
+log10 -> LOG-10, nilAndT -> NIL-AND-T."
+  (let ((text (with-output-to-string (s)
+                (loop for prev = nil then c
+                      for c across name
+                      do (when (and prev
+                                    (or (and (upper-case-p c) (lower-case-p prev))
+                                        (and (digit-char-p c) (alpha-char-p prev))
+                                        (char= prev #\_)))
+                           (write-char #\- s))
+                         (write-char (char-upcase c) s)))))
+    (remove #\_ text :end (max 0 (1- (length text))))))
+
+(defun defpyfun-spec (params package)
+  "From Python's parameters ((name kind has-default) ...): the Lisp lambda list to show and
+the %CALL-PYTHON-STYLE spec #(N-OPTIONAL REST-P KWARGS-P KEYS N-REQUIRED SLOTS). Every
+positional-or-keyword and keyword-only parameter takes the keyword of its lispified name
+(py4cl2-cffi's &key: nilAndT -> :NIL-AND-T, nil -> :NIL or :.NIL), mapped to the exact
+Python name."
+  (let ((n-required 0) (n-optional 0) (rest-p nil) (kwargs-p nil) (keys '()) (slots '())
+        (required '()) (optional '()) (kw-only '()) (rest nil) (kwargs nil) (in-required t))
+    (dolist (p params)
+      (destructuring-bind (name kind has-default) p
+        (let ((key (intern (lispify-name name) :keyword))
+              (var (lisp-parameter name package)))
+          (cond ((member kind '("POSITIONAL_ONLY" "POSITIONAL_OR_KEYWORD") :test #'string=)
+                 (let ((keyword-p (string= kind "POSITIONAL_OR_KEYWORD")))
+                   (when keyword-p (push (list key name) keys))
+                   (push (if keyword-p key name) slots)
+                   (if (and in-required (not has-default))
+                       (progn (incf n-required) (push var required))
+                       (progn (setf in-required nil) (incf n-optional) (push var optional)))))
+                ((string= kind "VAR_POSITIONAL") (setf rest-p t rest var in-required nil))
+                ((string= kind "KEYWORD_ONLY")
+                 (push (list key name) keys)
+                 (setf in-required nil)
+                 (push var kw-only))
+                ((string= kind "VAR_KEYWORD") (setf kwargs-p t kwargs var))))))
+    (values `(,@(reverse required) ,@(when optional `(&optional ,@(reverse optional)))
+              ,@(when rest `(&rest ,rest))
+              ,@(when (or kw-only kwargs) `(&key ,@(reverse kw-only)))
+              ,@(when kwargs '(&allow-other-keys)))
+            (vector n-optional rest-p kwargs-p (reduce #'append (reverse keys))
+                    n-required (reverse slots)))))
 
 (defmacro defpyfun (fun-name &optional pymodule-name
                     &key (as fun-name) (cache t) (lisp-fun-name (lispify-name as))
                       (lisp-package *package*) (safety t))
   "Defines a function which calls python. Example
  (defpyfun \"sqrt\" \"math\") (sqrt 42) -> 6.48...; (defpyfun \"math.sqrt\") (math.sqrt 42)
-FUN-NAME: name of the function in python (in PYMODULE-NAME, or a dotted/global name);
-AS: the name used to derive LISP-FUN-NAME; LISP-PACKAGE: package (or its name) in which
-LISP-FUN-NAME is interned. The callable is looked up once per Python session and cached
-(CACHE and SAFETY are accepted for compatibility: the function always works after
-pystop/pystart). Arguments are passed as to PYCALL."
+FUN-NAME: name of the function in python (in PYMODULE-NAME, or a dotted/global name; a
+PYMODULE-NAME of \"\" or NIL means __main__, then builtins); AS: the name used to derive
+LISP-FUN-NAME; LISP-PACKAGE: package (or its name) in which LISP-FUN-NAME is interned. The
+callable of a module is looked up once per Python session and cached, a global name at each
+call (CACHE and SAFETY are accepted for compatibility: the function always works after
+pystop/pystart). When the Python function has a signature, its parameters are taken
+positionally, as in Python, or by the keyword of their lispified name (py4cl2-cffi's &key):
+ (defpyfun \"g\" \"\") for def g(a, nilAndT=1): (g 1), (g :a 1 :nil-and-t 2)."
   (declare (ignore cache safety))
-  (let* ((package (if (packagep lisp-package) lisp-package
+  (let* ((pymodule-name (if (equal pymodule-name "") nil pymodule-name))
+         (package (if (packagep lisp-package) lisp-package
                       (or (find-package lisp-package)
                           (error "defpyfun: no package ~A" lisp-package))))
          (symbol (intern lisp-fun-name package))
          (args (gensym "ARGS"))
-         (all (gensym "ALL"))
-         ;; When Python is available at macroexpansion time, the required positional
-         ;; parameters become required Lisp parameters and __doc__ the docstring.
+         ;; When Python is available at macroexpansion time: the parameters and __doc__.
          (spec (ignore-errors
                 (with-default-translation
-                  (pycall "_pymodgen.defpyfun_spec" (or pymodule-name "") fun-name))))
-         (required (mapcar (lambda (name) (lisp-parameter name package))
-                           (and spec (coerce (elt spec 0) 'list))))
+                  (pycall "_pymodgen.defpyfun_params" (or pymodule-name "") fun-name))))
+         (params (and spec (vectorp (elt spec 0))
+                      (map 'list (lambda (p) (coerce p 'list)) (elt spec 0))))
          (doc (format nil "Calls the Python function ~@[~A.~]~A.~@[~2%~A~]"
                       pymodule-name fun-name (and spec (plusp (length (elt spec 1)))
                                                   (elt spec 1))))
-         (target (if pymodule-name
-                     `(callable-cell-target (load-time-value (%callable-cell ,pymodule-name ,fun-name)))
-                     `(load-time-value (make-name-cell ,fun-name)))))
-    `(progn
-       (defun ,symbol (,@required &rest ,args)
-         ,doc
-         (declare (dynamic-extent ,args))
-         (let ((,all (list* ,@required ,args)))
-           (declare (dynamic-extent ,all))
-           (%invoke ,target ,all)))
-       ',symbol)))
+         (cell (if pymodule-name
+                   `(load-time-value (%callable-cell ,pymodule-name ,fun-name))
+                   `(load-time-value (make-name-cell ,fun-name)))))
+    (if (and spec (or params (vectorp (elt spec 0))))
+        (multiple-value-bind (lambda-list call-spec) (defpyfun-spec params package)
+          `(progn
+             (defun ,symbol (&rest ,args)
+               ,doc
+               (declare (dynamic-extent ,args)
+                        #+sbcl (sb-c::lambda-list ,lambda-list))
+               (%call-python-style ,cell nil ,args ,call-spec))
+             ',symbol))
+        `(progn
+           (defun ,symbol (&rest ,args)
+             ,doc
+             (declare (dynamic-extent ,args))
+             (%invoke ,(if pymodule-name `(callable-cell-target ,cell) cell) ,args))
+           ',symbol))))
 
 (defun lisp-parameter (python-name package)
   "A Lisp parameter symbol for PYTHON-NAME that is not a CL symbol or a constant."

@@ -165,15 +165,16 @@ passed as their character data, pinned during the call)."
 (defun call-and-convert (target buf n out)
   "The foreign call of the fast path and the conversion of common results."
   (declare (fixnum n) (optimize speed (safety 0) (debug 0)))
-  (let ((tag (if (name-cell-p target)
-                 (pmg-call-path (name-cell-pointer target) (name-cell-n target)
-                                buf n (cffi:null-pointer) 0 out 0)
-                 (pmg-call (cffi:make-pointer (the address target))
-                           buf n (cffi:null-pointer) 0 out 0))))
+  (let* ((raw (if *builtin-overrides* 1 0)) ; DEFINE-LISPIFIER of "int"...: see the object
+         (tag (if (name-cell-p target)
+                  (pmg-call-path (name-cell-pointer target) (name-cell-n target)
+                                 buf n (cffi:null-pointer) 0 out raw)
+                  (pmg-call (cffi:make-pointer (the address target))
+                            buf n (cffi:null-pointer) 0 out raw))))
     (declare (type (signed-byte 32) tag))
     ;; the common results inline (no boxing of OUT); the rest in LISPIFY-VALUE
-    (if *lispifiers*
-        (if (= tag +tag-error+) (signal-last-error) (lispify-value out t))
+    (if (or *lispifiers* *builtin-overrides*)
+        (finish-call tag out :lisp)
         (case tag
           (#.+tag-str+ (copy-str (value-kind out) (value-len out) (value-data out)))
           (#.+tag-int+ (value-i out))
@@ -232,8 +233,8 @@ passed as their character data, pinned during the call)."
                             (setf called t)
                             (if (name-cell-p target)
                                 (pmg-call-path (name-cell-pointer target) (name-cell-n target)
-                                               buf np names nk out (if (eq mode :lisp) 0 1))
-                                (pmg-call target buf np names nk out (if (eq mode :lisp) 0 1))))))
+                                               buf np names nk out (raw-flag mode))
+                                (pmg-call target buf np names nk out (raw-flag mode))))))
                  (finish-call tag out mode)))
           (unless called
             ;; a conversion failed: drop the objects made so far

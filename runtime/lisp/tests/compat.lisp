@@ -155,3 +155,192 @@ compat_obj = CompatObj()")
   (is (equal "inf" (pycall "str" sb-ext:single-float-positive-infinity)))
   (is (equal "<class 'numpy.float32'>"
              (pycall "str" (pycall "type" sb-ext:single-float-positive-infinity)))))
+
+;;; 5. Lisp objects passed to Python and back; python-getattr
+
+(test lisp-objects-round-trip
+  (let ((p (make-compat-point :x 1 :y 2))
+        (thing (make-instance 'compat-thing :value 5)))
+    (is (eq p (pycall "lambda x: x" p)))
+    (is (eq thing (pycall "lambda x: x" thing)))
+    (let ((back (pycall "lambda x: [x, (x, 1)]" p)))
+      (is (eq p (aref back 0)))
+      (is (eq p (first (aref back 1)))))
+    (setf (pyvalue "compat_kept") p)
+    (is (eq p (pyvalue "compat_kept")))
+    (is (eq p (raw-pyeval "compat_kept")))))
+
+(test python-getattr-serves-python
+  (let ((thing (make-instance 'compat-thing :value 11)))
+    (is (eql 11 (pycall "lambda x: x.value" thing)))
+    (is (eql 11 (chain* thing "value")))
+    (is (eql 11 (chain* thing 'value)))
+    (is (eql 12 (pyeval thing ".value + 1")))
+    (pyexec "compat_seen = " thing ".value * 2")
+    (is (eql 22 (pyvalue "compat_seen")))
+    ;; an attribute python-getattr does not serve is an AttributeError in Python
+    (is (eq nil (pycall "lambda x: hasattr(x, 'nothing')" thing)))
+    (is (equal "dflt" (pycall "lambda x: getattr(x, 'nothing', 'dflt')" thing)))
+    (signals pyerror (pycall "lambda x: x.nothing" thing))))
+
+;;; 6. Pythonizers for built-in Lisp types, lispifiers for wrappers
+
+(test pythonizers-and-lispifiers
+  (let ((d (with-pythonizers ((real "decimal.Decimal")) (pyeval pi))))
+    (is (typep d 'pyobject-wrapper))
+    (is (equal "<class 'decimal.Decimal'>" (python-object-type d)))
+    (is (search "3.14159265358979" (pycall "str" d))))
+  (is (eql pi (with-lispifiers ((pyobject-wrapper (lambda (o) (pycall "float" o))))
+                (with-pythonizers ((real "decimal.Decimal"))
+                  (pyeval pi)))))
+  (is (equal "<class 'decimal.Decimal'>"
+             (with-pythonizers ((integer "decimal.Decimal"))
+               (pycall "lambda x: str(type(x))" 3))))
+  (is (equalp '(1 2 3) (with-lispifiers ((vector (lambda (x) (coerce x 'list))))
+                         (raw-pyeval "[1, 2, 3]"))))
+  (is (equal "(1, 2, 3)" (with-pythonizers ((vector "tuple")) (pycall "str" #(1 2 3)))))
+  (is (equal "<class 'float'>"
+             (with-pythonizers ((single-float "float")) (pycall "lambda x: str(type(x))" 1.5)))))
+
+;;; 7. export-function callbacks that call Python
+
+(test exported-callbacks-calling-python
+  (export-function (lambda () (pyeval "42")) "compat_cb")
+  (is (equal "42" (pycall "compat_cb")) "pyeval of a number text is that string")
+  (is (equal "42" (raw-pyeval "compat_cb()")))
+  (export-function (lambda () (raw-pyeval "40 + 2")) "compat_cb2")
+  (is (eql 42 (pycall "compat_cb2")))
+  (export-function (lambda (x) (pycall "str" (* 2 x))) "compat_cb3")
+  (is (equal "42" (raw-pyeval "compat_cb3(21)")))
+  (export-function (lambda (&key (a 1) (b-c 2)) (list a b-c)) "compat_cb4")
+  (is (equal '(1 5) (raw-pyeval "compat_cb4(b_c=5)")))
+  (export-function (lambda () (pycall "compat_cb3" 1)) "compat_cb5")
+  (is (equal "2" (pycall "compat_cb5")) "a callback calling a callback"))
+
+;;; 8. defpyfun / defpymodule call shapes
+
+(defun compat-module-dir ()
+  (let ((dir (uiop:ensure-directory-pathname
+              (merge-pathnames (format nil "pymodgen-compat-~D/" (sb-posix:getpid))
+                               (uiop:temporary-directory)))))
+    (ensure-directories-exist dir)
+    (with-open-file (s (merge-pathnames "compat_shapes.py" dir)
+                       :direction :output :if-exists :supersede)
+      (write-string "def g(nil=1, t=2, nilAndT=3):
+    return [nil, t, nilAndT]
+
+def foo(a, b=2):
+    return [a, b]
+
+def caps(A, Bc=1, *, kw=3):
+    return [A, Bc, kw]
+" s))
+    (raw-pyexec (format nil "import sys
+if ~S not in sys.path: sys.path.insert(0, ~:*~S)" (namestring dir)))
+    dir))
+
+(test defpyfun-call-shapes
+  (raw-pyexec "def g(nil=1, t=2, nilAndT=3): return [nil, t, nilAndT]
+def compat_foo(a, b=2): return [a, b]")
+  (let ((*package* (find-package '#:pymodgen-compat-tests)))
+    (is (eq 'g (eval '(defpyfun "g" ""))))
+    (is (eq 'compat-foo (eval '(defpyfun "compat_foo" ""))))
+    (is (eq 'compat-foo (eval '(defpyfun "compat_foo")))))
+  (is (equalp #(1 2 5) (funcall 'g :nil-and-t 5)))
+  (is (equalp #(7 8 3) (funcall 'g :.nil 7 :.t 8)) "py4cl2-cffi's keywords for nil and t")
+  (is (equalp #(7 8 3) (funcall 'g :nil 7 :t 8)))
+  (is (equalp #(1 2 3) (funcall 'g)))
+  (is (equalp #(5 2) (funcall 'compat-foo :a 5)))
+  (is (equalp #(5 3) (funcall 'compat-foo :a 5 :b 3)))
+  (is (equalp #(5 3) (funcall 'compat-foo 5 :b 3)))
+  (is (equalp #(5 3) (funcall 'compat-foo 5 3)))
+  (signals error (funcall 'compat-foo))
+  ;; the lambda list SLIME shows is interned in the package, as py4cl2-cffi interns it
+  (is (eq (find-symbol "A" '#:pymodgen-compat-tests)
+          (first (sb-introspect:function-lambda-list 'compat-foo))))
+  ;; lispified names as py4cl2-cffi makes them
+  (is (eq 'log-10 (let ((*package* (find-package '#:pymodgen-compat-tests)))
+                    (eval '(defpyfun "log10" "math")))))
+  (is (eql 2d0 (funcall 'log-10 100)))
+  (is (equal "NIL-AND-T" (py4cl2-cffi::lispify-name "nilAndT")))
+  (is (equal "FOO-BAR" (py4cl2-cffi::lispify-name "foo_bar")))
+  (is (equal "FLOAT-32" (py4cl2-cffi::lispify-name "float32"))))
+
+(test defpymodule-call-shapes
+  (compat-module-dir)
+  (setf *defpymodule-silent-p* t)
+  (is (eq t (eval '(defpymodule "compat_shapes" nil :lisp-package "COMPAT-SHAPES"))))
+  (flet ((f (name &rest args) (apply (find-symbol name "COMPAT-SHAPES") args)))
+    (is (equalp #(1 2 5) (f "G" :nil-and-t 5)))
+    (is (equalp #(7 8 3) (f "G" :.nil 7 :.t 8)))
+    (is (equalp #(5 2) (f "FOO" :a 5)))
+    (is (equalp #(5 1 3) (f "CAPS" :a 5)) "a mixed-case Python name by its lispified keyword")
+    (is (equalp #(5 6 7) (f "CAPS" :a 5 :bc 6 :kw 7))))
+  ;; :reload nil leaves an existing package alone; :cache nil generates when evaluated
+  (is (eq t (eval '(defpymodule "compat_shapes" nil :lisp-package "COMPAT-SHAPES" :reload nil))))
+  (is (eq t (eval '(defpymodule "compat_shapes" nil :lisp-package "COMPAT-SHAPES2" :cache nil))))
+  (is (equalp #(5 2) (funcall (find-symbol "FOO" "COMPAT-SHAPES2") :a 5))))
+
+(test recompiling-a-file-with-defpymodule
+  (let* ((dir (compat-module-dir))
+         (file (merge-pathnames "uses-shapes.lisp" dir)))
+    (with-open-file (s file :direction :output :if-exists :supersede)
+      (write-string "(in-package #:pymodgen-compat-tests)
+(defpymodule \"compat_shapes\" nil :lisp-package \"COMPAT-SHAPES3\")
+(defun compat-call-shapes () (compat-shapes3:foo :a 1 :b 4))
+" s))
+    (dotimes (i 2)
+      (let ((fasl (handler-bind ((warning #'muffle-warning))
+                    (compile-file file :verbose nil :print nil))))
+        (is (not (null fasl)) "compile ~D" i)
+        (load fasl)
+        (is (equalp #(1 4) (funcall 'compat-call-shapes)))))))
+
+;;; 9. The rest of py4cl2-cffi's API
+
+(test rest-of-the-api
+  (is (null +disable-pystop+))
+  (let ((c (handler-case (progn (raw-pyeval "1/0") nil) (simple-pyerror (c) c))))
+    (is (typep c 'simple-pyerror))
+    (is (typep c 'pyerror))
+    (is (equal "ZeroDivisionError" (slot-value c 'type))))
+  (is (equal "1.5" (py4cl2-cffi::py-repr 1.5d0)))
+  (is (eql 1.5f0 (raw-pyeval (py4cl2-cffi::py-repr 1.5f0))))
+  (is (eql sb-ext:double-float-positive-infinity
+           (raw-pyeval (py4cl2-cffi::py-repr sb-ext:double-float-positive-infinity))))
+  (is (equal "x + 1" (py4cl2-cffi::py-repr "x + 1")))
+  (is (equal "\"42\"" (py4cl2-cffi::py-repr "42")))
+  (is (equal "[1, 2]" (py4cl2-cffi::py-repr #(1 2))))
+  (is (equal "foo_bar" (py4cl2-cffi::py-repr 'foo-bar)))
+  (is (equal "True" (py4cl2-cffi::py-repr t)))
+  (let ((p (py4cl2-cffi::pyvalue* "len")))
+    (is (typep p 'sb-sys:system-area-pointer))
+    (is (eql 3 (pycall p "abc"))))
+  (is (typep (py4cl2-cffi::pycall* "list" #(1 2)) 'pyobject-wrapper))
+  (is (eq t (py4cl2-cffi::python-name-p "numpy.linalg.norm")))
+  (is (eq nil (py4cl2-cffi::python-name-p "lambda x: x")))
+  (is (equal "True" (py4cl2-cffi::pythonize-symbol t)))
+  (is (equal "CONSTANT" (py4cl2-cffi::pythonize-symbol '*constant*)))
+  (let ((obj (list 1 2)))
+    (is (eq obj (py4cl2-cffi::lisp-object (py4cl2-cffi::object-handle obj)))))
+  (is (eql 3 (let ((s (py4cl2-cffi::pycall* "str" "abc")))
+               (py4cl2-cffi::pyforeign-funcall "PyObject_Length"
+                                               :pointer (pyobject-wrapper-pointer s) :long))))
+  (is (equal '(1 4 9)
+             (funcall (compile nil '(lambda ()
+                                     (iterate:iter (pyfor x in (py4cl2-cffi::pycall* "range" 1 4))
+                                       (iterate:collect (* x x)))))))))
+
+(test define-lispifier-overrides-int
+  (unwind-protect
+       (progn
+         (define-lispifier "int" (o) (list :int (pycall "str" o)))
+         (is (equal '(:int "5") (pycall "int" 5)))
+         (is (equal '(:int "3") (pycall "len" "abc")))
+         (is (equalp #((:int "1") "x" 2.5d0) (raw-pyeval "[1, 'x', 2.5]")))
+         (is (equal '(:int "7") (raw-pyeval "7")))
+         (is (equal "5" (pycall "str" 5)))
+         (is (equal '(:int "5") (lispify (with-remote-objects (pycall "int" 5))))))
+    (remhash "int" pymodgen::*type-lispifiers*)
+    (setf pymodgen::*builtin-overrides* nil))
+  (is (eql 5 (pycall "int" 5))))
