@@ -284,7 +284,11 @@ py4cl2-cffi); other Lisp values are passed as Python objects."
         (if (and (stringp a) (not (number-text-p a)))
             (write-string a s)
             (let ((name (format nil "_pymodgen_arg~D" (incf i))))
-              (setf (pyvalue (format nil "_pymodgen.~A" name)) a)
+              (if (typep a 'single-float)
+                  ;; a single-float stays one: numpy.float32, as py4cl2-cffi's py-repr has it
+                  (setf (pyvalue (format nil "_pymodgen.~A" name))
+                        (wrap-new-reference (single-float-to-float32 a)))
+                  (setf (pyvalue (format nil "_pymodgen.~A" name)) a))
               (format s "__import__('_pymodgen').~A" name)))))))
 
 (defun pyeval (&rest args)

@@ -105,7 +105,8 @@ lambda ...): decided once per string."
   "Arguments the fast path passes without creating Python objects in Lisp (strings are
 passed as their character data, pinned during the call)."
   (or (typep x '(signed-byte 64))
-      (typep x 'double-float)                ; (a single-float is a numpy.float32: not here)
+      (typep x 'double-float)
+      (typep x 'single-float)
       (eq x t) (null x)
       (pyobject-wrapper-p x)
       (typep x '(simple-array character (*)))
@@ -120,6 +121,7 @@ passed as their character data, pinned during the call)."
       (typecase x
         ((signed-byte 64) (put +arg-i64+ :int64 x))
         (double-float (put +arg-f64+ :double x))
+        (single-float (put +arg-f64+ :double (coerce x 'double-float)))
         (pyobject-wrapper (put +arg-borrowed+ :uint64 (pyobject-wrapper-address x)))
         ((simple-array character (*))
          (put +arg-str4+ :uint64 (sb-sys:sap-int (sb-sys:vector-sap x)))

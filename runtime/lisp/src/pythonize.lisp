@@ -35,9 +35,10 @@ example the result of calling PYTHONIZE on another value)."))
 (defmethod pythonize ((o float))
   (check-pointer (pmg-float (coerce o 'double-float))))
 
-(defmethod pythonize ((o single-float))
-  ;; numpy.float32 (exactly a single-float, and it comes back as one); a Python float
-  ;; without numpy
+(defun single-float-to-float32 (o)
+  "numpy.float32 of the single-float O (a new reference), as py4cl2-cffi's PY-REPR spells
+single-floats for PYEVAL/PYEXEC (a Python float without numpy). Function arguments are
+Python floats (float32 is not a float: time.sleep and others refuse it)."
   (if (member :arrays *internal-features*)
       (let ((*pythonizers* nil) (*remote* nil))
         (call-to-pointer (name-cell "numpy.float32") (list (coerce o 'double-float))))

@@ -31,8 +31,7 @@
 
 (deftest floats
   (is (eql 1.5d0 (pycall "ident" 1.5d0)))
-  (is (eql 1.5f0 (pycall "ident" 1.5f0)) "single-floats reach Python as numpy.float32 and come back")
-  (is (equal "<class 'numpy.float32'>" (pycall "str" (pycall "type" 1.5f0))))
+  (is (eql 1.5d0 (pycall "ident" 1.5f0)) "single-floats reach Python as float")
   (is (eql most-positive-double-float (pycall "ident" most-positive-double-float)))
   (is (eql least-positive-double-float (pycall "ident" least-positive-double-float)))
   (is (eql -0d0 (pycall "ident" -0d0)))
