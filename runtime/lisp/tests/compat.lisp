@@ -199,7 +199,19 @@ compat_obj = CompatObj()")
 
 ;;; 6. Pythonizers for built-in Lisp types, lispifiers for wrappers
 
+(defmacro without-type-lispifier ((name) &body body)
+  "BODY with no DEFINE-LISPIFIER for NAME (another suite may have defined one)."
+  (let ((saved (gensym)))
+    `(let ((,saved (gethash ,name pymodgen::*type-lispifiers*)))
+       (remhash ,name pymodgen::*type-lispifiers*)
+       (unwind-protect (progn ,@body)
+         (when ,saved (setf (gethash ,name pymodgen::*type-lispifiers*) ,saved))))))
+
 (test pythonizers-and-lispifiers
+  (without-type-lispifier ("decimal.Decimal")
+    (pythonizers-and-lispifiers-body)))
+
+(defun pythonizers-and-lispifiers-body ()
   (let ((d (with-pythonizers ((real "decimal.Decimal")) (pyeval pi))))
     (is (typep d 'pyobject-wrapper))
     (is (equal "<class 'decimal.Decimal'>" (python-object-type d)))
