@@ -330,8 +330,9 @@ keyword names (strings) and values; returns the result as a NEW reference."
 (defun pycall (python-callable &rest args)
   "Calls PYTHON-CALLABLE with ARGS; returns the result converted to Lisp.
 PYTHON-CALLABLE: a (dotted) name such as \"str\" or \"numpy.linalg.svd\" (looked up in
-__main__, then builtins, then as a module, importing it when needed), a PYOBJECT-WRAPPER,
-or a symbol (its lowercased name). ARGS: positional values, then keyword arguments as
+__main__, then builtins, then as a module, importing it when needed), other Python code
+evaluated to the callable (\"lambda x: x*x\", as in py4cl2-cffi), a PYOBJECT-WRAPPER, or a
+symbol (its lowercased name). ARGS: positional values, then keyword arguments as
 :NAME VALUE pairs (:foo-bar => foo_bar=...)."
   (declare (dynamic-extent args))
   (if (functionp python-callable)
