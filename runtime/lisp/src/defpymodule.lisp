@@ -43,6 +43,24 @@ A string is taken as the exact Python name (for names kebab-case cannot spell: \
                                  (and (callable-cell-p cell) (callable-cell-path cell))
                                  control args)))
 
+(defun %call-name-cell (cell positional kw-plist)
+  "%CALL-CELL for a name-cell (DEFPYFUN of a __main__ or builtins name, resolved at each
+call). KW-PLIST: Python names and values."
+  (declare (list positional kw-plist))
+  (if (or kw-plist (some #'keywordp positional))
+      (progn (unless *alive* (python-start-if-not-alive))
+             (invoke-general cell positional
+                             (loop for (k v) on kw-plist by #'cddr collect (cons k v))
+                             (if *remote* :wrapper :lisp)))
+      (%invoke cell positional)))
+
+(declaim (inline %call-target))
+(defun %call-target (cell positional kw-plist)
+  "%CALL-CELL on a callable cell or a name-cell."
+  (if (callable-cell-p cell)
+      (%call-cell cell positional kw-plist)
+      (%call-name-cell cell positional kw-plist)))
+
 (defun %call-python-style (cell positional args spec)
   "Calls CELL as Python would: POSITIONAL (the Lisp-required arguments, a fresh list) then
 ARGS, whose leading elements are further positional arguments and whose tail, from the
@@ -171,19 +189,6 @@ for Python nil, t) read as the keywords the function takes (:NIL, :T)."
         (%call-target cell
                       (if extra (nconc positional (nreverse extra)) positional)
                       (nreverse kw))))))
-
-(defun %call-target (cell positional kw-plist)
-  "%CALL-CELL for a callable cell; a name-cell (DEFPYFUN of a __main__ or builtins name) is
-resolved at each call. KW-PLIST: Python names and values."
-  (declare (list positional kw-plist))
-  (if (callable-cell-p cell)
-      (%call-cell cell positional kw-plist)
-      (if (or kw-plist (some #'keywordp positional))
-          (progn (unless *alive* (python-start-if-not-alive))
-                 (invoke-general cell positional
-                                 (loop for (k v) on kw-plist by #'cddr collect (cons k v))
-                                 (if *remote* :wrapper :lisp)))
-          (%invoke cell positional))))
 
 (defun %module-attribute (module name)
   "The current value of attribute NAME of the Python module MODULE, lispified."
