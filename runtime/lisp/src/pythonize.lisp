@@ -40,7 +40,7 @@ example the result of calling PYTHONIZE on another value)."))
 single-floats for PYEVAL/PYEXEC (a Python float without numpy). Function arguments are
 Python floats (float32 is not a float: time.sleep and others refuse it)."
   (if (member :arrays *internal-features*)
-      (let ((*pythonizers* nil) (*remote* nil))
+      (let ((*pythonizers* nil))
         (call-to-pointer (name-cell "numpy.float32") (list (coerce o 'double-float))))
       (check-pointer (pmg-float (coerce o 'double-float)))))
 
