@@ -17,20 +17,23 @@ pymodgen-runtime C ABI): the py4cl2-cffi API, without segfaults."
                              (:file "objects")
                              (:file "pythonize")
                              (:file "lispify")
+                             (:file "designators")
                              (:file "call")
                              (:file "api")
                              (:file "generated")
-                             (:file "defpymodule"))))
+                             (:file "defpymodule")
+                             (:file "compat"))))
   :in-order-to ((test-op (test-op "pymodgen/tests"))))
 
 (defsystem "pymodgen/py4cl2-cffi"
   :description "Drop-in replacement for py4cl2-cffi: package PY4CL2-CFFI over pymodgen."
   :depends-on ("pymodgen")
+  :weakly-depends-on ("iterate")          ; for the PYFOR clause, when installed
   :components ((:file "src/py4cl2-cffi")))
 
 (defsystem "pymodgen/tests"
   :description "fiveam tests of the pymodgen Lisp runtime against real Python and numpy."
-  :depends-on ("pymodgen" "pymodgen/py4cl2-cffi" "fiveam" "bordeaux-threads" "sb-posix" "sb-introspect")
+  :depends-on ("pymodgen" "pymodgen/py4cl2-cffi" "fiveam" "iterate" "bordeaux-threads" "sb-posix" "sb-introspect")
   :pathname "tests/"
   :serial t
   :components ((:file "package")
@@ -41,5 +44,6 @@ pymodgen-runtime C ABI): the py4cl2-cffi API, without segfaults."
                (:file "stress")
                (:file "generated")
                (:file "robustness")
-               (:file "fuzz"))
+               (:file "fuzz")
+               (:file "compat"))
   :perform (test-op (o c) (uiop:symbol-call :pymodgen-tests :run-tests)))

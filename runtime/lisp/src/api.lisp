@@ -129,6 +129,24 @@ def defpyfun_spec(module, name):
         pass
     return [required, inspect.getdoc(obj) or '']
 
+def defpyfun_params(module, name):
+    '''[[name, kind, has_default], ...] (None without a signature) and the docstring of
+    module.name (__main__, then builtins, when module is empty), for defpyfun.'''
+    import importlib, inspect, builtins
+    if module:
+        obj = importlib.import_module(module)
+    else:
+        main = sys.modules['__main__']
+        obj = main if hasattr(main, name.split('.')[0]) else builtins
+    for part in name.split('.'):
+        obj = getattr(obj, part)
+    try:
+        params = [[p.name, p.kind.name, p.default is not p.empty]
+                  for p in inspect.signature(obj).parameters.values()]
+    except (TypeError, ValueError):
+        params = None
+    return [params, inspect.getdoc(obj) or '']
+
 def version_info():
     return list(sys.version_info)
 
@@ -202,30 +220,17 @@ returns its value. The compiled code of a given text is cached, so evaluating th
 text again costs no compilation. Prefer pycall, pyvalue, pyslot-value and pymethod."
   (unless *alive* (python-start-if-not-alive))
   (cffi:with-foreign-object (out :uint8 +value-size+)
-    (let ((tag (pmg-eval (code-string code-strings) 0 out (if *remote* 1 0))))
+    (let ((tag (pmg-eval (code-string code-strings) 0 out (raw-flag (if *remote* :wrapper :lisp)))))
       (finish-call tag out (if *remote* :wrapper :lisp)))))
-
-(defstruct (code-cell (:constructor make-code-cell (text)))
-  "Python source compiled once per start generation (for constant PYEVAL texts)."
-  (text "" :type string)
-  (generation -1 :type fixnum)
-  (address 0 :type (unsigned-byte 62)))
-
-(defun code-cell-address* (cell)
-  (if (= (code-cell-generation cell) *generation*)
-      (code-cell-address cell)
-      (let ((p (check-pointer (pmg-compile (code-cell-text cell) 0))))
-        (setf (code-cell-address cell) (cffi:pointer-address p)
-              (code-cell-generation cell) *generation*)
-        (code-cell-address cell))))
 
 (defun %eval-cell (cell)
   (declare (optimize speed (safety 0) (debug 0)))
   (unless *alive* (python-start-if-not-alive))
   (cffi:with-foreign-object (out :uint8 +value-size+)
-    (let ((tag (pmg-eval-code (cffi:make-pointer (code-cell-address* cell)) out (if *remote* 1 0))))
+    (let ((tag (pmg-eval-code (cffi:make-pointer (code-cell-address* cell)) out
+                              (if (or *remote* *builtin-overrides*) 1 0))))
       (declare (type (signed-byte 32) tag))
-      (if (or *remote* *lispifiers*)
+      (if (or *remote* *lispifiers* *builtin-overrides*)
           (finish-call tag out (if *remote* :wrapper :lisp))
           (case tag
             (#.+tag-int+ (value-i out))
@@ -241,7 +246,7 @@ text again costs no compilation. Prefer pycall, pyvalue, pyslot-value and pymeth
       form))
 
 (define-compiler-macro pyeval (&whole form &rest args)
-  (if (and (= 1 (length args)) (stringp (first args)))
+  (if (and (= 1 (length args)) (stringp (first args)) (not (number-text-p (first args))))
       `(%eval-cell (load-time-value (make-code-cell ,(first args))))
       form))
 
@@ -252,24 +257,61 @@ text again costs no compilation. Prefer pycall, pyvalue, pyslot-value and pymeth
     (pmg-decref (finish-call (pmg-eval (code-string code-strings) 1 out 1) out :pointer)))
   (values))
 
+(defun number-text-p (string)
+  "T when STRING reads as a Lisp real number (\"42\", \"-1.5\", \"1e5\", \"2/3\", \"1d0\"):
+PYEVAL and PYEXEC pass such strings as Python strings, as py4cl2-cffi does."
+  (let* ((s (string-trim '(#\Space #\Tab #\Newline) string))
+         (n (length s))
+         (i 0))
+    (labels ((peek () (and (< i n) (char s i)))
+             (digits () (loop with start = i while (and (peek) (digit-char-p (peek))) do (incf i)
+                              finally (return (- i start))))
+             (sign () (when (member (peek) '(#\+ #\-)) (incf i))))
+      (sign)
+      (let ((int (digits)))
+        (cond ((eql (peek) #\/)
+               (incf i)
+               (let ((start i))     ; "1/0" does not read as a number: it is code
+                 (and (plusp int) (plusp (digits)) (= i n)
+                      (find-if (lambda (c) (char/= c #\0)) s :start start))))
+              (t
+               (let ((frac (if (eql (peek) #\.) (progn (incf i) (digits)) 0)))
+                 (and (plusp (+ int frac))
+                      (progn (when (and (peek) (find (char-downcase (peek)) "edfsl"))
+                               (incf i) (sign)
+                               (when (zerop (digits)) (setf i -1)))
+                             (= i n))))))))))
+
 (defun args-to-code (args)
-  "Strings are code; other Lisp values are passed as Python objects."
+  "Strings are code (except those that read as numbers: Python strings, as in
+py4cl2-cffi); other Lisp values are passed as Python objects."
   (let ((i -1))
     (with-output-to-string (s)
       (dolist (a args)
-        (if (stringp a)
+        (if (and (stringp a) (not (number-text-p a)))
             (write-string a s)
             (let ((name (format nil "_pymodgen_arg~D" (incf i))))
-              (setf (pyvalue (format nil "_pymodgen.~A" name)) a)
+              (if (typep a 'single-float)
+                  ;; a single-float stays one: numpy.float32, as py4cl2-cffi's py-repr has it
+                  (setf (pyvalue (format nil "_pymodgen.~A" name))
+                        (wrap-new-reference (single-float-to-float32 a)))
+                  (setf (pyvalue (format nil "_pymodgen.~A" name)) a))
               (format s "__import__('_pymodgen').~A" name)))))))
 
 (defun pyeval (&rest args)
-  "Like RAW-PYEVAL; non-string ARGS are passed as Python values. (pyeval 2 \"+\" 3) => 5"
+  "Like RAW-PYEVAL; non-string ARGS are passed as Python values, and so are strings that
+read as numbers (py4cl2-cffi's rule: (pyeval \"42\") => \"42\"). (pyeval 2 \"+\" 3) => 5"
   (raw-pyeval (args-to-code args)))
 
 (defun pyexec (&rest args)
   "Like RAW-PYEXEC; non-string ARGS are passed as Python values."
   (raw-pyexec (args-to-code args)))
+
+(defun (setf pyeval) (value &rest args)
+  "(setf (pyeval \"x\") 42) executes x = 42 in __main__ (ARGS as for PYEXEC: the
+assignment target). Returns VALUE."
+  (apply #'pyexec (append args (list "=" value)))
+  value)
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Imports and exports
@@ -290,53 +332,100 @@ text again costs no compilation. Prefer pycall, pyvalue, pyslot-value and pymeth
   python-name)
 
 (defun lispify-name (name)
-  "Python name -> Lisp symbol name: fooBar -> FOO-BAR, foo_bar -> FOO-BAR."
-  (with-output-to-string (s)
-    (loop for prev = nil then c
-          for c across name
-          do (cond ((char= c #\_) (write-char #\- s))
-                   ((and prev (lower-case-p prev) (upper-case-p c))
-                    (write-char #\- s) (write-char c s))
-                   (t (write-char (char-upcase c) s))))))
+  "Python name -> Lisp symbol name, as py4cl2-cffi names them: words split where a lower
+case letter is followed by an upper case one, a letter by a digit, and after an underscore;
+joined by hyphens and upcased, underscores dropped: fooBar -> FOO-BAR, foo_bar -> FOO-BAR,
+log10 -> LOG-10, nilAndT -> NIL-AND-T."
+  (let ((text (with-output-to-string (s)
+                (loop for prev = nil then c
+                      for c across name
+                      do (when (and prev
+                                    (or (and (upper-case-p c) (lower-case-p prev))
+                                        (and (digit-char-p c) (alpha-char-p prev))
+                                        (char= prev #\_)))
+                           (write-char #\- s))
+                         (write-char (char-upcase c) s)))))
+    (remove #\_ text :end (max 0 (1- (length text))))))
+
+(defun defpyfun-spec (params package)
+  "From Python's parameters ((name kind has-default) ...): the Lisp lambda list to show and
+the %CALL-PYTHON-STYLE spec #(N-OPTIONAL REST-P KWARGS-P KEYS N-REQUIRED SLOTS). Every
+positional-or-keyword and keyword-only parameter takes the keyword of its lispified name
+(py4cl2-cffi's &key: nilAndT -> :NIL-AND-T, nil -> :NIL or :.NIL), mapped to the exact
+Python name."
+  (let ((n-required 0) (n-optional 0) (rest-p nil) (kwargs-p nil) (keys '()) (slots '())
+        (required '()) (optional '()) (kw-only '()) (rest nil) (kwargs nil) (in-required t))
+    (dolist (p params)
+      (destructuring-bind (name kind has-default) p
+        (let ((key (intern (lispify-name name) :keyword))
+              (var (lisp-parameter name package)))
+          (cond ((member kind '("POSITIONAL_ONLY" "POSITIONAL_OR_KEYWORD") :test #'string=)
+                 (let ((keyword-p (string= kind "POSITIONAL_OR_KEYWORD")))
+                   (when keyword-p (push (list key name) keys))
+                   (push (if keyword-p key name) slots)
+                   (if (and in-required (not has-default))
+                       (progn (incf n-required) (push var required))
+                       (progn (setf in-required nil) (incf n-optional) (push var optional)))))
+                ((string= kind "VAR_POSITIONAL") (setf rest-p t rest var in-required nil))
+                ((string= kind "KEYWORD_ONLY")
+                 (push (list key name) keys)
+                 (setf in-required nil)
+                 (push var kw-only))
+                ((string= kind "VAR_KEYWORD") (setf kwargs-p t kwargs var))))))
+    (values `(,@(reverse required) ,@(when optional `(&optional ,@(reverse optional)))
+              ,@(when rest `(&rest ,rest))
+              ,@(when (or kw-only kwargs) `(&key ,@(reverse kw-only)))
+              ,@(when kwargs '(&allow-other-keys)))
+            (vector n-optional rest-p kwargs-p (reduce #'append (reverse keys))
+                    n-required (reverse slots)))))
 
 (defmacro defpyfun (fun-name &optional pymodule-name
                     &key (as fun-name) (cache t) (lisp-fun-name (lispify-name as))
                       (lisp-package *package*) (safety t))
   "Defines a function which calls python. Example
  (defpyfun \"sqrt\" \"math\") (sqrt 42) -> 6.48...; (defpyfun \"math.sqrt\") (math.sqrt 42)
-FUN-NAME: name of the function in python (in PYMODULE-NAME, or a dotted/global name);
-AS: the name used to derive LISP-FUN-NAME; LISP-PACKAGE: package (or its name) in which
-LISP-FUN-NAME is interned. The callable is looked up once per Python session and cached
-(CACHE and SAFETY are accepted for compatibility: the function always works after
-pystop/pystart). Arguments are passed as to PYCALL."
+FUN-NAME: name of the function in python (in PYMODULE-NAME, or a dotted/global name; a
+PYMODULE-NAME of \"\" or NIL means __main__, then builtins); AS: the name used to derive
+LISP-FUN-NAME; LISP-PACKAGE: package (or its name) in which LISP-FUN-NAME is interned. The
+callable of a module is looked up once per Python session and cached, a global name at each
+call (CACHE and SAFETY are accepted for compatibility: the function always works after
+pystop/pystart). When the Python function has a signature, its parameters are taken
+positionally, as in Python, or by the keyword of their lispified name (py4cl2-cffi's &key):
+ (defpyfun \"g\" \"\") for def g(a, nilAndT=1): (g 1), (g :a 1 :nil-and-t 2)."
   (declare (ignore cache safety))
-  (let* ((package (if (packagep lisp-package) lisp-package
+  (let* ((pymodule-name (if (equal pymodule-name "") nil pymodule-name))
+         (package (if (packagep lisp-package) lisp-package
                       (or (find-package lisp-package)
                           (error "defpyfun: no package ~A" lisp-package))))
          (symbol (intern lisp-fun-name package))
          (args (gensym "ARGS"))
-         (all (gensym "ALL"))
-         ;; When Python is available at macroexpansion time, the required positional
-         ;; parameters become required Lisp parameters and __doc__ the docstring.
+         ;; When Python is available at macroexpansion time: the parameters and __doc__.
          (spec (ignore-errors
                 (with-default-translation
-                  (pycall "_pymodgen.defpyfun_spec" (or pymodule-name "") fun-name))))
-         (required (mapcar (lambda (name) (lisp-parameter name package))
-                           (and spec (coerce (elt spec 0) 'list))))
+                  (pycall "_pymodgen.defpyfun_params" (or pymodule-name "") fun-name))))
+         (params (and spec (vectorp (elt spec 0))
+                      (map 'list (lambda (p) (coerce p 'list)) (elt spec 0))))
          (doc (format nil "Calls the Python function ~@[~A.~]~A.~@[~2%~A~]"
                       pymodule-name fun-name (and spec (plusp (length (elt spec 1)))
                                                   (elt spec 1))))
-         (target (if pymodule-name
-                     `(callable-cell-target (load-time-value (%callable-cell ,pymodule-name ,fun-name)))
-                     `(load-time-value (make-name-cell ,fun-name)))))
-    `(progn
-       (defun ,symbol (,@required &rest ,args)
-         ,doc
-         (declare (dynamic-extent ,args))
-         (let ((,all (list* ,@required ,args)))
-           (declare (dynamic-extent ,all))
-           (%invoke ,target ,all)))
-       ',symbol)))
+         (cell (if pymodule-name
+                   `(load-time-value (%callable-cell ,pymodule-name ,fun-name))
+                   `(load-time-value (make-name-cell ,fun-name)))))
+    (if (and spec (or params (vectorp (elt spec 0))))
+        (multiple-value-bind (lambda-list call-spec) (defpyfun-spec params package)
+          `(progn
+             (defun ,symbol (&rest ,args)
+               ,doc
+               (declare (dynamic-extent ,args)
+                        #+sbcl (sb-c::lambda-list ,lambda-list))
+               (%call-python-style ,cell nil ,args ,call-spec))
+             ',symbol))
+        `(progn
+           (defun ,symbol (&rest ,args)
+             ,doc
+             (declare (dynamic-extent ,args))
+             (%invoke ,(if pymodule-name `(callable-cell-target ,cell) cell) ,args))
+           ',symbol))))
 
 (defun lisp-parameter (python-name package)
   "A Lisp parameter symbol for PYTHON-NAME that is not a CL symbol or a constant."
@@ -391,40 +480,120 @@ STOP-VALUE."
   (let ((*lispifiers* nil) (*pythonizers* nil))
     (with-remote-objects (pycall "_pymodgen.generator" function stop-value))))
 
+(defun link-head-p (link name)
+  "LINK is a list whose car is a symbol or string named NAME (AREF, @, CHAIN: in any
+package, as py4cl2-cffi compares them)."
+  (and (consp link)
+       (typep (car link) '(or symbol string))
+       (not (null (car link)))
+       (string-equal (string (car link)) name)))
+
+(defun slice-index (index)
+  "A py4cl2-cffi index: (slice START STOP [STEP]) (a list headed by slice or \"slice\")
+becomes a Python slice (NIL bounds are None: (slice 1 nil) is 1:); other indices are as
+they are."
+  (if (link-head-p index "SLICE")
+      (with-remote-objects
+        (apply #'pycall "slice" (substitute +py-none+ nil (rest index))))
+      index))
+
+(defun chain-index (object indices)
+  (apply #'pyref object (mapcar #'slice-index indices)))
+
+(defun chain-link (link value headp)
+  "The value (a wrapper inside WITH-REMOTE-OBJECTS, or a Lisp value) of LINK applied to
+VALUE (HEADP: LINK is the head of the chain: there is no VALUE)."
+  (with-remote-objects
+    (cond ((link-head-p link "AREF")
+           (if headp
+               (chain-index (second link) (cddr link))
+               (chain-index value (rest link))))
+          ((and (consp link) (consp (car link)))
+           ;; ((chain ...) args...): every element is itself a chain
+           (let ((parts (mapcar (lambda (l) (chain-value (list l))) link)))
+             (if headp
+                 (apply #'pycall parts)
+                 (apply #'pymethod value parts))))
+          ((or (link-head-p link "@") (link-head-p link "CHAIN"))
+           (if headp
+               (chain-value (rest link))
+               (pyslot-value value (lispify (chain-value (rest link))))))
+          ((consp link)
+           (if headp
+               (apply #'pycall (car link) (cdr link))
+               (apply #'pymethod value (car link) (cdr link))))
+          (headp link)
+          (t (pyslot-value value link)))))
+
+(defun chain-value (chain)
+  "CHAIN evaluated, the last value as a wrapper (or a Lisp value)."
+  (let ((value nil))
+    (loop for link in chain for headp = t then nil
+          do (setf value (chain-link link value headp)))
+    value))
+
 (defun chain* (&rest chain)
-  "Evaluates a Python chain of attribute accesses, method calls and indexing.
-The first link: a string (a Python name), a list (CALLABLE ARGS...) calling it, or a Lisp
-value. Each further link: a string or symbol (attribute), a list (METHOD ARGS...) (method
-call) or (:@ INDEX...) / (\"[]\" INDEX...) (indexing). Example:
- (chain* \"sys\" \"version_info\" '(:@ 0)) => 3"
-  (let ((current
-          (with-remote-objects
-            (let ((first (first chain)))
-              (cond ((stringp first) (pyvalue first))
-                    ((consp first) (apply #'pycall (first first) (rest first)))
-                    (t (wrap-new-reference (%pythonize first))))))))
-    (dolist (link (rest chain))
-      (setf current
-            (with-remote-objects
-              (cond ((or (stringp link) (symbolp link)) (pyslot-value current link))
-                    ((member (first link) '(:@ "[]" @) :test #'equal)
-                     (apply #'pyref current (rest link)))
-                    (t (apply #'pymethod current (first link) (rest link)))))))
-    (lispify current)))
+  "Evaluates a Python chain, as py4cl2-cffi does. The head of CHAIN: (aref OBJECT INDEX...)
+is OBJECT[INDEX...]; (@ CHAIN...) or (chain CHAIN...) a nested chain; (CALLABLE ARGS...)
+calls CALLABLE (a Python function designator: name, code, wrapper) with pycall-style ARGS;
+((CHAIN...) ARGS...) calls the value of a chain; any other value (a string too: \"hello
+{0}\" is a Python string) starts the chain. Each further link applies to the value so far:
+(aref INDEX...) indexes it (an index (slice START STOP [STEP]) is a slice), (@ CHAIN...)
+reads the attribute the nested chain names, (METHOD ARGS...) calls a method (name string or
+symbol: format, :foo-bar => foo_bar; keyword arguments as in pycall), a string or symbol
+reads that attribute. Example:
+ (chain* \"hello {0}\" '(format \"world\") '(capitalize)) => \"Hello world\""
+  (lispify (chain-value chain)))
+
+(defun (setf chain*) (new-value &rest chain)
+  "(setf (chain* OBJ 'attr) V) sets OBJ.attr; (setf (chain* `(aref ,obj 0)) V) and
+(setf (chain* obj '(aref 0)) V) set OBJ[0]. Returns NEW-VALUE."
+  (let ((last (car (last chain)))
+        (before (butlast chain)))
+    (cond ((and (null before) (link-head-p last "AREF"))
+           (apply #'(setf pyref) new-value (second last) (mapcar #'slice-index (cddr last))))
+          ((null before)
+           (error "pymodgen: (setf chain*) needs an object and an attribute or (aref ...) link: ~S"
+                  chain))
+          (t (let ((object (chain-value before)))
+               (cond ((link-head-p last "AREF")
+                      (apply #'(setf pyref) new-value object (mapcar #'slice-index (rest last))))
+                     ((or (link-head-p last "@") (link-head-p last "CHAIN"))
+                      (setf (pyslot-value object (lispify (chain-value (rest last)))) new-value))
+                     ((consp last)
+                      (error "pymodgen: (setf chain*) cannot assign to the method call ~S" last))
+                     (t (setf (pyslot-value object last) new-value)))))))
+  new-value)
+
+(defun chain-macro-link (l headp)
+  "A CHAIN link as the CHAIN* link form: symbols are Python names (the head: the value of
+that Python name; further links: attribute names); in lists, the head is a name and the
+arguments are evaluated Lisp forms (except inside @ and CHAIN, which are nested chains)."
+  (cond ((and headp l (symbolp l)) `(with-remote-objects (pyvalue ,(python-name l))))
+        ((and l (symbolp l)) (python-name l))
+        ((or (link-head-p l "@") (link-head-p l "CHAIN"))
+         `(list ',(car l) ,@(loop for x in (cdr l) for first = t then nil
+                                   collect (chain-macro-link x first))))
+        ((link-head-p l "AREF") `(list 'aref ,@(cdr l)))
+        ((and (consp l) (consp (car l))) `(list ,@l))   ; ((chain ...) args...)
+        ((consp l) `(list ,(if (and (car l) (symbolp (car l))) (python-name (car l)) (car l))
+                          ,@(cdr l)))
+        (t l)))
 
 (defmacro chain (&rest chain)
-  "CHAIN* with symbols (and list heads) taken as Python names: (chain sys path) or
- (chain \"hello {0}\" (format \"world\") (capitalize)); arguments inside lists are
-evaluated."
-  (flet ((link (l first)
-           (cond ((symbolp l) (python-name l))
-                 ((and (consp l) (symbolp (car l)) (string= (symbol-name (car l)) "@"))
-                  `(list :@ ,@(cdr l)))
-                 ((consp l) `(list ,(if (symbolp (car l)) (python-name (car l)) (car l))
-                                   ,@(cdr l)))
-                 ((and first (stringp l)) `(wrap-new-reference (%pythonize ,l)))
-                 (t l))))
-    `(chain* ,(link (first chain) t) ,@(mapcar (lambda (l) (link l nil)) (rest chain)))))
+  "CHAIN* with symbols taken as Python names and method arguments evaluated:
+ (chain \"hello {0}\" (format \"world\") (capitalize)) => \"Hello world\";
+ (chain sys version-info (aref 0)) => 3; (chain np (array #(1 2)) shape).
+SETF-able like CHAIN*."
+  `(chain* ,@(loop for l in chain for headp = t then nil collect (chain-macro-link l headp))))
+
+(define-setf-expander chain (&rest chain)
+  (let ((store (gensym "NEW")))
+    (values nil nil (list store)
+            `(setf (chain* ,@(loop for l in chain for headp = t then nil
+                                   collect (chain-macro-link l headp)))
+                   ,store)
+            `(chain ,@chain))))
 
 (defun pyhelp (string-or-python-callable)
   "Prints Python's help text for the object (a name string is resolved first)."

@@ -75,10 +75,23 @@
       (name-cell-path cell)
       (refresh-name-cell cell)))
 
+(defvar *designator-cells* (make-hash-table :test #'equal :synchronized t)
+  "string designator -> its name-cell, or its code-cell when it is Python code.")
+
+(defun designator-cell (string)
+  "The name-cell of a dotted-name STRING, or the code-cell of any other Python code (a
+lambda ...): decided once per string."
+  (or (gethash string *designator-cells*)
+      (setf (gethash string *designator-cells*)
+            (if (python-name-string-p string)
+                (name-cell string)
+                (make-code-cell (coerce string 'simple-string))))))
+
 (defun callable-target (designator)
-  "A name-cell or a borrowed PyObject* for a Python function designator."
+  "A name-cell, code-cell or a borrowed PyObject* for a Python function designator."
   (etypecase designator
-    (string (name-cell designator))
+    (string (designator-cell designator))
+    (code-cell designator)
     (name-cell designator)
     (pyobject-wrapper (pyobject-wrapper-pointer designator))
     (sb-sys:system-area-pointer designator)
@@ -155,15 +168,16 @@ passed as their character data, pinned during the call)."
 (defun call-and-convert (target buf n out)
   "The foreign call of the fast path and the conversion of common results."
   (declare (fixnum n) (optimize speed (safety 0) (debug 0)))
-  (let ((tag (if (name-cell-p target)
-                 (pmg-call-path (name-cell-pointer target) (name-cell-n target)
-                                buf n (cffi:null-pointer) 0 out 0)
-                 (pmg-call (cffi:make-pointer (the address target))
-                           buf n (cffi:null-pointer) 0 out 0))))
+  (let* ((raw (if *builtin-overrides* 1 0)) ; DEFINE-LISPIFIER of "int"...: see the object
+         (tag (if (name-cell-p target)
+                  (pmg-call-path (name-cell-pointer target) (name-cell-n target)
+                                 buf n (cffi:null-pointer) 0 out raw)
+                  (pmg-call (cffi:make-pointer (the address target))
+                            buf n (cffi:null-pointer) 0 out raw))))
     (declare (type (signed-byte 32) tag))
     ;; the common results inline (no boxing of OUT); the rest in LISPIFY-VALUE
-    (if *lispifiers*
-        (if (= tag +tag-error+) (signal-last-error) (lispify-value out t))
+    (if (or *lispifiers* *builtin-overrides*)
+        (finish-call tag out :lisp)
         (case tag
           (#.+tag-str+ (copy-str (value-kind out) (value-len out) (value-data out)))
           (#.+tag-int+ (value-i out))
@@ -222,8 +236,8 @@ passed as their character data, pinned during the call)."
                             (setf called t)
                             (if (name-cell-p target)
                                 (pmg-call-path (name-cell-pointer target) (name-cell-n target)
-                                               buf np names nk out (if (eq mode :lisp) 0 1))
-                                (pmg-call target buf np names nk out (if (eq mode :lisp) 0 1))))))
+                                               buf np names nk out (raw-flag mode))
+                                (pmg-call target buf np names nk out (raw-flag mode))))))
                  (finish-call tag out mode)))
           (unless called
             ;; a conversion failed: drop the objects made so far
@@ -264,6 +278,8 @@ passed as their character data, pinned during the call)."
   (unless *alive* (python-start-if-not-alive))
   (when (typep target 'sb-sys:system-area-pointer)
     (setf target (sb-sys:sap-int target)))
+  (when (code-cell-p target)
+    (return-from %invoke (invoke-code-cell target args)))
   (let ((n 0) (fast (and (null *pythonizers*) (null *remote*))))
     (declare (fixnum n))
     (when fast
@@ -276,13 +292,26 @@ passed as their character data, pinned during the call)."
           (invoke-general (target-pointer target) positional kwargs
                           (if *remote* :wrapper :lisp))))))
 
+(defun invoke-code-cell (cell args)
+  "Calls the value of the Python expression of CELL (evaluated now) with ARGS."
+  (with-python-gil
+    (let ((p (code-cell-value-pointer cell)))
+      (unwind-protect (%invoke (cffi:pointer-address p) args)
+        (pmg-decref p)))))
+
 (defun call-to-pointer (target positional &optional kw-plist)
   "Calls TARGET (a function designator) with Lisp POSITIONAL arguments and a plist of
 keyword names (strings) and values; returns the result as a NEW reference."
   (unless *alive* (python-start-if-not-alive))
-  (invoke-general (callable-target target) positional
-                  (loop for (k v) on kw-plist by #'cddr collect (cons (python-name k) v))
-                  :pointer))
+  (let ((target (callable-target target)))
+    (if (code-cell-p target)
+        (with-python-gil
+          (let ((p (code-cell-value-pointer target)))
+            (unwind-protect (call-to-pointer p positional kw-plist)
+              (pmg-decref p))))
+        (invoke-general target positional
+                        (loop for (k v) on kw-plist by #'cddr collect (cons (python-name k) v))
+                        :pointer))))
 
 (defun pyattr-pointer (pointer name)
   "getattr as a new reference (signals on error)."
@@ -302,8 +331,9 @@ keyword names (strings) and values; returns the result as a NEW reference."
 (defun pycall (python-callable &rest args)
   "Calls PYTHON-CALLABLE with ARGS; returns the result converted to Lisp.
 PYTHON-CALLABLE: a (dotted) name such as \"str\" or \"numpy.linalg.svd\" (looked up in
-__main__, then builtins, then as a module, importing it when needed), a PYOBJECT-WRAPPER,
-or a symbol (its lowercased name). ARGS: positional values, then keyword arguments as
+__main__, then builtins, then as a module, importing it when needed), other Python code
+evaluated to the callable (\"lambda x: x*x\", as in py4cl2-cffi), a PYOBJECT-WRAPPER, or a
+symbol (its lowercased name). ARGS: positional values, then keyword arguments as
 :NAME VALUE pairs (:foo-bar => foo_bar=...)."
   (declare (dynamic-extent args))
   (if (functionp python-callable)
@@ -318,7 +348,10 @@ or a symbol (its lowercased name). ARGS: positional values, then keyword argumen
 
 (define-compiler-macro pycall (&whole form python-callable &rest args)
   (if (stringp python-callable)
-      `(%pycall-cell (load-time-value (make-name-cell ,python-callable)) ,@args)
+      `(%pycall-cell (load-time-value ,(if (python-name-string-p python-callable)
+                                           `(make-name-cell ,python-callable)
+                                           `(make-code-cell ,python-callable)))
+                     ,@args)
       form))
 
 (defun pymethod (object method-name &rest args)

@@ -21,6 +21,9 @@
   (:documentation "A Python exception (or a runtime error reported the same way: bad
 pointers, calls while Python is stopped), signalled in Lisp. Never a crash."))
 
+(define-condition simple-pyerror (pyerror) ()
+  (:documentation "The PYERROR signalled for a Python exception (py4cl2-cffi's name)."))
+
 (define-condition python-not-alive-error (pyerror) ()
   (:documentation "A call was made while Python is not running."))
 
@@ -65,7 +68,7 @@ exception came from a Lisp error inside a callback, that Lisp condition itself."
       (resume-pending-unwind))
     (let ((c (callback-condition type message)))
       (when c (error c)))
-    (error (if (string= type "PythonNotAlive") 'python-not-alive-error 'pyerror)
+    (error (if (string= type "PythonNotAlive") 'python-not-alive-error 'simple-pyerror)
            :type (if (string= type "") "UnknownError" type)
            :message message :traceback traceback)))
 

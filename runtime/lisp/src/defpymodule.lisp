@@ -37,10 +37,29 @@ A string is taken as the exact Python name (for names kebab-case cannot spell: \
 ;; CELL, when it is a callable cell, names the function: "pymodgen_fixture.add: ...".
 (defun %argument-error (cell control &rest args)
   (error 'python-argument-error
-         :format-control "~:[~;~:*~A~{.~A~}: ~]~?"
-         :format-arguments (list (and (callable-cell-p cell) (callable-cell-module cell))
+         :format-control "~:[~*~;~:*~A~{.~A~}: ~]~?"
+         :format-arguments (list (cond ((callable-cell-p cell) (callable-cell-module cell))
+                                       ((name-cell-p cell) (name-cell-name cell)))
                                  (and (callable-cell-p cell) (callable-cell-path cell))
                                  control args)))
+
+(defun %call-name-cell (cell positional kw-plist)
+  "%CALL-CELL for a name-cell (DEFPYFUN of a __main__ or builtins name, resolved at each
+call). KW-PLIST: Python names and values."
+  (declare (list positional kw-plist))
+  (if (or kw-plist (some #'keywordp positional))
+      (progn (unless *alive* (python-start-if-not-alive))
+             (invoke-general cell positional
+                             (loop for (k v) on kw-plist by #'cddr collect (cons k v))
+                             (if *remote* :wrapper :lisp)))
+      (%invoke cell positional)))
+
+(declaim (inline %call-target))
+(defun %call-target (cell positional kw-plist)
+  "%CALL-CELL on a callable cell or a name-cell."
+  (if (callable-cell-p cell)
+      (%call-cell cell positional kw-plist)
+      (%call-name-cell cell positional kw-plist)))
 
 (defun %call-python-style (cell positional args spec)
   "Calls CELL as Python would: POSITIONAL (the Lisp-required arguments, a fresh list) then
@@ -76,8 +95,20 @@ PYTHON-ARGUMENT-ERROR. Arguments not given are not passed: Python applies its de
                (>= n n-required)
                (or (svref spec 1) (<= n (+ n-required (the fixnum (svref spec 0))))))
       (return-from %call-python-style
-        (%call-cell cell (if positional (nconc positional args) args) nil)))
+        (%call-target cell (if positional (nconc positional args) args) nil)))
     (%call-python-style-parsed cell positional args spec n-required)))
+
+(defun %undot-keywords (args keys)
+  "ARGS with py4cl2-cffi's keywords for parameters named like Lisp constants (:.NIL, :.T
+for Python nil, t) read as the keywords the function takes (:NIL, :T)."
+  (if (loop for x in args never (and (keywordp x) (> (length (symbol-name x)) 1)
+                                    (char= #\. (char (symbol-name x) 0))))
+      args
+      (loop for x in args
+            collect (let ((plain (and (keywordp x) (> (length (symbol-name x)) 1)
+                                      (char= #\. (char (symbol-name x) 0))
+                                      (find-symbol (subseq (symbol-name x) 1) :keyword))))
+                      (if (and plain (getf keys plain) (not (getf keys x))) plain x)))))
 
 (defun %call-python-style-parsed (cell positional args spec n-required)
   "%CALL-PYTHON-STYLE when ARGS has keywords, or too few or too many positional arguments."
@@ -90,6 +121,7 @@ PYTHON-ARGUMENT-ERROR. Arguments not given are not passed: Python applies its de
         (given 0)                       ; positional arguments taken from ARGS
         (extra '()))
     (declare (fixnum n-optional given) (list keys slots))
+    (setf args (%undot-keywords args keys))
     (labels ((takes-keyword-p (x)
                (and (keywordp x) (or kwargs-p (getf keys x))))
              (keyword-arguments-p (tail)
@@ -154,9 +186,9 @@ PYTHON-ARGUMENT-ERROR. Arguments not given are not passed: Python applies its de
             (when missing
               (%argument-error cell "missing required argument~P: ~{~A~^, ~}"
                                (length missing) (nreverse missing)))))
-        (%call-cell cell
-                    (if extra (nconc positional (nreverse extra)) positional)
-                    (nreverse kw))))))
+        (%call-target cell
+                      (if extra (nconc positional (nreverse extra)) positional)
+                      (nreverse kw))))))
 
 (defun %module-attribute (module name)
   "The current value of attribute NAME of the Python module MODULE, lispified."
@@ -593,7 +625,7 @@ LISP-FUN-NAME is interned. SAFETY: accepted for compatibility (calls are always 
              (if expander
                  (funcall expander whole env)
                  (error "defpyfun: cannot bind ~S" fun-name)))))
-    (cond ((not (or pymodule-name (find #\. fun-name))) (fallback))
+    (cond ((or (equal pymodule-name "") (not (or pymodule-name (find #\. fun-name)))) (fallback))
           ((not cache)
            `(eval (%defpyfun-form ,fun-name ,pymodule-name ,lisp-fun-name ,lisp-package)))
           (t (handler-case (%defpyfun-form fun-name pymodule-name lisp-fun-name lisp-package)

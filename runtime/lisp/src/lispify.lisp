@@ -33,13 +33,38 @@ operations on large datasets."
 (defvar *type-lispifiers* (make-hash-table :test #'equal :synchronized t)
   "Python qualified type name -> function of a PYOBJECT-WRAPPER (see DEFINE-LISPIFIER).")
 
+(defvar *builtin-overrides* nil
+  "T once DEFINE-LISPIFIER has overridden a type the runtime converts itself (\"int\",
+\"str\", \"list\", \"numpy.float32\" ...): from then on every converted value is checked
+against *TYPE-LISPIFIERS* by its type name. (Global, never bound.)")
+
+(defparameter +natively-converted-types+
+  '("int" "bool" "float" "complex" "str" "bytes" "NoneType" "tuple" "list" "dict"
+    "fractions.Fraction" "Fraction" "numpy.ndarray" "_pymodgen.LispObject")
+  "Types whose objects never reach the \"other objects\" branch (numpy scalar types,
+\"numpy.<name>\", neither).")
+
+(defun natively-converted-type-p (name)
+  (or (member name +natively-converted-types+ :test #'string=)
+      (and (> (length name) 6) (string= "numpy." name :end2 6))))
+
 (defmacro define-lispifier (name (pyobject-var) &body body)
   "Defines how Python objects whose type is named NAME (e.g. \"decimal.Decimal\"; builtins
-without module) become Lisp values: BODY runs with PYOBJECT-VAR bound to a
-PYOBJECT-WRAPPER and returns the Lisp value. Such objects otherwise stay wrappers."
+without module: \"int\") become Lisp values: BODY runs with PYOBJECT-VAR bound to a
+PYOBJECT-WRAPPER and returns the Lisp value. Objects of other types without a lispifier stay
+wrappers. NAME may be a type the runtime converts itself (\"int\", \"list\",
+\"numpy.float32\" ...): the lispifier then replaces the built-in conversion (at the cost
+of one type-name lookup per converted value, for every conversion, from then on)."
   (check-type name string)
   `(progn (setf (gethash ,name *type-lispifiers*) (lambda (,pyobject-var) ,@body))
+          (when (natively-converted-type-p ,name) (setf *builtin-overrides* t))
           ,name))
+
+(defun raw-flag (mode)
+  "The RAW argument of the runtime's call/eval functions for a result wanted as MODE:
+objects stay unclassified for wrappers, and for Lisp values once a built-in conversion is
+overridden (FINISH-CALL then classifies them itself)."
+  (if (and (eq mode :lisp) (not *builtin-overrides*)) 0 1))
 
 (declaim (inline customize))
 (defun customize (object)
@@ -143,6 +168,13 @@ into an array of the matching element type (bool -> T/NIL, object dtypes via tol
 (defun shared-array-of (obj)
   (cdr (assoc (cffi:pointer-address obj) *shared-arrays*)))
 
+(defun type-name-of (obj)
+  "The qualified name of OBJ's type (\"numpy.float32\"; builtins without module), or \"\"."
+  (let ((n (pmg-type-name obj)))
+    (if (cffi:null-pointer-p n)
+        (progn (pmg-error-clear) "")
+        (unwind-protect (pystr-to-lisp n) (pmg-decref n)))))
+
 (defun lispify-object (tag obj owned)
   "Lisp value of OBJ (tag from the classifier). OWNED: OBJ is a new reference whose
 ownership passes here."
@@ -194,16 +226,16 @@ ownership passes here."
              ((= tag +tag-ndarray+)
               (or (shared-array-of obj) (ndarray-to-lisp obj)))
              ((= tag +tag-npscalar+)
-              (lispify-pointer (call-method-pointer obj "item" '()) t))
+              (let ((v (lispify-pointer (call-method-pointer obj "item" '()) t)))
+                (if (and (typep v 'double-float) (string= (type-name-of obj) "numpy.float32"))
+                    (coerce v 'single-float)
+                    v)))
              ((= tag +tag-fraction+)
               (/ (lispify-attr obj "numerator") (lispify-attr obj "denominator")))
              ((= tag +tag-lispobj+)
               (handle-object (lispify-attr obj "_handle")))
              (t
-              (let* ((name (let ((n (pmg-type-name obj)))
-                             (if (cffi:null-pointer-p n)
-                                 (progn (pmg-error-clear) "")
-                                 (unwind-protect (pystr-to-lisp n) (pmg-decref n)))))
+              (let* ((name (type-name-of obj))
                      (lispifier (gethash name *type-lispifiers*))
                      (w (progn (setf keep t)
                                (if owned (wrap-new-reference obj) (wrap-borrowed obj)))))
@@ -218,6 +250,21 @@ ownership passes here."
 
 (defun lispify-value (v owned)
   "Lisp value of the classified PmgValue V. OWNED: its object is a new reference."
+  (declare (optimize speed (safety 0) (debug 0)))
+  (if (and *builtin-overrides* (not owned))
+      (lispify-value-overridden v)
+      (lispify-value-default v owned)))
+
+(defun lispify-value-overridden (v)
+  "LISPIFY-VALUE of a borrowed V when DEFINE-LISPIFIER overrides built-in types."
+  (let* ((obj (value-obj v))
+         (f (and (/= (value-tag v) +tag-error+) (not (cffi:null-pointer-p obj))
+                 (gethash (type-name-of obj) *type-lispifiers*))))
+    (if f
+        (customize (funcall f (wrap-borrowed obj)))
+        (lispify-value-default v nil))))
+
+(defun lispify-value-default (v owned)
   (declare (optimize speed (safety 0) (debug 0)))
   (let ((tag (value-tag v)))
     (declare (type (signed-byte 32) tag))
@@ -237,6 +284,9 @@ ownership passes here."
   "The result of a pmg_call* (TAG, PmgValue V) as MODE asks: :LISP a Lisp value, :WRAPPER a
 PYOBJECT-WRAPPER (WITH-REMOTE-OBJECTS; the call was raw), :POINTER the new reference."
   (cond ((= tag +tag-error+) (signal-last-error))
+        ((and (eq mode :lisp) *builtin-overrides*)
+         ;; the call was raw (RAW-FLAG): classify the object here, borrowed
+         (lispify-pointer (value-obj v) t))
         ((eq mode :lisp) (lispify-value v t))
         ((eq mode :pointer) (value-obj v))
         (t (let* ((obj (value-obj v))
@@ -254,8 +304,14 @@ or a wrapper inside WITH-REMOTE-OBJECTS."
 (defun lispify-pointer (pointer owned)
   "Lisp value of the Python object at POINTER. OWNED: a new reference passed to us."
   (cffi:with-foreign-object (v :uint8 +value-size+)
-    (let ((tag (if owned (pmg-result pointer v) (pmg-classify pointer v))))
-      (if (= tag +tag-error+) (signal-last-error) (lispify-value v owned)))))
+    (if (and owned *builtin-overrides*)
+        ;; classified borrowed, so that a lispifier can see the object; then released
+        (unwind-protect
+             (let ((tag (pmg-classify pointer v)))
+               (if (= tag +tag-error+) (signal-last-error) (lispify-value v nil)))
+          (pmg-decref pointer))
+        (let ((tag (if owned (pmg-result pointer v) (pmg-classify pointer v))))
+          (if (= tag +tag-error+) (signal-last-error) (lispify-value v owned))))))
 
 (defun lispify (object)
   "Converts a PYOBJECT-WRAPPER (or foreign pointer) to its Lisp value; other objects are

@@ -8,3 +8,12 @@
   (do-external-symbols (s '#:pymodgen)
     (unless (char= #\% (char (symbol-name s) 0))
       (export (list s) '#:py4cl2-cffi))))
+
+;;; py4cl2-cffi's internal helpers that its users reach with py4cl2-cffi:: (src/compat.lisp).
+(eval-when (:compile-toplevel :load-toplevel :execute)
+  (import (remove-if (lambda (s) (find-symbol (symbol-name s) '#:py4cl2-cffi))
+                     pymodgen::+py4cl2-cffi-helpers+)
+          '#:py4cl2-cffi))
+
+;;; PYFOR is an ITERATE clause: defined again here in case ITERATE was loaded after pymodgen.
+(pymodgen::define-pyfor-clause)

@@ -35,6 +35,15 @@ example the result of calling PYTHONIZE on another value)."))
 (defmethod pythonize ((o float))
   (check-pointer (pmg-float (coerce o 'double-float))))
 
+(defun single-float-to-float32 (o)
+  "numpy.float32 of the single-float O (a new reference), as py4cl2-cffi's PY-REPR spells
+single-floats for PYEVAL/PYEXEC (a Python float without numpy). Function arguments are
+Python floats (float32 is not a float: time.sleep and others refuse it)."
+  (if (member :arrays *internal-features*)
+      (let ((*pythonizers* nil))
+        (call-to-pointer (name-cell "numpy.float32") (list (coerce o 'double-float))))
+      (check-pointer (pmg-float (coerce o 'double-float)))))
+
 (defmethod pythonize ((o complex))
   (check-pointer (pmg-complex (coerce (realpart o) 'double-float)
                               (coerce (imagpart o) 'double-float))))
