@@ -57,24 +57,31 @@
   (defun stack-word (address offset)
     (sb-sys:sap-ref-word (sb-sys:int-sap address) offset))
 
-  (defun find-unwind-frame ()
+  (defvar *unwind-offset* nil
+    "Where that return address lies above the stack pointer of the barrier's cleanup
+(a constant of CALL-WITH-UNWIND-BARRIER's compiled frame, found at load time).")
+
+  (defun find-unwind-frame (sp)
     "The stack address of the return address that UNWIND pushed when calling the
-cleanup that is running now, or NIL."
-    (let ((sp (sb-sys:sap-int (sb-vm::current-sp))))
-      (loop for a from sp by sb-vm:n-word-bytes repeat 2048
-            for w = (stack-word a 0)
-            when (if *unwind-return*
-                     (= w *unwind-return*)
-                     (< *unwind-routine* w (+ *unwind-routine* 512)))
-              return a)))
+cleanup that is running now, or NIL. SP is the stack pointer the barrier's cleanup had.
+Once calibrated, only the one word at the known offset is accepted: stale copies of that
+address, left in dead stack memory by earlier unwinds, are never taken for it."
+    (when sp
+      (if *unwind-offset*
+          (let ((a (+ sp *unwind-offset*)))
+            (when (= (stack-word a 0) *unwind-return*) a))
+          (loop for a from sp by sb-vm:n-word-bytes repeat 64
+                for w = (stack-word a 0)
+                when (< *unwind-routine* w (+ *unwind-routine* 512))
+                  return a))))
 
   (defun control-stack-end ()
     (ash sb-vm:*control-stack-end* sb-vm:n-fixnum-tag-bits))
 
-  (defun capture-unwind ()
-    "Called from a cleanup run by an unwind: a record of the unwind's target and values,
-or :UNKNOWN."
-    (let ((a (find-unwind-frame)))
+  (defun capture-unwind (sp)
+    "Called from a cleanup run by an unwind, with that cleanup's stack pointer: a record
+of the unwind's target and values, or :UNKNOWN."
+    (let ((a (find-unwind-frame sp)))
       (if (null a)
           :unknown
           (let* ((ra (stack-word a 0))
@@ -98,12 +105,13 @@ or :UNKNOWN."
                           (loop for i below n
                                 collect (sb-kernel:%make-lisp-obj
                                          (stack-word start (* -8 (1+ i)))))
-                          count))
+                          count)
+                      (- a sp))
                 :unknown)))))
 
   (defun %resume-unwind (record)
-    (destructuring-bind (ra block kind values) record
-      (declare (ignore ra))
+    (destructuring-bind (ra block kind values offset) record
+      (declare (ignore ra offset))
       (let ((sp (sb-sys:sap-int (sb-vm::current-sp))))
         (unless (< sp block (control-stack-end))
           (error "pymodgen: the target of a non-local exit out of a Python callback is no
@@ -128,8 +136,13 @@ longer on the stack; it cannot be resumed")))
 
 #-(and sbcl x86-64)
 (progn
-  (defun capture-unwind () :unknown)
+  (defun capture-unwind (sp) (declare (ignore sp)) :unknown)
   (defun %resume-unwind (record) (declare (ignore record)) nil))
+
+(defmacro cleanup-stack-pointer ()
+  "The current stack pointer as an integer, read inline (in the cleanup that needs it)."
+  #+(and sbcl x86-64) '(sb-sys:sap-int (sb-vm::current-sp))
+  #-(and sbcl x86-64) nil)
 
 (defun call-with-unwind-barrier (thunk on-unwind)
   "Calls THUNK. A non-local exit out of it is stopped here and recorded for
@@ -139,7 +152,7 @@ RESUME-PENDING-UNWIND; the value of ON-UNWIND (called then) is returned instead.
     (let ((done nil))
       (unwind-protect (multiple-value-prog1 (funcall thunk) (setf done t))
         (unless done
-          (push-pending-unwind (capture-unwind))
+          (push-pending-unwind (capture-unwind (cleanup-stack-pointer)))
           (return-from barrier (funcall on-unwind)))))))
 
 (defun resume-pending-unwind ()
@@ -156,7 +169,9 @@ implementation cannot resume the exit to its target.")))
                 (call-with-unwind-barrier (lambda () (throw 'probe nil))
                                           (lambda () (pop-pending-unwind))))))
   ;; learn the exact return address UNWIND pushes, so that later scans match exactly
-  (when (consp record) (setf *unwind-return* (first record))))
+  (when (consp record)
+    (setf *unwind-return* (first record)
+          *unwind-offset* (fifth record))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Interrupts
