@@ -99,9 +99,10 @@ pub fn check_python(py: Python<'_>, expected: &str) -> PyResult<()> {
     }
     Err(PyRuntimeError::new_err(format!(
         "pymodgen bindings were generated for Python {expected}, but this program runs Python \
-         {running}; regenerate the bindings with that interpreter, or load the right libpython \
-         (link with an rpath to its LIBDIR, e.g. pymodgen::Builder::emit_rpath, or set \
-         LD_LIBRARY_PATH)"
+         {running}; regenerate the bindings with that interpreter, or load the right libpython: \
+         call pymodgen::link_python() in the program's build.rs (build-dependency pymodgen with \
+         default-features = false), which links it with an rpath to that libpython, or set \
+         LD_LIBRARY_PATH"
     )))
 }
 
