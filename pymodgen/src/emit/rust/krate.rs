@@ -149,3 +149,26 @@ this crate cannot do it for you; its own `build.rs` covers its tests and example
     );
     vec![("Cargo.toml".into(), cargo), ("README.md".into(), readme), ("build.rs".into(), build)]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_dependency_is_the_checkout_or_the_exact_version() {
+        // This test runs from a checkout: a path dependency on its runtime/.
+        let root = checkout().expect("tests run from a checkout");
+        assert_eq!(
+            runtime_dependency(&RustOptions::default()),
+            format!("{{ path = {} }}", toml_string(&root.join("runtime").display().to_string()))
+        );
+        // Installed from a registry (no checkout): exactly this version.
+        assert_eq!(dependency(None, "runtime", ""), format!("\"={}\"", crate::VERSION));
+        assert_eq!(
+            dependency(None, "pymodgen", ", default-features = false"),
+            format!("{{ version = \"={}\", default-features = false }}", crate::VERSION)
+        );
+        let options = RustOptions { runtime_dependency: Some("\"0.1\"".into()), ..RustOptions::default() };
+        assert_eq!(runtime_dependency(&options), "\"0.1\"");
+    }
+}
