@@ -325,6 +325,105 @@ fn main() {{
     insta::assert_snapshot!("rust_e2e_fixture_output", out);
 }
 
+/// Python protocols as Rust traits and methods (`__eq__` → PartialEq, `__len__` → len(),
+/// ...), on fixture classes (including one whose protocol methods raise: no panic, the
+/// traits answer false/None/-1 and the methods return the error) and on the stdlib's
+/// `fractions.Fraction` and `collections.Counter`.
+#[test]
+fn protocols() {
+    let dir = generate("pymodgen_protocols", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_pymodgen_protocols as p;
+use std::collections::HashSet;
+fn main() {{
+    Python::attach(|py| {{
+        let v = |s: &str| p::Version::new(py, s).unwrap();
+        let (a, b) = (v("1.2"), v("1.10"));
+        println!("{{}} {{}} {{}} {{}}", a < b, a <= b, a > b, a == v("1.2"));
+        println!("{{:?}} {{:?}}", a.partial_cmp(&b), b.partial_cmp(&a));
+        let mut sorted = vec![b.clone(), v("0.9"), a.clone()];
+        sorted.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        println!("{{:?}}", sorted);
+        let set: HashSet<p::Version<'_>> = [a.clone(), v("1.2"), b.clone()].into_iter().collect();
+        println!("{{}}", set.len());
+        let bag = p::Bag::new(py, vec!["x", "y", "z"]).unwrap();
+        println!("{{}} {{}} {{}}", bag.len_2().unwrap(), bag.contains("y").unwrap(), bag.contains("w").unwrap());
+        println!("{{}} {{}}", bag.get_item(1).unwrap(), bag.get_item(5).unwrap_err());
+        let words: Vec<String> = bag.iter().unwrap().map(|w| w.unwrap().extract().unwrap()).collect();
+        println!("{{}} {{}}", words.join(","), bag.len().unwrap());
+        let t = p::Touchy::new(py).unwrap();
+        println!("{{}} {{}} {{:?}}", t == t, t < t, t.partial_cmp(&t));
+        let hashed: HashSet<p::Touchy<'_>> = [t.clone()].into_iter().collect();
+        println!("{{}} {{}}", hashed.len(), t.len().unwrap_err());
+        let items: Vec<String> = t.iter().unwrap().map(|r| match r {{
+            Ok(v) => v.to_string(),
+            Err(e) => e.to_string(),
+        }}).collect();
+        println!("{{}}", items.join(" | "));
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(
+        out,
+        "true true false true\nSome(Less) Some(Greater)\n[Version('0.9'), Version('1.2'), Version('1.10')]\n2\n\
+         3 true false\ny IndexError: list index out of range\nx,y,z method\n\
+         false false None\n1 ValueError: no length\n1 | ValueError: no more\n"
+    );
+
+    let dir = generate("fractions", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_fractions::Fraction;
+use std::collections::HashSet;
+fn main() {{
+    Python::attach(|py| {{
+        let f = |n: i64, d: i64| Fraction::new_with(py).numerator(n).denominator(d).call().unwrap();
+        let (half, two_quarters, two_thirds) = (f(1, 2), f(2, 4), f(2, 3));
+        println!("{{}} {{}} {{}}", half == two_quarters, half < two_thirds, half >= two_thirds);
+        println!("{{:?}} {{:?}} {{}}", half.partial_cmp(&two_thirds), half, half);
+        let set: HashSet<Fraction<'_>> = [half.clone(), two_quarters, two_thirds.clone()].into_iter().collect();
+        println!("{{}}", set.len());
+        println!("{{:?}}", [two_thirds, half].iter().max_by(|a, b| a.partial_cmp(b).unwrap()).unwrap());
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(out, "true true false\nSome(Less) Fraction(1, 2) 1/2\n2\nFraction(2, 3)\n");
+
+    let dir = generate("collections", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_collections::Counter;
+fn main() {{
+    Python::attach(|py| {{
+        let c = |s: &str| Counter::new_with(py).iterable(s).call().unwrap();
+        let (small, big) = (c("aab"), c("aabbc"));
+        println!("{{}} {{}} {{}} {{}}", small < big, small <= big, big < small, small == c("aba"));
+        println!("{{:?}} {{:?}}", small.partial_cmp(&big), c("ab").partial_cmp(&c("ac")));
+        println!("{{}} {{}} {{}}", big.len().unwrap(), big.contains("c").unwrap(), big.get_item("b").unwrap());
+        let keys: Vec<String> = big.iter().unwrap().map(|k| k.unwrap().extract().unwrap()).collect();
+        println!("{{}} {{:?}}", keys.join(","), small);
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(
+        out,
+        "true true false true\nSome(Less) None\n3 true 2\na,b,c Counter({'a': 2, 'b': 1})\n"
+    );
+}
+
 /// Crates that build the pymodgen library itself (build.rs, proc macro) use a target
 /// directory of their own, without `-D warnings` (which would also apply to pymodgen).
 fn tools_target() -> PathBuf {

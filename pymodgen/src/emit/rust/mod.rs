@@ -11,6 +11,7 @@ mod docs;
 mod function;
 mod krate;
 mod names;
+mod protocol;
 
 use std::collections::BTreeMap;
 
