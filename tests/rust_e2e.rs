@@ -478,6 +478,125 @@ fn build_script() {
     assert!(output.contains("cargo:rerun-if-changed=") && output.contains("json"), "{output}");
 }
 
+/// A user's own crates, outside this workspace (in a temporary directory), each with only
+/// the documented build.rs line (`pymodgen::link_python()`), run with no LD_LIBRARY_PATH:
+/// one uses `bind_pymodule!`, one a CLI-generated crate by path, one a generated crate by
+/// version (`py-json = "0.1.0"`, whose own dependency is `pymodgen-runtime = "=0.1.0"`),
+/// both resolved through `[patch.crates-io]` as a local registry would. On this machine a
+/// distribution libpython3.11 (3.11.2) sits beside the interpreter's (pyenv 3.11.7): without
+/// the rpath the loader picks the former and every call is a RuntimeError (checked too, on a
+/// control program without the build.rs line).
+#[test]
+fn outside_crates_run_without_ld_library_path() {
+    let tmp = tempfile::Builder::new().prefix("pymodgen-outside-").tempdir().unwrap();
+    let (gen_dir, app) = (tmp.path().join("generated"), tmp.path().join("app"));
+    // Generated crates, as `pymodgen math --lang rust` writes them (by path to the runtime,
+    // since this pymodgen runs from a checkout) and as a published pymodgen would (by version).
+    let emit = |module: &str, runtime: Option<String>| {
+        let loaded = pymodgen::load(module, &Options::default()).unwrap();
+        let mut options = EmitOptions::default();
+        options.rust.runtime_dependency = runtime;
+        let output = pymodgen::emit(&loaded.manifests, Lang::Rust, &options).unwrap();
+        pymodgen::write_output(&gen_dir.join(module), &output).unwrap();
+    };
+    emit("math", None);
+    emit("json", Some(format!("\"={}\"", pymodgen::VERSION)));
+    let math_toml = std::fs::read_to_string(gen_dir.join("math/Cargo.toml")).unwrap();
+    assert!(math_toml.contains(&format!("pymodgen-runtime = {{ path = {:?} }}", root().join("runtime"))), "{math_toml}");
+    let readme = std::fs::read_to_string(gen_dir.join("math/README.md")).unwrap();
+    let build_rs = "fn main() {\n    pymodgen::link_python().unwrap_or_else(|e| panic!(\"pymodgen: {e}\"));\n}\n";
+    assert!(readme.contains(build_rs), "the generated README shows the build.rs line:\n{readme}");
+
+    let path = |p: PathBuf| format!("{:?}", p.display().to_string());
+    let version = pymodgen::VERSION;
+    let build_dep =
+        format!("[build-dependencies]\npymodgen = {{ path = {}, default-features = false }}\n", path(root().join("pymodgen")));
+    let programs = [
+        (
+            "uses-macro",
+            format!("pymodgen-macros = {{ path = {} }}\n", path(root().join("pymodgen-macros"))),
+            "pymodgen_macros::bind_pymodule!(\"math\");\n\nfn main() {\n    Python::attach(|py| println!(\"{}\", math::sqrt(py, 2.25).unwrap()));\n}\n",
+        ),
+        (
+            "uses-path",
+            format!("py-math = {{ path = {} }}\n", path(gen_dir.join("math"))),
+            "fn main() {\n    Python::attach(|py| println!(\"{}\", py_math::factorial(py, 5).unwrap()));\n}\n",
+        ),
+        (
+            "uses-version",
+            format!("py-json = \"{version}\"\n"),
+            "fn main() {\n    Python::attach(|py| println!(\"{}\", py_json::dumps(py, vec![1, 2]).unwrap()));\n}\n",
+        ),
+    ];
+    // The control: the same macro program without the build.rs line.
+    let control = app.join("no-build-rs");
+    std::fs::create_dir_all(control.join("src")).unwrap();
+    std::fs::write(
+        control.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"no-build-rs\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\n{}pymodgen-runtime = \"{version}\"\n",
+            programs[0].1
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        control.join("src/main.rs"),
+        "pymodgen_macros::bind_pymodule!(\"math\");\n\nfn main() {\n    pymodgen_runtime::pyo3::Python::attach(|py| match math::sqrt(py, 2.25) {\n        Ok(v) => println!(\"{v}\"),\n        Err(e) => println!(\"{e}\"),\n    });\n}\n",
+    )
+    .unwrap();
+    let mut members = vec![format!("{:?}", "no-build-rs")];
+    for (name, dep, main) in &programs {
+        let dir = app.join(name);
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\n{dep}pymodgen-runtime = \"{version}\"\n\n{build_dep}"
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.join("build.rs"), build_rs).unwrap();
+        std::fs::write(dir.join("src/main.rs"), format!("use pymodgen_runtime::pyo3::prelude::*;\n\n{main}")).unwrap();
+        members.push(format!("{name:?}"));
+    }
+    // A local registry in effect: the version requirements resolve to these sources.
+    std::fs::write(
+        app.join("Cargo.toml"),
+        format!(
+            "[workspace]\nresolver = \"3\"\nmembers = [{}]\n\n[patch.crates-io]\npymodgen-runtime = {{ path = {} }}\npy-json = {{ path = {} }}\n",
+            members.join(", "),
+            path(root().join("runtime")),
+            path(gen_dir.join("json"))
+        ),
+    )
+    .unwrap();
+    let (ok, _, stderr) = cargo(&app, &["build", "-q", "--workspace"]);
+    assert!(ok, "{stderr}");
+    let mut outputs = Vec::new();
+    for (name, _, _) in &programs {
+        let out = Command::new(tools_target().join("debug").join(name)).env_remove("LD_LIBRARY_PATH").output().unwrap();
+        assert!(out.status.success(), "{name}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        outputs.push(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    assert_eq!(outputs, ["1.5\n", "120\n", "[1, 2]\n"]);
+    // Without the line, the loader takes the distribution's libpython of the same soname
+    // when there is one (the error names the fix); with none, it finds the right one anyway.
+    let out = Command::new(tools_target().join("debug/no-build-rs")).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let ours = pymodgen::libpython(None).unwrap().lib_dir;
+    let distribution = Path::new("/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0");
+    if distribution.exists() && ours.as_deref() != distribution.parent() {
+        assert!(
+            stdout.starts_with("RuntimeError: pymodgen bindings were generated for Python ")
+                && stdout.contains("pymodgen::link_python()"),
+            "{stdout}"
+        );
+    } else {
+        assert_eq!(stdout, "1.5\n");
+    }
+}
+
 /// `bind_pymodule!` recompiles when the module's version hash changes, and only then:
 /// a crate binding a copy of the fixture package is built, rebuilt with nothing changed
 /// (fresh), then rebuilt after the package's `__init__.py` changes (recompiled, and the new
