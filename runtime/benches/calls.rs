@@ -327,9 +327,19 @@ fn cases(py: Python<'_>) -> Vec<Case> {
     ]
 }
 
-/// Best of `rounds` runs of `n` iterations, in ns per iteration.
-fn best(py: Python<'_>, f: &Loop, n: u64, rounds: usize) -> f64 {
-    (0..rounds).map(|_| f(py, n).as_nanos() as f64 / n as f64).fold(f64::INFINITY, f64::min)
+/// Best of `rounds` runs of `n` iterations of each variant, in ns per iteration. The
+/// variants take turns within each round, so a change of load on a shared machine (or of
+/// CPU frequency) hits them all alike instead of whichever ran during it: timing them one
+/// after the other made the first variant (the generated binding) look up to 1.5x slower
+/// than pyo3 in single runs, though it executes fewer instructions (callgrind).
+fn best(py: Python<'_>, variants: &[(&'static str, Loop)], n: u64, rounds: usize) -> Vec<f64> {
+    let mut best = vec![f64::INFINITY; variants.len()];
+    for _ in 0..rounds {
+        for ((_, f), b) in variants.iter().zip(&mut best) {
+            *b = b.min(f(py, n).as_nanos() as f64 / n as f64);
+        }
+    }
+    best
 }
 
 /// `PYMODGEN_BENCH_ONLY="abs(i)/generated"` (with `PYMODGEN_BENCH_N`, default 1e6): runs that
@@ -361,7 +371,7 @@ fn main() {
         }
         c.final_summary();
 
-        println!("\nthroughput ratios (best of 7 runs; > 1 means the generated binding is faster)");
+        println!("\nthroughput ratios (best of 7 interleaved rounds; > 1 means the generated binding is faster)");
         for case in &cases {
             let n = if case.group.starts_with("numpy") {
                 300
@@ -370,7 +380,8 @@ fn main() {
             } else {
                 1_000_000
             };
-            let times: Vec<(&str, f64)> = case.variants.iter().map(|(name, f)| (*name, best(py, f, n, 7))).collect();
+            let best = best(py, &case.variants, n, 7);
+            let times: Vec<(&str, f64)> = case.variants.iter().map(|(name, _)| *name).zip(best).collect();
             let generated = times[0].1;
             println!("{}:", case.group);
             for (name, t) in &times {
