@@ -325,6 +325,105 @@ fn main() {{
     insta::assert_snapshot!("rust_e2e_fixture_output", out);
 }
 
+/// Python protocols as Rust traits and methods (`__eq__` → PartialEq, `__len__` → len(),
+/// ...), on fixture classes (including one whose protocol methods raise: no panic, the
+/// traits answer false/None/-1 and the methods return the error) and on the stdlib's
+/// `fractions.Fraction` and `collections.Counter`.
+#[test]
+fn protocols() {
+    let dir = generate("pymodgen_protocols", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_pymodgen_protocols as p;
+use std::collections::HashSet;
+fn main() {{
+    Python::attach(|py| {{
+        let v = |s: &str| p::Version::new(py, s).unwrap();
+        let (a, b) = (v("1.2"), v("1.10"));
+        println!("{{}} {{}} {{}} {{}}", a < b, a <= b, a > b, a == v("1.2"));
+        println!("{{:?}} {{:?}}", a.partial_cmp(&b), b.partial_cmp(&a));
+        let mut sorted = vec![b.clone(), v("0.9"), a.clone()];
+        sorted.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        println!("{{:?}}", sorted);
+        let set: HashSet<p::Version<'_>> = [a.clone(), v("1.2"), b.clone()].into_iter().collect();
+        println!("{{}}", set.len());
+        let bag = p::Bag::new(py, vec!["x", "y", "z"]).unwrap();
+        println!("{{}} {{}} {{}}", bag.len_2().unwrap(), bag.contains("y").unwrap(), bag.contains("w").unwrap());
+        println!("{{}} {{}}", bag.get_item(1).unwrap(), bag.get_item(5).unwrap_err());
+        let words: Vec<String> = bag.iter().unwrap().map(|w| w.unwrap().extract().unwrap()).collect();
+        println!("{{}} {{}}", words.join(","), bag.len().unwrap());
+        let t = p::Touchy::new(py).unwrap();
+        println!("{{}} {{}} {{:?}}", t == t, t < t, t.partial_cmp(&t));
+        let hashed: HashSet<p::Touchy<'_>> = [t.clone()].into_iter().collect();
+        println!("{{}} {{}}", hashed.len(), t.len().unwrap_err());
+        let items: Vec<String> = t.iter().unwrap().map(|r| match r {{
+            Ok(v) => v.to_string(),
+            Err(e) => e.to_string(),
+        }}).collect();
+        println!("{{}}", items.join(" | "));
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(
+        out,
+        "true true false true\nSome(Less) Some(Greater)\n[Version('0.9'), Version('1.2'), Version('1.10')]\n2\n\
+         3 true false\ny IndexError: list index out of range\nx,y,z method\n\
+         false false None\n1 ValueError: no length\n1 | ValueError: no more\n"
+    );
+
+    let dir = generate("fractions", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_fractions::Fraction;
+use std::collections::HashSet;
+fn main() {{
+    Python::attach(|py| {{
+        let f = |n: i64, d: i64| Fraction::new_with(py).numerator(n).denominator(d).call().unwrap();
+        let (half, two_quarters, two_thirds) = (f(1, 2), f(2, 4), f(2, 3));
+        println!("{{}} {{}} {{}}", half == two_quarters, half < two_thirds, half >= two_thirds);
+        println!("{{:?}} {{:?}} {{}}", half.partial_cmp(&two_thirds), half, half);
+        let set: HashSet<Fraction<'_>> = [half.clone(), two_quarters, two_thirds.clone()].into_iter().collect();
+        println!("{{}}", set.len());
+        println!("{{:?}}", [two_thirds, half].iter().max_by(|a, b| a.partial_cmp(b).unwrap()).unwrap());
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(out, "true true false\nSome(Less) Fraction(1, 2) 1/2\n2\nFraction(2, 3)\n");
+
+    let dir = generate("collections", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_collections::Counter;
+fn main() {{
+    Python::attach(|py| {{
+        let c = |s: &str| Counter::new_with(py).iterable(s).call().unwrap();
+        let (small, big) = (c("aab"), c("aabbc"));
+        println!("{{}} {{}} {{}} {{}}", small < big, small <= big, big < small, small == c("aba"));
+        println!("{{:?}} {{:?}}", small.partial_cmp(&big), c("ab").partial_cmp(&c("ac")));
+        println!("{{}} {{}} {{}}", big.len().unwrap(), big.contains("c").unwrap(), big.get_item("b").unwrap());
+        let keys: Vec<String> = big.iter().unwrap().map(|k| k.unwrap().extract().unwrap()).collect();
+        println!("{{}} {{:?}}", keys.join(","), small);
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(
+        out,
+        "true true false true\nSome(Less) None\n3 true 2\na,b,c Counter({'a': 2, 'b': 1})\n"
+    );
+}
+
 /// Crates that build the pymodgen library itself (build.rs, proc macro) use a target
 /// directory of their own, without `-D warnings` (which would also apply to pymodgen).
 fn tools_target() -> PathBuf {
@@ -377,6 +476,125 @@ fn build_script() {
         assert!(output.contains(line), "no `{line}` in:\n{output}");
     }
     assert!(output.contains("cargo:rerun-if-changed=") && output.contains("json"), "{output}");
+}
+
+/// A user's own crates, outside this workspace (in a temporary directory), each with only
+/// the documented build.rs line (`pymodgen::link_python()`), run with no LD_LIBRARY_PATH:
+/// one uses `bind_pymodule!`, one a CLI-generated crate by path, one a generated crate by
+/// version (`py-json = "0.1.0"`, whose own dependency is `pymodgen-runtime = "=0.1.0"`),
+/// both resolved through `[patch.crates-io]` as a local registry would. On this machine a
+/// distribution libpython3.11 (3.11.2) sits beside the interpreter's (pyenv 3.11.7): without
+/// the rpath the loader picks the former and every call is a RuntimeError (checked too, on a
+/// control program without the build.rs line).
+#[test]
+fn outside_crates_run_without_ld_library_path() {
+    let tmp = tempfile::Builder::new().prefix("pymodgen-outside-").tempdir().unwrap();
+    let (gen_dir, app) = (tmp.path().join("generated"), tmp.path().join("app"));
+    // Generated crates, as `pymodgen math --lang rust` writes them (by path to the runtime,
+    // since this pymodgen runs from a checkout) and as a published pymodgen would (by version).
+    let emit = |module: &str, runtime: Option<String>| {
+        let loaded = pymodgen::load(module, &Options::default()).unwrap();
+        let mut options = EmitOptions::default();
+        options.rust.runtime_dependency = runtime;
+        let output = pymodgen::emit(&loaded.manifests, Lang::Rust, &options).unwrap();
+        pymodgen::write_output(&gen_dir.join(module), &output).unwrap();
+    };
+    emit("math", None);
+    emit("json", Some(format!("\"={}\"", pymodgen::VERSION)));
+    let math_toml = std::fs::read_to_string(gen_dir.join("math/Cargo.toml")).unwrap();
+    assert!(math_toml.contains(&format!("pymodgen-runtime = {{ path = {:?} }}", root().join("runtime"))), "{math_toml}");
+    let readme = std::fs::read_to_string(gen_dir.join("math/README.md")).unwrap();
+    let build_rs = "fn main() {\n    pymodgen::link_python().unwrap_or_else(|e| panic!(\"pymodgen: {e}\"));\n}\n";
+    assert!(readme.contains(build_rs), "the generated README shows the build.rs line:\n{readme}");
+
+    let path = |p: PathBuf| format!("{:?}", p.display().to_string());
+    let version = pymodgen::VERSION;
+    let build_dep =
+        format!("[build-dependencies]\npymodgen = {{ path = {}, default-features = false }}\n", path(root().join("pymodgen")));
+    let programs = [
+        (
+            "uses-macro",
+            format!("pymodgen-macros = {{ path = {} }}\n", path(root().join("pymodgen-macros"))),
+            "pymodgen_macros::bind_pymodule!(\"math\");\n\nfn main() {\n    Python::attach(|py| println!(\"{}\", math::sqrt(py, 2.25).unwrap()));\n}\n",
+        ),
+        (
+            "uses-path",
+            format!("py-math = {{ path = {} }}\n", path(gen_dir.join("math"))),
+            "fn main() {\n    Python::attach(|py| println!(\"{}\", py_math::factorial(py, 5).unwrap()));\n}\n",
+        ),
+        (
+            "uses-version",
+            format!("py-json = \"{version}\"\n"),
+            "fn main() {\n    Python::attach(|py| println!(\"{}\", py_json::dumps(py, vec![1, 2]).unwrap()));\n}\n",
+        ),
+    ];
+    // The control: the same macro program without the build.rs line.
+    let control = app.join("no-build-rs");
+    std::fs::create_dir_all(control.join("src")).unwrap();
+    std::fs::write(
+        control.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"no-build-rs\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\n{}pymodgen-runtime = \"{version}\"\n",
+            programs[0].1
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        control.join("src/main.rs"),
+        "pymodgen_macros::bind_pymodule!(\"math\");\n\nfn main() {\n    pymodgen_runtime::pyo3::Python::attach(|py| match math::sqrt(py, 2.25) {\n        Ok(v) => println!(\"{v}\"),\n        Err(e) => println!(\"{e}\"),\n    });\n}\n",
+    )
+    .unwrap();
+    let mut members = vec![format!("{:?}", "no-build-rs")];
+    for (name, dep, main) in &programs {
+        let dir = app.join(name);
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\n{dep}pymodgen-runtime = \"{version}\"\n\n{build_dep}"
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.join("build.rs"), build_rs).unwrap();
+        std::fs::write(dir.join("src/main.rs"), format!("use pymodgen_runtime::pyo3::prelude::*;\n\n{main}")).unwrap();
+        members.push(format!("{name:?}"));
+    }
+    // A local registry in effect: the version requirements resolve to these sources.
+    std::fs::write(
+        app.join("Cargo.toml"),
+        format!(
+            "[workspace]\nresolver = \"3\"\nmembers = [{}]\n\n[patch.crates-io]\npymodgen-runtime = {{ path = {} }}\npy-json = {{ path = {} }}\n",
+            members.join(", "),
+            path(root().join("runtime")),
+            path(gen_dir.join("json"))
+        ),
+    )
+    .unwrap();
+    let (ok, _, stderr) = cargo(&app, &["build", "-q", "--workspace"]);
+    assert!(ok, "{stderr}");
+    let mut outputs = Vec::new();
+    for (name, _, _) in &programs {
+        let out = Command::new(tools_target().join("debug").join(name)).env_remove("LD_LIBRARY_PATH").output().unwrap();
+        assert!(out.status.success(), "{name}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        outputs.push(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    assert_eq!(outputs, ["1.5\n", "120\n", "[1, 2]\n"]);
+    // Without the line, the loader takes the distribution's libpython of the same soname
+    // when there is one (the error names the fix); with none, it finds the right one anyway.
+    let out = Command::new(tools_target().join("debug/no-build-rs")).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let ours = pymodgen::libpython(None).unwrap().lib_dir;
+    let distribution = Path::new("/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0");
+    if distribution.exists() && ours.as_deref() != distribution.parent() {
+        assert!(
+            stdout.starts_with("RuntimeError: pymodgen bindings were generated for Python ")
+                && stdout.contains("pymodgen::link_python()"),
+            "{stdout}"
+        );
+    } else {
+        assert_eq!(stdout, "1.5\n");
+    }
 }
 
 /// `bind_pymodule!` recompiles when the module's version hash changes, and only then:

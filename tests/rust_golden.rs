@@ -17,6 +17,7 @@ fn snapshot_crate(module: &str, submodules: bool) {
     let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("runtime");
     for (path, text) in &output.files {
         let mut text = text.replace(&runtime.display().to_string(), "[runtime]");
+        text = text.replace(&runtime.with_file_name("pymodgen").display().to_string(), "[pymodgen]");
         if let Some(start) = text.find("(hash ") {
             let end = text[start..].find(')').map_or(text.len(), |e| start + e + 1);
             text.replace_range(start..end, "(hash [hash])");

@@ -22,4 +22,5 @@ fn ui() {
     t.compile_fail("ui/non_literal.rs");
     t.compile_fail("ui/bad_option.rs");
     t.compile_fail("ui/import_raises.rs");
+    t.compile_fail("ui/kwargs_pairs.rs");
 }

@@ -83,7 +83,8 @@ struct GenerateArgs {
     #[arg(long, value_name = "FILE")]
     manifest: Vec<PathBuf>,
     /// Rust: the pymodgen-runtime dependency of generated crates, as TOML (`"0.1"` or
-    /// `{ path = "..." }`); default: a path dependency on this checkout's runtime/.
+    /// `{ path = "..." }`); default: this checkout's runtime/ when pymodgen runs from a
+    /// checkout, else `"=<pymodgen's version>"`.
     #[arg(long, value_name = "SPEC")]
     rust_runtime: Option<String>,
     /// Rust: the name of the generated crate (default py-MODULE); one module only.

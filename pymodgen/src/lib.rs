@@ -3,7 +3,8 @@
 //!
 //! One library serves the CLI (`pymodgen`), the proc macro (`bind_pymodule!`) and build
 //! scripts ([`Builder`]): all of them call [`load`] (cache or introspection) and then
-//! [`emit()`].
+//! [`emit()`]. A program that uses bindings links with its interpreter's libpython through
+//! [`link_python`], one line in its `build.rs` (see [`link`] for why cargo needs it).
 //!
 //! # Finding Python
 //! The interpreter is, in order: [`Options::python`] (`--python`), `PYMODGEN_PYTHON`,
@@ -27,6 +28,7 @@ pub mod emit;
 mod error;
 pub mod hash;
 mod introspect;
+pub mod link;
 pub mod manifest;
 pub mod python;
 pub mod track;
@@ -37,6 +39,7 @@ use std::time::Duration;
 pub use crate::builder::Builder;
 pub use crate::cache::Cache;
 pub use crate::emit::{EmitOptions, Lang, Output, emit};
+pub use crate::link::{Libpython, libpython, link_python};
 pub use crate::error::{Error, Result};
 pub use crate::manifest::Manifest;
 pub use crate::python::Interpreter;

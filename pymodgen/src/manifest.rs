@@ -167,6 +167,12 @@ pub struct Class {
     pub methods: Vec<Function>,
     /// Properties and other data attributes defined in this class itself.
     pub attributes: Vec<Attribute>,
+    /// The protocol methods it defines or inherits from a base other than `object`, of
+    /// `__contains__ __eq__ __ge__ __getitem__ __gt__ __hash__ __iter__ __le__ __len__ __lt__
+    /// __repr__` (in that order; a `__hash__` set to `None` is left out). Generated Rust
+    /// maps them to traits and methods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protocols: Vec<String>,
 }
 
 /// A property or other attribute of a class.

@@ -7,7 +7,8 @@
 //! `cargo bench -p pymodgen-runtime --bench calls` runs criterion over each variant, then
 //! prints throughput ratios (generated vs raw pyo3 with a cached callable, looked up per call
 //! or hoisted out of the loop, vs raw pyo3 with a getattr per call, vs the same loop in
-//! native Python timed in the embedded interpreter).
+//! native Python timed in the embedded interpreter). `PYMODGEN_BENCH_ONLY` runs one loop for
+//! callgrind (see [`only`]).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use pymodgen_runtime::pyo3::{Py, intern};
 
 pymodgen_macros::bind_pymodule!("builtins");
 pymodgen_macros::bind_pymodule!("json");
+pymodgen_macros::bind_pymodule!("math");
 pymodgen_macros::bind_pymodule!("numpy");
 
 type Loop = Box<dyn Fn(Python<'_>, u64) -> Duration>;
@@ -57,6 +59,8 @@ fn cases(py: Python<'_>) -> Vec<Case> {
     static STR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     static ABS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     ABS.import(py, "builtins", "abs").unwrap();
+    static SQRT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    SQRT.import(py, "math", "sqrt").unwrap();
     static DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     static SUM: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     STR.import(py, "builtins", "str").unwrap();
@@ -176,6 +180,46 @@ fn cases(py: Python<'_>) -> Vec<Case> {
             ],
         },
         Case {
+            group: "math.sqrt(x)",
+            variants: vec![
+                (
+                    "generated",
+                    timed(|py, n| {
+                        for i in 0..n {
+                            black_box(math::sqrt(py, i as f64).unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 cached",
+                    timed(|py, n| {
+                        for i in 0..n {
+                            black_box(SQRT.import(py, "math", "sqrt").unwrap().call1((i as f64,)).unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 hoisted",
+                    timed(|py, n| {
+                        let f = SQRT.get(py).unwrap().bind(py);
+                        for i in 0..n {
+                            black_box(f.call1((i as f64,)).unwrap());
+                        }
+                    }),
+                ),
+                (
+                    "pyo3 getattr per call",
+                    timed(|py, n| {
+                        let m = py.import("math").unwrap();
+                        for i in 0..n {
+                            black_box(m.getattr(intern!(py, "sqrt")).unwrap().call1((i as f64,)).unwrap());
+                        }
+                    }),
+                ),
+                ("native Python", native(python_loop(py, "import math", "math.sqrt(float(i))"))),
+            ],
+        },
+        Case {
             group: "json.dumps(obj, indent=2)",
             variants: vec![
                 (
@@ -283,14 +327,40 @@ fn cases(py: Python<'_>) -> Vec<Case> {
     ]
 }
 
-/// Best of `rounds` runs of `n` iterations, in ns per iteration.
-fn best(py: Python<'_>, f: &Loop, n: u64, rounds: usize) -> f64 {
-    (0..rounds).map(|_| f(py, n).as_nanos() as f64 / n as f64).fold(f64::INFINITY, f64::min)
+/// Best of `rounds` runs of `n` iterations of each variant, in ns per iteration. The
+/// variants take turns within each round, so a change of load on a shared machine (or of
+/// CPU frequency) hits them all alike instead of whichever ran during it: timing them one
+/// after the other made the first variant (the generated binding) look up to 1.5x slower
+/// than pyo3 in single runs, though it executes fewer instructions (callgrind).
+fn best(py: Python<'_>, variants: &[(&'static str, Loop)], n: u64, rounds: usize) -> Vec<f64> {
+    let mut best = vec![f64::INFINITY; variants.len()];
+    for _ in 0..rounds {
+        for ((_, f), b) in variants.iter().zip(&mut best) {
+            *b = b.min(f(py, n).as_nanos() as f64 / n as f64);
+        }
+    }
+    best
+}
+
+/// `PYMODGEN_BENCH_ONLY="abs(i)/generated"` (with `PYMODGEN_BENCH_N`, default 1e6): runs that
+/// one loop once and exits, without criterion, for instruction counts under
+/// `valgrind --tool=callgrind` (repeatable on a loaded machine, unlike times): the
+/// difference between two values of N, divided by their difference, is the cost of one call.
+fn only(py: Python<'_>, cases: &[Case], which: &str) {
+    let n = std::env::var("PYMODGEN_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let (group, variant) = which.split_once('/').unwrap_or((which, "generated"));
+    let case = cases.iter().find(|c| c.group == group).unwrap_or_else(|| panic!("no group {group:?}"));
+    let (_, f) = case.variants.iter().find(|(v, _)| *v == variant).unwrap_or_else(|| panic!("no variant {variant:?}"));
+    let t = f(py, n);
+    println!("{which}: {n} calls, {:.1} ns/call", t.as_nanos() as f64 / n as f64);
 }
 
 fn main() {
     Python::attach(|py| {
         let cases = cases(py);
+        if let Ok(which) = std::env::var("PYMODGEN_BENCH_ONLY") {
+            return only(py, &cases, &which);
+        }
         let mut c = Criterion::default().configure_from_args();
         for case in &cases {
             let mut g = c.benchmark_group(case.group);
@@ -301,7 +371,7 @@ fn main() {
         }
         c.final_summary();
 
-        println!("\nthroughput ratios (best of 7 runs; > 1 means the generated binding is faster)");
+        println!("\nthroughput ratios (best of 7 interleaved rounds; > 1 means the generated binding is faster)");
         for case in &cases {
             let n = if case.group.starts_with("numpy") {
                 300
@@ -310,7 +380,8 @@ fn main() {
             } else {
                 1_000_000
             };
-            let times: Vec<(&str, f64)> = case.variants.iter().map(|(name, f)| (*name, best(py, f, n, 7))).collect();
+            let best = best(py, &case.variants, n, 7);
+            let times: Vec<(&str, f64)> = case.variants.iter().map(|(name, _)| *name).zip(best).collect();
             let generated = times[0].1;
             println!("{}:", case.group);
             for (name, t) in &times {

@@ -99,9 +99,10 @@ pub fn check_python(py: Python<'_>, expected: &str) -> PyResult<()> {
     }
     Err(PyRuntimeError::new_err(format!(
         "pymodgen bindings were generated for Python {expected}, but this program runs Python \
-         {running}; regenerate the bindings with that interpreter, or load the right libpython \
-         (link with an rpath to its LIBDIR, e.g. pymodgen::Builder::emit_rpath, or set \
-         LD_LIBRARY_PATH)"
+         {running}; regenerate the bindings with that interpreter, or load the right libpython: \
+         call pymodgen::link_python() in the program's build.rs (build-dependency pymodgen with \
+         default-features = false), which links it with an rpath to that libpython, or set \
+         LD_LIBRARY_PATH"
     )))
 }
 
@@ -447,4 +448,49 @@ fn vectorcall<'py>(callable: &Bound<'py, PyAny>, args: &[Option<Bound<'py, PyAny
             )
         }
     }
+}
+
+/// Python's `a <op> b` as a `bool`, for generated `PartialEq`/`PartialOrd` impls (which
+/// cannot fail): an exception (from the comparison or from the truth value of its result)
+/// gives `false` and goes to `sys.unraisablehook`, as Python does with exceptions it cannot
+/// raise (by default it prints them to stderr).
+pub fn compare(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>, op: pyo3::basic::CompareOp) -> bool {
+    match a.rich_compare(b, op).and_then(|r| r.is_truthy()) {
+        Ok(v) => v,
+        Err(e) => {
+            e.write_unraisable(a.py(), Some(a));
+            false
+        }
+    }
+}
+
+/// `Some(Equal)` if `a == b`, else `Some(Less)` if `a < b`, else `Some(Greater)` if `a > b`,
+/// else `None` (unordered, like two sets neither of which contains the other). An exception
+/// gives `None` and goes to `sys.unraisablehook`.
+pub fn partial_cmp(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    let order = || -> PyResult<Option<Ordering>> {
+        Ok(if a.eq(b)? {
+            Some(Ordering::Equal)
+        } else if a.lt(b)? {
+            Some(Ordering::Less)
+        } else if a.gt(b)? {
+            Some(Ordering::Greater)
+        } else {
+            None
+        })
+    };
+    order().unwrap_or_else(|e| {
+        e.write_unraisable(a.py(), Some(a));
+        None
+    })
+}
+
+/// Python's `hash(a)`, for generated `Hash` impls: an exception gives -1 (the value CPython
+/// reserves for errors) and goes to `sys.unraisablehook`.
+pub fn hash(a: &Bound<'_, PyAny>) -> isize {
+    a.hash().unwrap_or_else(|e| {
+        e.write_unraisable(a.py(), Some(a));
+        -1
+    })
 }

@@ -347,6 +347,37 @@ def qualified(cls):
     return "%s.%s" % (getattr(cls, "__module__", "?"), getattr(cls, "__qualname__", cls.__name__))
 
 
+# Protocol methods that generated Rust maps to traits and methods (PartialEq, len(), ...).
+PROTOCOLS = ("__contains__", "__eq__", "__ge__", "__getitem__", "__gt__", "__hash__", "__iter__", "__le__",
+             "__len__", "__lt__", "__repr__")
+
+
+def protocols(cls):
+    """The PROTOCOLS `cls` defines or inherits from a base other than `object` (a `__hash__`
+    set to None, as a class defining `__eq__` gets, is none). A C type's rich comparison
+    gives it all six comparison methods even when it orders nothing (`dict`, `OrderedDict`):
+    an ordering method of a builtin type or of a C subclass of a builtin container counts only
+    if it orders two empty instances (made by calling the type with no arguments)."""
+    mro = [k for k in getattr(cls, "__mro__", ()) if k is not object]
+    found = []
+    for p in PROTOCOLS:
+        method = getattr(cls, p, None)
+        if method is None or not any(p in vars(k) for k in mro):
+            continue
+        owner = getattr(method, "__objclass__", None)
+        if p in ("__lt__", "__le__", "__gt__", "__ge__") and isinstance(owner, type) and (
+            owner.__module__ == "builtins" or issubclass(owner, (dict, list, tuple, set, frozenset, str, bytes))
+        ):
+            try:
+                empty = owner()
+                if method(empty, empty) is NotImplemented:
+                    continue
+            except Exception:  # noqa: BLE001 - no empty instance to ask: keep the method
+                pass
+        found.append(p)
+    return found
+
+
 def describe_class(name, cls, skipped):
     methods, attributes = [], []
     for attr in sorted(vars(cls)):
@@ -416,6 +447,7 @@ def describe_class(name, cls, skipped):
         "constructor": constructor,
         "methods": methods,
         "attributes": attributes,
+        "protocols": protocols(cls),
     }
 
 

@@ -7,7 +7,7 @@ use quote::quote;
 
 use super::function::{self, Names, Ret, Target, needs_builder};
 use super::names::{Case, Scope, ident};
-use super::{Ctx, docs};
+use super::{Ctx, docs, protocol};
 use crate::manifest::{AttributeKind, Class, FunctionKind};
 
 /// Emits one class. `rust_name` was allocated in the module's type scope; `types` is that
@@ -95,6 +95,12 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope,
         }
     }
 
+    // Protocols (`__eq__` → PartialEq, `__len__` → len(), ...), named after the methods.
+    let protocols = protocol::emit(ctx, class, &quote!(#name), &mut inherent);
+    fns.extend(protocols.fns);
+    let protocol_impls = protocols.impls;
+    let derive = if protocols.debug { quote!(#[derive(Clone)]) } else { quote!(#[derive(Clone, Debug)]) };
+
     let mut extra = vec![format!("Python class {}.", class.qualname)];
     if !class.bases.is_empty() {
         extra.push(format!("Bases: {}.", class.bases.join(", ")));
@@ -128,7 +134,7 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope,
     let type_doc = format!(" The Python class `{module}.{py_name}` itself.");
     quote! {
         #doc
-        #[derive(Clone, Debug)]
+        #derive
         #[repr(transparent)]
         pub struct #name<'py>(#inner);
 
@@ -182,6 +188,8 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope,
         }
 
         #(#base_froms)*
+
+        #protocol_impls
 
         impl<'py> #rt::pyo3::IntoPyObject<'py> for #name<'py> {
             type Target = #rt::pyo3::PyAny;

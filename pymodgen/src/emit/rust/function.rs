@@ -277,10 +277,12 @@ pub(crate) fn emit(
                 quote!(self.0.varargs(#arg)),
                 format!(" Appends to `*{name}`: any iterable (a Rust tuple or `Vec`, a Python list)."),
             ),
+            // A type whose Python form is a dict (`HashMap`, `BTreeMap`, `Bound<PyDict>`):
+            // a list of pairs, which `**` refuses, does not compile.
             ParamKind::VarKeyword => (
-                quote!(impl #rt::pyo3::IntoPyObject<'py>),
+                quote!(impl #rt::pyo3::IntoPyObject<'py, Target = #rt::pyo3::types::PyDict>),
                 quote!(self.0.varkw(#arg)),
-                format!(" Adds to `**{name}`: any mapping (a Rust map, a Python dict)."),
+                format!(" Adds to `**{name}`: a map (`HashMap`, `BTreeMap`, a Python dict) from names to values."),
             ),
             _ => {
                 let set = match p.slot {

@@ -11,6 +11,7 @@ mod docs;
 mod function;
 mod krate;
 mod names;
+mod protocol;
 
 use std::collections::BTreeMap;
 
@@ -30,8 +31,9 @@ pub struct RustOptions {
     /// (pyo3's `crate = ...` convention, for re-exports).
     pub runtime_path: Option<String>,
     /// The `pymodgen-runtime` dependency written to a generated crate's `Cargo.toml`, as a
-    /// TOML value (`"0.1"` or `{ path = "../runtime" }`); `None` means a path dependency on
-    /// this checkout's `runtime/` (until the runtime is published).
+    /// TOML value (`"0.1"` or `{ path = "../runtime" }`); `None` means the checkout's
+    /// `runtime/` when pymodgen runs from a checkout, else exactly pymodgen's own version
+    /// (`"=0.1.0"`).
     pub runtime_dependency: Option<String>,
     /// Name of a generated crate; `None` means `py-<module>` (`py-os-path`).
     pub crate_name: Option<String>,
