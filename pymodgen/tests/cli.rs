@@ -245,3 +245,33 @@ fn interpreter_choice_order() {
     let out = inspect(&[("PYMODGEN_PYTHON", "/nope/python")], &["--python", python]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// Without typeshed-client the standard library still introspects, untyped, and one line on
+/// stderr says which types could not be read and how to get them.
+#[test]
+fn without_typeshed_client_one_line_says_so() {
+    let cache = tempfile::tempdir().unwrap();
+    let path = std::env::join_paths([fixtures().join("../no-typeshed"), fixtures()]).unwrap();
+    let out = pymodgen(cache.path()).env("PYTHONPATH", path).args(["inspect", "json", "--json"]).output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let notes: Vec<&str> = err.lines().filter(|l| l.contains("typeshed-client")).collect();
+    assert_eq!(notes.len(), 1, "one line expected: {err}");
+    assert!(notes[0].starts_with("pymodgen: ") && notes[0].contains("json"), "{err}");
+    assert!(notes[0].contains("pip install typeshed-client"), "{err}");
+    let manifest: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let dumps = manifest["functions"].as_array().unwrap().iter().find(|f| f["name"] == "dumps").unwrap();
+    assert_eq!(dumps["return_type"], serde_json::Value::Null);
+}
+
+/// The human output shows the types the stubs give, and each overload.
+#[test]
+fn inspect_shows_types_and_overloads() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = pymodgen(cache.path()).args(["inspect", "pymodgen_typed"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("maybe(text: str | None = None) -> str | None"), "{text}");
+    assert!(text.contains("    @overload scale(x: float, factor: float = 2) -> float"), "{text}");
+    assert!(text.contains(".size: int  property (read-only)"), "{text}");
+}
