@@ -103,7 +103,7 @@ pub enum TypeSource {
 /// `collections.abc.Sequence`); aliases are expanded. JSON: an object tagged by `kind`,
 /// e.g. `{"kind": "union", "of": [{"kind": "class", "name": "builtins.int"}, {"kind": "none"}]}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "RawType")]
 pub enum Type {
     /// A class, with its type arguments when generic: `list[int]` is
     /// `{"kind": "class", "name": "builtins.list", "args": [int]}`. `tuple[int, ...]` has the
@@ -333,6 +333,54 @@ impl Manifest {
     /// Looks a class up by its Python name.
     pub fn class(&self, name: &str) -> Option<&Class> {
         self.classes.iter().find(|c| c.name == name)
+    }
+}
+
+/// The JSON form of [`Type`], read as one flat struct: serde's derive for an internally tagged
+/// enum buffers every nested level before reading it, which is slow for numpy's deep trees.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawType {
+    kind: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    args: Vec<Type>,
+    #[serde(default)]
+    of: Option<Vec<Type>>,
+    #[serde(default)]
+    values: Option<Vec<Literal>>,
+    #[serde(default)]
+    bound: Option<Box<Type>>,
+    #[serde(default)]
+    constraints: Vec<Type>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+impl TryFrom<RawType> for Type {
+    type Error = String;
+
+    fn try_from(raw: RawType) -> Result<Self, String> {
+        let kind = raw.kind;
+        let missing = |key: &str| format!("type of kind `{kind}` without `{key}`");
+        Ok(match kind.as_str() {
+            "class" => Type::Class { name: raw.name.ok_or_else(|| missing("name"))?, args: raw.args },
+            "union" => Type::Union { of: raw.of.ok_or_else(|| missing("of"))? },
+            "none" => Type::None,
+            "literal" => Type::Literal { values: raw.values.ok_or_else(|| missing("values"))? },
+            "typevar" => Type::Typevar {
+                name: raw.name.ok_or_else(|| missing("name"))?,
+                bound: raw.bound,
+                constraints: raw.constraints,
+            },
+            "self" => Type::SelfType,
+            "any" => Type::Any,
+            "ellipsis" => Type::Ellipsis,
+            "params" => Type::Params { of: raw.of.ok_or_else(|| missing("of"))? },
+            "unknown" => Type::Unknown { text: raw.text },
+            other => return Err(format!("unknown type kind `{other}`")),
+        })
     }
 }
 

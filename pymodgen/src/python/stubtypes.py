@@ -853,6 +853,14 @@ def apply_defs(f, st, mod, scope, group, drop_first):
         types = []
         for by_name, by_kind, positional, kw in index:
             match = by_kind.get(kind) if kind in _VARIADIC else by_name.get(p["name"])
+            if match is None and kind in _VARIADIC:
+                # The runtime's `*args`/`**kwargs` stand for the stub's named parameters (numpy's
+                # `generic.mean(*args, **kwargs)`): a value passed through them has one of their types.
+                named = positional if kind == "var_positional" else \
+                    [q for q in by_name.values() if q["kind"] != "positional_only"] + \
+                    [{"type": t} for _, t in kw.values()]
+                if named and all(q["type"] is not None for q in named):
+                    match = {"type": union([q["type"] for q in named])}
             if match is None and kind == "positional_only" and i < len(positional):
                 match = positional[i]  # positional-only names are not API: stubs name them freely
             if match is None and p["name"] in kw:
