@@ -14,11 +14,14 @@ use crate::track::Tracked;
 use crate::{Error, Result};
 
 /// The introspection script: `module_hash.py` (the hash, shared with the Lisp runtime),
-/// `stubtypes.py` (types from annotations and stubs), then `introspect.py`, run with `python -c`.
+/// `stubtypes.py` and `stubs.py` (types from annotations and stubs), then `introspect.py`,
+/// run with `python -c`.
 pub(crate) const SCRIPT: &str = concat!(
     include_str!("module_hash.py"),
     "\n",
     include_str!("stubtypes.py"),
+    "\n",
+    include_str!("stubs.py"),
     "\n",
     include_str!("introspect.py")
 );
