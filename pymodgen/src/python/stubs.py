@@ -171,13 +171,7 @@ class Stubs:
         self.aliases = {}
         self.exprs = {}
         self.missing_typeshed = set()
-        self.typeshed_ctx = None
-        try:
-            import typeshed_client
-            self.typeshed = typeshed_client
-            self.typeshed_ctx = typeshed_client.get_search_context(search_path=[])
-        except Exception:  # noqa: BLE001 - not installed or unusable: no typeshed types
-            self.typeshed = None
+        self.typeshed = _typeshed_versions()
 
     # --- finding and parsing
 
@@ -213,12 +207,12 @@ class Stubs:
                 if found:
                     return found + ("stub",)
         if self.typeshed is not None:
-            try:
-                path = self.typeshed.get_stub_file(modname, search_context=self.typeshed_ctx)
-            except Exception:  # noqa: BLE001
-                path = None
-            if path is not None:
-                return str(path), os.path.basename(str(path)) == "__init__.pyi", "typeshed"
+            directory, versions = self.typeshed
+            low, high = versions.get(top, ((99, 0), None))
+            if low <= sys.version_info[:2] and (high is None or sys.version_info[:2] <= high):
+                found = _in_dir(directory, parts, (".pyi",))
+                if found:
+                    return found + ("typeshed",)
         elif top in getattr(sys, "stdlib_module_names", ()):
             self.missing_typeshed.add(top)
         return None
@@ -548,6 +542,38 @@ def _substitute(t, values):
     if k == "params":
         return {"kind": "params", "of": [_substitute(a, values) for a in t["of"]]}
     return t
+
+
+def _typeshed_versions():
+    """(directory, {module: (min, max or None)}) of the typeshed that typeshed-client bundles,
+    or None when it is not installed.
+
+    Its files are read the way typeshed-client's `get_stub_file` reads them (VERSIONS, then the
+    file), without importing it: that import costs more than the whole lookup (it pulls in
+    asyncio and subprocess), and every introspection process would pay it.
+    """
+    try:
+        import importlib.util
+        spec = importlib.util.find_spec("typeshed_client")
+    except (ImportError, ValueError):
+        return None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        directory = os.path.join(location, "typeshed")
+        versions = {}
+        try:
+            with open(os.path.join(directory, "VERSIONS"), encoding="utf-8") as f:
+                for line in f:
+                    line = line.split("#")[0].strip()
+                    if not line:
+                        continue
+                    module, span = line.split(":")
+                    low, _, high = span.strip().partition("-")
+                    parse = lambda v: tuple(int(x) for x in v.split("."))  # noqa: E731
+                    versions[module.strip()] = (parse(low), parse(high) if high else None)
+        except (OSError, ValueError):
+            continue
+        return directory, versions
+    return None
 
 
 def _in_dir(base, rest, suffixes):
