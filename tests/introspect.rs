@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use pymodgen::manifest::{AttributeKind, FunctionKind, Literal, Manifest, ParamKind, SignatureSource, Type, TypeSource};
+use pymodgen::manifest::{
+    AttributeKind, FunctionKind, Literal, Manifest, ParamKind, SignatureSource, Type, TypeSource,
+};
 use pymodgen::{Error, Options};
 
 mod common;
@@ -405,7 +407,10 @@ fn typed_fixture_manifest_golden() {
     let manifests = pymodgen::load("pymodgen_typed", &Options { submodules: true, ..options() })
         .expect("typed fixture introspects")
         .manifests;
-    assert_eq!(manifests.iter().map(|m| m.module.as_str()).collect::<Vec<_>>(), ["pymodgen_typed", "pymodgen_typed.inline"]);
+    assert_eq!(
+        manifests.iter().map(|m| m.module.as_str()).collect::<Vec<_>>(),
+        ["pymodgen_typed", "pymodgen_typed.inline"]
+    );
     insta::assert_json_snapshot!("pymodgen_typed", manifests, {
         "[].hash" => "[hash]",
         "[].python" => "[python]",
@@ -432,7 +437,11 @@ fn stub_types_of_the_typed_fixture() {
     assert!(scale.params[0].annotation.is_none(), "annotation keeps the runtime's text");
 
     let pick = m.function("pick").unwrap();
-    let h = Type::Typevar { name: "_H".into(), bound: Some(Box::new(class("collections.abc.Hashable"))), constraints: vec![] };
+    let h = Type::Typevar {
+        name: "_H".into(),
+        bound: Some(Box::new(class("collections.abc.Hashable"))),
+        constraints: vec![],
+    };
     assert_eq!(pick.return_type.as_ref(), Some(&h));
     assert_eq!(param_type(pick, "items"), Some(&generic("collections.abc.Sequence", vec![h.clone()])));
     let key = generic("collections.abc.Callable", vec![Type::Params { of: vec![h.clone()] }, float.clone()]);
@@ -445,7 +454,10 @@ fn stub_types_of_the_typed_fixture() {
     let mode = m.function("mode").unwrap();
     let fast_slow = Type::Literal { values: vec![Literal::Str("fast".into()), Literal::Str("slow".into())] };
     assert_eq!(param_type(mode, "name"), Some(&fast_slow));
-    assert_eq!(mode.return_type, Some(Type::Literal { values: vec![Literal::Int("0".into()), Literal::Int("1".into())] }));
+    assert_eq!(
+        mode.return_type,
+        Some(Type::Literal { values: vec![Literal::Int("0".into()), Literal::Int("1".into())] })
+    );
 
     let maybe = m.function("maybe").unwrap();
     assert_eq!(param_type(maybe, "text"), Some(&Type::Union { of: vec![str_.clone(), Type::None] }));
@@ -504,12 +516,18 @@ fn inline_types_of_the_typed_fixture() {
     assert_eq!(param_type(describe, "opts"), Some(&class("builtins.bool")));
     let later = m.function("later").unwrap();
     assert_eq!(param_type(later, "d"), Some(&Type::Unknown { text: Some("Decimal".into()) }));
-    assert_eq!(later.return_type, Some(Type::Union { of: vec![Type::Unknown { text: Some("Decimal".into()) }, Type::None] }));
+    assert_eq!(
+        later.return_type,
+        Some(Type::Union { of: vec![Type::Unknown { text: Some("Decimal".into()) }, Type::None] })
+    );
     let point = m.class("Point").unwrap();
     let moved = point.methods.iter().find(|f| f.name == "moved").unwrap();
     assert_eq!(moved.return_type, Some(class("pymodgen_typed.inline.Point")));
     let norm = point.attributes.iter().find(|a| a.name == "norm").unwrap();
-    assert_eq!((norm.type_.clone(), norm.type_source, norm.annotation.as_deref()), (Some(float), Some(TypeSource::Inline), Some("float")));
+    assert_eq!(
+        (norm.type_.clone(), norm.type_source, norm.annotation.as_deref()),
+        (Some(float), Some(TypeSource::Inline), Some("float"))
+    );
 }
 
 /// The standard library gets typeshed's types (through typeshed-client).
@@ -539,7 +557,11 @@ fn numpy_linspace_overloads() {
     let Some(Type::Class { name, args }) = &first.return_type else { panic!("{:?}", first.return_type) };
     assert_eq!(name, "numpy.ndarray");
     assert_eq!(args[1], generic("numpy.dtype", vec![class("numpy.float64")]));
-    assert!(first.params.iter().any(|p| p.name == "retstep"
-        && p.type_ == Some(Type::Literal { values: vec![Literal::Bool(false)] })));
+    assert!(
+        first
+            .params
+            .iter()
+            .any(|p| p.name == "retstep" && p.type_ == Some(Type::Literal { values: vec![Literal::Bool(false)] }))
+    );
     assert!(linspace.params.iter().all(|p| p.type_.is_some()), "every parameter typed: {:?}", linspace.params);
 }

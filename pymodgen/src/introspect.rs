@@ -20,7 +20,9 @@ enum Reply {
         #[serde(default)]
         notes: Vec<String>,
     },
-    Err { error: PyError },
+    Err {
+        error: PyError,
+    },
 }
 
 /// Imports `module` in a separate interpreter process and describes it (and, with
