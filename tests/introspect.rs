@@ -305,20 +305,37 @@ fn stdlib_sweep() {
     let common::Stdlib { modules, skipped, absent } = common::stdlib();
     assert!(modules.len() > 250, "only {} stdlib modules found", modules.len());
     let chunks: Vec<Vec<String>> = modules.chunks(modules.len().div_ceil(2)).map(|c| c.to_vec()).collect();
-    let failures: Vec<String> = std::thread::scope(|s| {
+    // Also counts the module-level functions that get types (schema 2: typeshed, inline).
+    let results: Vec<(Vec<String>, usize, usize)> = std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .iter()
             .map(|chunk| {
                 s.spawn(move || {
-                    chunk
-                        .iter()
-                        .filter_map(|m| pymodgen::load(m, &options()).err().map(|e| format!("{m}: {e}")))
-                        .collect::<Vec<_>>()
+                    let (mut failures, mut typed, mut functions) = (Vec::new(), 0, 0);
+                    for m in chunk {
+                        match pymodgen::load(m, &options()) {
+                            Ok(loaded) => {
+                                let fs = loaded.manifests.iter().flat_map(|m| &m.functions);
+                                for f in fs {
+                                    functions += 1;
+                                    typed += usize::from(f.type_source.is_some());
+                                }
+                            }
+                            Err(e) => failures.push(format!("{m}: {e}")),
+                        }
+                    }
+                    (failures, typed, functions)
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    let failures: Vec<String> = results.iter().flat_map(|r| r.0.clone()).collect();
+    let (typed, functions): (usize, usize) = (results.iter().map(|r| r.1).sum(), results.iter().map(|r| r.2).sum());
+    eprintln!(
+        "stdlib sweep types: {typed}/{functions} module-level functions typed ({:.1} %)",
+        100.0 * typed as f64 / functions.max(1) as f64
+    );
     eprintln!(
         "stdlib sweep: {} modules introspected, {} failures, {} skipped on purpose, {} not on this platform ({})",
         modules.len(),
