@@ -582,3 +582,33 @@ fn numpy_linspace_overloads() {
     );
     assert!(linspace.params.iter().all(|p| p.type_.is_some()), "every parameter typed: {:?}", linspace.params);
 }
+
+/// A `<name>-stubs` distribution types a package that has no annotations, and the module
+/// version hash covers its files (a copy of both in a temporary directory is edited).
+#[test]
+fn stub_package_types_and_hash() {
+    let m = &load("pymodgen_stubbed")[0];
+    let double = m.function("double").unwrap();
+    assert_eq!(double.type_source, Some(TypeSource::StubPackage));
+    assert_eq!(double.return_type, Some(class("builtins.int")));
+    let counter = m.class("Counter").unwrap();
+    assert_eq!(counter.methods[0].return_type, Some(class("builtins.int")));
+
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["pymodgen_stubbed", "pymodgen_stubbed-stubs"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(fixtures().join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                std::fs::copy(&path, dir.path().join(sub).join(path.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let options = Options { use_cache: false, pythonpath: vec![dir.path().to_path_buf()], ..Options::default() };
+    let hash = || pymodgen::load("pymodgen_stubbed", &options).unwrap().manifests[0].hash.clone();
+    let before = hash();
+    let stub = dir.path().join("pymodgen_stubbed-stubs/__init__.pyi");
+    let text = std::fs::read_to_string(&stub).unwrap();
+    std::fs::write(&stub, text + "def triple(x: int) -> int: ...\n").unwrap();
+    assert_ne!(hash(), before, "editing the stub package changes the hash");
+}
