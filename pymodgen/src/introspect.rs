@@ -13,8 +13,16 @@ use crate::{Error, Result};
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Reply {
-    Ok { manifests: Vec<Manifest>, files: Vec<PathBuf> },
-    Err { error: PyError },
+    Ok {
+        manifests: Vec<Manifest>,
+        files: Vec<PathBuf>,
+        /// One-line notes for the user (types that could not be read, and how to get them).
+        #[serde(default)]
+        notes: Vec<String>,
+    },
+    Err {
+        error: PyError,
+    },
 }
 
 /// Imports `module` in a separate interpreter process and describes it (and, with
@@ -34,7 +42,12 @@ pub(crate) fn introspect(
         reason: format!("unreadable manifest for '{module}': {e}"),
     })?;
     match reply {
-        Reply::Ok { manifests, files } if !manifests.is_empty() => Ok((manifests, files)),
+        Reply::Ok { manifests, files, notes } if !manifests.is_empty() => {
+            for note in notes {
+                eprintln!("pymodgen: {note}");
+            }
+            Ok((manifests, files))
+        }
         Reply::Ok { .. } => {
             Err(Error::PythonUnusable { path: interpreter.path.clone(), reason: format!("no manifest for '{module}'") })
         }

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the manifest format (the `schema` key).
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 /// Everything pymodgen knows about one Python module.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,6 +64,85 @@ pub struct Function {
     pub params: Vec<Param>,
     /// The return annotation, as source text (`"str"`, `"list[int]"`), if any.
     pub returns: Option<String>,
+    /// The return type as a tree (see [`Type`]), when any type source gives one.
+    #[serde(default)]
+    pub return_type: Option<Type>,
+    /// The `@overload` signatures of the stub, in stub order (empty when it has none).
+    /// `params`/`returns` above then hold the runtime signature, typed when it agrees.
+    #[serde(default)]
+    pub overloads: Vec<Overload>,
+    /// Where the types of this callable came from; `null` when it has none.
+    #[serde(default)]
+    pub type_source: Option<TypeSource>,
+}
+
+/// One `@overload` of a stub: a signature of its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Overload {
+    pub params: Vec<Param>,
+    /// The return annotation as source text.
+    pub returns: Option<String>,
+    pub return_type: Option<Type>,
+}
+
+/// Where the types of a callable or attribute came from, in PEP 561 order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TypeSource {
+    /// Annotations on the runtime object (`__annotations__`).
+    Inline,
+    /// A `.pyi` file beside the module's source, in the package itself.
+    Stub,
+    /// A `<package>-stubs` distribution (`pandas-stubs`, ...).
+    StubPackage,
+    /// typeshed's stdlib or third-party stubs, read through `typeshed_client`.
+    Typeshed,
+}
+
+/// A type, as a tree. Names are where they are defined (`builtins.str`, `numpy.float64`,
+/// `collections.abc.Sequence`); aliases are expanded. JSON: an object tagged by `kind`,
+/// e.g. `{"kind": "union", "of": [{"kind": "class", "name": "builtins.int"}, {"kind": "none"}]}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "RawType")]
+pub enum Type {
+    /// A class, with its type arguments when generic: `list[int]` is
+    /// `{"kind": "class", "name": "builtins.list", "args": [int]}`. `tuple[int, ...]` has the
+    /// args `[int, ellipsis]`; `Callable[[A, B], R]` has `[params [A, B], R]` and
+    /// `Callable[..., R]` has `[ellipsis, R]`; `NDArray[np.float64]` is
+    /// `numpy.ndarray` with args `[any, numpy.dtype[numpy.float64]]` as numpy defines it.
+    Class {
+        name: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        args: Vec<Type>,
+    },
+    /// `A | B | ...` (`Optional[A]` is `A | None`), flattened, in source order.
+    Union { of: Vec<Type> },
+    /// `None` as a type.
+    None,
+    /// `Literal[...]`: the values, in source order.
+    Literal { values: Vec<Literal> },
+    /// A `TypeVar`, with its bound or its constraints (at most one of the two is set).
+    Typevar {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bound: Option<Box<Type>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        constraints: Vec<Type>,
+    },
+    /// `typing.Self`: the class the method belongs to (or its subclass).
+    #[serde(rename = "self")]
+    SelfType,
+    /// `typing.Any` (and `object` where it means "anything" is a class `builtins.object`).
+    Any,
+    /// `...` inside `tuple[T, ...]` and `Callable[..., R]`.
+    Ellipsis,
+    /// The parameter list of a `Callable`.
+    Params { of: Vec<Type> },
+    /// A type pymodgen could not resolve, with its source text.
+    Unknown {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
 }
 
 /// Where a signature came from, best first.
@@ -121,6 +200,9 @@ pub struct Param {
     pub literal: Option<Literal>,
     /// The annotation as source text, if any.
     pub annotation: Option<String>,
+    /// The annotation as a tree, when any type source gives one.
+    #[serde(default, rename = "type")]
+    pub type_: Option<Type>,
 }
 
 /// `inspect.Parameter.kind`, in snake case.
@@ -186,6 +268,16 @@ pub struct Attribute {
     /// For class-level constants: type name and literal value.
     #[serde(default)]
     pub literal: Option<Literal>,
+    /// The declared type as source text (a property's return annotation, a stub's
+    /// `name: T`), if any.
+    #[serde(default)]
+    pub annotation: Option<String>,
+    /// The declared type as a tree.
+    #[serde(default, rename = "type")]
+    pub type_: Option<Type>,
+    /// Where `annotation`/`type` came from.
+    #[serde(default)]
+    pub type_source: Option<TypeSource>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -250,51 +342,246 @@ impl Manifest {
     }
 }
 
+/// The JSON form of [`Type`], read as one flat struct: serde's derive for an internally tagged
+/// enum buffers every nested level before reading it, which is slow for numpy's deep trees.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawType {
+    kind: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    args: Vec<Type>,
+    #[serde(default)]
+    of: Option<Vec<Type>>,
+    #[serde(default)]
+    values: Option<Vec<Literal>>,
+    #[serde(default)]
+    bound: Option<Box<Type>>,
+    #[serde(default)]
+    constraints: Vec<Type>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+impl TryFrom<RawType> for Type {
+    type Error = String;
+
+    fn try_from(raw: RawType) -> Result<Self, String> {
+        let kind = raw.kind;
+        let missing = |key: &str| format!("type of kind `{kind}` without `{key}`");
+        Ok(match kind.as_str() {
+            "class" => Type::Class { name: raw.name.ok_or_else(|| missing("name"))?, args: raw.args },
+            "union" => Type::Union { of: raw.of.ok_or_else(|| missing("of"))? },
+            "none" => Type::None,
+            "literal" => Type::Literal { values: raw.values.ok_or_else(|| missing("values"))? },
+            "typevar" => Type::Typevar {
+                name: raw.name.ok_or_else(|| missing("name"))?,
+                bound: raw.bound,
+                constraints: raw.constraints,
+            },
+            "self" => Type::SelfType,
+            "any" => Type::Any,
+            "ellipsis" => Type::Ellipsis,
+            "params" => Type::Params { of: raw.of.ok_or_else(|| missing("of"))? },
+            "unknown" => Type::Unknown { text: raw.text },
+            other => return Err(format!("unknown type kind `{other}`")),
+        })
+    }
+}
+
+impl Type {
+    /// The type as Python source text, names as resolved (`builtins.` left out):
+    /// `list[str] | None`, `numpy.ndarray[tuple[Any, ...], numpy.dtype[numpy.float64]]`.
+    pub fn python(&self) -> String {
+        let mut out = String::new();
+        self.write_python(&mut out);
+        out
+    }
+
+    fn write_python(&self, out: &mut String) {
+        let list = |out: &mut String, items: &[Type]| {
+            for (i, t) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                t.write_python(out);
+            }
+        };
+        match self {
+            Type::Class { name, args } => {
+                out.push_str(name.strip_prefix("builtins.").unwrap_or(name));
+                if !args.is_empty() {
+                    out.push('[');
+                    list(out, args);
+                    out.push(']');
+                }
+            }
+            Type::Union { of } => {
+                for (i, t) in of.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(" | ");
+                    }
+                    t.write_python(out);
+                }
+            }
+            Type::None => out.push_str("None"),
+            Type::Literal { values } => {
+                out.push_str("Literal[");
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&v.python());
+                }
+                out.push(']');
+            }
+            Type::Typevar { name, .. } => out.push_str(name),
+            Type::SelfType => out.push_str("Self"),
+            Type::Any => out.push_str("Any"),
+            Type::Ellipsis => out.push_str("..."),
+            Type::Params { of } => {
+                out.push('[');
+                list(out, of);
+                out.push(']');
+            }
+            Type::Unknown { text } => out.push_str(text.as_deref().unwrap_or("?")),
+        }
+    }
+}
+
+impl Literal {
+    /// The value as Python source text (`'a'`, `1`, `True`, `None`, `b'x'`).
+    pub fn python(&self) -> String {
+        match self {
+            Literal::None => "None".into(),
+            Literal::Bool(b) => if *b { "True" } else { "False" }.into(),
+            Literal::Int(v) | Literal::Float(v) => v.clone(),
+            Literal::Str(v) => format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'")),
+            Literal::Bytes(v) => format!("b{:?}", String::from_utf8_lossy(v)),
+            Literal::Tuple(items) => {
+                let inner: Vec<String> = items.iter().map(Literal::python).collect();
+                if inner.len() == 1 { format!("({},)", inner[0]) } else { format!("({})", inner.join(", ")) }
+            }
+        }
+    }
+}
+
 impl Function {
     /// The parameter list as Python would show it: `(obj, /, *, indent=None)`.
     pub fn python_signature(&self) -> String {
-        let mut out = String::from("(");
-        let mut first = true;
-        let mut push = |out: &mut String, s: &str| {
-            if !first {
-                out.push_str(", ");
-            }
-            first = false;
-            out.push_str(s);
-        };
-        let mut seen_star = false;
-        for (i, p) in self.params.iter().enumerate() {
-            if p.kind == ParamKind::KeywordOnly && !seen_star {
-                push(&mut out, "*");
+        signature_text(&self.params, self.returns.as_deref(), None)
+    }
+
+    /// Like [`Function::python_signature`], with the types of the stubs where the runtime
+    /// has no annotation: `(obj: Any, /, *, indent: None | int | str = None) -> str`.
+    pub fn typed_signature(&self) -> String {
+        signature_text(&self.params, self.returns.as_deref(), Some(self.return_type.as_ref()))
+    }
+}
+
+impl Overload {
+    /// The overload's signature, as the stub writes it.
+    pub fn typed_signature(&self) -> String {
+        signature_text(&self.params, self.returns.as_deref(), Some(self.return_type.as_ref()))
+    }
+}
+
+/// `(a, /, b: int = 1, *args, c, **kw) -> R`; with `typed`, a parameter or return without
+/// annotation text shows its type tree instead.
+fn signature_text(params: &[Param], returns: Option<&str>, typed: Option<Option<&Type>>) -> String {
+    let mut out = String::from("(");
+    let mut first = true;
+    let mut push = |out: &mut String, s: &str| {
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        out.push_str(s);
+    };
+    let mut seen_star = false;
+    for (i, p) in params.iter().enumerate() {
+        if p.kind == ParamKind::KeywordOnly && !seen_star {
+            push(&mut out, "*");
+            seen_star = true;
+        }
+        let mut text = match p.kind {
+            ParamKind::VarPositional => {
                 seen_star = true;
+                format!("*{}", p.name)
             }
-            let mut text = match p.kind {
-                ParamKind::VarPositional => {
-                    seen_star = true;
-                    format!("*{}", p.name)
-                }
-                ParamKind::VarKeyword => format!("**{}", p.name),
-                _ => p.name.clone(),
-            };
-            if let Some(ann) = &p.annotation {
-                text.push_str(": ");
-                text.push_str(ann);
-            }
-            if let Some(default) = &p.default {
-                text.push_str(if p.annotation.is_some() { " = " } else { "=" });
-                text.push_str(default);
-            }
-            push(&mut out, &text);
-            let next_is_positional_only = self.params.get(i + 1).is_some_and(|n| n.kind == ParamKind::PositionalOnly);
-            if p.kind == ParamKind::PositionalOnly && !next_is_positional_only {
-                push(&mut out, "/");
-            }
+            ParamKind::VarKeyword => format!("**{}", p.name),
+            _ => p.name.clone(),
+        };
+        let ann = match (&p.annotation, &p.type_) {
+            (Some(ann), _) => Some(ann.clone()),
+            (None, Some(t)) if typed.is_some() => Some(t.python()),
+            _ => None,
+        };
+        if let Some(ann) = &ann {
+            text.push_str(": ");
+            text.push_str(ann);
         }
-        out.push(')');
-        if let Some(ret) = &self.returns {
-            out.push_str(" -> ");
-            out.push_str(ret);
+        if let Some(default) = &p.default {
+            text.push_str(if ann.is_some() { " = " } else { "=" });
+            text.push_str(default);
         }
-        out
+        push(&mut out, &text);
+        let next_is_positional_only = params.get(i + 1).is_some_and(|n| n.kind == ParamKind::PositionalOnly);
+        if p.kind == ParamKind::PositionalOnly && !next_is_positional_only {
+            push(&mut out, "/");
+        }
+    }
+    out.push(')');
+    let ret = match (returns, typed) {
+        (Some(ret), _) => Some(ret.to_owned()),
+        (None, Some(Some(t))) => Some(t.python()),
+        _ => None,
+    };
+    if let Some(ret) = ret {
+        out.push_str(" -> ");
+        out.push_str(&ret);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Literal, Type};
+
+    /// The JSON shape of types is a contract (design.md, "Types"): check it key by key.
+    #[test]
+    fn type_json_shape() {
+        let int = Type::Class { name: "builtins.int".into(), args: vec![] };
+        let t = Type::Union {
+            of: vec![
+                Type::Class { name: "builtins.list".into(), args: vec![int.clone()] },
+                Type::Literal { values: vec![Literal::Str("a".into()), Literal::Int("1".into())] },
+                Type::Typevar { name: "T".into(), bound: Some(Box::new(int.clone())), constraints: vec![] },
+                Type::Typevar { name: "S".into(), bound: None, constraints: vec![int.clone(), Type::None] },
+                Type::SelfType,
+                Type::Any,
+                Type::Class { name: "builtins.tuple".into(), args: vec![int.clone(), Type::Ellipsis] },
+                Type::Params { of: vec![int] },
+                Type::Unknown { text: Some("Foo".into()) },
+                Type::Unknown { text: None },
+                Type::None,
+            ],
+        };
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"kind":"union","of":[{"kind":"class","name":"builtins.list","args":[{"kind":"class","name":"builtins.int"}]},"#,
+                r#"{"kind":"literal","values":[{"type":"str","value":"a"},{"type":"int","value":"1"}]},"#,
+                r#"{"kind":"typevar","name":"T","bound":{"kind":"class","name":"builtins.int"}},"#,
+                r#"{"kind":"typevar","name":"S","constraints":[{"kind":"class","name":"builtins.int"},{"kind":"none"}]},"#,
+                r#"{"kind":"self"},{"kind":"any"},"#,
+                r#"{"kind":"class","name":"builtins.tuple","args":[{"kind":"class","name":"builtins.int"},{"kind":"ellipsis"}]},"#,
+                r#"{"kind":"params","of":[{"kind":"class","name":"builtins.int"}]},"#,
+                r#"{"kind":"unknown","text":"Foo"},{"kind":"unknown"},{"kind":"none"}]}"#
+            )
+        );
+        assert_eq!(serde_json::from_str::<Type>(&json).unwrap(), t);
     }
 }
