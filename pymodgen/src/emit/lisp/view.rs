@@ -80,6 +80,13 @@ pub(super) struct FunctionView {
     pub display: String,
     /// The argument spec for `pymodgen::%call-python-style`.
     pub spec: String,
+    /// `module.path(signature) -> returns`, escaped: what compile-time warnings show.
+    pub signature: String,
+    /// The calling convention the compiler macro checks calls against: `(:simple N)`,
+    /// `(:positional N M)` or `(:rest N SPEC)` (N Lisp-required parameters).
+    pub call: String,
+    /// The Lisp type every result has, when it is narrower than T (see `types.rs`).
+    pub returns: Option<String>,
 }
 
 /// A module-level constant: a symbol macro for its literal value (or a lookup).
@@ -386,6 +393,13 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
         required_kw.len(),
         slots.join(" ")
     );
+    let call = if simple {
+        format!("(:simple {})", required.len())
+    } else if positional {
+        format!("(:positional {} {n_optional})", required.len())
+    } else {
+        format!("(:rest {} {spec})", required.len())
+    };
     FunctionView {
         name,
         module: names::escape(module),
@@ -397,6 +411,9 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
         lambda_list,
         display: format!("({display})"),
         spec,
+        signature: names::escape(&one_line_full(&format!("{module}.{path}{}", f.python_signature()))),
+        call,
+        returns: None,
     }
 }
 
@@ -410,6 +427,11 @@ fn slot(keywords: &mut Namer, keys: &mut Vec<(String, String)>, p: &Param) -> St
     } else {
         format!("\"{}\"", names::escape(&p.name))
     }
+}
+
+/// `text` on one line (control characters as spaces), whole.
+fn one_line_full(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// A comment-safe single line of at most 100 characters.
