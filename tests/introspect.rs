@@ -288,7 +288,11 @@ fn manifest_files_round_trip() {
     let path = dir.path().join("json.json");
     std::fs::write(&path, manifests[0].to_json()).unwrap();
     assert_eq!(pymodgen::load_manifest_file(&path).unwrap(), manifests);
-    std::fs::write(&path, manifests[0].to_json().replace("\"schema\": 1", "\"schema\": 99")).unwrap();
+    std::fs::write(
+        &path,
+        manifests[0].to_json().replace(&format!("\"schema\": {}", pymodgen::manifest::SCHEMA), "\"schema\": 99"),
+    )
+    .unwrap();
     let err = pymodgen::load_manifest_file(&path).unwrap_err();
     assert!(matches!(err, Error::Schema { found: 99, .. }), "{err}");
 }

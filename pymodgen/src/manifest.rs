@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the manifest format (the `schema` key).
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 /// Everything pymodgen knows about one Python module.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,6 +64,85 @@ pub struct Function {
     pub params: Vec<Param>,
     /// The return annotation, as source text (`"str"`, `"list[int]"`), if any.
     pub returns: Option<String>,
+    /// The return type as a tree (see [`Type`]), when any type source gives one.
+    #[serde(default)]
+    pub return_type: Option<Type>,
+    /// The `@overload` signatures of the stub, in stub order (empty when it has none).
+    /// `params`/`returns` above then hold the runtime signature, typed when it agrees.
+    #[serde(default)]
+    pub overloads: Vec<Overload>,
+    /// Where the types of this callable came from; `null` when it has none.
+    #[serde(default)]
+    pub type_source: Option<TypeSource>,
+}
+
+/// One `@overload` of a stub: a signature of its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Overload {
+    pub params: Vec<Param>,
+    /// The return annotation as source text.
+    pub returns: Option<String>,
+    pub return_type: Option<Type>,
+}
+
+/// Where the types of a callable or attribute came from, in PEP 561 order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TypeSource {
+    /// Annotations on the runtime object (`__annotations__`).
+    Inline,
+    /// A `.pyi` file beside the module's source, in the package itself.
+    Stub,
+    /// A `<package>-stubs` distribution (`pandas-stubs`, ...).
+    StubPackage,
+    /// typeshed's stdlib or third-party stubs, read through `typeshed_client`.
+    Typeshed,
+}
+
+/// A type, as a tree. Names are where they are defined (`builtins.str`, `numpy.float64`,
+/// `collections.abc.Sequence`); aliases are expanded. JSON: an object tagged by `kind`,
+/// e.g. `{"kind": "union", "of": [{"kind": "class", "name": "builtins.int"}, {"kind": "none"}]}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Type {
+    /// A class, with its type arguments when generic: `list[int]` is
+    /// `{"kind": "class", "name": "builtins.list", "args": [int]}`. `tuple[int, ...]` has the
+    /// args `[int, ellipsis]`; `Callable[[A, B], R]` has `[params [A, B], R]` and
+    /// `Callable[..., R]` has `[ellipsis, R]`; `NDArray[np.float64]` is
+    /// `numpy.ndarray` with args `[any, numpy.dtype[numpy.float64]]` as numpy defines it.
+    Class {
+        name: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        args: Vec<Type>,
+    },
+    /// `A | B | ...` (`Optional[A]` is `A | None`), flattened, in source order.
+    Union { of: Vec<Type> },
+    /// `None` as a type.
+    None,
+    /// `Literal[...]`: the values, in source order.
+    Literal { values: Vec<Literal> },
+    /// A `TypeVar`, with its bound or its constraints (at most one of the two is set).
+    Typevar {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bound: Option<Box<Type>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        constraints: Vec<Type>,
+    },
+    /// `typing.Self`: the class the method belongs to (or its subclass).
+    #[serde(rename = "self")]
+    SelfType,
+    /// `typing.Any` (and `object` where it means "anything" is a class `builtins.object`).
+    Any,
+    /// `...` inside `tuple[T, ...]` and `Callable[..., R]`.
+    Ellipsis,
+    /// The parameter list of a `Callable`.
+    Params { of: Vec<Type> },
+    /// A type pymodgen could not resolve, with its source text.
+    Unknown {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
 }
 
 /// Where a signature came from, best first.
@@ -121,6 +200,9 @@ pub struct Param {
     pub literal: Option<Literal>,
     /// The annotation as source text, if any.
     pub annotation: Option<String>,
+    /// The annotation as a tree, when any type source gives one.
+    #[serde(default, rename = "type")]
+    pub type_: Option<Type>,
 }
 
 /// `inspect.Parameter.kind`, in snake case.
@@ -180,6 +262,16 @@ pub struct Attribute {
     /// For class-level constants: type name and literal value.
     #[serde(default)]
     pub literal: Option<Literal>,
+    /// The declared type as source text (a property's return annotation, a stub's
+    /// `name: T`), if any.
+    #[serde(default)]
+    pub annotation: Option<String>,
+    /// The declared type as a tree.
+    #[serde(default, rename = "type")]
+    pub type_: Option<Type>,
+    /// Where `annotation`/`type` came from.
+    #[serde(default)]
+    pub type_source: Option<TypeSource>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -290,5 +382,46 @@ impl Function {
             out.push_str(ret);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Literal, Type};
+
+    /// The JSON shape of types is a contract (design.md, "Types"): check it key by key.
+    #[test]
+    fn type_json_shape() {
+        let int = Type::Class { name: "builtins.int".into(), args: vec![] };
+        let t = Type::Union {
+            of: vec![
+                Type::Class { name: "builtins.list".into(), args: vec![int.clone()] },
+                Type::Literal { values: vec![Literal::Str("a".into()), Literal::Int("1".into())] },
+                Type::Typevar { name: "T".into(), bound: Some(Box::new(int.clone())), constraints: vec![] },
+                Type::Typevar { name: "S".into(), bound: None, constraints: vec![int.clone(), Type::None] },
+                Type::SelfType,
+                Type::Any,
+                Type::Class { name: "builtins.tuple".into(), args: vec![int.clone(), Type::Ellipsis] },
+                Type::Params { of: vec![int] },
+                Type::Unknown { text: Some("Foo".into()) },
+                Type::Unknown { text: None },
+                Type::None,
+            ],
+        };
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"kind":"union","of":[{"kind":"class","name":"builtins.list","args":[{"kind":"class","name":"builtins.int"}]},"#,
+                r#"{"kind":"literal","values":[{"type":"str","value":"a"},{"type":"int","value":"1"}]},"#,
+                r#"{"kind":"typevar","name":"T","bound":{"kind":"class","name":"builtins.int"}},"#,
+                r#"{"kind":"typevar","name":"S","constraints":[{"kind":"class","name":"builtins.int"},{"kind":"none"}]},"#,
+                r#"{"kind":"self"},{"kind":"any"},"#,
+                r#"{"kind":"class","name":"builtins.tuple","args":[{"kind":"class","name":"builtins.int"},{"kind":"ellipsis"}]},"#,
+                r#"{"kind":"params","of":[{"kind":"class","name":"builtins.int"}]},"#,
+                r#"{"kind":"unknown","text":"Foo"},{"kind":"unknown"},{"kind":"none"}]}"#
+            )
+        );
+        assert_eq!(serde_json::from_str::<Type>(&json).unwrap(), t);
     }
 }

@@ -29,7 +29,7 @@ import traceback
 import types
 import warnings
 
-SCHEMA = 1
+SCHEMA = 2
 
 # Submodules that are never bound: test suites and build helpers that packages ship.
 SKIP_SUBMODULES = {"tests", "test", "conftest", "setup", "__main__"}
@@ -110,6 +110,7 @@ def param(name, kind, default=inspect.Parameter.empty, annotation=None, optional
         "default": clean_repr(default) if has_default else None,
         "literal": literal(default) if has_default else None,
         "annotation": annotation,
+        "type": None,
     }
 
 
@@ -340,6 +341,9 @@ def describe_function(name, obj):
         "kind": function_kind(obj),
         "params": params,
         "returns": returns,
+        "return_type": None,
+        "overloads": [],
+        "type_source": None,
     }
 
 
@@ -364,18 +368,18 @@ def describe_class(name, cls, skipped):
                 kind = "classmethod"
             elif isinstance(raw, property):
                 attributes.append({"name": attr, "kind": "property", "readonly": raw.fset is None,
-                                   "doc": doc_of(raw), "literal": None})
+                                   "doc": doc_of(raw), "literal": None, "annotation": None, "type": None, "type_source": None})
                 continue
             elif isinstance(raw, functools.cached_property) or (
                 inspect.ismethoddescriptor(raw) and not callable(raw)
             ):
                 # Computed on access like a property (and settable: it caches in the instance).
                 attributes.append({"name": attr, "kind": "property", "readonly": False,
-                                   "doc": doc_of(raw), "literal": None})
+                                   "doc": doc_of(raw), "literal": None, "annotation": None, "type": None, "type_source": None})
                 continue
             elif inspect.isgetsetdescriptor(raw) or inspect.ismemberdescriptor(raw):
                 attributes.append({"name": attr, "kind": "descriptor", "readonly": False,
-                                   "doc": doc_of(raw), "literal": None})
+                                   "doc": doc_of(raw), "literal": None, "annotation": None, "type": None, "type_source": None})
                 continue
             elif inspect.isfunction(raw) or inspect.ismethoddescriptor(raw) or type(raw).__name__ in (
                 "wrapper_descriptor", "method_descriptor", "cython_function_or_method", "builtin_function_or_method"
@@ -394,17 +398,20 @@ def describe_class(name, cls, skipped):
                 continue  # other callable descriptors: not described
             else:
                 attributes.append({"name": attr, "kind": "data", "readonly": False, "doc": None,
-                                   "literal": literal(raw)})
+                                   "literal": literal(raw), "annotation": None, "type": None,
+                                   "type_source": None})
                 continue
             methods.append({"name": attr, "doc": doc_of(fn), "signature_source": source, "kind": kind,
-                            "params": params, "returns": returns})
+                            "params": params, "returns": returns,
+                            "return_type": None, "overloads": [], "type_source": None})
         except Exception as e:  # noqa: BLE001 - one bad member must not lose the class
             skipped.append({"name": "%s.%s" % (name, attr), "reason": "%s: %s" % (type(e).__name__, e)})
     constructor = None
     try:
         params, returns, source = signature(cls, [name, cls.__name__])
         constructor = {"name": name, "doc": doc_of(cls), "signature_source": source, "kind": "callable",
-                       "params": params, "returns": None}
+                       "params": params, "returns": None,
+                       "return_type": None, "overloads": [], "type_source": None}
     except Exception as e:  # noqa: BLE001
         skipped.append({"name": name + ".__init__", "reason": "%s: %s" % (type(e).__name__, e)})
     bases = [qualified(b) for b in cls.__bases__ if b is not object]

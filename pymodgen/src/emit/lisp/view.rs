@@ -236,6 +236,7 @@ fn constructor(module: &str, name: String, class: &Class) -> FunctionView {
                         default: None,
                         literal: None,
                         annotation: None,
+                        type_: None,
                     },
                     Param {
                         name: "kwargs".into(),
@@ -244,9 +245,13 @@ fn constructor(module: &str, name: String, class: &Class) -> FunctionView {
                         default: None,
                         literal: None,
                         annotation: None,
+                        type_: None,
                     },
                 ],
                 returns: None,
+                return_type: None,
+                overloads: Vec::new(),
+                type_source: None,
             };
             &fallback
         }
