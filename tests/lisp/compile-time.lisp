@@ -144,3 +144,87 @@ run-time argument error."
     (python-path-insert *fixtures*)
     (is (eql 7 (funcall f 3 4)))
     (is (equal "ab" (funcall f "a" "b")))))
+
+;;; Declared result types. The bindings are generated from textwrap's manifest with return
+;;; types written in (an honest one for dedent, fill and wrap; a lying one for indent, which
+;;; returns a str), under their own package so that they do not clash with the stdlib sweep.
+
+(defvar *typed-loaded* nil)
+
+(defun ensure-typed-textwrap ()
+  (unless *typed-loaded*
+    (let* ((dir (merge-pathnames "typed/" *out*))
+           (manifest (merge-pathnames "typed-textwrap.json" dir))
+           (text (uiop:run-program (list (pymodgen::pymodgen-executable) "inspect" "textwrap" "--json")
+                                   :output :string)))
+      (ensure-directories-exist manifest)
+      (setf (pyvalue "_pymodgen_typed_manifest") text)
+      (raw-pyexec (format nil "import json
+m = json.loads(_pymodgen_typed_manifest)
+def cls(name, *args):
+    t = {'kind': 'class', 'name': name}
+    if args: t['args'] = list(args)
+    return t
+types = {'dedent': cls('builtins.str'), 'fill': cls('builtins.str'),
+         'wrap': cls('builtins.list', cls('builtins.str')), 'indent': cls('builtins.int')}
+for f in m['functions']:
+    if f['name'] in types:
+        f['return_type'] = types[f['name']]
+        f['returns'] = {'dedent': 'str', 'fill': 'str', 'wrap': 'list[str]', 'indent': 'int'}[f['name']]
+with open(~S, 'w') as out:
+    json.dump(m, out)" (namestring manifest)))
+      (multiple-value-bind (output error-output code)
+          (uiop:run-program (list (pymodgen::pymodgen-executable) "generate" "--manifest" (namestring manifest)
+                                  "--lang" "lisp" "--out" (namestring dir)
+                                  "--lisp-package" "TYPED-TEXTWRAP" "--lisp-system" "pymodgen-typed-textwrap")
+                            :output :string :error-output :string :ignore-error-status t)
+        (declare (ignore output))
+        (unless (eql code 0) (error "pymodgen failed: ~A" error-output)))
+      (multiple-value-bind (warnings style error)
+          (load-generated (merge-pathnames "textwrap/" dir) :force t)
+        (when (or warnings style error)
+          (error "loading the typed bindings: ~{~A~^~%~}~@[~%~A~]" (append warnings style) error))))
+    (setf *typed-loaded* t)))
+
+(defun tw (name) (ensure-typed-textwrap) (sym "typed-textwrap" name))
+
+(def-test declared-result-types-reach-the-compiler ()
+  (ensure-typed-textwrap)
+  ;; (+ 1 (textwrap:dedent "x")): a string where a number is wanted, known at compile time
+  (dolist (form `((+ 1 (,(tw "dedent") "x"))
+                  (+ 1 (,(tw "dedent") (string-upcase "x")))
+                  (+ 1 (funcall #',(tw "fill") "x"))
+                  (char-upcase (,(tw "wrap") "a b c" 2))))
+    (multiple-value-bind (f warnings) (compile-conditions form)
+      (declare (ignore f))
+      (is (plusp (length warnings)) "~S compiles without a warning" form)))
+  ;; a right use compiles cleanly and runs
+  (multiple-value-bind (f warnings style)
+      (compile-conditions `(list (length (,(tw "dedent") "  ab")) (aref (,(tw "wrap") "a b c" 3) 0)))
+    (is (null warnings) "~{~A~^; ~}" warnings)
+    (is (null style) "~{~A~^; ~}" style)
+    (is (equal '(2 "a b") (funcall f))))
+  (is (typep (funcall (tw "wrap") "a b c" 2) 'simple-vector))
+  ;; WITH-REMOTE-OBJECTS results are wrappers: admitted by every declared type
+  (is (typep (with-remote-objects (funcall (tw "dedent") "x")) 'pyobject-wrapper))
+  (is (typep (with-remote-objects (funcall (compile nil `(lambda () (,(tw "dedent") "x")))))
+             'pyobject-wrapper)))
+
+(def-test a-lying-stub-is-a-type-error-naming-the-function ()
+  (ensure-typed-textwrap)
+  (flet ((message (thunk)
+           (handler-case (progn (funcall thunk) nil)
+             (pymodgen:python-result-type-error (e)
+               (and (typep e 'type-error) (princ-to-string e))))))
+    (dolist (thunk (list (lambda () (funcall (tw "indent") "x" "  "))
+                         ;; inline call, in code compiled to trust declarations
+                         (compile nil `(lambda ()
+                                         (declare (optimize (safety 0) (speed 1)))
+                                         (,(tw "indent") "x" "  ")))))
+      (let ((text (message thunk)))
+        (is (and text (search "textwrap.indent" text)) "~S" text)
+        (is (and text (search "str" text) (search "INTEGER" text)) "~S" text))))
+  ;; a lispifier that changes a declared result type is named in the error
+  (let ((text (handler-case (with-lispifiers ((string #'length)) (funcall (tw "dedent") "x"))
+                (pymodgen:python-result-type-error (e) (princ-to-string e)))))
+    (is (and (stringp text) (search "WITH-LISPIFIERS" text)) "~S" text)))

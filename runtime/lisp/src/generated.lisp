@@ -172,9 +172,10 @@ non-constant arguments evaluates to a keyword symbol."))
 
 (define-condition python-result-type-error (type-error)
   ((function :initarg :function :reader python-result-type-error-function)
-   (signature :initarg :signature :reader python-result-type-error-signature))
+   (signature :initarg :signature :reader python-result-type-error-signature)
+   (lispifiers :initarg :lispifiers :initform nil :reader python-result-type-error-lispifiers))
   (:report (lambda (c s)
-             (let ((v (type-error-datum c)))
+             (let ((v (type-error-datum c)) (*print-pretty* nil))
                (format s "~A returned ~A ~S (Lisp ~S), which is not of its declared result ~
                           type ~S~%  Python: ~A~%  ~:[The type stub is wrong about this call.~;~
                           WITH-LISPIFIERS changed the result: bind ~
@@ -182,7 +183,8 @@ non-constant arguments evaluates to a keyword symbol."))
                           to use such lispifiers.~]"
                        (python-result-type-error-function c) (%python-type-name v)
                        v (type-of v) (type-error-expected-type c)
-                       (python-result-type-error-signature c) *lispifiers*))))
+                       (python-result-type-error-signature c)
+                       (python-result-type-error-lispifiers c)))))
   (:documentation "A generated function's Python result is not of the Lisp type its type
 stub promises (a TYPE-ERROR: the stub is wrong, or a lispifier changed the value)."))
 
@@ -198,7 +200,8 @@ stub promises (a TYPE-ERROR: the stub is wrong, or a lispifier changed the value
 (declaim (ftype (function (t t string string string) nil) %result-type-error))
 (defun %result-type-error (value type module path signature)
   (error 'python-result-type-error :datum value :expected-type type
-                                   :function (format nil "~A.~A" module path) :signature signature))
+                                   :function (format nil "~A.~A" module path) :signature signature
+                                   :lispifiers (and *lispifiers* t)))
 
 (defmacro %checked-result (type module path signature form)
   "FORM's value, which must be of TYPE: else a PYTHON-RESULT-TYPE-ERROR. The check is code,

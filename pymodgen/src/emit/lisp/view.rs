@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use askama::Template;
 
 use super::names::{self, Namer};
+use super::types;
 use crate::manifest::{Class, Function, FunctionKind, Literal, Manifest, Param, ParamKind, SignatureSource};
 
 /// `<system>.asd`.
@@ -257,6 +258,8 @@ fn constructor(module: &str, name: String, class: &Class) -> FunctionView {
         }
     };
     let mut view = function(module, name, &class.name, f, None);
+    // An instance of the class: a wrapper, or what a DEFINE-LISPIFIER makes of it.
+    view.returns = None;
     if f.doc.is_none() || f.doc == class.doc {
         view.doc = names::escape(&doc_text(class.doc.as_deref(), module, &class.name, f));
     }
@@ -264,7 +267,12 @@ fn constructor(module: &str, name: String, class: &Class) -> FunctionView {
 }
 
 fn doc_text(doc: Option<&str>, module: &str, path: &str, f: &Function) -> String {
-    let sig = format!("Python: {module}.{path}{}", f.python_signature());
+    let mut sig = format!("Python: {module}.{path}{}", f.python_signature());
+    // The stub's overloads, each a signature of its own (the types show in the docstring).
+    for o in &f.overloads {
+        let one = Function { params: o.params.clone(), returns: o.returns.clone(), overloads: Vec::new(), ..f.clone() };
+        sig.push_str(&format!("\n  overload: {module}.{path}{}", one.python_signature()));
+    }
     match doc {
         Some(d) if !d.trim().is_empty() => format!("{d}\n\n{sig}"),
         _ => sig,
@@ -418,7 +426,7 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
         spec,
         signature: names::escape(&one_line_full(&format!("{module}.{path}{}", f.python_signature()))),
         call,
-        returns: None,
+        returns: types::result_type(f),
     }
 }
 
