@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pymodgen::manifest::{AttributeKind, FunctionKind, Literal, Manifest, ParamKind, SignatureSource};
+use pymodgen::manifest::{AttributeKind, FunctionKind, Literal, Manifest, ParamKind, SignatureSource, Type, TypeSource};
 use pymodgen::{Error, Options};
 
 mod common;
@@ -358,4 +358,165 @@ fn numpy_signature_coverage() {
     );
     assert!(manifests.iter().any(|m| m.module == "numpy.linalg"));
     assert!(pct >= 98.0, "{pct:.2} % < 98 %");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types (manifest schema 2): stubs, inline annotations, typeshed.
+
+fn class(name: &str) -> Type {
+    Type::Class { name: name.into(), args: vec![] }
+}
+
+fn generic(name: &str, args: Vec<Type>) -> Type {
+    Type::Class { name: name.into(), args }
+}
+
+fn param_type<'a>(f: &'a pymodgen::manifest::Function, name: &str) -> Option<&'a Type> {
+    f.params.iter().find(|p| p.name == name).unwrap_or_else(|| panic!("{}: no parameter {name}", f.name)).type_.as_ref()
+}
+
+/// The typed fixture's manifests (its own `.pyi` stubs and an inline-annotated submodule),
+/// checked in as a golden snapshot.
+#[test]
+fn typed_fixture_manifest_golden() {
+    let manifests = pymodgen::load("pymodgen_typed", &Options { submodules: true, ..options() })
+        .expect("typed fixture introspects")
+        .manifests;
+    assert_eq!(manifests.iter().map(|m| m.module.as_str()).collect::<Vec<_>>(), ["pymodgen_typed", "pymodgen_typed.inline"]);
+    insta::assert_json_snapshot!("pymodgen_typed", manifests, {
+        "[].hash" => "[hash]",
+        "[].python" => "[python]",
+    });
+}
+
+/// Stub types: overloads in stub order, TypeVars with bound and constraints, Literal, Optional,
+/// generic aliases expanded, Self, a property, positional-only names matched by position, and
+/// no binding for a function that exists only in the stub.
+#[test]
+fn stub_types_of_the_typed_fixture() {
+    let m = &load("pymodgen_typed")[0];
+    let (int, float, str_) = (class("builtins.int"), class("builtins.float"), class("builtins.str"));
+    assert!(m.function("ghost").is_none(), "a stub-only function is never bound");
+
+    let scale = m.function("scale").unwrap();
+    assert_eq!(scale.type_source, Some(TypeSource::Stub));
+    let returns: Vec<_> = scale.overloads.iter().map(|o| o.return_type.clone().unwrap()).collect();
+    assert_eq!(returns, [int.clone(), float.clone(), str_.clone()], "overloads in stub order");
+    assert_eq!(scale.overloads[1].params[0].annotation.as_deref(), Some("float"));
+    assert_eq!(scale.overloads[1].params[1].default.as_deref(), Some("2"));
+    assert_eq!(scale.return_type, Some(Type::Union { of: vec![int.clone(), float.clone(), str_.clone()] }));
+    assert_eq!(param_type(scale, "x"), Some(&Type::Union { of: vec![int.clone(), float.clone(), str_.clone()] }));
+    assert!(scale.params[0].annotation.is_none(), "annotation keeps the runtime's text");
+
+    let pick = m.function("pick").unwrap();
+    let h = Type::Typevar { name: "_H".into(), bound: Some(Box::new(class("collections.abc.Hashable"))), constraints: vec![] };
+    assert_eq!(pick.return_type.as_ref(), Some(&h));
+    assert_eq!(param_type(pick, "items"), Some(&generic("collections.abc.Sequence", vec![h.clone()])));
+    let key = generic("collections.abc.Callable", vec![Type::Params { of: vec![h.clone()] }, float.clone()]);
+    assert_eq!(param_type(pick, "key"), Some(&Type::Union { of: vec![key, Type::None] }));
+
+    let clamp = m.function("clamp").unwrap();
+    let s = Type::Typevar { name: "_S".into(), bound: None, constraints: vec![int.clone(), float.clone()] };
+    assert_eq!(clamp.return_type.as_ref(), Some(&s));
+
+    let mode = m.function("mode").unwrap();
+    let fast_slow = Type::Literal { values: vec![Literal::Str("fast".into()), Literal::Str("slow".into())] };
+    assert_eq!(param_type(mode, "name"), Some(&fast_slow));
+    assert_eq!(mode.return_type, Some(Type::Literal { values: vec![Literal::Int("0".into()), Literal::Int("1".into())] }));
+
+    let maybe = m.function("maybe").unwrap();
+    assert_eq!(param_type(maybe, "text"), Some(&Type::Union { of: vec![str_.clone(), Type::None] }));
+
+    let apply = m.function("apply").unwrap();
+    let r = Type::Typevar { name: "_R".into(), bound: None, constraints: vec![] };
+    assert_eq!(param_type(apply, "f"), Some(&generic("collections.abc.Callable", vec![Type::Ellipsis, r.clone()])));
+    assert_eq!(param_type(apply, "args"), Some(&class("builtins.object")));
+    assert_eq!(param_type(apply, "kwargs"), Some(&Type::Any));
+
+    let pairs = m.function("pairs").unwrap();
+    let tuple = generic("builtins.tuple", vec![str_.clone(), int.clone()]);
+    assert_eq!(pairs.return_type, Some(generic("collections.abc.Iterator", vec![tuple])));
+
+    // Aliases from a private stub module, expanded; the generic one substituted.
+    let row = generic("builtins.dict", vec![str_.clone(), generic("builtins.list", vec![float.clone()])]);
+    assert_eq!(m.function("table").unwrap().return_type, Some(generic("builtins.list", vec![row])));
+    let seq = |t: Type| generic("collections.abc.Sequence", vec![t]);
+    let nested = Type::Union { of: vec![seq(float.clone()), seq(seq(float.clone()))] };
+    assert_eq!(param_type(m.function("flatten").unwrap(), "x"), Some(&nested));
+
+    let positional = m.function("positional").unwrap();
+    assert_eq!((param_type(positional, "a"), param_type(positional, "b")), (Some(&int), Some(&str_)));
+    assert_eq!(positional.return_type, Some(class("builtins.bytes")));
+
+    let boxed = m.class("Box").unwrap();
+    let t = Type::Typevar { name: "T".into(), bound: None, constraints: vec![] };
+    assert_eq!(param_type(boxed.constructor.as_ref().unwrap(), "value"), Some(&t));
+    let method = |name: &str| boxed.methods.iter().find(|f| f.name == name).unwrap();
+    assert_eq!(method("get").return_type, Some(t));
+    assert_eq!(method("replace").return_type, Some(Type::SelfType));
+    let attr = |name: &str| boxed.attributes.iter().find(|a| a.name == name).unwrap();
+    assert_eq!((attr("size").kind, attr("size").type_.clone()), (AttributeKind::Property, Some(int.clone())));
+    assert_eq!(attr("size").type_source, Some(TypeSource::Stub));
+    assert_eq!(attr("label").type_, Some(str_.clone()), "ClassVar[str] is str");
+
+    let vec = m.class("Vec").unwrap();
+    let method = |name: &str| vec.methods.iter().find(|f| f.name == name).unwrap();
+    assert_eq!(method("zero").return_type, Some(Type::SelfType));
+    assert_eq!(method("dot").kind, FunctionKind::Staticmethod);
+    assert_eq!(param_type(method("dot"), "a"), Some(&class("pymodgen_typed.Vec")), "static: no self dropped");
+    assert_eq!(param_type(method("scaled"), "k"), Some(&float));
+}
+
+/// Inline annotations, postponed as strings, are evaluated in the function's module; a name
+/// only imported under TYPE_CHECKING stays `unknown` with its text.
+#[test]
+fn inline_types_of_the_typed_fixture() {
+    let m = &load("pymodgen_typed.inline")[0];
+    let (int, float) = (class("builtins.int"), class("builtins.float"));
+    let area = m.function("area").unwrap();
+    assert_eq!(area.type_source, Some(TypeSource::Inline));
+    assert_eq!((param_type(area, "w"), area.return_type.as_ref()), (Some(&float), Some(&float)));
+    let describe = m.function("describe").unwrap();
+    assert_eq!(param_type(describe, "x"), Some(&Type::Union { of: vec![int.clone(), Type::None] }));
+    assert_eq!(param_type(describe, "opts"), Some(&class("builtins.bool")));
+    let later = m.function("later").unwrap();
+    assert_eq!(param_type(later, "d"), Some(&Type::Unknown { text: Some("Decimal".into()) }));
+    assert_eq!(later.return_type, Some(Type::Union { of: vec![Type::Unknown { text: Some("Decimal".into()) }, Type::None] }));
+    let point = m.class("Point").unwrap();
+    let moved = point.methods.iter().find(|f| f.name == "moved").unwrap();
+    assert_eq!(moved.return_type, Some(class("pymodgen_typed.inline.Point")));
+    let norm = point.attributes.iter().find(|a| a.name == "norm").unwrap();
+    assert_eq!((norm.type_.clone(), norm.type_source, norm.annotation.as_deref()), (Some(float), Some(TypeSource::Inline), Some("float")));
+}
+
+/// The standard library gets typeshed's types (through typeshed-client).
+#[test]
+fn typeshed_types_for_the_standard_library() {
+    let str_ = class("builtins.str");
+    let dumps = load("json")[0].function("dumps").cloned().unwrap();
+    assert_eq!(dumps.type_source, Some(TypeSource::Typeshed));
+    assert_eq!(dumps.return_type, Some(str_.clone()));
+    assert_eq!(param_type(&dumps, "obj"), Some(&Type::Any));
+    let wrap = load("textwrap")[0].function("wrap").cloned().unwrap();
+    assert_eq!(wrap.return_type, Some(generic("builtins.list", vec![str_.clone()])));
+    assert_eq!(load("os")[0].function("getcwd").unwrap().return_type, Some(str_.clone()));
+    assert_eq!(load("platform")[0].function("python_version").unwrap().return_type, Some(str_));
+}
+
+/// numpy's own stubs: linspace's overloads in stub order, NDArray expanded to
+/// `numpy.ndarray[shape, numpy.dtype[scalar]]`.
+#[test]
+fn numpy_linspace_overloads() {
+    let numpy = &load("numpy")[0];
+    let linspace = numpy.function("linspace").unwrap();
+    assert_eq!(linspace.type_source, Some(TypeSource::Stub));
+    assert!(linspace.overloads.len() >= 6, "{} overloads", linspace.overloads.len());
+    let first = &linspace.overloads[0];
+    assert_eq!(first.returns.as_deref(), Some("NDArray[np.float64]"));
+    let Some(Type::Class { name, args }) = &first.return_type else { panic!("{:?}", first.return_type) };
+    assert_eq!(name, "numpy.ndarray");
+    assert_eq!(args[1], generic("numpy.dtype", vec![class("numpy.float64")]));
+    assert!(first.params.iter().any(|p| p.name == "retstep"
+        && p.type_ == Some(Type::Literal { values: vec![Literal::Bool(false)] })));
+    assert!(linspace.params.iter().all(|p| p.type_.is_some()), "every parameter typed: {:?}", linspace.params);
 }

@@ -35,7 +35,12 @@ pub fn write_manifest(out: &mut impl Write, m: &Manifest) -> io::Result<()> {
                     AttributeKind::Data => "attribute",
                 };
                 let ro = if a.readonly { " (read-only)" } else { "" };
-                writeln!(out, "    .{}  {what}{ro}", a.name)?;
+                let ty = match (&a.annotation, &a.type_) {
+                    (_, Some(t)) => format!(": {}", t.python()),
+                    (Some(text), None) => format!(": {text}"),
+                    _ => String::new(),
+                };
+                writeln!(out, "    .{}{ty}  {what}{ro}", a.name)?;
             }
         }
     }
@@ -79,7 +84,11 @@ fn write_function(out: &mut impl Write, indent: &str, f: &Function) -> io::Resul
             serde_json::to_value(other).map(|v| v.as_str().unwrap_or("").to_owned()).unwrap_or_default()
         ),
     };
-    writeln!(out, "{indent}{prefix}{}{}{note}", f.name, f.python_signature())
+    writeln!(out, "{indent}{prefix}{}{}{note}", f.name, f.typed_signature())?;
+    for o in &f.overloads {
+        writeln!(out, "{indent}    @overload {}{}", f.name, o.typed_signature())?;
+    }
+    Ok(())
 }
 
 fn truncate(s: &str, max: usize) -> String {

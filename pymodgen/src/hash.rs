@@ -3,8 +3,9 @@
 //! It is computed by `python/module_hash.py` in the chosen interpreter, without importing
 //! the module, and changes when any of these change: the interpreter (executable path and
 //! version), the module's distribution version, the size or mtime of any of its source and
-//! extension files (a package's whole tree), or [`generator_tag`] (pymodgen's version and
-//! manifest schema). The Common Lisp runtime runs the same script in the live interpreter
+//! extension files (a package's whole tree), the stub files that type it (a `.pyi` beside a
+//! single-file module, its part of a `<top>-stubs` distribution, typeshed-client's version),
+//! or [`generator_tag`] (pymodgen's version and manifest schema). The Common Lisp runtime runs the same script in the live interpreter
 //! to check generated code at load time.
 
 use std::path::PathBuf;

@@ -13,7 +13,13 @@ use crate::{Error, Result};
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Reply {
-    Ok { manifests: Vec<Manifest>, files: Vec<PathBuf> },
+    Ok {
+        manifests: Vec<Manifest>,
+        files: Vec<PathBuf>,
+        /// One-line notes for the user (types that could not be read, and how to get them).
+        #[serde(default)]
+        notes: Vec<String>,
+    },
     Err { error: PyError },
 }
 
@@ -34,7 +40,12 @@ pub(crate) fn introspect(
         reason: format!("unreadable manifest for '{module}': {e}"),
     })?;
     match reply {
-        Reply::Ok { manifests, files } if !manifests.is_empty() => Ok((manifests, files)),
+        Reply::Ok { manifests, files, notes } if !manifests.is_empty() => {
+            for note in notes {
+                eprintln!("pymodgen: {note}");
+            }
+            Ok((manifests, files))
+        }
         Reply::Ok { .. } => {
             Err(Error::PythonUnusable { path: interpreter.path.clone(), reason: format!("no manifest for '{module}'") })
         }

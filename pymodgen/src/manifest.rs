@@ -103,7 +103,7 @@ pub enum TypeSource {
 /// `collections.abc.Sequence`); aliases are expanded. JSON: an object tagged by `kind`,
 /// e.g. `{"kind": "union", "of": [{"kind": "class", "name": "builtins.int"}, {"kind": "none"}]}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "RawType")]
 pub enum Type {
     /// A class, with its type arguments when generic: `list[int]` is
     /// `{"kind": "class", "name": "builtins.list", "args": [int]}`. `tuple[int, ...]` has the
@@ -336,53 +336,207 @@ impl Manifest {
     }
 }
 
+/// The JSON form of [`Type`], read as one flat struct: serde's derive for an internally tagged
+/// enum buffers every nested level before reading it, which is slow for numpy's deep trees.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawType {
+    kind: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    args: Vec<Type>,
+    #[serde(default)]
+    of: Option<Vec<Type>>,
+    #[serde(default)]
+    values: Option<Vec<Literal>>,
+    #[serde(default)]
+    bound: Option<Box<Type>>,
+    #[serde(default)]
+    constraints: Vec<Type>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+impl TryFrom<RawType> for Type {
+    type Error = String;
+
+    fn try_from(raw: RawType) -> Result<Self, String> {
+        let kind = raw.kind;
+        let missing = |key: &str| format!("type of kind `{kind}` without `{key}`");
+        Ok(match kind.as_str() {
+            "class" => Type::Class { name: raw.name.ok_or_else(|| missing("name"))?, args: raw.args },
+            "union" => Type::Union { of: raw.of.ok_or_else(|| missing("of"))? },
+            "none" => Type::None,
+            "literal" => Type::Literal { values: raw.values.ok_or_else(|| missing("values"))? },
+            "typevar" => Type::Typevar {
+                name: raw.name.ok_or_else(|| missing("name"))?,
+                bound: raw.bound,
+                constraints: raw.constraints,
+            },
+            "self" => Type::SelfType,
+            "any" => Type::Any,
+            "ellipsis" => Type::Ellipsis,
+            "params" => Type::Params { of: raw.of.ok_or_else(|| missing("of"))? },
+            "unknown" => Type::Unknown { text: raw.text },
+            other => return Err(format!("unknown type kind `{other}`")),
+        })
+    }
+}
+
+impl Type {
+    /// The type as Python source text, names as resolved (`builtins.` left out):
+    /// `list[str] | None`, `numpy.ndarray[tuple[Any, ...], numpy.dtype[numpy.float64]]`.
+    pub fn python(&self) -> String {
+        let mut out = String::new();
+        self.write_python(&mut out);
+        out
+    }
+
+    fn write_python(&self, out: &mut String) {
+        let list = |out: &mut String, items: &[Type]| {
+            for (i, t) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                t.write_python(out);
+            }
+        };
+        match self {
+            Type::Class { name, args } => {
+                out.push_str(name.strip_prefix("builtins.").unwrap_or(name));
+                if !args.is_empty() {
+                    out.push('[');
+                    list(out, args);
+                    out.push(']');
+                }
+            }
+            Type::Union { of } => {
+                for (i, t) in of.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(" | ");
+                    }
+                    t.write_python(out);
+                }
+            }
+            Type::None => out.push_str("None"),
+            Type::Literal { values } => {
+                out.push_str("Literal[");
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&v.python());
+                }
+                out.push(']');
+            }
+            Type::Typevar { name, .. } => out.push_str(name),
+            Type::SelfType => out.push_str("Self"),
+            Type::Any => out.push_str("Any"),
+            Type::Ellipsis => out.push_str("..."),
+            Type::Params { of } => {
+                out.push('[');
+                list(out, of);
+                out.push(']');
+            }
+            Type::Unknown { text } => out.push_str(text.as_deref().unwrap_or("?")),
+        }
+    }
+}
+
+impl Literal {
+    /// The value as Python source text (`'a'`, `1`, `True`, `None`, `b'x'`).
+    pub fn python(&self) -> String {
+        match self {
+            Literal::None => "None".into(),
+            Literal::Bool(b) => if *b { "True" } else { "False" }.into(),
+            Literal::Int(v) | Literal::Float(v) => v.clone(),
+            Literal::Str(v) => format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'")),
+            Literal::Bytes(v) => format!("b{:?}", String::from_utf8_lossy(v)),
+            Literal::Tuple(items) => {
+                let inner: Vec<String> = items.iter().map(Literal::python).collect();
+                if inner.len() == 1 { format!("({},)", inner[0]) } else { format!("({})", inner.join(", ")) }
+            }
+        }
+    }
+}
+
 impl Function {
     /// The parameter list as Python would show it: `(obj, /, *, indent=None)`.
     pub fn python_signature(&self) -> String {
-        let mut out = String::from("(");
-        let mut first = true;
-        let mut push = |out: &mut String, s: &str| {
-            if !first {
-                out.push_str(", ");
-            }
-            first = false;
-            out.push_str(s);
-        };
-        let mut seen_star = false;
-        for (i, p) in self.params.iter().enumerate() {
-            if p.kind == ParamKind::KeywordOnly && !seen_star {
-                push(&mut out, "*");
-                seen_star = true;
-            }
-            let mut text = match p.kind {
-                ParamKind::VarPositional => {
-                    seen_star = true;
-                    format!("*{}", p.name)
-                }
-                ParamKind::VarKeyword => format!("**{}", p.name),
-                _ => p.name.clone(),
-            };
-            if let Some(ann) = &p.annotation {
-                text.push_str(": ");
-                text.push_str(ann);
-            }
-            if let Some(default) = &p.default {
-                text.push_str(if p.annotation.is_some() { " = " } else { "=" });
-                text.push_str(default);
-            }
-            push(&mut out, &text);
-            let next_is_positional_only = self.params.get(i + 1).is_some_and(|n| n.kind == ParamKind::PositionalOnly);
-            if p.kind == ParamKind::PositionalOnly && !next_is_positional_only {
-                push(&mut out, "/");
-            }
-        }
-        out.push(')');
-        if let Some(ret) = &self.returns {
-            out.push_str(" -> ");
-            out.push_str(ret);
-        }
-        out
+        signature_text(&self.params, self.returns.as_deref(), None)
     }
+
+    /// Like [`Function::python_signature`], with the types of the stubs where the runtime
+    /// has no annotation: `(obj: Any, /, *, indent: None | int | str = None) -> str`.
+    pub fn typed_signature(&self) -> String {
+        signature_text(&self.params, self.returns.as_deref(), Some(self.return_type.as_ref()))
+    }
+}
+
+impl Overload {
+    /// The overload's signature, as the stub writes it.
+    pub fn typed_signature(&self) -> String {
+        signature_text(&self.params, self.returns.as_deref(), Some(self.return_type.as_ref()))
+    }
+}
+
+/// `(a, /, b: int = 1, *args, c, **kw) -> R`; with `typed`, a parameter or return without
+/// annotation text shows its type tree instead.
+fn signature_text(params: &[Param], returns: Option<&str>, typed: Option<Option<&Type>>) -> String {
+    let mut out = String::from("(");
+    let mut first = true;
+    let mut push = |out: &mut String, s: &str| {
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        out.push_str(s);
+    };
+    let mut seen_star = false;
+    for (i, p) in params.iter().enumerate() {
+        if p.kind == ParamKind::KeywordOnly && !seen_star {
+            push(&mut out, "*");
+            seen_star = true;
+        }
+        let mut text = match p.kind {
+            ParamKind::VarPositional => {
+                seen_star = true;
+                format!("*{}", p.name)
+            }
+            ParamKind::VarKeyword => format!("**{}", p.name),
+            _ => p.name.clone(),
+        };
+        let ann = match (&p.annotation, &p.type_) {
+            (Some(ann), _) => Some(ann.clone()),
+            (None, Some(t)) if typed.is_some() => Some(t.python()),
+            _ => None,
+        };
+        if let Some(ann) = &ann {
+            text.push_str(": ");
+            text.push_str(ann);
+        }
+        if let Some(default) = &p.default {
+            text.push_str(if ann.is_some() { " = " } else { "=" });
+            text.push_str(default);
+        }
+        push(&mut out, &text);
+        let next_is_positional_only = params.get(i + 1).is_some_and(|n| n.kind == ParamKind::PositionalOnly);
+        if p.kind == ParamKind::PositionalOnly && !next_is_positional_only {
+            push(&mut out, "/");
+        }
+    }
+    out.push(')');
+    let ret = match (returns, typed) {
+        (Some(ret), _) => Some(ret.to_owned()),
+        (None, Some(Some(t))) => Some(t.python()),
+        _ => None,
+    };
+    if let Some(ret) = ret {
+        out.push_str(" -> ");
+        out.push_str(&ret);
+    }
+    out
 }
 
 #[cfg(test)]

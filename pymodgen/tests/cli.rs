@@ -40,7 +40,8 @@ fn inspect_prints_python_signatures() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.starts_with("module json 2.0.9"), "{text}");
-    assert!(text.contains("  dumps(obj, *, skipkeys=False, ensure_ascii=True,"), "{text}");
+    // Types from typeshed where the runtime has no annotations.
+    assert!(text.contains("  dumps(obj: Any, *, skipkeys: bool = False, ensure_ascii: bool = True,"), "{text}");
     assert!(text.contains("  class JSONDecoder\n"), "{text}");
 }
 
@@ -50,13 +51,13 @@ fn inspect_json_is_a_manifest_and_cached_runs_match() {
     let first = pymodgen(cache.path()).args(["inspect", "pymodgen_fixture", "--json"]).output().unwrap();
     assert!(first.status.success(), "{}", stderr(&first));
     let value: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
-    assert_eq!(value["schema"], 1);
+    assert_eq!(value["schema"], pymodgen::manifest::SCHEMA);
     assert_eq!(value["module"], "pymodgen_fixture");
     // Key order is the struct's field order, stable for tools that diff manifests.
     let text = stdout(&first);
     assert!(
         text.starts_with(
-            "{\n  \"schema\": 1,\n  \"module\": \"pymodgen_fixture\",\n  \"version\": \"1.2.3\",\n  \"hash\""
+            "{\n  \"schema\": 2,\n  \"module\": \"pymodgen_fixture\",\n  \"version\": \"1.2.3\",\n  \"hash\""
         ),
         "{text}"
     );
@@ -244,4 +245,34 @@ fn interpreter_choice_order() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = inspect(&[("PYMODGEN_PYTHON", "/nope/python")], &["--python", python]);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Without typeshed-client the standard library still introspects, untyped, and one line on
+/// stderr says which types could not be read and how to get them.
+#[test]
+fn without_typeshed_client_one_line_says_so() {
+    let cache = tempfile::tempdir().unwrap();
+    let path = std::env::join_paths([fixtures().join("../no-typeshed"), fixtures()]).unwrap();
+    let out = pymodgen(cache.path()).env("PYTHONPATH", path).args(["inspect", "json", "--json"]).output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let notes: Vec<&str> = err.lines().filter(|l| l.contains("typeshed-client")).collect();
+    assert_eq!(notes.len(), 1, "one line expected: {err}");
+    assert!(notes[0].starts_with("pymodgen: ") && notes[0].contains("json"), "{err}");
+    assert!(notes[0].contains("pip install typeshed-client"), "{err}");
+    let manifest: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let dumps = manifest["functions"].as_array().unwrap().iter().find(|f| f["name"] == "dumps").unwrap();
+    assert_eq!(dumps["return_type"], serde_json::Value::Null);
+}
+
+/// The human output shows the types the stubs give, and each overload.
+#[test]
+fn inspect_shows_types_and_overloads() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = pymodgen(cache.path()).args(["inspect", "pymodgen_typed"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("maybe(text: str | None = None) -> str | None"), "{text}");
+    assert!(text.contains("    @overload scale(x: float, factor: float = 2) -> float"), "{text}");
+    assert!(text.contains(".size: int  property (read-only)"), "{text}");
 }

@@ -16,6 +16,7 @@ addresses, and the caller sets PYTHONHASHSEED=0.
 import ast
 import builtins
 import functools
+import gc
 import importlib
 import inspect
 import json
@@ -327,14 +328,14 @@ def function_kind(obj):
     return "callable"
 
 
-def describe_function(name, obj):
+def describe_function(name, obj, modname):
     names = [name]
     own = getattr(obj, "__name__", None)
     if isinstance(own, str) and own != name:
         names.append(own)
     params, returns, source = signature(obj, names)
     doc_obj = obj.func if isinstance(obj, functools.partial) else obj
-    return {
+    f = {
         "name": name,
         "doc": doc_of(doc_obj),
         "signature_source": source,
@@ -345,14 +346,17 @@ def describe_function(name, obj):
         "overloads": [],
         "type_source": None,
     }
+    type_function(f, obj, modname)  # noqa: F821 - stubtypes.py
+    return f
 
 
 def qualified(cls):
     return "%s.%s" % (getattr(cls, "__module__", "?"), getattr(cls, "__qualname__", cls.__name__))
 
 
-def describe_class(name, cls, skipped):
+def describe_class(name, cls, skipped, modname):
     methods, attributes = [], []
+    types_of = ClassTypes(name, cls, modname)  # noqa: F821 - stubtypes.py
     for attr in sorted(vars(cls)):
         if attr.startswith("_"):
             continue
@@ -369,6 +373,7 @@ def describe_class(name, cls, skipped):
             elif isinstance(raw, property):
                 attributes.append({"name": attr, "kind": "property", "readonly": raw.fset is None,
                                    "doc": doc_of(raw), "literal": None, "annotation": None, "type": None, "type_source": None})
+                types_of.attribute(attributes[-1], raw, cls)
                 continue
             elif isinstance(raw, functools.cached_property) or (
                 inspect.ismethoddescriptor(raw) and not callable(raw)
@@ -376,10 +381,12 @@ def describe_class(name, cls, skipped):
                 # Computed on access like a property (and settable: it caches in the instance).
                 attributes.append({"name": attr, "kind": "property", "readonly": False,
                                    "doc": doc_of(raw), "literal": None, "annotation": None, "type": None, "type_source": None})
+                types_of.attribute(attributes[-1], raw, cls)
                 continue
             elif inspect.isgetsetdescriptor(raw) or inspect.ismemberdescriptor(raw):
                 attributes.append({"name": attr, "kind": "descriptor", "readonly": False,
                                    "doc": doc_of(raw), "literal": None, "annotation": None, "type": None, "type_source": None})
+                types_of.attribute(attributes[-1], raw, cls)
                 continue
             elif inspect.isfunction(raw) or inspect.ismethoddescriptor(raw) or type(raw).__name__ in (
                 "wrapper_descriptor", "method_descriptor", "cython_function_or_method", "builtin_function_or_method"
@@ -400,10 +407,12 @@ def describe_class(name, cls, skipped):
                 attributes.append({"name": attr, "kind": "data", "readonly": False, "doc": None,
                                    "literal": literal(raw), "annotation": None, "type": None,
                                    "type_source": None})
+                types_of.attribute(attributes[-1], raw, cls)
                 continue
             methods.append({"name": attr, "doc": doc_of(fn), "signature_source": source, "kind": kind,
                             "params": params, "returns": returns,
                             "return_type": None, "overloads": [], "type_source": None})
+            types_of.method(methods[-1], raw, fn)
         except Exception as e:  # noqa: BLE001 - one bad member must not lose the class
             skipped.append({"name": "%s.%s" % (name, attr), "reason": "%s: %s" % (type(e).__name__, e)})
     constructor = None
@@ -412,6 +421,7 @@ def describe_class(name, cls, skipped):
         constructor = {"name": name, "doc": doc_of(cls), "signature_source": source, "kind": "callable",
                        "params": params, "returns": None,
                        "return_type": None, "overloads": [], "type_source": None}
+        types_of.constructor(constructor, cls)
     except Exception as e:  # noqa: BLE001
         skipped.append({"name": name + ".__init__", "reason": "%s: %s" % (type(e).__name__, e)})
     bases = [qualified(b) for b in cls.__bases__ if b is not object]
@@ -501,12 +511,12 @@ def describe_module(module, name, generator, files=None):
                 if sub and not attr.startswith("_") and attr not in SKIP_SUBMODULES:
                     submodules.add(sub)
             elif inspect.isclass(value):
-                classes.append(describe_class(attr, value, skipped))
+                classes.append(describe_class(attr, value, skipped, name))
             elif is_constant(value):
                 constants.append({"name": attr, "type": type(value).__name__, "repr": clean_repr(value),
                                   "literal": literal(value)})
             elif callable(value):
-                functions.append(describe_function(attr, value))
+                functions.append(describe_function(attr, value, name))
             else:
                 objects.append({"name": attr, "type": qualified(type(value))})
         except Exception as e:  # noqa: BLE001 - one bad name must not lose the module
@@ -617,7 +627,7 @@ def introspect(name, generator, with_submodules):
             manifests.append(m)
             queue.extend(s for s in m["submodules"] if s not in done)
         manifests = manifests[:1] + sorted(manifests[1:], key=lambda m: m["module"])
-    return {"manifests": manifests, "files": files}
+    return {"manifests": manifests, "files": files, "notes": type_notes()}  # noqa: F821 - stubtypes.py
 
 
 def main(argv):
@@ -637,11 +647,15 @@ def main(argv):
                     info["not_found"] = True
                 result.append({"error": info})
     elif mode == "introspect":
+        # A short-lived process that allocates millions of small objects (stub trees, types)
+        # and frees few: the cyclic collector would only rescan the heap again and again.
+        gc.disable()
         result = introspect(argv[4], generator, argv[3] == "1")
     else:
         raise SystemExit("pymodgen introspect: unknown mode %r" % mode)
     with open(out_path, "w", encoding="utf-8") as f:
-        json.dump(result, f, ensure_ascii=False)
+        # One shot, so the C encoder runs (json.dump is pure Python); compact: numpy's is big.
+        f.write(json.dumps(result, ensure_ascii=False, separators=(",", ":")))
     os._exit(0)  # skip interpreter teardown: atexit handlers of the module may hang or print
 
 

@@ -13,9 +13,18 @@ use wait_timeout::ChildExt;
 use crate::track::Tracked;
 use crate::{Error, Result};
 
-/// The introspection script: `module_hash.py` (the hash, shared with the Lisp runtime)
-/// followed by `introspect.py`, run with `python -c`.
-pub(crate) const SCRIPT: &str = concat!(include_str!("module_hash.py"), "\n", include_str!("introspect.py"));
+/// The introspection script: `module_hash.py` (the hash, shared with the Lisp runtime),
+/// `stubtypes.py` and `stubs.py` (types from annotations and stubs), then `introspect.py`,
+/// run with `python -c`.
+pub(crate) const SCRIPT: &str = concat!(
+    include_str!("module_hash.py"),
+    "\n",
+    include_str!("stubtypes.py"),
+    "\n",
+    include_str!("stubs.py"),
+    "\n",
+    include_str!("introspect.py")
+);
 
 /// Default time limit of one script run, in seconds (`PYMODGEN_TIMEOUT` overrides it).
 pub const DEFAULT_TIMEOUT_SECS: u64 = 300;

@@ -7,8 +7,10 @@ imported: for a dotted name only its parent packages are (that is what finding i
 
 The hash covers, as design.md asks: the interpreter (executable path and version), the
 module's distribution version (dist-info METADATA, when there is one), the size and mtime of
-every source and extension file of the module (the whole package tree for a package), and
-the generator tag passed in (pymodgen's version plus the manifest schema).
+every source and extension file of the module (the whole package tree for a package), the
+stub files its types come from (a `.pyi` beside a single-file module, the module's part of a
+`<top>-stubs` distribution, and typeshed-client's version, whose typeshed covers the standard
+library), and the generator tag passed in (pymodgen's version plus the manifest schema).
 """
 
 import hashlib
@@ -75,6 +77,49 @@ def _files(spec):
     return []  # built into the interpreter: the interpreter's version covers it
 
 
+def _walk_stubs(path):
+    out = []
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        out.extend(os.path.join(dirpath, fn) for fn in sorted(filenames) if fn.endswith(".pyi"))
+    return out
+
+
+_TYPESHED = []
+
+
+def _stub_files(name, spec):
+    """The stub files outside the module's own tree that type it (see the module docstring)."""
+    out = []
+    if not spec.submodule_search_locations and spec.origin and os.path.isfile(spec.origin):
+        directory, filename = os.path.split(spec.origin)
+        pyi = os.path.join(directory, filename.split(".")[0] + ".pyi")
+        if pyi != spec.origin and os.path.isfile(pyi):
+            out.append(pyi)
+    parts = name.split(".")
+    for entry in sys.path:
+        stubs = os.path.join(entry or ".", parts[0] + "-stubs")
+        if os.path.isdir(stubs):
+            path = os.path.join(stubs, *parts[1:])
+            if os.path.isdir(path):
+                out.extend(_walk_stubs(path))
+            elif os.path.isfile(path + ".pyi"):
+                out.append(path + ".pyi")
+            break
+    if not _TYPESHED:
+        metadata = None
+        try:
+            ts = importlib.util.find_spec("typeshed_client")
+        except (ImportError, ValueError):
+            ts = None
+        if ts is not None and ts.origin:
+            metadata = _dist_info(os.path.dirname(os.path.dirname(ts.origin)), "typeshed_client")[1]
+        _TYPESHED.append(metadata)
+    if _TYPESHED[0]:
+        out.append(_TYPESHED[0])
+    return out
+
+
 def module_hash(name, generator):
     """Returns {"hash", "version", "files", "origin"} for module `name`.
 
@@ -83,7 +128,7 @@ def module_hash(name, generator):
     spec = importlib.util.find_spec(name)
     if spec is None:
         raise ModuleNotFoundError("No module named %r" % name, name=name)
-    files = _files(spec)
+    files = _files(spec) + _stub_files(name, spec)
     version = None
     metadata = None
     location = None
