@@ -267,11 +267,10 @@ fn constructor(module: &str, name: String, class: &Class) -> FunctionView {
 }
 
 fn doc_text(doc: Option<&str>, module: &str, path: &str, f: &Function) -> String {
-    let mut sig = format!("Python: {module}.{path}{}", f.python_signature());
-    // The stub's overloads, each a signature of its own (the types show in the docstring).
+    // With the types of the stubs; then the stub's overloads, each a signature of its own.
+    let mut sig = format!("Python: {module}.{path}{}", f.typed_signature());
     for o in &f.overloads {
-        let one = Function { params: o.params.clone(), returns: o.returns.clone(), overloads: Vec::new(), ..f.clone() };
-        sig.push_str(&format!("\n  overload: {module}.{path}{}", one.python_signature()));
+        sig.push_str(&format!("\n  overload: {module}.{path}{}", o.typed_signature()));
     }
     match doc {
         Some(d) if !d.trim().is_empty() => format!("{d}\n\n{sig}"),
@@ -424,7 +423,7 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
         lambda_list,
         display: format!("({display})"),
         spec,
-        signature: names::escape(&one_line_full(&format!("{module}.{path}{}", f.python_signature()))),
+        signature: names::escape(&one_line_full(&format!("{module}.{path}{}", f.typed_signature()))),
         call,
         returns: types::result_type(f),
     }
