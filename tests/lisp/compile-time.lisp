@@ -228,3 +228,26 @@ with open(~S, 'w') as out:
   (let ((text (handler-case (with-lispifiers ((string #'length)) (funcall (tw "dedent") "x"))
                 (pymodgen:python-result-type-error (e) (princ-to-string e)))))
     (is (and (stringp text) (search "WITH-LISPIFIERS" text)) "~S" text)))
+
+(def-test typeshed-types-reach-the-compiler ()
+  ;; textwrap as generated (its types from typeshed), under a package of its own so that it
+  ;; does not meet the stdlib sweep's TEXTWRAP
+  (let* ((out (merge-pathnames "typeshed/" *out*))
+         (command (list (pymodgen::pymodgen-executable) "generate" "textwrap" "--lang" "lisp"
+                        "--out" (namestring out) "--lisp-package" "TYPESHED-TEXTWRAP"
+                        "--lisp-system" "pymodgen-typeshed-textwrap")))
+    (multiple-value-bind (output error-output code)
+        (uiop:run-program (append command (let ((python (pymodgen::%python-executable)))
+                                            (and python (list "--python" python))))
+                          :output :string :error-output :string :ignore-error-status t)
+      (declare (ignore output))
+      (is (eql 0 code) "~A" error-output))
+    (multiple-value-bind (warnings style error) (load-generated (merge-pathnames "textwrap/" out) :force t)
+      (is (null warnings)) (is (null style)) (is (null error) "~A" error)))
+  (let ((dedent (sym "typeshed-textwrap" "dedent")))
+    (multiple-value-bind (f warnings) (compile-conditions `(+ 1 (,dedent "x")))
+      (declare (ignore f))
+      (is (plusp (length warnings)) "(+ 1 (textwrap:dedent \"x\")) compiles without a warning"))
+    (is (search "textwrap.dedent(text: str) -> str" (documentation dedent 'function)))
+    (is (search "Python: textwrap.dedent(text: str) -> str" (call-warning-text `(,dedent "x" "y"))))
+    (is (equal "x" (funcall (compile nil `(lambda () (,dedent "  x"))))))))
