@@ -71,8 +71,8 @@ fn numpy_packages() {
     assert!(numpy.contains("#:array-equal "), "numpy.array_equal is ARRAY-EQUAL");
     let code = file("numpy.lisp");
     // `a` is positional-or-keyword: taken from `%args` (so `:a` works), shown as required.
-    assert!(code.contains("(cl:defun sum (&rest %args)"));
-    assert!(code.contains("(sb-c::lambda-list (a &optional (axis pymodgen:+py-none+)"));
+    assert!(code.contains("(pymodgen::%define-python-function sum (&rest %args)"));
+    assert!(code.contains(":arglist (a &optional (axis pymodgen:+py-none+)"));
     assert!(code.contains("(pymodgen:%callable-cell \"numpy\" \"sum\")"));
     let random = file("numpy.random.lisp");
     assert!(random.contains("(cl:in-package \"NUMPY.RANDOM\")"));

@@ -10,5 +10,6 @@
                (:file "fixture")
                (:file "readme")
                (:file "change")
+               (:file "compile-time")
                (:file "sweep"))
   :perform (test-op (o c) (uiop:symbol-call :pymodgen-bindings-tests :run-tests)))

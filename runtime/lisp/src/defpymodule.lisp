@@ -590,7 +590,9 @@ interpreter. Generated systems live under *DEFPYMODULE-DIRECTORY*."
                     (and (equal (second x) module) (equal (third x) attribute)))
                    ((consp x) (or (calls-p (car x)) (calls-p (cdr x))))
                    (t nil))))
-    (find-if (lambda (f) (and (consp f) (eq (first f) 'cl:defun) (calls-p f))) forms)))
+    ;; generated functions are DEFUNs inside %DEFINE-PYTHON-FUNCTION (generated.lisp)
+    (find-if (lambda (f) (and (consp f) (member (first f) '(cl:defun %define-python-function)) (calls-p f)))
+             forms)))
 
 (defun %defpyfun-form (fun-name pymodule-name lisp-fun-name lisp-package)
   (let* ((module (or pymodule-name
@@ -605,7 +607,7 @@ interpreter. Generated systems live under *DEFPYMODULE-DIRECTORY*."
                     (error "defpyfun: the Python module ~A has no public callable ~A" module attribute)))
          (package (if (packagep lisp-package) lisp-package (find-package lisp-package)))
          (name (intern (string lisp-fun-name) package)))
-    (list* 'cl:defun name
+    (list* (first defun) name
            (%substitute-package-symbols (cddr defun) (find-package private) package))))
 
 (locally (declare #+sbcl (sb-ext:muffle-conditions style-warning))

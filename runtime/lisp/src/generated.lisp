@@ -128,3 +128,418 @@ interpreter by pymodgen's module_hash.py (the same value the generator recorded)
   (let ((result (with-default-translation
                   (pycall (module-hash-function) module-name generator-tag))))
     (gethash "hash" result)))
+
+;;; ====================================================================================
+;;; The compile-time route: DEFUNs that know their Python signature and result type
+;;;
+;;; Generated code defines each function with
+;;;
+;;;   (pymodgen::%define-python-function NAME LAMBDA-LIST
+;;;       (:module "textwrap" :path "dedent" :signature "textwrap.dedent(text: str) -> str"
+;;;        :arglist (text) :call (:rest 0 #(...)) :returns (cl:or cl:string pymodgen:pyobject-wrapper))
+;;;     "docstring"
+;;;     body...)
+;;;
+;;; which expands into the DEFUN (run-time argument parsing, for FUNCALL and APPLY), an FTYPE
+;;; proclamation of the result type (when it is not T), the arglist SLIME shows, and a
+;;; compiler macro. The compiler macro reads a call's arguments at compile time with the same
+;;; rules as the run-time parser (docs/lisp-bindings.md): a call that is wrong for every
+;;; value its non-constant arguments may take draws a PYTHON-CALL-WARNING naming the function
+;;; and its Python signature; a right call becomes one direct foreign call, without a &REST
+;;; list or run-time parsing. Implementation-specific parts: ARGLIST-DECLARATIONS and
+;;; %WITH-PINNED (below); the generated code itself is portable Common Lisp.
+
+(export '(python-call-warning python-call-style-warning python-result-type-error
+          python-result-type-error-function python-result-type-error-signature
+          *declare-result-types*)
+        '#:pymodgen)
+
+(defvar *declare-result-types* t
+  "When true while generated bindings are compiled, functions whose Python result type maps
+to a Lisp type (docs/lisp-bindings.md, \"Types\") proclaim it, so the compiler derives it at
+call sites, and check it on return. Bind it to NIL around compiling (loading) a generated
+system that is used with WITH-LISPIFIERS turning such results into other types.")
+
+(define-condition python-call-warning (simple-warning) ()
+  (:documentation "A call of a generated function that Python would reject whatever its
+arguments' values (too many or too few positional arguments, an unknown keyword, ...)."))
+
+(define-condition python-call-style-warning (style-warning simple-condition) ()
+  (:report (lambda (c s) (apply #'format s (simple-condition-format-control c)
+                                (simple-condition-format-arguments c))))
+  (:documentation "A call of a generated function that is wrong unless one of its
+non-constant arguments evaluates to a keyword symbol."))
+
+(define-condition python-result-type-error (type-error)
+  ((function :initarg :function :reader python-result-type-error-function)
+   (signature :initarg :signature :reader python-result-type-error-signature)
+   (lispifiers :initarg :lispifiers :initform nil :reader python-result-type-error-lispifiers))
+  (:report (lambda (c s)
+             (let ((v (type-error-datum c)) (*print-pretty* nil))
+               (format s "~A returned ~A ~S (Lisp ~S), which is not of its declared result ~
+                          type ~S~%  Python: ~A~%  ~:[The type stub is wrong about this call.~;~
+                          WITH-LISPIFIERS changed the result: bind ~
+                          PYMODGEN:*DECLARE-RESULT-TYPES* to NIL when compiling these bindings ~
+                          to use such lispifiers.~]"
+                       (python-result-type-error-function c) (%python-type-name v)
+                       v (type-of v) (type-error-expected-type c)
+                       (python-result-type-error-signature c)
+                       (python-result-type-error-lispifiers c)))))
+  (:documentation "A generated function's Python result is not of the Lisp type its type
+stub promises (a TYPE-ERROR: the stub is wrong, or a lispifier changed the value)."))
+
+(defun %python-type-name (value)
+  "The Python type VALUE (a lispified result) came from, for messages."
+  (typecase value
+    (string "str") (integer "int") (double-float "float") ((member t nil) "bool")
+    (simple-vector "list") (list "tuple") (hash-table "dict") (complex "complex")
+    ((vector (unsigned-byte 8)) "bytes") (array "numpy.ndarray")
+    (pyobject-wrapper (or (ignore-errors (python-object-type value)) "object"))
+    (t "object")))
+
+(declaim (ftype (function (t t string string string) nil) %result-type-error))
+(defun %result-type-error (value type module path signature)
+  (error 'python-result-type-error :datum value :expected-type type
+                                   :function (format nil "~A.~A" module path) :signature signature
+                                   :lispifiers (and *lispifiers* t)))
+
+(defmacro %checked-result (type module path signature form)
+  "FORM's value, which must be of TYPE: else a PYTHON-RESULT-TYPE-ERROR. The check is code,
+not a declaration, so it stays under (SAFETY 0)."
+  (let ((v (gensym "VALUE")))
+    `(let ((,v ,form))
+       (if (typep ,v ',type) ,v (%result-type-error ,v ',type ,module ,path ,signature)))))
+
+;;; Implementation-specific parts
+
+(defun arglist-declarations (arglist)
+  "Declarations that make the development environment show ARGLIST for a function."
+  #+sbcl `((declare (sb-c::lambda-list ,arglist)))
+  #-sbcl (progn arglist nil))
+
+(defmacro %with-pinned ((&rest objects) &body body)
+  "BODY with OBJECTS kept alive and unmoved (their data is read in place by the runtime)."
+  #+sbcl `(sb-sys:with-pinned-objects ,objects ,@body)
+  #-sbcl `(progn ,@objects ,@body))
+
+;;; Definitions
+
+(defun %note-python-function (name info)
+  "Records INFO (module path signature call returns) for NAME and installs the compiler
+macro; at compile time as well as at load time."
+  (setf (get name 'python-function) info
+        (compiler-macro-function name) #'%python-call-compiler-macro)
+  name)
+
+(defun %function-cell (name module path)
+  "The callable cell of the generated function NAME, shared by all its inline calls."
+  (or (get name 'python-function-cell)
+      (setf (get name 'python-function-cell) (%callable-cell module path))))
+
+(defmacro %define-python-function (name lambda-list (&key module path signature arglist call (returns t))
+                                   doc &body body)
+  "The DEFUN of a generated function (see the comment above)."
+  (let ((returns (if *declare-result-types* returns t))
+        (declarations (loop while (and (consp (car body)) (eq (caar body) 'declare))
+                            collect (pop body))))
+    `(progn
+       (eval-when (:compile-toplevel :load-toplevel :execute)
+         (%note-python-function ',name '(,module ,path ,signature ,call ,returns)))
+       ,@(unless (eq returns t)
+           `((declaim (ftype (function * (values ,returns &optional)) ,name))))
+       (defun ,name ,lambda-list
+         ,doc
+         ,@declarations
+         ,@(arglist-declarations arglist)
+         ,(if (eq returns t)
+              `(progn ,@body)
+              `(%checked-result ,returns ,module ,path ,signature (progn ,@body))))
+       ',name)))
+
+;;; Argument parsing at compile time. This follows %CALL-PYTHON-STYLE-PARSED
+;;; (defpymodule.lisp) rule for rule; the tests compare the two on many argument lists.
+
+(defun %parse-error (control &rest args)
+  (error 'python-argument-error :format-control control :format-arguments args))
+
+(defun %parse-python-arguments (items spec &key (value #'identity) (show value))
+  "Reads ITEMS (the arguments after the Lisp-required ones) as %CALL-PYTHON-STYLE does,
+where (funcall VALUE item) is the argument's value. Returns (values POSITIONAL KEYWORDS):
+the items passed positionally, in order, and a list of (python-name . item). Signals
+PYTHON-ARGUMENT-ERROR (printing items through SHOW) as the run-time parser does."
+  (let* ((n-optional (svref spec 0))
+         (rest-p (svref spec 1))
+         (kwargs-p (svref spec 2))
+         (keys (svref spec 3))
+         (n-required (if (> (length spec) 4) (svref spec 4) 0))
+         (slots (if (> (length spec) 5) (svref spec 5) '()))
+         (args items)
+         (given 0)
+         (extra '()))
+    (labels ((v (item) (funcall value item))
+             (takes-keyword-p (x)
+               (and (keywordp x) (or kwargs-p (getf keys x))))
+             (keyword-arguments-p (tail)
+               (loop for (k . more) on tail by #'cddr
+                     always (and more (let ((k (v k)))
+                                        (or (takes-keyword-p k) (and kwargs-p (stringp k)))))))
+             (starts-keywords-p (item)
+               (and (takes-keyword-p (v item))
+                    (or (>= given n-required)
+                        (and (keywordp (nth given slots)) (keyword-arguments-p args)))))
+             (keywords-taken ()
+               (loop for (k) on keys by #'cddr collect k))
+             (slot-name (slot)
+               (if (keywordp slot) (getf keys slot) slot))
+             (given-by-keyword-p (name kw)
+               (find name kw :key #'car :test #'string=)))
+      (loop while (and args (not (starts-keywords-p (car args))))
+            do (if (or rest-p (< given (+ n-required n-optional)))
+                   (progn (push (pop args) extra) (incf given))
+                   (if (keywordp (v (car args)))
+                       (%parse-error "unknown keyword argument ~S; this function takes ~
+                                             ~:[no keyword arguments~;~:*~{~S~^ ~}~]"
+                                        (v (car args)) (keywords-taken))
+                       (%parse-error "too many positional arguments: ~S is one more than ~
+                                             the function takes" (funcall show (car args))))))
+      (let ((kw '()))
+        (loop while args
+              do (let* ((key-item (pop args))
+                        (key (v key-item)))
+                   (when (null args)
+                     (%parse-error "keyword ~S has no value" (funcall show key-item)))
+                   (let ((value-item (pop args))
+                         (name (and (symbolp key) (getf keys key))))
+                     (cond (name)
+                           ((and kwargs-p (or (keywordp key) (stringp key)))
+                            (setf name (%python-keyword-name key)))
+                           (t (%argument-error
+                               nil "unknown keyword argument ~S; this function takes ~
+                                    ~:[no keyword arguments~;~:*~{~S~^ ~}~]"
+                               (funcall show key-item) (keywords-taken))))
+                     (when (given-by-keyword-p name kw)
+                       (%parse-error "argument ~A given twice (by keyword ~S)" name key))
+                     (push (cons name value-item) kw))))
+        (when (or kw (< given n-required))
+          (let ((missing '()))
+            (loop for slot in slots
+                  for i fixnum from 0
+                  for name = (slot-name slot)
+                  do (cond ((< i given)
+                            (when (and kw (keywordp slot) (given-by-keyword-p name kw))
+                              (%parse-error "argument ~A given twice (positionally and as ~S)"
+                                               name slot)))
+                           ((< i n-required)
+                            (unless (and (keywordp slot) (given-by-keyword-p name kw))
+                              (push (if (keywordp slot)
+                                        (format nil "~A (positionally or as ~S)" name slot)
+                                        (format nil "~A (positionally)" name))
+                                    missing)))
+                           (t (loop-finish))))
+            (when missing
+              (%parse-error "missing required argument~P: ~{~A~^, ~}"
+                               (length missing) (nreverse missing)))))
+        (values (nreverse extra) (nreverse kw))))))
+
+;;; The compiler macro
+
+(defvar +unknown-argument+ (make-symbol "UNKNOWN-ARGUMENT")
+  "Stands, at compile time, for the value of an argument form that is not a constant.")
+
+(defun %constant-argument (form env)
+  "(values VALUE T) when FORM is a constant whose value the compiler may use, else NIL."
+  (cond ((and (symbolp form) (not (constantp form env))) nil)
+        ((keywordp form) (values form t))
+        ((member form '(t nil)) (values form t))
+        ((and (consp form) (eq (car form) 'quote) (consp (cdr form)) (null (cddr form)))
+         (values (second form) t))
+        ((atom form)
+         (if (symbolp form)
+             (and (boundp form) (values (symbol-value form) t))
+             (values form t)))
+        (t nil)))
+
+(defun %call-warning (name info control &rest args)
+  (destructuring-bind (module path signature &rest more) info
+    (declare (ignore module path more))
+    (warn 'python-call-warning
+          :format-control "~S: ~?~%  Python: ~A"
+          :format-arguments (list name control args signature))))
+
+(defun %python-call-compiler-macro (form env)
+  (multiple-value-bind (name args)
+      (if (eq (car form) 'funcall)
+          (values (second (second form)) (cddr form))
+          (values (car form) (cdr form)))
+    (let ((info (get name 'python-function)))
+      (if (or (null info) (not (listp args)) (not (null (cdr (last args)))))
+          form
+          (%expand-python-call name info args env form)))))
+
+(defun %unknown-alternatives (spec)
+  "The values a non-constant argument may have that matter to the parser."
+  (let ((keys (svref spec 3)))
+    (append (list +unknown-argument+)
+            (loop for (k) on keys by #'cddr collect k)
+            (list :%pymodgen-other)
+            (and (svref spec 2) (list "%pymodgen_other")))))
+
+(defun %call-possible-p (items spec)
+  "True when some values of the unknown ITEMS (cons form value) make the call valid, or when
+there are too many combinations to tell."
+  (let* ((unknown (remove-if-not (lambda (i) (eq (cdr i) +unknown-argument+)) items))
+         (choices (%unknown-alternatives spec)))
+    (if (> (expt (length choices) (length unknown)) 4096)
+        t
+        (labels ((try (rest assignment)
+                   (if (null rest)
+                       (handler-case
+                           (progn (%parse-python-arguments
+                                   items spec
+                                   :value (lambda (i) (or (cdr (assoc i assignment)) (cdr i))))
+                                  t)
+                         (python-argument-error () nil))
+                       (loop for c in choices
+                             thereis (try (cdr rest) (acons (car rest) c assignment))))))
+          (try unknown '())))))
+
+(defun %expand-python-call (name info args env form)
+  (destructuring-bind (module path signature call returns) info
+    (let* ((n-args (length args))
+           (all (loop for i below n-args collect i)))
+      (flet ((expand (positional keywords guards)
+               ;; POSITIONAL: indices of ARGS; KEYWORDS: (python-name . index); GUARDS:
+               ;; indices of arguments whose values, when keywords, send the call to the
+               ;; run-time parser.
+               (%fast-expansion name module path signature returns args positional keywords guards env)))
+        (ecase (first call)
+          (:simple
+           (let ((n (second call)))
+             (if (/= n-args n)
+                 (progn (%call-warning name info "called with ~D argument~:P, but takes ~D" n-args n)
+                        form)
+                 (expand all '() '()))))
+          (:positional
+           (destructuring-bind (n m) (rest call)
+             (if (or (< n-args n) (> n-args (+ n m)))
+                 (progn (%call-warning name info "called with ~D argument~:P, but takes ~
+                                                  ~:[from ~D to ~D~;~D~*~]"
+                                       n-args (zerop m) n (+ n m))
+                        form)
+                 (expand all '() '()))))
+          (:rest
+           (destructuring-bind (n spec) (rest call)
+             (if (< n-args n)
+                 (progn (%call-warning name info "called with ~D argument~:P, but takes at least ~D"
+                                       n-args n)
+                        form)
+                 (let ((items (loop for f in (nthcdr n args)
+                                    for i from n
+                                    collect (multiple-value-bind (v constantp) (%constant-argument f env)
+                                              (cons i (if constantp v +unknown-argument+)))))
+                       (show (lambda (item) (nth (car item) args))))
+                   (handler-case
+                       (multiple-value-bind (positional keywords)
+                           (%parse-python-arguments items spec :value #'cdr :show show)
+                         (expand (append (subseq all 0 n) (mapcar #'car positional))
+                                 (mapcar (lambda (k) (cons (car k) (car (cdr k)))) keywords)
+                                 ;; a keyword value would make the run-time parser read the call
+                                 ;; differently only if the function takes keywords
+                                 (and (or (svref spec 2) (svref spec 3))
+                                      (loop for p in positional
+                                            when (eq (cdr p) +unknown-argument+) collect (car p)))))
+                     (python-argument-error (e)
+                       (if (%call-possible-p items spec)
+                           (warn 'python-call-style-warning
+                                 :format-control "~S: ~A, unless a non-constant argument is a keyword~%  Python: ~A"
+                                 :format-arguments (list name e signature))
+                           (%call-warning name info "~A" e))
+                       form)))))))))))
+
+(defun %fast-expansion (name module path signature returns args positional keywords guards env)
+  "The inline form of a well-formed call. ARGS are evaluated once, left to right (constants
+stay in place); POSITIONAL (indices) and KEYWORDS ((python-name . index)) say where each goes."
+  (let* ((temps (mapcar (lambda (f) (if (constantp f env) f (gensym "ARG"))) args))
+         (bindings (loop for f in args for tmp in temps unless (eq f tmp) collect (list tmp f)))
+         (call `(%fast-call (load-time-value (%function-cell ',name ,module ,path))
+                            ,(mapcar (lambda (i) (nth i temps)) positional)
+                            ,(mapcar (lambda (k) (cons (car k) (nth (cdr k) temps))) keywords)))
+         (checked (if (eq returns t) call `(%checked-result ,returns ,module ,path ,signature ,call))))
+    `(let ,bindings
+       ,(if guards
+            `(if (or ,@(mapcar (lambda (g) `(keywordp ,(nth g temps))) guards))
+                 (locally (declare (notinline ,name)) (,name ,@temps))
+                 ,checked)
+            checked))))
+
+;;; The direct call
+
+(defstruct (kwnames (:constructor %make-kwnames (names &aux (n (length names))))
+                    (:copier nil))
+  "The interned Python names of a call's keyword arguments, as the C array pmg_call takes;
+refreshed after PYSTOP/PYSTART."
+  (names nil :type list)
+  (n 0 :type fixnum)
+  (generation -1 :type fixnum)
+  (pointer (cffi:null-pointer)))
+
+(defun %refresh-kwnames (k)
+  (let ((p (if (cffi:null-pointer-p (kwnames-pointer k))
+               (cffi:foreign-alloc :pointer :count (max 1 (kwnames-n k)))
+               (kwnames-pointer k))))
+    (loop for name in (kwnames-names k) for i from 0
+          do (setf (cffi:mem-aref p :pointer i) (intern-name name)))
+    (setf (kwnames-pointer k) p
+          (kwnames-generation k) *generation*)
+    p))
+
+(declaim (inline %kwnames-array))
+(defun %kwnames-array (k)
+  (if (= (kwnames-generation k) *generation*) (kwnames-pointer k) (%refresh-kwnames k)))
+
+(defun %convert-result (tag out)
+  "The Lisp value of a pmg_call result (not an error) in OUT, honouring *LISPIFIERS*."
+  (declare (optimize speed (safety 0) (debug 0)) (type (signed-byte 32) tag))
+  (if *lispifiers*
+      (lispify-value out t)
+      (case tag
+        (#.+tag-str+ (copy-str (value-kind out) (value-len out) (value-data out)))
+        (#.+tag-true+ t)
+        (#.+tag-false+ nil)
+        (t (lispify-value out t)))))
+
+(defmacro %invoke-immediate (address kwnames n-positional &rest vars)
+  "One pmg_call of the callable at ADDRESS with VARS (all IMMEDIATE-P: the first
+N-POSITIONAL positional, the rest keyword arguments named by KWNAMES, a KWNAMES or NIL)."
+  (let ((buf (gensym "BUF")) (out (gensym "OUT")) (tag (gensym "TAG")) (nk (- (length vars) n-positional)))
+    `(cffi:with-foreign-objects ((,buf :uint8 ,(* (max 1 (length vars)) +arg-size+))
+                                 (,out :uint8 +value-size+))
+       ,@(loop for v in vars for i from 0 collect `(fill-immediate ,buf ,i ,v))
+       (let ((,tag (%with-pinned (,@vars)
+                     (pmg-call (cffi:make-pointer ,address) ,buf ,n-positional
+                               ,(if kwnames `(%kwnames-array ,kwnames) '(cffi:null-pointer)) ,nk ,out 0))))
+         (declare (type (signed-byte 32) ,tag))
+         (cond ((= ,tag +tag-int+) (value-i ,out))
+               ((= ,tag +tag-float+) (value-f ,out))
+               ((= ,tag +tag-error+) (signal-last-error))
+               (t (%convert-result ,tag ,out)))))))
+
+(defmacro %fast-call (cell-form positional keywords)
+  "Calls the callable cell CELL-FORM with POSITIONAL (variables or constants) and KEYWORDS
+((python-name . variable-or-constant)) as %CALL-CELL does, in one foreign call without
+consing when every argument is IMMEDIATE-P and no translation hook is active."
+  (let* ((cell (gensym "CELL"))
+         (vars (append positional (mapcar #'cdr keywords)))
+         (plist `(list ,@(loop for (k . v) in keywords append (list k v))))
+         (general `(%call-cell ,cell (list ,@positional) ,(if keywords plist nil))))
+    (if (> (length vars) +max-fast-args+)
+        `(let ((,cell ,cell-form)) ,general)
+        `(let ((,cell ,cell-form))
+           (declare (optimize (safety 0) (debug 0)))
+           (if (and *alive* (null *pythonizers*) (null *remote*) (null *lispifiers*)
+                    (= (callable-cell-generation ,cell) *generation*)
+                    ,@(loop for v in vars collect `(immediate-p ,v)))
+               (%invoke-immediate (callable-cell-address ,cell)
+                                  ,(and keywords `(load-time-value (%make-kwnames ',(mapcar #'car keywords))))
+                                  ,(length positional) ,@vars)
+               ,general)))))

@@ -19,6 +19,7 @@
 
 mod cl_symbols;
 mod names;
+mod types;
 mod view;
 
 use std::path::PathBuf;

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use askama::Template;
 
 use super::names::{self, Namer};
+use super::types;
 use crate::manifest::{Class, Function, FunctionKind, Literal, Manifest, Param, ParamKind, SignatureSource};
 
 /// `<system>.asd`.
@@ -80,6 +81,13 @@ pub(super) struct FunctionView {
     pub display: String,
     /// The argument spec for `pymodgen::%call-python-style`.
     pub spec: String,
+    /// `module.path(signature) -> returns`, escaped: what compile-time warnings show.
+    pub signature: String,
+    /// The calling convention the compiler macro checks calls against: `(:simple N)`,
+    /// `(:positional N M)` or `(:rest N SPEC)` (N Lisp-required parameters).
+    pub call: String,
+    /// The Lisp type every result has, when it is narrower than T (see `types.rs`).
+    pub returns: Option<String>,
 }
 
 /// A module-level constant: a symbol macro for its literal value (or a lookup).
@@ -250,6 +258,8 @@ fn constructor(module: &str, name: String, class: &Class) -> FunctionView {
         }
     };
     let mut view = function(module, name, &class.name, f, None);
+    // An instance of the class: a wrapper, or what a DEFINE-LISPIFIER makes of it.
+    view.returns = None;
     if f.doc.is_none() || f.doc == class.doc {
         view.doc = names::escape(&doc_text(class.doc.as_deref(), module, &class.name, f));
     }
@@ -257,7 +267,11 @@ fn constructor(module: &str, name: String, class: &Class) -> FunctionView {
 }
 
 fn doc_text(doc: Option<&str>, module: &str, path: &str, f: &Function) -> String {
-    let sig = format!("Python: {module}.{path}{}", f.python_signature());
+    // With the types of the stubs; then the stub's overloads, each a signature of its own.
+    let mut sig = format!("Python: {module}.{path}{}", f.typed_signature());
+    for o in &f.overloads {
+        sig.push_str(&format!("\n  overload: {module}.{path}{}", o.typed_signature()));
+    }
     match doc {
         Some(d) if !d.trim().is_empty() => format!("{d}\n\n{sig}"),
         _ => sig,
@@ -391,6 +405,13 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
         required_kw.len(),
         slots.join(" ")
     );
+    let call = if simple {
+        format!("(:simple {})", required.len())
+    } else if positional {
+        format!("(:positional {} {n_optional})", required.len())
+    } else {
+        format!("(:rest {} {spec})", required.len())
+    };
     FunctionView {
         name,
         module: names::escape(module),
@@ -402,6 +423,9 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
         lambda_list,
         display: format!("({display})"),
         spec,
+        signature: names::escape(&one_line_full(&format!("{module}.{path}{}", f.typed_signature()))),
+        call,
+        returns: types::result_type(f),
     }
 }
 
@@ -415,6 +439,11 @@ fn slot(keywords: &mut Namer, keys: &mut Vec<(String, String)>, p: &Param) -> St
     } else {
         format!("\"{}\"", names::escape(&p.name))
     }
+}
+
+/// `text` on one line (control characters as spaces), whole.
+fn one_line_full(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// A comment-safe single line of at most 100 characters.
