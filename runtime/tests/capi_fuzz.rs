@@ -32,11 +32,6 @@ use pymodgen_runtime::pyo3::ffi::PyObject;
 
 type Obj = *mut PyObject;
 
-/// PYMODGEN_CAPI_FUZZ_ALL=1 also runs the case classes that are known to fail (each
-/// gate names its finding).
-fn known_failing() -> bool {
-    std::env::var("PYMODGEN_CAPI_FUZZ_ALL").is_ok_and(|v| v == "1")
-}
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
@@ -1121,9 +1116,8 @@ impl Ctx {
         let n = self.rng.below(50) as usize;
         let mut data: Vec<f64> = (0..n).map(|_| (self.rng.below(2000) as i64 - 1000) as f64).collect();
         let want: f64 = data.iter().sum();
-        // Known failing (FUZZ-FINDINGS F3: a shape larger than the memory is accepted, an
-        // out-of-bounds view): only with PYMODGEN_CAPI_FUZZ_ALL=1 until fixed.
-        let short = self.rng.one_in(6) && known_failing();
+        // A shape larger than the memory must be refused (it once gave an out-of-bounds view).
+        let short = self.rng.one_in(6);
         let shape = [if short { n as i64 + 1 + self.rng.below(5) as i64 } else { n as i64 }];
         let dtype = if self.rng.one_in(8) { c"zz9" } else { c"f8" };
         let a = unsafe {

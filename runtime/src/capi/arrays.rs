@@ -30,6 +30,12 @@ fn numpy_typenum(dtype: &[u8]) -> Option<c_int> {
     })
 }
 
+/// The item size in bytes of a dtype `numpy_typenum` knows ("f8" -> 8, "c16" -> 16).
+fn numpy_itemsize(dtype: &[u8]) -> Option<u64> {
+    numpy_typenum(dtype)?;
+    std::str::from_utf8(&dtype[1..]).ok()?.parse().ok()
+}
+
 /// Finds numpy's C API and checks two of its entries on a known array; on any doubt the
 /// runtime keeps using the (slower) `numpy.ndarray(shape, dtype, buffer)` route.
 pub(super) unsafe fn load_numpy_api() {
@@ -116,6 +122,21 @@ pub unsafe extern "C" fn pmg_array_over(
             return None;
         }
         let dtype = cstr(dtype)?;
+        // The view must lie within the memory: numpy's C API takes the shape on trust.
+        if let Some(itemsize) = numpy_itemsize(dtype.to_bytes()) {
+            let dims = std::slice::from_raw_parts(shape, ndim as usize);
+            let need = dims
+                .iter()
+                .try_fold(itemsize, |acc, &d| if d < 0 { None } else { acc.checked_mul(d as u64) });
+            match need {
+                Some(need) if need <= nbytes as u64 => {}
+                _ => {
+                    let msg = format!("array_over: shape {dims:?} of {dtype:?} does not fit in {nbytes} bytes");
+                    set_error("ValueError", &msg, "");
+                    return None;
+                }
+            }
+        }
         let api = NP_API.load(Ordering::Acquire);
         if let (false, Some(typenum), false, true) =
             (api.is_null(), numpy_typenum(dtype.to_bytes()), data.is_null(), nbytes > 0)
