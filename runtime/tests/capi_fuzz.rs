@@ -32,7 +32,6 @@ use pymodgen_runtime::pyo3::ffi::PyObject;
 
 type Obj = *mut PyObject;
 
-
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }
@@ -471,11 +470,8 @@ impl Ctx {
         ensure!(tag == TAG_STR, "hex text classified as {tag}");
         let got = string_of(&v);
         let trimmed = body.to_ascii_lowercase().trim_start_matches('0').to_string();
-        let want = if trimmed.is_empty() {
-            "0x0".to_string()
-        } else {
-            format!("{}0x{trimmed}", if neg { "-" } else { "" })
-        };
+        let want =
+            if trimmed.is_empty() { "0x0".to_string() } else { format!("{}0x{trimmed}", if neg { "-" } else { "" }) };
         ensure!(got == want, "hex round trip of {text:?}: {got:?}, expected {want:?}");
         unsafe { pmg_decref(h) };
         self.push(o);
@@ -485,7 +481,11 @@ impl Ctx {
     fn float(&mut self) -> Step {
         let (a, b) = (self.rng.f64_bits(), self.rng.f64_bits());
         let same = |x: f64, bits: u64| x.to_bits() == bits || (is_nan_bits(x.to_bits()) && is_nan_bits(bits));
-        let o = if self.rng.one_in(2) { pmg_float(f64::from_bits(a)) } else { pmg_complex(f64::from_bits(a), f64::from_bits(b)) };
+        let o = if self.rng.one_in(2) {
+            pmg_float(f64::from_bits(a))
+        } else {
+            pmg_complex(f64::from_bits(a), f64::from_bits(b))
+        };
         ensure!(!o.is_null(), "pmg_float/complex: {}", last_error());
         let mut v = value();
         let tag = unsafe { pmg_classify(o, &mut v) };
@@ -708,9 +708,37 @@ impl Ctx {
 
     fn call(&mut self) -> Step {
         let names = [
-            "len", "str", "repr", "int", "float", "abs", "hash", "list", "tuple", "sorted", "max", "min", "divmod",
-            "type", "id", "bool", "dict", "set", "frozenset", "complex", "isinstance", "getattr", "fz_raise",
-            "fz_badstr", "fz_rec", "fz_kw", "fz_call", "fz_overflow", "fz_invalid", "chr", "ord",
+            "len",
+            "str",
+            "repr",
+            "int",
+            "float",
+            "abs",
+            "hash",
+            "list",
+            "tuple",
+            "sorted",
+            "max",
+            "min",
+            "divmod",
+            "type",
+            "id",
+            "bool",
+            "dict",
+            "set",
+            "frozenset",
+            "complex",
+            "isinstance",
+            "getattr",
+            "fz_raise",
+            "fz_badstr",
+            "fz_rec",
+            "fz_kw",
+            "fz_call",
+            "fz_overflow",
+            "fz_invalid",
+            "chr",
+            "ord",
         ];
         // (not pow, round, format, bytes: with random integers they compute huge powers or
         // allocate random sizes, minutes of work (round(1, -2**62) is 10**(2**62)); not print:
@@ -730,15 +758,17 @@ impl Ctx {
         });
         let mut v = value();
         let raw = self.rng.one_in(5) as c_int;
-        let tag = unsafe {
-            pmg_call(callable, args.as_ptr(), nargs as i64, kw.as_ptr(), nkw as i64, &mut v, raw)
-        };
+        let tag = unsafe { pmg_call(callable, args.as_ptr(), nargs as i64, kw.as_ptr(), nkw as i64, &mut v, raw) };
         ensure!(valid_tag(tag), "{name}: tag {tag}");
         if tag == TAG_ERROR {
             let ty = take_error().map_err(|e| format!("{name}: {e}"))?;
             ensure!(!(name == "fz_overflow" || name == "fz_invalid") || nargs + nkw > 0, "{name}() failed: {ty}");
         } else {
-            ensure!(!bad, "{name} accepted a bad argument ({args:?})", args = args.iter().map(|a| a.tag).collect::<Vec<_>>());
+            ensure!(
+                !bad,
+                "{name} accepted a bad argument ({args:?})",
+                args = args.iter().map(|a| a.tag).collect::<Vec<_>>()
+            );
             ensure!(raw == 0 || tag == TAG_OTHER, "raw call gave tag {tag}");
             if name == "fz_overflow" && raw == 0 {
                 ensure!(tag == TAG_FLOAT && v.f.to_bits() == 0x7ff0_0000_0000_0000, "1e300*1e300 gave tag {tag}");
@@ -867,7 +897,8 @@ impl Ctx {
 
     fn object_ops(&mut self) -> Step {
         let o = self.obj();
-        let name = CString::new(*self.rng.pick(&["x", "__class__", "real", "no_such_attr_q", "append", "__dict__"])).unwrap();
+        let name =
+            CString::new(*self.rng.pick(&["x", "__class__", "real", "no_such_attr_q", "append", "__dict__"])).unwrap();
         match self.rng.below(9) {
             0 => {
                 let r = unsafe { pmg_getattr(o, name.as_ptr()) };
@@ -1120,9 +1151,8 @@ impl Ctx {
         let short = self.rng.one_in(6);
         let shape = [if short { n as i64 + 1 + self.rng.below(5) as i64 } else { n as i64 }];
         let dtype = if self.rng.one_in(8) { c"zz9" } else { c"f8" };
-        let a = unsafe {
-            pmg_array_over(data.as_mut_ptr().cast(), (n * 8) as i64, dtype.as_ptr(), 1, shape.as_ptr(), 1)
-        };
+        let a =
+            unsafe { pmg_array_over(data.as_mut_ptr().cast(), (n * 8) as i64, dtype.as_ptr(), 1, shape.as_ptr(), 1) };
         if short || dtype != c"f8" {
             ensure!(a.is_null(), "array_over accepted {} bytes for shape {shape:?} dtype {dtype:?}", n * 8);
             return self.expect_error("array_over", None);
@@ -1235,7 +1265,8 @@ fn run_thread(seed: u64, case: u64, thread: u64, single: bool) -> Step {
     loop {
         drain_freed();
         let freed = FREED.lock().unwrap();
-        let missing: Vec<i64> = handles.iter().filter(|h| !freed.as_ref().is_some_and(|f| f.contains(h))).copied().collect();
+        let missing: Vec<i64> =
+            handles.iter().filter(|h| !freed.as_ref().is_some_and(|f| f.contains(h))).copied().collect();
         drop(freed);
         if missing.is_empty() {
             break;
@@ -1260,7 +1291,8 @@ fn run_case(seed: u64, case: u64) -> Step {
                 .unwrap()
         })
         .collect();
-    let results: Vec<Step> = threads.into_iter().map(|t| t.join().unwrap_or_else(|_| Err("a thread panicked".into()))).collect();
+    let results: Vec<Step> =
+        threads.into_iter().map(|t| t.join().unwrap_or_else(|_| Err("a thread panicked".into()))).collect();
     let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
 }
@@ -1334,7 +1366,8 @@ fn capi_fuzz() {
         loop {
             match rx.recv_timeout(stall) {
                 Ok(line) => {
-                    let line = line.strip_prefix("@@fz ").unwrap_or(if line.starts_with("STDERR ") { &line } else { "" });
+                    let line =
+                        line.strip_prefix("@@fz ").unwrap_or(if line.starts_with("STDERR ") { &line } else { "" });
                     if let Some(n) = line.strip_prefix("START ") {
                         current = n.trim().parse().ok();
                     } else if let Some(rest) = line.strip_prefix("CASE ") {

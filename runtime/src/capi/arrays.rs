@@ -124,10 +124,8 @@ pub unsafe extern "C" fn pmg_array_over(
         let dtype = cstr(dtype)?;
         // The view must lie within the memory: numpy's C API takes the shape on trust.
         if let Some(itemsize) = numpy_itemsize(dtype.to_bytes()) {
-            let dims = std::slice::from_raw_parts(shape, ndim as usize);
-            let need = dims
-                .iter()
-                .try_fold(itemsize, |acc, &d| if d < 0 { None } else { acc.checked_mul(d as u64) });
+            let dims = if ndim == 0 { &[][..] } else { std::slice::from_raw_parts(shape, ndim as usize) };
+            let need = dims.iter().try_fold(itemsize, |acc, &d| if d < 0 { None } else { acc.checked_mul(d as u64) });
             match need {
                 Some(need) if need <= nbytes as u64 => {}
                 _ => {
