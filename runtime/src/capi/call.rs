@@ -3,6 +3,7 @@
 //! `pmg_resolve`, `pmg_result`).
 
 use super::*;
+use std::mem::MaybeUninit;
 
 pub const ARG_BORROWED: i64 = 0;
 pub const ARG_OWNED: i64 = 1;
@@ -27,44 +28,31 @@ pub struct PmgArg {
 
 const INLINE: usize = 16;
 
-/// Converts `args[0..n]` to objects in `buf[1..]` (slot 0 left free for
-/// PY_VECTORCALL_ARGUMENTS_OFFSET); returns how many were converted (all on success).
-unsafe fn marshal(args: *const PmgArg, n: usize, buf: &mut [Obj]) -> Result<(), usize> {
+/// Converts `args[0..n]` to objects in `buf[1..=n]` (slot 0 left free for
+/// PY_VECTORCALL_ARGUMENTS_OFFSET). On failure, returns how many were converted (those
+/// are in `buf[1..=k]`: the caller drops them); the OWNED arguments not converted have
+/// been dropped and the last error is set.
+#[inline(always)]
+unsafe fn marshal(args: *const PmgArg, n: usize, buf: *mut Obj) -> Result<(), usize> {
     for k in 0..n {
         let a = unsafe { *args.add(k) };
         let o = unsafe {
             match a.tag {
-                ARG_BORROWED | ARG_OWNED => {
+                ARG_I64 => ffi::PyLong_FromLongLong(a.bits as i64),
+                ARG_BORROWED | ARG_OWNED if a.bits != 0 => {
                     let o = a.bits as Obj;
-                    if o.is_null() {
-                        set_error("NullPointer", "call: NULL argument", "");
-                        release_owned_from(args, k, n);
-                        return Err(k);
-                    }
                     if a.tag == ARG_BORROWED {
                         ffi::Py_INCREF(o);
                     }
                     o
                 }
-                ARG_I64 => ffi::PyLong_FromLongLong(a.bits as i64),
                 ARG_F64 => ffi::PyFloat_FromDouble(f64::from_bits(a.bits)),
                 ARG_TRUE => ffi::Py_NewRef(ffi::Py_True()),
                 ARG_FALSE => ffi::Py_NewRef(ffi::Py_False()),
                 ARG_NONE => ffi::Py_NewRef(ffi::Py_None()),
-                ARG_STR4 if a.len > 0 && a.bits != 0 && !ucs4_valid(a.bits as *const c_void, a.len) => {
-                    set_error("ValueError", "call: string argument with a code point above U+10FFFF", "");
-                    release_owned_from(args, k, n);
-                    return Err(k);
-                }
-                ARG_STR1 | ARG_STR4 if a.len >= 0 && (a.len == 0 || a.bits != 0) => {
-                    let kind = if a.tag == ARG_STR1 { 1 } else { 4 };
-                    let data = if a.len == 0 { c"".as_ptr() as *const c_void } else { a.bits as *const c_void };
-                    ffi::PyUnicode_FromKindAndData(kind, data, a.len as _)
-                }
                 _ => {
-                    set_error("ValueError", "call: bad argument tag", "");
-                    release_owned_from(args, k, n);
-                    return Err(k);
+                    let converted = marshal_other(args, k, n, buf);
+                    return if converted == n { Ok(()) } else { Err(converted) };
                 }
             }
         };
@@ -75,9 +63,56 @@ unsafe fn marshal(args: *const PmgArg, n: usize, buf: &mut [Obj]) -> Result<(), 
             }
             return Err(k);
         }
-        buf[k + 1] = o;
+        unsafe { buf.add(k + 1).write(o) };
     }
     Ok(())
+}
+
+/// The arguments `marshal` leaves out of its hot loop: strings (STR1/STR4) and bad ones.
+/// Converts `args[k]`, then the rest through `marshal`; returns how many of `args[0..n]`
+/// were converted when one fails (see `marshal`), or `n`.
+#[cold]
+#[inline(never)]
+unsafe fn marshal_other(args: *const PmgArg, k: usize, n: usize, buf: *mut Obj) -> usize {
+    let a = unsafe { *args.add(k) };
+    let o = unsafe {
+        match a.tag {
+            ARG_BORROWED | ARG_OWNED => {
+                set_error("NullPointer", "call: NULL argument", "");
+                release_owned_from(args, k, n);
+                return k;
+            }
+            ARG_STR4 if a.len > 0 && a.bits != 0 && !ucs4_valid(a.bits as *const c_void, a.len) => {
+                set_error("ValueError", "call: string argument with a code point above U+10FFFF", "");
+                release_owned_from(args, k, n);
+                return k;
+            }
+            ARG_STR1 | ARG_STR4 if a.len >= 0 && (a.len == 0 || a.bits != 0) => {
+                let kind = if a.tag == ARG_STR1 { 1 } else { 4 };
+                let data = if a.len == 0 { c"".as_ptr() as *const c_void } else { a.bits as *const c_void };
+                ffi::PyUnicode_FromKindAndData(kind, data, a.len as _)
+            }
+            _ => {
+                set_error("ValueError", "call: bad argument tag", "");
+                release_owned_from(args, k, n);
+                return k;
+            }
+        }
+    };
+    if o.is_null() {
+        unsafe {
+            fetch_py_error();
+            release_owned_from(args, k + 1, n);
+        }
+        return k;
+    }
+    unsafe {
+        buf.add(k + 1).write(o);
+        match marshal(args.add(k + 1), n - k - 1, buf.add(k + 1)) {
+            Ok(()) => n,
+            Err(j) => k + 1 + j,
+        }
+    }
 }
 
 /// Drops the OWNED references among `args[from..n]` that were never converted.
@@ -143,19 +178,60 @@ unsafe fn do_call(
     t: &Tls,
 ) -> Option<c_int> {
     let n = (nargs + nkw) as usize;
-    let mut inline = [null_mut::<ffi::PyObject>(); INLINE + 1];
-    let mut heap = Vec::new();
-    let buf: &mut [Obj] = if n < INLINE {
-        &mut inline[..]
-    } else {
-        heap.resize(n + 1, null_mut());
-        &mut heap[..]
-    };
+    if n >= INLINE || nkw > 0 {
+        return unsafe { do_call_kw(callable, args, nargs, kwnames, nkw, out, raw, t) };
+    }
+    // Positional only, up to INLINE arguments: the hot path, on the stack, nothing zeroed.
+    let mut inline = [MaybeUninit::<Obj>::uninit(); INLINE + 1];
+    let buf = inline.as_mut_ptr() as *mut Obj;
     unsafe {
         if let Err(k) = marshal(args, n, buf) {
-            for o in &buf[1..=k] {
-                ffi::Py_DECREF(*o);
-            }
+            decref_all(buf.add(1), k);
+            return None;
+        }
+        let r = if nargs == 1 && callable == (&raw mut ffi::PyUnicode_Type).cast() {
+            // str(x): what CPython's own PRECALL_NO_KW_STR_1 specialization does
+            ffi::PyObject_Str(*buf.add(1))
+        } else if nargs == 1 && callable == (&raw mut ffi::PyType_Type).cast() {
+            // type(x): PRECALL_NO_KW_TYPE_1
+            ffi::Py_NewRef(ffi::Py_TYPE(*buf.add(1)).cast())
+        } else {
+            ffi::PyObject_Vectorcall(callable, buf.add(1), n | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET, null_mut())
+        };
+        decref_all(buf.add(1), n);
+        let r = check(r)?;
+        Some(deliver(r, out, raw, t))
+    }
+}
+
+/// Drops the `n` references at `objs`.
+#[inline(always)]
+unsafe fn decref_all(objs: *const Obj, n: usize) {
+    for k in 0..n {
+        unsafe { ffi::Py_DECREF(*objs.add(k)) };
+    }
+}
+
+/// `do_call` with keyword arguments or more than INLINE arguments.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn do_call_kw(
+    callable: Obj,
+    args: *const PmgArg,
+    nargs: i64,
+    kwnames: *const Obj,
+    nkw: i64,
+    out: &mut PmgValue,
+    raw: bool,
+    t: &Tls,
+) -> Option<c_int> {
+    let n = (nargs + nkw) as usize;
+    let mut objs: Vec<Obj> = Vec::with_capacity(n + 1);
+    let buf = objs.as_mut_ptr();
+    unsafe {
+        if let Err(k) = marshal(args, n, buf) {
+            decref_all(buf.add(1), k);
             return None;
         }
         let mut kwtuple = null_mut();
@@ -177,29 +253,17 @@ unsafe fn do_call(
                 }
             }
             if kwtuple.is_null() {
-                for o in &buf[1..=n] {
-                    ffi::Py_DECREF(*o);
-                }
+                decref_all(buf.add(1), n);
                 return None;
             }
         }
-        let r = if nkw == 0 && nargs == 1 && callable == (&raw mut ffi::PyUnicode_Type).cast() {
-            // str(x): what CPython's own PRECALL_NO_KW_STR_1 specialization does
-            ffi::PyObject_Str(buf[1])
-        } else if nkw == 0 && nargs == 1 && callable == (&raw mut ffi::PyType_Type).cast() {
-            // type(x): PRECALL_NO_KW_TYPE_1
-            ffi::Py_NewRef(ffi::Py_TYPE(buf[1]).cast())
-        } else {
-            ffi::PyObject_Vectorcall(
-                callable,
-                buf.as_ptr().add(1),
-                nargs as usize | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
-                kwtuple,
-            )
-        };
-        for o in &buf[1..=n] {
-            ffi::Py_DECREF(*o);
-        }
+        let r = ffi::PyObject_Vectorcall(
+            callable,
+            buf.add(1),
+            nargs as usize | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+            kwtuple,
+        );
+        decref_all(buf.add(1), n);
         if !kwtuple.is_null() {
             ffi::Py_DECREF(kwtuple);
         }
