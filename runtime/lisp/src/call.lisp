@@ -190,23 +190,23 @@ passed as their character data, pinned during the call)."
 (defun invoke-fast (target args n)
   "One foreign call: TARGET a name-cell or the callable's address; ARGS all immediate."
   (declare (fixnum n) (list args) (optimize speed (safety 0) (debug 0)))
-  (cffi:with-foreign-objects ((buf :uint8 (* +max-fast-args+ +arg-size+))
-                              (out :uint8 +value-size+))
-    (let ((i 0))
+  ;; one foreign buffer: the arguments, then the result
+  (cffi:with-foreign-object (buf :uint8 (+ (* +max-fast-args+ +arg-size+) +value-size+))
+    (let ((i 0) (out (cffi:inc-pointer buf (* +max-fast-args+ +arg-size+))))
       (declare (fixnum i))
-      (dolist (x args) (fill-immediate buf i x) (incf i)))
-    ;; Keep the arguments on the control stack for the duration of the call: on SBCL
-    ;; x86-64 (conservative stack) that keeps wrappers alive and pins the strings whose
-    ;; characters the runtime reads. Up to 4 arguments in locals, more in a stack vector.
-    (if (<= n 4)
-        (let ((a0 (first args)) (a1 (second args)) (a2 (third args)) (a3 (fourth args)))
-          (sb-sys:with-pinned-objects (a0 a1 a2 a3)
-            (call-and-convert target buf n out)))
-        (let ((pins (make-array +max-fast-args+ :initial-element 0)))
-          (declare (dynamic-extent pins))
-          (replace pins args)
-          (sb-sys:with-pinned-objects (pins)
-            (call-and-convert target buf n out))))))
+      (dolist (x args) (fill-immediate buf i x) (incf i))
+      ;; Keep the arguments on the control stack for the duration of the call: on SBCL
+      ;; x86-64 (conservative stack) that keeps wrappers alive and pins the strings whose
+      ;; characters the runtime reads. Up to 4 arguments in locals, more in a stack vector.
+      (if (<= n 4)
+          (let ((a0 (first args)) (a1 (second args)) (a2 (third args)) (a3 (fourth args)))
+            (sb-sys:with-pinned-objects (a0 a1 a2 a3)
+              (call-and-convert target buf n out)))
+          (let ((pins (make-array +max-fast-args+ :initial-element 0)))
+            (declare (dynamic-extent pins))
+            (replace pins args)
+            (sb-sys:with-pinned-objects (pins)
+              (call-and-convert target buf n out)))))))
 
 (defun invoke-objects (target positional kwargs mode)
   "General call, inside the GIL. MODE: :LISP, :WRAPPER or :POINTER (see FINISH-CALL)."

@@ -498,28 +498,31 @@ refreshed after PYSTOP/PYSTART."
   (if (= (kwnames-generation k) *generation*) (kwnames-pointer k) (%refresh-kwnames k)))
 
 (defun %convert-result (tag out)
-  "The Lisp value of a pmg_call result (not an error) in OUT, honouring *LISPIFIERS*."
+  "The Lisp value of a pmg_call result in OUT that %INVOKE-IMMEDIATE does not read inline
+(no translation hooks are active there)."
   (declare (optimize speed (safety 0) (debug 0)) (type (signed-byte 32) tag))
-  (if *lispifiers*
-      (lispify-value out t)
-      (case tag
-        (#.+tag-str+ (copy-str (value-kind out) (value-len out) (value-data out)))
-        (#.+tag-true+ t)
-        (#.+tag-false+ nil)
-        (t (lispify-value out t)))))
+  (case tag
+    (#.+tag-true+ t)
+    (#.+tag-false+ nil)
+    (t (lispify-value out t))))
 
 (defmacro %invoke-immediate (address kwnames n-positional &rest vars)
   "One pmg_call of the callable at ADDRESS with VARS (all IMMEDIATE-P: the first
-N-POSITIONAL positional, the rest keyword arguments named by KWNAMES, a KWNAMES or NIL)."
-  (let ((buf (gensym "BUF")) (out (gensym "OUT")) (tag (gensym "TAG")) (nk (- (length vars) n-positional)))
-    `(cffi:with-foreign-objects ((,buf :uint8 ,(* (max 1 (length vars)) +arg-size+))
-                                 (,out :uint8 +value-size+))
+N-POSITIONAL positional, the rest keyword arguments named by KWNAMES, a KWNAMES or NIL).
+One foreign buffer holds the arguments and, after them, the result."
+  (let* ((buf (gensym "BUF")) (out (gensym "OUT")) (tag (gensym "TAG"))
+         (nk (- (length vars) n-positional))
+         (args-size (* (max 1 (length vars)) +arg-size+)))
+    `(cffi:with-foreign-object (,buf :uint8 ,(+ args-size +value-size+))
        ,@(loop for v in vars for i from 0 collect `(fill-immediate ,buf ,i ,v))
-       (let ((,tag (%with-pinned (,@vars)
-                     (pmg-call (cffi:make-pointer ,address) ,buf ,n-positional
-                               ,(if kwnames `(%kwnames-array ,kwnames) '(cffi:null-pointer)) ,nk ,out 0))))
+       (let* ((,out (cffi:inc-pointer ,buf ,args-size))
+              (,tag (%with-pinned (,@vars)
+                      (pmg-call (cffi:make-pointer ,address) ,buf ,n-positional
+                                ,(if kwnames `(%kwnames-array ,kwnames) '(cffi:null-pointer)) ,nk ,out 0))))
          (declare (type (signed-byte 32) ,tag))
-         (cond ((= ,tag +tag-int+) (value-i ,out))
+         ;; (%FAST-CALL, the one user, comes here only without translation hooks)
+         (cond ((= ,tag +tag-str+) (copy-str (value-kind ,out) (value-len ,out) (value-data ,out)))
+               ((= ,tag +tag-int+) (value-i ,out))
                ((= ,tag +tag-float+) (value-f ,out))
                ((= ,tag +tag-error+) (signal-last-error))
                (t (%convert-result ,tag ,out)))))))
@@ -537,6 +540,7 @@ consing when every argument is IMMEDIATE-P and no translation hook is active."
         `(let ((,cell ,cell-form))
            (declare (optimize (safety 0) (debug 0)))
            (if (and *alive* (null *pythonizers*) (null *remote*) (null *lispifiers*)
+                    (null *builtin-overrides*)
                     (= (callable-cell-generation ,cell) *generation*)
                     ,@(loop for v in vars collect `(immediate-p ,v)))
                (%invoke-immediate (callable-cell-address ,cell)
