@@ -215,6 +215,34 @@ def swallow(f):
   (is (eq :thrown (catch 'tag (pycall "catch_exception" (lambda () (throw 'tag :thrown))))))
   (is (image-ok-p)))
 
+(test unwind-swallowed-by-python-drops-the-result
+  ;; the result Python returns after swallowing the exception is released (not leaked),
+  ;; through a call (pycall) and through an object function (getattr of a property)
+  (raw-pyexec "import sys
+kept = object()
+def swallow_and_return(f):
+    try:
+        f()
+    except BaseException:
+        pass
+    return kept
+class SwallowingProperty:
+    def __init__(self, f):
+        self.f = f
+    @property
+    def value(self):
+        return swallow_and_return(self.f)")
+  (let ((before (pyeval "sys.getrefcount(kept)")))
+    (dotimes (i 20)
+      (is (eq :thrown (catch 'tag (pycall "swallow_and_return" (lambda () (throw 'tag :thrown)))))))
+    (is (eql before (pyeval "sys.getrefcount(kept)")) "pycall: the result is not leaked")
+    (let ((holder (with-remote-objects
+                    (pycall "SwallowingProperty" (lambda () (throw 'tag :thrown))))))
+      (dotimes (i 20)
+        (is (eq :thrown (catch 'tag (pyslot-value holder "value")))))
+      (is (eql before (pyeval "sys.getrefcount(kept)")) "getattr: the result is not leaked")))
+  (is (image-ok-p)))
+
 (test list-sort-callback-throw
   ;; list.sort empties the list while it sorts; Python's own unwinding restores it
   (raw-pyexec "sort_me = [3, 1, 2]

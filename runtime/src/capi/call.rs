@@ -133,8 +133,14 @@ pub(super) unsafe fn result_value(r: Obj, out: &mut PmgValue, raw: bool) -> c_in
 }
 
 /// [`result_value`] with the thread's state already at hand (the call path has it).
+/// A result that arrives while a Lisp non-local exit is pending at this depth (Python
+/// swallowed the LispUnwind exception) is dropped here: the call fails (`with_gil_t`).
 #[inline]
 unsafe fn deliver(r: Obj, out: &mut PmgValue, raw: bool, t: &Tls) -> c_int {
+    if t.unwind_at.get() == t.depth.get() {
+        unsafe { ffi::Py_DECREF(r) };
+        return TAG_ERROR;
+    }
     if raw {
         out.tag = TAG_OTHER;
         out.obj = r;
