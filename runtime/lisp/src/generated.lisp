@@ -256,17 +256,22 @@ macro; at compile time as well as at load time."
               `(%checked-result ,returns ,module ,path ,signature (progn ,@body))))
        ',name)))
 
-;;; Argument parsing at compile time. This follows %CALL-PYTHON-STYLE-PARSED
-;;; (defpymodule.lisp) rule for rule; the tests compare the two on many argument lists.
+;;; Argument parsing, at compile time and (through %CALL-PYTHON-STYLE-PARSED,
+;;; defpymodule.lisp) at run time: one parser for both.
 
 (defun %parse-error (control &rest args)
   (error 'python-argument-error :format-control control :format-arguments args))
 
-(defun %parse-python-arguments (items spec &key (value #'identity) (show value))
-  "Reads ITEMS (the arguments after the Lisp-required ones) as %CALL-PYTHON-STYLE does,
-where (funcall VALUE item) is the argument's value. Returns (values POSITIONAL KEYWORDS):
-the items passed positionally, in order, and a list of (python-name . item). Signals
-PYTHON-ARGUMENT-ERROR (printing items through SHOW) as the run-time parser does."
+(defun %parse-python-arguments (items spec &key (value #'identity) (show value)
+                                                (error #'%parse-error))
+  "Reads ITEMS (the arguments after the Lisp-required ones) by the rules of
+%CALL-PYTHON-STYLE, where (funcall VALUE item) is the argument's value. Returns
+(values POSITIONAL KEYWORDS): the items passed positionally, in order, and a list of
+(python-name . item). A call Python would refuse is reported by calling ERROR with a
+format control and its arguments (items printed through SHOW); ERROR must not return.
+The one parser of both routes: the compiler macro reads constant argument forms with it,
+%CALL-PYTHON-STYLE-PARSED (defpymodule.lisp) the values of a call at run time."
+  (declare (function value show error))
   (let* ((n-optional (svref spec 0))
          (rest-p (svref spec 1))
          (kwargs-p (svref spec 2))
@@ -297,28 +302,28 @@ PYTHON-ARGUMENT-ERROR (printing items through SHOW) as the run-time parser does.
             do (if (or rest-p (< given (+ n-required n-optional)))
                    (progn (push (pop args) extra) (incf given))
                    (if (keywordp (v (car args)))
-                       (%parse-error "unknown keyword argument ~S; this function takes ~
+                       (funcall error "unknown keyword argument ~S; this function takes ~
                                              ~:[no keyword arguments~;~:*~{~S~^ ~}~]"
                                         (v (car args)) (keywords-taken))
-                       (%parse-error "too many positional arguments: ~S is one more than ~
+                       (funcall error "too many positional arguments: ~S is one more than ~
                                              the function takes" (funcall show (car args))))))
       (let ((kw '()))
         (loop while args
               do (let* ((key-item (pop args))
                         (key (v key-item)))
                    (when (null args)
-                     (%parse-error "keyword ~S has no value" (funcall show key-item)))
+                     (funcall error "keyword ~S has no value" (funcall show key-item)))
                    (let ((value-item (pop args))
                          (name (and (symbolp key) (getf keys key))))
                      (cond (name)
                            ((and kwargs-p (or (keywordp key) (stringp key)))
                             (setf name (%python-keyword-name key)))
-                           (t (%argument-error
-                               nil "unknown keyword argument ~S; this function takes ~
+                           (t (funcall error
+                               "unknown keyword argument ~S; this function takes ~
                                     ~:[no keyword arguments~;~:*~{~S~^ ~}~]"
                                (funcall show key-item) (keywords-taken))))
                      (when (given-by-keyword-p name kw)
-                       (%parse-error "argument ~A given twice (by keyword ~S)" name key))
+                       (funcall error "argument ~A given twice (by keyword ~S)" name key))
                      (push (cons name value-item) kw))))
         (when (or kw (< given n-required))
           (let ((missing '()))
@@ -327,7 +332,7 @@ PYTHON-ARGUMENT-ERROR (printing items through SHOW) as the run-time parser does.
                   for name = (slot-name slot)
                   do (cond ((< i given)
                             (when (and kw (keywordp slot) (given-by-keyword-p name kw))
-                              (%parse-error "argument ~A given twice (positionally and as ~S)"
+                              (funcall error "argument ~A given twice (positionally and as ~S)"
                                                name slot)))
                            ((< i n-required)
                             (unless (and (keywordp slot) (given-by-keyword-p name kw))
@@ -337,7 +342,7 @@ PYTHON-ARGUMENT-ERROR (printing items through SHOW) as the run-time parser does.
                                     missing)))
                            (t (loop-finish))))
             (when missing
-              (%parse-error "missing required argument~P: ~{~A~^, ~}"
+              (funcall error "missing required argument~P: ~{~A~^, ~}"
                                (length missing) (nreverse missing)))))
         (values (nreverse extra) (nreverse kw))))))
 
