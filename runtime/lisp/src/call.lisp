@@ -2,7 +2,7 @@
 ;;;;
 ;;;; Fast path: when every argument is an immediate (fixnum-range integer, float, T/NIL,
 ;;;; pyobject-wrapper) the arguments are written as tagged words into a stack buffer and
-;;;; ONE foreign call (pmg_call / pmg_call_path) boxes them, takes the GIL (unless held),
+;;;; ONE foreign call (pmg_call / pmg_call_path_cached) boxes them, takes the GIL (unless held),
 ;;;; calls (vectorcall), and classifies the result; ints/floats/bools come back unboxed and
 ;;;; strings as (kind, length, data) that COPY-STR reads without any UTF-8 round trip.
 ;;;; Other arguments (strings, containers, arrays...) go the general path inside one
@@ -46,7 +46,9 @@
   (parts nil :type list)
   (generation -1 :type fixnum)
   (path (cffi:null-pointer))
-  (n 0 :type fixnum))
+  (n 0 :type fixnum)
+  ;; the runtime's cache of what the path resolves to (capi/pathcache.rs), per generation
+  (cache (cffi:null-pointer)))
 
 (defun make-name-cell (name)
   (%make-name-cell name (uiop:split-string name :separator ".")))
@@ -64,8 +66,11 @@
          (arr (cffi:foreign-alloc :pointer :count (max n 1))))
     (loop for p in parts for i from 0
           do (setf (cffi:mem-aref arr :pointer i) (intern-name p)))
+    ;; (the previous generation's array and cache are left: they may come from a saved
+    ;; image, i.e. another process)
     (setf (name-cell-path cell) arr
           (name-cell-n cell) n
+          (name-cell-cache cell) (pmg-path-cache-new)
           (name-cell-generation cell) *generation*)
     arr))
 
@@ -170,8 +175,9 @@ passed as their character data, pinned during the call)."
   (declare (fixnum n) (optimize speed (safety 0) (debug 0)))
   (let* ((raw (if *builtin-overrides* 1 0)) ; DEFINE-LISPIFIER of "int"...: see the object
          (tag (if (name-cell-p target)
-                  (pmg-call-path (name-cell-pointer target) (name-cell-n target)
-                                 buf n (cffi:null-pointer) 0 out raw)
+                  (let ((path (name-cell-pointer target)))
+                    (pmg-call-path-cached (name-cell-cache target) path (name-cell-n target)
+                                          buf n (cffi:null-pointer) 0 out raw))
                   (pmg-call (cffi:make-pointer (the address target))
                             buf n (cffi:null-pointer) 0 out raw))))
     (declare (type (signed-byte 32) tag))
@@ -235,8 +241,10 @@ passed as their character data, pinned during the call)."
                (let ((tag (progn
                             (setf called t)
                             (if (name-cell-p target)
-                                (pmg-call-path (name-cell-pointer target) (name-cell-n target)
-                                               buf np names nk out (raw-flag mode))
+                                (let ((path (name-cell-pointer target)))
+                                  (pmg-call-path-cached (name-cell-cache target) path
+                                                        (name-cell-n target)
+                                                        buf np names nk out (raw-flag mode)))
                                 (pmg-call target buf np names nk out (raw-flag mode))))))
                  (finish-call tag out mode)))
           (unless called

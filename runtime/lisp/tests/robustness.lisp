@@ -501,3 +501,62 @@ for i in range(3 * 10**7):
       (unless (cffi:null-pointer-p p) (pymodgen::pmg-decref p))))
   (is (equal (string (code-char #x10FFFF)) (pycall "str" (string (code-char #x10FFFF)))))
   (is (image-ok-p)))
+
+;;; ------------------------------------------------------------------------------------
+;;; Names resolve at each call (a redefinition is seen), with the runtime's cache of the
+;;; resolution (capi/pathcache.rs) in between: every change it depends on is seen.
+
+(test cached-name-resolution-sees-every-change
+  (let ((f (compile nil '(lambda (x) (pycall "str" x))))
+        (g (compile nil '(lambda (x) (pycall "len" x))))
+        (h (compile nil '(lambda () (pycall "pmg_pc_mod.f"))))
+        (deep (compile nil '(lambda (x) (pycall "os.path.sep.join" x)))))
+    (is (equal "1" (funcall f 1)))
+    ;; a builtin shadowed in __main__, then the shadow deleted
+    (raw-pyexec "def str(x): return 'mine'")
+    (is (equal "mine" (funcall f 1)))
+    (raw-pyexec "del str")
+    (is (equal "1" (funcall f 1)))
+    ;; builtins itself patched and restored
+    (raw-pyexec "import builtins
+_pmg_len = builtins.len
+builtins.len = lambda x: -1")
+    (is (eql -1 (funcall g "abc")))
+    (raw-pyexec "builtins.len = _pmg_len")
+    (is (eql 3 (funcall g "abc")))
+    ;; a module reached through sys.modules (not a name in __main__)
+    (raw-pyexec "import sys, types
+class _PmgM(types.ModuleType):
+    @property
+    def f(self): return lambda: 3
+sys.modules['pmg_pc_mod'] = types.ModuleType('pmg_pc_mod')
+sys.modules['pmg_pc_mod'].f = lambda: 1")
+    (is (eql 1 (funcall h)))
+    (raw-pyexec "sys.modules['pmg_pc_mod'].f = lambda: 2")
+    (is (eql 2 (funcall h)) "a module attribute rebound")
+    (is (eql 2 (funcall h)))
+    ;; (this statement binds no name: no dict the resolution read changes)
+    (raw-pyexec "sys.modules['pmg_pc_mod'].__class__ = _PmgM")
+    (is (eql 3 (funcall h)) "the module's class changed (no dict changes)")
+    (raw-pyexec "sys.modules['pmg_pc_mod'].__class__ = types.ModuleType")
+    (is (eql 2 (funcall h)))
+    (raw-pyexec "_pmg_saved = sys.modules['pmg_pc_mod']
+sys.modules['pmg_pc_mod'] = types.SimpleNamespace(f=lambda: 4)")
+    (is (eql 4 (funcall h)) "sys.modules entry replaced by another object")
+    (raw-pyexec "sys.modules['pmg_pc_mod'] = _pmg_saved
+del _pmg_saved.f
+_pmg_calls = [0]
+def _pmg_getattr(name):
+    _pmg_calls[0] += 1
+    return lambda: 10 + _pmg_calls[0]
+_pmg_saved.__getattr__ = _pmg_getattr")
+    (is (equal '(11 12 13) (list (funcall h) (funcall h) (funcall h)))
+        "a module __getattr__ runs at every call")
+    ;; a path through an object that is not a module (not cached), and across a restart
+    (is (equal "a/b" (funcall deep '("a" "b"))))
+    (raw-pyexec "del sys.modules['pmg_pc_mod']")
+    (pystop)
+    (pystart)
+    (is (equal "2" (funcall f 2)))
+    (is (eql 2 (funcall g "ab"))))
+  (is (image-ok-p)))

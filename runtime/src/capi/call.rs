@@ -2,6 +2,7 @@
 //! of the result, and dotted-path resolution (`pmg_call`, `pmg_call_path`,
 //! `pmg_resolve`, `pmg_result`).
 
+use super::pathcache::{self, PmgPathCache, Recorder};
 use super::*;
 use std::mem::MaybeUninit;
 
@@ -318,17 +319,22 @@ pub unsafe extern "C" fn pmg_call(
 
 /// Resolves a dotted path given as interned str objects: `path[0]` is looked up in
 /// `__main__`, then builtins, then `sys.modules`, then imported; each further part is an
-/// attribute (or, for a module, a submodule imported on demand). New reference.
-unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
+/// attribute (or, for a module, a submodule imported on demand). New reference. `rec`
+/// notes what was consulted, for a [`pathcache`] (`Recorder::new(0)` when none).
+unsafe fn resolve(path: *const Obj, npath: i64, rec: &mut Recorder) -> Option<Obj> {
     unsafe {
         if npath <= 0 || path.is_null() {
             set_error("ValueError", "resolve: empty name", "");
             return None;
         }
         let first = nonnull(*path, "resolve")?;
-        let mut cur = ffi::PyDict_GetItemWithError(MAIN_DICT.load(Ordering::Acquire), first);
+        let main = MAIN_DICT.load(Ordering::Acquire);
+        let mut cur = ffi::PyDict_GetItemWithError(main, first);
+        rec.dict(main);
         if cur.is_null() && ffi::PyErr_Occurred().is_null() {
-            cur = ffi::PyDict_GetItemWithError(BUILTINS_DICT.load(Ordering::Acquire), first);
+            let builtins = BUILTINS_DICT.load(Ordering::Acquire);
+            cur = ffi::PyDict_GetItemWithError(builtins, first);
+            rec.dict(builtins);
         }
         let mut cur = if cur.is_null() {
             if !ffi::PyErr_Occurred().is_null() {
@@ -337,7 +343,13 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
             }
             // an imported module: sys.modules first (cheap), else import it
             let m = ffi::PyImport_GetModule(first);
-            let m = if m.is_null() && ffi::PyErr_Occurred().is_null() { ffi::PyImport_Import(first) } else { m };
+            rec.dict(ffi::PyImport_GetModuleDict());
+            let m = if m.is_null() && ffi::PyErr_Occurred().is_null() {
+                rec.refuse();
+                ffi::PyImport_Import(first)
+            } else {
+                m
+            };
             if m.is_null() && ffi::PyErr_ExceptionMatches(ffi::PyExc_ModuleNotFoundError) != 0 {
                 // `first` is neither a variable nor a module: say so as Python would.
                 ffi::PyErr_Clear();
@@ -350,8 +362,12 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
         for k in 1..npath as usize {
             let name = nonnull(*path.add(k), "resolve")?;
             let next = ffi::PyObject_GetAttr(cur, name);
+            if !next.is_null() {
+                rec.attribute(cur, name, next);
+            }
             let next = if next.is_null() && ffi::PyModule_Check(cur) != 0 {
                 // maybe a submodule not imported yet
+                rec.refuse();
                 let mut ptype = null_mut();
                 let mut pvalue = null_mut();
                 let mut ptb = null_mut();
@@ -398,7 +414,7 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
 /// `resolve` as a function: new reference to the value of the dotted path, or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_resolve(path: *const Obj, npath: i64) -> Obj {
-    with_gil(null_mut(), || unsafe { resolve(path, npath) })
+    with_gil(null_mut(), || unsafe { resolve(path, npath, &mut Recorder::new(0)) })
 }
 
 /// `pmg_call` on the callable named by a dotted path (see `pmg_resolve`), resolved at
@@ -414,15 +430,46 @@ pub unsafe extern "C" fn pmg_call_path(
     out: *mut PmgValue,
     raw: c_int,
 ) -> c_int {
+    unsafe { pmg_call_path_cached(null_mut(), path, npath, args, nargs, kwnames, nkw, out, raw) }
+}
+
+/// `pmg_call_path` with a cache of the resolution (`pmg_path_cache_new`; NULL: none): the
+/// callable is resolved again only when a dict the resolution read has changed since (see
+/// `pathcache`), so the call sees every redefinition as `pmg_call_path` does. One cache per
+/// path, used with that path only.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn pmg_call_path_cached(
+    cache: *mut PmgPathCache,
+    path: *const Obj,
+    npath: i64,
+    args: *const PmgArg,
+    nargs: i64,
+    kwnames: *const Obj,
+    nkw: i64,
+    out: *mut PmgValue,
+    raw: c_int,
+) -> c_int {
     if out.is_null() || bad_counts(nargs, nkw, args, kwnames) {
         return TAG_ERROR;
     }
     let out = unsafe { &mut *out };
     out.tag = TAG_ERROR;
     with_gil_t(TAG_ERROR, |t| unsafe {
-        let Some(callable) = resolve(path, npath) else {
-            release_owned_from(args, 0, (nargs + nkw) as usize);
-            return None;
+        let cached = if cache.is_null() { None } else { pathcache::lookup(cache) };
+        let callable = match cached {
+            Some(c) => c,
+            None => {
+                let mut rec = Recorder::new(if cache.is_null() { 0 } else { npath });
+                let Some(c) = resolve(path, npath, &mut rec) else {
+                    release_owned_from(args, 0, (nargs + nkw) as usize);
+                    return None;
+                };
+                if !cache.is_null() {
+                    pathcache::store(cache, &rec, c);
+                }
+                c
+            }
         };
         let r = do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t);
         ffi::Py_DECREF(callable);

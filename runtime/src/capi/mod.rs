@@ -53,6 +53,7 @@ mod fpenv;
 mod interrupts;
 mod lifecycle;
 mod objects;
+mod pathcache;
 mod refcount;
 mod values;
 
@@ -68,6 +69,7 @@ pub use fpenv::{pmg_fp_words, pmg_set_fp_switch};
 pub use interrupts::*;
 pub use lifecycle::*;
 pub use objects::*;
+pub use pathcache::{PmgPathCache, pmg_path_cache_new};
 pub use refcount::*;
 pub use values::*;
 
