@@ -67,6 +67,11 @@ pub struct Function {
     /// The return type as a tree (see [`Type`]), when any type source gives one.
     #[serde(default)]
     pub return_type: Option<Type>,
+    /// The stub's text of the return type (`NDArray[np.float64]`, its aliases unexpanded;
+    /// the distinct texts of the overloads joined with ` | `), when a stub typed it. Only
+    /// present when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stub_returns: Option<String>,
     /// The `@overload` signatures of the stub, in stub order (empty when it has none).
     /// `params`/`returns` above then hold the runtime signature, typed when it agrees.
     #[serde(default)]
@@ -203,6 +208,11 @@ pub struct Param {
     /// The annotation as a tree, when any type source gives one.
     #[serde(default, rename = "type")]
     pub type_: Option<Type>,
+    /// The stub's text of the type (`_ArrayLikeFloat_co`, its aliases unexpanded; the
+    /// distinct texts of the overloads joined with ` | `), when a stub typed it. Only present
+    /// when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stub_annotation: Option<String>,
 }
 
 /// `inspect.Parameter.kind`, in snake case.
@@ -474,9 +484,11 @@ impl Function {
     }
 
     /// Like [`Function::python_signature`], with the types of the stubs where the runtime
-    /// has no annotation: `(obj: Any, /, *, indent: None | int | str = None) -> str`.
+    /// has no annotation, as the stub writes them (else as the tree reads):
+    /// `(obj: Any, /, *, indent: None | int | str = None) -> str`.
     pub fn typed_signature(&self) -> String {
-        signature_text(&self.params, self.returns.as_deref(), Some(self.return_type.as_ref()))
+        let returns = self.returns.as_deref().or(self.stub_returns.as_deref());
+        signature_text(&self.params, returns, Some(self.return_type.as_ref()))
     }
 }
 
@@ -484,6 +496,14 @@ impl Overload {
     /// The overload's signature, as the stub writes it.
     pub fn typed_signature(&self) -> String {
         signature_text(&self.params, self.returns.as_deref(), Some(self.return_type.as_ref()))
+    }
+}
+
+impl Param {
+    /// The type as text: the runtime's annotation, else the stub's text, else the tree's
+    /// [`Type::python`]; `None` when untyped.
+    pub fn type_text(&self) -> Option<String> {
+        self.annotation.clone().or_else(|| self.stub_annotation.clone()).or_else(|| self.type_.as_ref().map(Type::python))
     }
 }
 
@@ -513,11 +533,7 @@ fn signature_text(params: &[Param], returns: Option<&str>, typed: Option<Option<
             ParamKind::VarKeyword => format!("**{}", p.name),
             _ => p.name.clone(),
         };
-        let ann = match (&p.annotation, &p.type_) {
-            (Some(ann), _) => Some(ann.clone()),
-            (None, Some(t)) if typed.is_some() => Some(t.python()),
-            _ => None,
-        };
+        let ann = if typed.is_some() { p.type_text() } else { p.annotation.clone() };
         if let Some(ann) = &ann {
             text.push_str(": ");
             text.push_str(ann);

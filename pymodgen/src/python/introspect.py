@@ -136,7 +136,8 @@ class _Default:
         return self.text
 
 
-def _split_top(text):
+def _split_top(text, sep=","):
+    """`text` split at each `sep` outside brackets and quotes."""
     parts, depth, cur, quote = [], 0, [], None
     for ch in text:
         if quote:
@@ -150,7 +151,7 @@ def _split_top(text):
             depth += 1
         elif ch in ")]}":
             depth -= 1
-        if ch == "," and depth == 0:
+        if ch == sep and depth == 0:
             parts.append("".join(cur))
             cur = []
         else:
