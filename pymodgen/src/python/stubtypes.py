@@ -318,16 +318,25 @@ def apply_defs(f, st, mod, scope, group, drop_first):
     return True
 
 
+_JOINED = {}
+
+
 def _join_texts(texts):
     """`A | B` of the distinct members of the stub texts' unions, in order (`None` and
-    `int | None` give `None | int`)."""
-    out = []
-    for t in texts:
-        for part in _split_top(t, "|"):  # noqa: F821 - introspect.py
-            part = part.strip()
-            if part and part not in out:
-                out.append(part)
-    return " | ".join(out)
+    `int | None` give `None | int`). Memoised: numpy's overloads repeat the same texts."""
+    if len(texts) == 1:
+        return texts[0]
+    key = tuple(texts)
+    joined = _JOINED.get(key)
+    if joined is None:
+        out = []
+        for t in texts:
+            for part in (_split_top(t, "|") if "|" in t else [t]):  # noqa: F821 - introspect.py
+                part = part.strip()
+                if part and part not in out:
+                    out.append(part)
+        joined = _JOINED[key] = " | ".join(out)
+    return joined
 
 
 def _apply_inline(f, obj, with_return=True):
