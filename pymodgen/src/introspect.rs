@@ -46,13 +46,27 @@ pub(crate) fn introspect(
         Reply { error: Some(error), .. } => Err(error.into_error(module, interpreter)),
         Reply { manifests, files, notes, .. } if !manifests.is_empty() => {
             for note in notes {
-                eprintln!("pymodgen: {note}");
+                say_once(&note);
             }
             Ok((manifests, files))
         }
         Reply { .. } => {
             Err(Error::PythonUnusable { path: interpreter.path.clone(), reason: format!("no manifest for '{module}'") })
         }
+    }
+}
+
+/// Prints a note of the script on stderr, once per process: a run over several modules says
+/// "no types for the standard library (textwrap): typeshed-client is not installed ..." for
+/// the first one only. Notes are the same when they differ only in the parenthesized list of
+/// modules before their first `): `.
+fn say_once(note: &str) {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let key = note.split_once("): ").map_or(note, |(_, cause)| cause).to_owned();
+    let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !said.contains(&key) {
+        said.push(key);
+        eprintln!("pymodgen: {note}");
     }
 }
 
