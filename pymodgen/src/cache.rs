@@ -102,6 +102,10 @@ impl Cache {
             Err(e) => return Err(Error::io("reading", &self.dir, e)),
         };
         for module in modules.flatten() {
+            // (`.outputs`: the CLI's output stamps, see `stamp`; no module name starts with a dot)
+            if module.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
             let Ok(files) = std::fs::read_dir(module.path()) else { continue };
             for file in files.flatten() {
                 let name = file.file_name().to_string_lossy().into_owned();

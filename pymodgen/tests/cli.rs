@@ -191,8 +191,43 @@ fn generate_twice_reuses_the_cache_and_leaves_files_alone() {
     };
     let first = run();
     assert!(first.contains("introspected") && first.contains("files written"), "{first}");
+    // nothing changed: not even emitted again (the output stamp matches)
     let second = run();
-    assert!(second.contains("cached manifest") && second.contains("(unchanged)"), "{second}");
+    assert!(second.contains("cached manifest") && second.contains("(up to date)"), "{second}");
+}
+
+#[test]
+fn generate_emits_again_when_its_output_was_touched() {
+    let cache = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = pymodgen(cache.path())
+            .args(["generate", "pymodgen_fixture", "--lang", "rust", "--out"])
+            .arg(out_dir.path())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    assert!(run(&[]).contains("files written"));
+    assert!(run(&[]).contains("(up to date)"));
+    let lib = out_dir.path().join("pymodgen-fixture/src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    // a hand edit is undone, a removed file comes back
+    std::fs::write(&lib, format!("{text}\n// edited\n")).unwrap();
+    assert!(run(&[]).contains("(1 file written)"));
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), text);
+    std::fs::remove_file(&lib).unwrap();
+    assert!(run(&[]).contains("(1 file written)"));
+    assert!(run(&[]).contains("(up to date)"));
+    // other options emit; --no-cache reads no stamp
+    assert!(run(&["--crate-name", "fixture_bindings"]).contains("written"));
+    assert!(run(&["--crate-name", "fixture_bindings"]).contains("(up to date)"));
+    assert!(run(&["--no-cache"]).contains("written"));
+    // the stamps stay out of the manifest cache's listing
+    let list = pymodgen(cache.path()).args(["cache", "list"]).output().unwrap();
+    assert!(!stdout(&list).contains(".outputs"), "{}", stdout(&list));
 }
 
 #[test]
