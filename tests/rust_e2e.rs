@@ -325,6 +325,123 @@ fn main() {{
     insta::assert_snapshot!("rust_e2e_fixture_output", out);
 }
 
+/// Typed bindings from the fixture's own stubs (`pymodgen_typed/__init__.pyi`): scalars,
+/// `Optional`, `list`/`dict`/`tuple`, a `Literal` enum in and out, `Self` and a property,
+/// constrained and bound `TypeVar`s, overloads that disagree (a dynamic return), inline
+/// annotations of the `inline` submodule.
+#[test]
+fn typed_fixture() {
+    let dir = generate("pymodgen_typed", true);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_pymodgen_typed as t;
+use std::collections::HashMap;
+fn main() {{
+    Python::attach(|py| {{
+        // Literal['fast', 'slow'] in, Literal[0, 1] out.
+        let fast: i64 = t::mode(py, t::Name::Fast).unwrap();
+        println!("{{fast}} {{}} {{}} {{:?}}", t::mode(py, t::Name::Slow).unwrap(), t::Name::Slow, t::Name::ALL);
+        // Optional[str] -> str | None.
+        let none: Option<String> = t::maybe(py).unwrap();
+        println!("{{none:?}} {{:?}}", t::maybe_with(py).text("hi").call().unwrap());
+        // list[float] from a nested sequence, list[dict[str, list[float]]].
+        let flat: Vec<f64> = t::flatten(py, vec![vec![1.0, 2.0], vec![3.0]]).unwrap();
+        println!("{{flat:?}}");
+        let rows: Vec<HashMap<String, Vec<f64>>> = t::table(py, vec![HashMap::from([("a", vec![1.5])])]).unwrap();
+        println!("{{:?}}", rows[0]["a"]);
+        // A TypeVar constrained to (int, float) is a float in Rust: an int result converts.
+        let c: f64 = t::clamp(py, 5, 0, 3).unwrap();
+        println!("{{c}}");
+        // Positional-only (int, str) -> bytes.
+        let b: Vec<u8> = t::positional(py, 4, "x").unwrap();
+        println!("{{}}", String::from_utf8(b).unwrap());
+        // Iterator[tuple[str, int]]: a Python iterator.
+        let it = t::pairs(py, HashMap::from([("b", 2), ("a", 1)])).unwrap();
+        let items: Vec<(String, i64)> = it.map(|x| x.unwrap().extract().unwrap()).collect();
+        println!("{{items:?}}");
+        // Overloads that disagree (int | float | str): a dynamic result.
+        let s: Bound<'_, PyAny> = t::scale_with(py, "ab").factor(3).call().unwrap();
+        println!("{{s}} {{}}", t::scale(py, 1.5).unwrap());
+        // Self, a property, a class attribute; a static method taking two wrappers.
+        let v = t::Vec_::new_with(py).x(3.0).y(4.0).call().unwrap();
+        let w: t::Vec_<'_> = v.scaled(2.0).unwrap();
+        println!("{{}} {{}}", t::Vec_::dot(py, &v, &w).unwrap(), t::Vec_::zero(py).unwrap().scaled(1.0).is_ok());
+        let b = t::Box_::new(py, 1).unwrap();
+        let size: i64 = b.size().unwrap();
+        let label: String = b.label().unwrap();
+        let again: t::Box_<'_> = b.replace(2).unwrap();
+        println!("{{size}} {{label}} {{}}", again.get().unwrap());
+        // Inline annotations (from __future__ import annotations), dict[str, list[int]].
+        let area: f64 = t::inline::area_with(py, 2.0).h(3.0).call().unwrap();
+        let d: HashMap<String, Vec<i64>> = t::inline::describe_with(py, 7).names(("a",)).call().unwrap();
+        println!("{{area}} {{:?}}", d["a"]);
+        let p = t::inline::Point::new(py, 3, 4).unwrap();
+        let moved: t::inline::Point<'_> = p.moved(1).unwrap();
+        let norm: f64 = moved.norm().unwrap();
+        println!("{{norm:.3}}");
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(
+        out,
+        "0 1 slow [Fast, Slow]\nNone Some(\"HI\")\n[1.0, 2.0, 3.0]\n[1.5]\n3\n4x\n[(\"a\", 1), (\"b\", 2)]\n\
+         ababab 3.0\n50 true\n1 box 2\n6 [7]\n5.657\n"
+    );
+}
+
+/// A stub that lies gives a TypeError naming the function, the stub's type and what came
+/// back; values outside the Rust type are an OverflowError naming the function; honest
+/// results that only a careless mapping would refuse (an `int` for `float`, a `bool` for
+/// `int`, `None` for `int | None`) convert.
+#[test]
+fn typed_returns_are_checked() {
+    let dir = generate("pymodgen_lies", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_pymodgen_lies as l;
+fn show<T: std::fmt::Debug>(py: Python<'_>, r: PyResult<T>) {{
+    match r {{
+        Ok(v) => println!("ok {{v:?}}"),
+        Err(e) => {{
+            let text = pymodgen_runtime::render_error(py, &e);
+            println!("{{}}", text.lines().last().unwrap());
+        }}
+    }}
+}}
+fn main() {{
+    Python::attach(|py| {{
+        show(py, l::count(py));
+        show(py, l::name(py));
+        show(py, l::names(py));
+        show(py, l::pair(py));
+        show(py, l::nothing(py));
+        show(py, l::color(py));
+        show(py, l::not_point(py).map(|p| p.to_string()));
+        let p = l::Point::new(py, 1, 2).unwrap();
+        show(py, p.moved(1).map(|p| p.to_string()));
+        show(py, p.label());
+        show(py, l::big(py));
+        show(py, l::ratio(py));
+        show(py, l::flag(py));
+        show(py, l::maybe_count(py));
+        show(py, l::colors(py));
+        show(py, l::table(py).map(|t| t.into_iter().collect::<std::collections::BTreeMap<_, _>>()));
+        show(py, l::point(py).and_then(|p| p.norm2()));
+        show(py, p.size());
+    }});
+}}
+"#
+        ),
+    );
+    insta::assert_snapshot!("rust_e2e_typed_returns_checked", out);
+}
+
 /// Python protocols as Rust traits and methods (`__eq__` → PartialEq, `__len__` → len(),
 /// ...), on fixture classes (including one whose protocol methods raise: no panic, the
 /// traits answer false/None/-1 and the methods return the error) and on the stdlib's

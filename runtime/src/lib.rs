@@ -16,6 +16,7 @@ use pyo3::types::{PyTracebackMethods, PyTypeMethods};
 
 #[doc(hidden)]
 pub mod __private;
+mod typed;
 
 /// Runs `f` with the Python interpreter attached to this thread (initializing it on first
 /// use). Same as [`Python::attach`].
@@ -63,5 +64,28 @@ impl PyErrExt for PyErr {
 /// rust-numpy, re-exported so that array code and the bindings agree on one version.
 #[cfg(feature = "numpy")]
 pub use numpy;
+
+/// Generated bindings that type numpy arrays (`RustOptions::numpy_arrays`) call this once per
+/// module: with the `numpy` feature it is nothing, without it one clear compile error.
+#[cfg(feature = "numpy")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __pymodgen_requires_numpy {
+    () => {};
+}
+
+/// Generated bindings that type numpy arrays (`RustOptions::numpy_arrays`) call this once per
+/// module: with the `numpy` feature it is nothing, without it one clear compile error.
+#[cfg(not(feature = "numpy"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __pymodgen_requires_numpy {
+    () => {
+        ::core::compile_error!(
+            "these pymodgen bindings type numpy arrays with rust-numpy: enable the `numpy` feature of \
+             pymodgen-runtime (features = [\"numpy\"]), or generate them without `numpy_arrays`"
+        );
+    };
+}
 
 pub mod capi;
