@@ -326,6 +326,47 @@ fn emitter<'a>(manifests: &'a [Manifest], options: &'a RustOptions, layout: Layo
     Ok((Emitter { options, rt, plans, classes, layout, files: Vec::new(), numpy, uses_numpy: false }, tree))
 }
 
+/// How many callables of an output get a concrete Rust return type (not `Bound<PyAny>`):
+/// what [`return_type_counts`] measures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReturnTypeCounts {
+    /// Module-level functions.
+    pub functions: usize,
+    /// Module-level functions whose return is a Rust type (`()` included).
+    pub functions_typed: usize,
+    /// Methods (instance, static and class methods) of the classes.
+    pub methods: usize,
+    /// Methods whose return is a Rust type.
+    pub methods_typed: usize,
+}
+
+/// Counts the callables of `manifests` (emitted as one output, as [`module_tokens`] would
+/// with `options`) whose Rust return is a concrete type.
+pub fn return_type_counts(manifests: &[Manifest], options: &RustOptions) -> Result<ReturnTypeCounts> {
+    let (e, tree) = emitter(manifests, options, Layout::Inline)?;
+    let mut counts = ReturnTypeCounts::default();
+    let mut stack = vec![&tree];
+    while let Some(node) = stack.pop() {
+        stack.extend(node.children.values());
+        let (Some(m), Some(plan)) = (node.manifest, e.plans.get(&node.path)) else { continue };
+        let typer = types::Typer::new(e.rt.clone(), &e.classes, node.path.clone(), e.numpy, Scope::new());
+        let typed = |r: function::Ret| usize::from(!matches!(r, function::Ret::Any));
+        for f in &m.functions {
+            counts.functions += 1;
+            counts.functions_typed += typed(function::ret_for(&typer, f, None, &f.name));
+        }
+        for (c, rust) in m.classes.iter().zip(&plan.classes) {
+            let path = [node.path.clone(), vec![rust.clone()]].concat();
+            for f in &c.methods {
+                counts.methods += 1;
+                counts.methods_typed += typed(function::ret_for(&typer, f, Some((&path, &c.qualname)), &f.name));
+            }
+        }
+    }
+    Ok(counts)
+}
+
 /// The outer module's Rust name.
 fn outer_name(manifests: &[Manifest], options: &RustOptions) -> String {
     match &options.module_name {

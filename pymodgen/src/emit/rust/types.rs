@@ -492,12 +492,16 @@ pub(crate) fn enum_items(rt: &TokenStream, private: &TokenStream, module: &str, 
                 f.write_str(self.as_str())
             }
         }
+        // `Self::Error` and `Self::Output` are not used: a variant may be named `Error`.
         impl<'py> #rt::pyo3::IntoPyObject<'py> for #name {
             type Target = #rt::pyo3::types::PyString;
             type Output = #rt::pyo3::Bound<'py, #rt::pyo3::types::PyString>;
             type Error = ::core::convert::Infallible;
             #[inline]
-            fn into_pyobject(self, py: #rt::pyo3::Python<'py>) -> ::core::result::Result<Self::Output, Self::Error> {
+            fn into_pyobject(
+                self,
+                py: #rt::pyo3::Python<'py>,
+            ) -> ::core::result::Result<#rt::pyo3::Bound<'py, #rt::pyo3::types::PyString>, ::core::convert::Infallible> {
                 ::core::result::Result::Ok(#rt::pyo3::types::PyString::new(py, self.as_str()))
             }
         }
