@@ -444,6 +444,8 @@ fn main() {{
         show(py, l::table(py).map(|t| t.into_iter().collect::<std::collections::BTreeMap<_, _>>()));
         show(py, l::point(py).and_then(|p| p.norm2()));
         show(py, p.size());
+        show(py, l::halt(py));
+        show(py, l::fail(py));
     }});
 }}
 "#

@@ -35,6 +35,13 @@ pub fn returned_none(r: PyResult<Bound<'_, PyAny>>, function: &'static str) -> P
     }
 }
 
+/// The result of a call whose stub says `-> NoReturn`: its exception, else a `TypeError`.
+#[inline(always)]
+pub fn returned_never(r: PyResult<Bound<'_, PyAny>>, function: &'static str) -> PyResult<std::convert::Infallible> {
+    let obj = r?;
+    Err(mismatch(&obj, function, "NoReturn", PyTypeError::new_err("it never returns")))
+}
+
 /// `module.qualname` of the object's type (`builtins.` left out).
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     let ty = obj.get_type();

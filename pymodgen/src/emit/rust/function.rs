@@ -10,7 +10,7 @@ use quote::quote;
 use super::Ctx;
 use super::docs;
 use super::names::{Case, Scope, ident};
-use super::types::{Site, Typer, expected_text};
+use super::types::{Site, Typer, expected_text, is_never};
 use crate::manifest::{Function, Literal, Param, ParamKind, Type};
 
 /// What is called.
@@ -32,6 +32,8 @@ pub(crate) enum Ret {
     Typed { ty: TokenStream, expected: String },
     /// `-> None`.
     Unit,
+    /// `-> NoReturn`: `Infallible`, every outcome is an error.
+    Never,
 }
 
 /// The Rust names for one callable, allocated by the caller in the right scopes.
@@ -68,6 +70,7 @@ pub(crate) fn param_type(ctx: &Ctx, typer: &Typer<'_>, p: &Param, function: &str
 pub(crate) fn ret_for(typer: &Typer<'_>, f: &Function, class: Option<(&[String], &str)>, function: &str) -> Ret {
     match &f.return_type {
         Some(Type::None) => Ret::Unit,
+        Some(t) if is_never(t) => Ret::Never,
         Some(t) => match typer.out(Some(t), class.map(|c| c.0), Site { function, param: None }) {
             Some(r) => Ret::Typed { ty: typer.tokens(&r), expected: expected_text(t, class.map(|c| c.1)) },
             None => Ret::Any,
@@ -83,6 +86,7 @@ fn ret_type(ctx: &Ctx, ret: &Ret) -> TokenStream {
         Ret::Wrapper(path) => quote!(#path<'py>),
         Ret::Typed { ty, .. } => ty.clone(),
         Ret::Unit => quote!(()),
+        Ret::Never => quote!(::core::convert::Infallible),
     }
 }
 
@@ -94,6 +98,7 @@ pub(crate) fn convert(ctx: &Ctx, ret: &Ret, function: &str, expr: TokenStream) -
         Ret::Wrapper(_) => quote!(#p::wrap(#expr)),
         Ret::Typed { expected, .. } => quote!(#p::returned(#expr, #function, #expected)),
         Ret::Unit => quote!(#p::returned_none(#expr, #function)),
+        Ret::Never => quote!(#p::returned_never(#expr, #function)),
     }
 }
 

@@ -215,7 +215,8 @@ impl<'a> Typer<'a> {
             Type::Class { name, args } => self.class(name, args, class, site),
             Type::Union { of } => {
                 let none = of.iter().any(|t| matches!(t, Type::None));
-                let mut rest = of.iter().filter(|t| !matches!(t, Type::None));
+                // `NoReturn | T` is `T`: no value has type NoReturn.
+                let mut rest = of.iter().filter(|t| !matches!(t, Type::None) && !is_never(t));
                 let Some(first) = rest.next() else { return R::Any };
                 let joined = rest.fold(self.map(first, class, site), |acc, t| join(acc, self.map(t, class, site)));
                 match joined {
@@ -413,10 +414,18 @@ fn array_element(args: &[Type]) -> Option<&'static str> {
     numpy_sized(name, args)
 }
 
-/// The one Rust type that holds values of both `a` and `b`, else `Any`.
+/// Whether `t` is `typing.NoReturn` / `typing.Never`.
+pub(crate) fn is_never(t: &Type) -> bool {
+    matches!(t, Type::Class { name, .. } if name == "typing.NoReturn" || name == "typing.Never")
+}
+
+/// The one Rust type that holds values of both `a` and `b`, else `Any`. Containers join
+/// item by item (`list[str] | list[bytes]` → `Vec<Bound<PyAny>>`).
 fn join(a: R, b: R) -> R {
     match (a, b) {
         (a, b) if a == b => a,
+        (R::List(a), R::List(b)) => R::List(Box::new(join(*a, *b))),
+        (R::Tuple(a), R::Tuple(b)) if a.len() == b.len() => R::Tuple(a.into_iter().zip(b).map(|(a, b)| join(a, b)).collect()),
         (R::Int | R::Bool, R::Int | R::Bool) => R::Int,
         (R::Int | R::Bool | R::Float, R::Int | R::Bool | R::Float) => R::Float,
         (R::Array(_), R::Array(_)) => R::Array(None),
