@@ -282,12 +282,16 @@ fn main() {{
         let a = py_numpy::array(py, vec![vec![3.0, 0.0], vec![0.0, 4.0]]).unwrap();
         let svd = py_numpy::linalg::svd_with(py, &a).compute_uv(false).call().unwrap();
         println!("{{}}", svd);
+        // Typed arrays (the crate enables the runtime's numpy feature): NDArray[float64].
+        use pymodgen_runtime::numpy::{{PyArrayDyn, PyArrayMethods}};
+        let h: Bound<'_, PyArrayDyn<f64>> = py_numpy::hanning(py, 3).unwrap();
+        println!("{{:?}}", h.readonly().as_slice().unwrap());
     }});
 }}
 "#
         ),
     );
-    assert_eq!(out, "2.000\n[4. 3.]\n");
+    assert_eq!(out, "2.000\n[4. 3.]\n[0.0, 1.0, 0.0]\n");
 }
 
 #[test]
@@ -446,6 +450,7 @@ fn main() {{
         show(py, p.size());
         show(py, l::halt(py));
         show(py, l::fail(py));
+        show(py, l::surrogate(py));
     }});
 }}
 "#

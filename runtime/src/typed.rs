@@ -2,11 +2,11 @@
 //! type its stub gives (README, "Types"), and `Literal` enums.
 //!
 //! A conversion that fails means the stub does not say what the function returned (a
-//! "lying" stub), or the value does not fit the Rust type (an `int` beyond `i64`, a `str`
-//! with lone surrogates): either way it is a Python exception naming the function, the
-//! stub's type and what came back, never a panic.
+//! "lying" stub: `TypeError`), or the value does not fit the Rust type (an `int` beyond `i64`:
+//! `OverflowError`; a `str` with lone surrogates: `ValueError`): either way a Python exception
+//! naming the function, the stub's type and what came back, never a panic.
 
-use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTypeMethods};
 
@@ -63,6 +63,10 @@ fn mismatch(obj: &Bound<'_, PyAny>, function: &str, expected: &str, cause: PyErr
     let err = if cause.is_instance_of::<PyOverflowError>(py) {
         PyOverflowError::new_err(format!(
             "{function} returned an {actual} that does not fit the Rust type of `{expected}` ({detail})"
+        ))
+    } else if cause.is_instance_of::<PyUnicodeError>(py) {
+        PyValueError::new_err(format!(
+            "{function} returned a {actual} that a Rust String cannot hold (`{expected}`: {detail})"
         ))
     } else {
         PyTypeError::new_err(format!(

@@ -197,6 +197,8 @@ struct Emitter<'a> {
     rt: TokenStream,
     plans: BTreeMap<Vec<String>, Plan>,
     classes: BTreeMap<String, Vec<String>>,
+    /// Classes deriving from `numpy.ndarray` (qualnames).
+    arrays: std::collections::BTreeSet<String>,
     layout: Layout,
     /// With [`Layout::Files`]: (segments, body tokens) of every module.
     files: Vec<(Vec<String>, TokenStream)>,
@@ -260,7 +262,7 @@ impl Emitter<'_> {
         }
 
         let typer =
-            types::Typer::new(self.rt.clone(), &self.classes, node.path.clone(), self.numpy, std::mem::take(&mut plan.scope));
+            types::Typer::new(self.rt.clone(), &self.classes, &self.arrays, node.path.clone(), self.numpy, std::mem::take(&mut plan.scope));
         if let Some(m) = node.manifest {
             for (c, rust) in m.classes.iter().zip(&plan.classes) {
                 let path = [node.path.clone(), vec![rust.clone()]].concat();
@@ -323,7 +325,8 @@ fn emitter<'a>(manifests: &'a [Manifest], options: &'a RustOptions, layout: Layo
     plan(&mut tree, &mut plans, &mut classes);
     let rt = runtime_tokens(options)?;
     let numpy = options.numpy_arrays.unwrap_or(layout == Layout::Files);
-    Ok((Emitter { options, rt, plans, classes, layout, files: Vec::new(), numpy, uses_numpy: false }, tree))
+    let arrays = types::array_classes(manifests);
+    Ok((Emitter { options, rt, plans, classes, arrays, layout, files: Vec::new(), numpy, uses_numpy: false }, tree))
 }
 
 /// How many callables of an output get a concrete Rust return type (not `Bound<PyAny>`):
@@ -350,7 +353,7 @@ pub fn return_type_counts(manifests: &[Manifest], options: &RustOptions) -> Resu
     while let Some(node) = stack.pop() {
         stack.extend(node.children.values());
         let (Some(m), Some(plan)) = (node.manifest, e.plans.get(&node.path)) else { continue };
-        let typer = types::Typer::new(e.rt.clone(), &e.classes, node.path.clone(), e.numpy, Scope::new());
+        let typer = types::Typer::new(e.rt.clone(), &e.classes, &e.arrays, node.path.clone(), e.numpy, Scope::new());
         let typed = |r: function::Ret| usize::from(!matches!(r, function::Ret::Any));
         for f in &m.functions {
             counts.functions += 1;

@@ -45,8 +45,9 @@ pub(crate) enum R {
     Py(&'static str),
     /// A generated `Literal` enum, by its path from the current module.
     Enum(Vec<String>),
-    /// A generated class wrapper, by its path from the root.
-    Wrapper(Vec<String>),
+    /// A generated class wrapper, by its path from the root; `true` for a subclass of
+    /// `numpy.ndarray` (which joins with arrays).
+    Wrapper(Vec<String>, bool),
     /// A numpy array (`NDArray[float64]` → `PyArrayDyn<f64>`); `None`: any dtype
     /// (`PyUntypedArray`).
     Array(Option<&'static str>),
@@ -132,6 +133,8 @@ pub(crate) struct LiteralEnum {
 pub(crate) struct Typer<'a> {
     pub(crate) rt: TokenStream,
     pub(crate) classes: &'a BTreeMap<String, Vec<String>>,
+    /// The qualnames of the classes that derive from `numpy.ndarray`.
+    arrays: &'a std::collections::BTreeSet<String>,
     pub(crate) here: Vec<String>,
     /// Map `numpy.ndarray` to rust-numpy types (`RustOptions::numpy_arrays`).
     pub(crate) numpy: bool,
@@ -156,6 +159,7 @@ impl<'a> Typer<'a> {
     pub(crate) fn new(
         rt: TokenStream,
         classes: &'a BTreeMap<String, Vec<String>>,
+        arrays: &'a std::collections::BTreeSet<String>,
         here: Vec<String>,
         numpy: bool,
         scope: Scope,
@@ -163,6 +167,7 @@ impl<'a> Typer<'a> {
         Typer {
             rt,
             classes,
+            arrays,
             here,
             numpy,
             enums: RefCell::default(),
@@ -230,7 +235,10 @@ impl<'a> Typer<'a> {
             Type::Typevar { constraints, .. } if !constraints.is_empty() => {
                 self.map(&Type::Union { of: constraints.clone() }, class, site)
             }
-            Type::SelfType => class.map_or(R::Any, |c| R::Wrapper(c.to_vec())),
+            Type::SelfType => class.map_or(R::Any, |c| {
+                let array = self.arrays.iter().any(|q| self.classes.get(q).is_some_and(|p| p == c));
+                R::Wrapper(c.to_vec(), array)
+            }),
             _ => R::Any,
         }
     }
@@ -278,7 +286,7 @@ impl<'a> Typer<'a> {
                     return prim_r(prim);
                 }
                 match self.classes.get(name) {
-                    Some(path) => R::Wrapper(path.clone()),
+                    Some(path) => R::Wrapper(path.clone(), self.numpy && self.arrays.contains(name)),
                     None => R::Any,
                 }
             }
@@ -366,7 +374,7 @@ impl<'a> Typer<'a> {
                 let segs = path.iter().map(|s| ident(s));
                 quote!(#(#segs)::*)
             }
-            R::Wrapper(path) => {
+            R::Wrapper(path, _) => {
                 let path = super::relative_path(&self.here, path);
                 quote!(#path<'py>)
             }
@@ -428,7 +436,7 @@ fn join(a: R, b: R) -> R {
         (R::Tuple(a), R::Tuple(b)) if a.len() == b.len() => R::Tuple(a.into_iter().zip(b).map(|(a, b)| join(a, b)).collect()),
         (R::Int | R::Bool, R::Int | R::Bool) => R::Int,
         (R::Int | R::Bool | R::Float, R::Int | R::Bool | R::Float) => R::Float,
-        (R::Array(_), R::Array(_)) => R::Array(None),
+        (R::Array(_) | R::Wrapper(_, true), R::Array(_) | R::Wrapper(_, true)) => R::Array(None),
         (R::Option(a), b) | (b, R::Option(a)) => match join(*a, b) {
             R::Any => R::Any,
             r => R::Option(Box::new(r)),
@@ -558,5 +566,23 @@ pub(crate) fn expected_text(t: &Type, class: Option<&str>) -> String {
         }
         Type::SelfType => class.map_or_else(|| "Self".to_owned(), |c| format!("Self ({c})")),
         t => t.python(),
+    }
+}
+
+/// The qualnames of the classes of `manifests` that derive from `numpy.ndarray`.
+pub(crate) fn array_classes(manifests: &[crate::manifest::Manifest]) -> std::collections::BTreeSet<String> {
+    let bases: BTreeMap<&str, &[String]> =
+        manifests.iter().flat_map(|m| &m.classes).map(|c| (c.qualname.as_str(), c.bases.as_slice())).collect();
+    let mut arrays = std::collections::BTreeSet::from(["numpy.ndarray".to_owned()]);
+    loop {
+        let before = arrays.len();
+        for (q, bs) in &bases {
+            if bs.iter().any(|b| arrays.contains(b)) {
+                arrays.insert((*q).to_owned());
+            }
+        }
+        if arrays.len() == before {
+            return arrays;
+        }
     }
 }
