@@ -552,10 +552,7 @@ fn main() {{
 "#
         ),
     );
-    assert_eq!(
-        out,
-        "true true false true\nSome(Less) None\n3 true 2\na,b,c Counter({'a': 2, 'b': 1})\n"
-    );
+    assert_eq!(out, "true true false true\nSome(Less) None\n3 true 2\na,b,c Counter({'a': 2, 'b': 1})\n");
 }
 
 /// Crates that build the pymodgen library itself (build.rs, proc macro) use a target
@@ -636,15 +633,20 @@ fn outside_crates_run_without_ld_library_path() {
     emit("math", None);
     emit("json", Some(format!("\"={}\"", pymodgen::VERSION)));
     let math_toml = std::fs::read_to_string(gen_dir.join("math/Cargo.toml")).unwrap();
-    assert!(math_toml.contains(&format!("pymodgen-runtime = {{ path = {:?} }}", root().join("runtime"))), "{math_toml}");
+    assert!(
+        math_toml.contains(&format!("pymodgen-runtime = {{ path = {:?} }}", root().join("runtime"))),
+        "{math_toml}"
+    );
     let readme = std::fs::read_to_string(gen_dir.join("math/README.md")).unwrap();
     let build_rs = "fn main() {\n    pymodgen::link_python().unwrap_or_else(|e| panic!(\"pymodgen: {e}\"));\n}\n";
     assert!(readme.contains(build_rs), "the generated README shows the build.rs line:\n{readme}");
 
     let path = |p: PathBuf| format!("{:?}", p.display().to_string());
     let version = pymodgen::VERSION;
-    let build_dep =
-        format!("[build-dependencies]\npymodgen = {{ path = {}, default-features = false }}\n", path(root().join("pymodgen")));
+    let build_dep = format!(
+        "[build-dependencies]\npymodgen = {{ path = {}, default-features = false }}\n",
+        path(root().join("pymodgen"))
+    );
     let programs = [
         (
             "uses-macro",
@@ -709,7 +711,12 @@ fn outside_crates_run_without_ld_library_path() {
     let mut outputs = Vec::new();
     for (name, _, _) in &programs {
         let out = Command::new(tools_target().join("debug").join(name)).env_remove("LD_LIBRARY_PATH").output().unwrap();
-        assert!(out.status.success(), "{name}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         outputs.push(String::from_utf8_lossy(&out.stdout).into_owned());
     }
     assert_eq!(outputs, ["1.5\n", "120\n", "[1, 2]\n"]);
@@ -843,7 +850,8 @@ fn stdlib_sweep_compiles_without_warnings() {
                                 o.module_name = Some(sweep_name(m));
                                 let counts = pymodgen::emit::rust::return_type_counts(&l.manifests, &o)
                                     .map_err(|e| e.to_string())?;
-                                let text = pymodgen::emit::rust::module_file(&l.manifests, &o).map_err(|e| e.to_string())?;
+                                let text =
+                                    pymodgen::emit::rust::module_file(&l.manifests, &o).map_err(|e| e.to_string())?;
                                 Ok((text, counts))
                             });
                             (m.clone(), r)

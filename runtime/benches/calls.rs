@@ -196,7 +196,14 @@ fn cases(py: Python<'_>) -> Vec<Case> {
                     "pyo3 cached",
                     timed(|py, n| {
                         for i in 0..n {
-                            black_box(SQRT.import(py, "math", "sqrt").unwrap().call1((i as f64,)).unwrap().extract::<f64>().unwrap());
+                            black_box(
+                                SQRT.import(py, "math", "sqrt")
+                                    .unwrap()
+                                    .call1((i as f64,))
+                                    .unwrap()
+                                    .extract::<f64>()
+                                    .unwrap(),
+                            );
                         }
                     }),
                 ),
@@ -214,7 +221,14 @@ fn cases(py: Python<'_>) -> Vec<Case> {
                     timed(|py, n| {
                         let m = py.import("math").unwrap();
                         for i in 0..n {
-                            black_box(m.getattr(intern!(py, "sqrt")).unwrap().call1((i as f64,)).unwrap().extract::<f64>().unwrap());
+                            black_box(
+                                m.getattr(intern!(py, "sqrt"))
+                                    .unwrap()
+                                    .call1((i as f64,))
+                                    .unwrap()
+                                    .extract::<f64>()
+                                    .unwrap(),
+                            );
                         }
                     }),
                 ),
@@ -240,7 +254,15 @@ fn cases(py: Python<'_>) -> Vec<Case> {
                         for _ in 0..n {
                             let kw = PyDict::new(py);
                             kw.set_item(intern!(py, "indent"), 2).unwrap();
-                            black_box(DUMPS.import(py, "json", "dumps").unwrap().call((o,), Some(&kw)).unwrap().extract::<String>().unwrap());
+                            black_box(
+                                DUMPS
+                                    .import(py, "json", "dumps")
+                                    .unwrap()
+                                    .call((o,), Some(&kw))
+                                    .unwrap()
+                                    .extract::<String>()
+                                    .unwrap(),
+                            );
                         }
                     }),
                 ),
@@ -264,7 +286,14 @@ fn cases(py: Python<'_>) -> Vec<Case> {
                         for _ in 0..n {
                             let kw = PyDict::new(py);
                             kw.set_item(intern!(py, "indent"), 2).unwrap();
-                            black_box(m.getattr(intern!(py, "dumps")).unwrap().call((o,), Some(&kw)).unwrap().extract::<String>().unwrap());
+                            black_box(
+                                m.getattr(intern!(py, "dumps"))
+                                    .unwrap()
+                                    .call((o,), Some(&kw))
+                                    .unwrap()
+                                    .extract::<String>()
+                                    .unwrap(),
+                            );
                         }
                     }),
                 ),

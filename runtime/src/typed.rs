@@ -28,11 +28,7 @@ where
 #[inline(always)]
 pub fn returned_none(r: PyResult<Bound<'_, PyAny>>, function: &'static str) -> PyResult<()> {
     let obj = r?;
-    if obj.is_none() {
-        Ok(())
-    } else {
-        Err(mismatch(&obj, function, "None", PyTypeError::new_err("expected None")))
-    }
+    if obj.is_none() { Ok(()) } else { Err(mismatch(&obj, function, "None", PyTypeError::new_err("expected None"))) }
 }
 
 /// The result of a call whose stub says `-> NoReturn`: its exception, else a `TypeError`.
@@ -69,9 +65,7 @@ fn mismatch(obj: &Bound<'_, PyAny>, function: &str, expected: &str, cause: PyErr
             "{function} returned a {actual} that a Rust String cannot hold (`{expected}`: {detail})"
         ))
     } else {
-        PyTypeError::new_err(format!(
-            "{function} returned {actual}, but its type says `{expected}` ({detail})"
-        ))
+        PyTypeError::new_err(format!("{function} returned {actual}, but its type says `{expected}` ({detail})"))
     };
     err.set_cause(py, Some(cause));
     err

@@ -4,10 +4,10 @@
 
 include!(concat!(env!("OUT_DIR"), "/numpy.rs")); // pub mod numpy { ... }
 
+use pymodgen_runtime::PyErrExt;
 use pymodgen_runtime::numpy::ndarray::array;
 use pymodgen_runtime::numpy::{IntoPyArray, PyArray1, PyArrayDyn, PyArrayMethods};
 use pymodgen_runtime::pyo3::prelude::*;
-use pymodgen_runtime::PyErrExt;
 
 fn run(py: Python<'_>) -> PyResult<()> {
     // ∫₀^π sin x dx = 2, by the trapezoid-free Riemann sum numpy computes. `linspace`'s

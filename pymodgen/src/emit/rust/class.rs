@@ -43,9 +43,9 @@ pub(crate) fn emit(
     if let Some(ctor) = &class.constructor {
         let with = needs_builder(ctor)
             .then(|| ("new_with".to_owned(), typer.type_name(&format!("{rust_name}New"), Case::Camel)));
-        let names = Names { func: "new".into(), with };
+        let names = Names { python: py_name.clone(), func: "new".into(), with };
         let target = Target::Static { module: module.clone(), path: class.name.clone() };
-        let e = function::emit(ctx, typer, py_name, ctor, &target, &names, &self_ret, true);
+        let e = function::emit(ctx, typer, ctor, &target, &names, &self_ret, true);
         fns.push(e.fns);
         module_items.push(e.types);
     }
@@ -58,7 +58,7 @@ pub(crate) fn emit(
             let b = typer.type_name(&format!("{rust_name}_{}_call", m.name), Case::Camel);
             (w, b)
         });
-        let names = Names { func, with };
+        let names = Names { python: format!("{py_name}.{}", m.name), func, with };
         let target = match m.kind {
             FunctionKind::Staticmethod | FunctionKind::Classmethod => {
                 Target::Static { module: module.clone(), path: format!("{}.{}", class.name, m.name) }
@@ -67,7 +67,7 @@ pub(crate) fn emit(
         };
         let python_name = format!("{py_name}.{}", m.name);
         let ret = function::ret_for(typer, m, Some((path, &class.qualname)), &python_name);
-        let e = function::emit(ctx, typer, &python_name, m, &target, &names, &ret, true);
+        let e = function::emit(ctx, typer, m, &target, &names, &ret, true);
         fns.push(e.fns);
         module_items.push(e.types);
     }
@@ -108,7 +108,8 @@ pub(crate) fn emit(
         if !a.readonly && a.kind != AttributeKind::Data {
             let setter = ident(&inherent.unique(format!("set_{}", getter.to_string().trim_start_matches("r#"))));
             let doc = format!(" Sets the attribute `{attr}`.");
-            let value = typer.param(a.type_.as_ref(), site).unwrap_or_else(|| quote!(impl #rt::pyo3::IntoPyObject<'py>));
+            let value =
+                typer.param(a.type_.as_ref(), site).unwrap_or_else(|| quote!(impl #rt::pyo3::IntoPyObject<'py>));
             fns.push(quote! {
                 #[doc = #doc]
                 #[inline]

@@ -29,15 +29,20 @@ pub(crate) enum Ret {
     /// constructor returns).
     Wrapper(TokenStream),
     /// A Rust type extracted from the result; `expected` is the Python type, for errors.
-    Typed { ty: TokenStream, expected: String },
+    Typed {
+        ty: TokenStream,
+        expected: String,
+    },
     /// `-> None`.
     Unit,
     /// `-> NoReturn`: `Infallible`, every outcome is an error.
     Never,
 }
 
-/// The Rust names for one callable, allocated by the caller in the right scopes.
+/// The names of one callable: its Python name, for docs and errors (`dumps`,
+/// `JSONEncoder.encode`), and its Rust names, allocated by the caller in the right scopes.
 pub(crate) struct Names {
+    pub(crate) python: String,
     pub(crate) func: String,
     /// `*_with` and its builder type, when the callable has optional parameters.
     pub(crate) with: Option<(String, String)>,
@@ -133,17 +138,17 @@ struct P<'a> {
     slot: Option<usize>,
 }
 
-/// Emits one callable. `python_name` is for docs (`dumps`, `JSONEncoder.encode`).
+/// Emits one callable.
 pub(crate) fn emit(
     ctx: &Ctx,
     typer: &Typer<'_>,
-    python_name: &str,
     f: &Function,
     target: &Target,
     names: &Names,
     ret: &Ret,
     in_impl: bool,
 ) -> Emitted {
+    let python_name = names.python.as_str();
     let rt = &ctx.rt;
     let private = &ctx.private;
     let pyver = &ctx.python_version;

@@ -186,4 +186,14 @@ mod tests {
         let options = RustOptions { runtime_dependency: Some("\"0.1\"".into()), ..RustOptions::default() };
         assert_eq!(runtime_dependency(&options), "\"0.1\"");
     }
+
+    #[test]
+    fn numpy_feature_is_added_to_any_dependency_form() {
+        assert_eq!(with_numpy_feature("\"0.1\""), "{ version = \"0.1\", features = [\"numpy\"] }");
+        assert_eq!(with_numpy_feature("{ path = \"../r\" }"), "{ path = \"../r\", features = [\"numpy\"] }");
+        assert_eq!(
+            with_numpy_feature("{ version = \"1\", features = [\"numpy\"] }"),
+            "{ version = \"1\", features = [\"numpy\"] }"
+        );
+    }
 }

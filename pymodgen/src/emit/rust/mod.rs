@@ -261,8 +261,14 @@ impl Emitter<'_> {
             }
         }
 
-        let typer =
-            types::Typer::new(self.rt.clone(), &self.classes, &self.arrays, node.path.clone(), self.numpy, std::mem::take(&mut plan.scope));
+        let typer = types::Typer::new(
+            self.rt.clone(),
+            &self.classes,
+            &self.arrays,
+            node.path.clone(),
+            self.numpy,
+            std::mem::take(&mut plan.scope),
+        );
         if let Some(m) = node.manifest {
             for (c, rust) in m.classes.iter().zip(&plan.classes) {
                 let path = [node.path.clone(), vec![rust.clone()]].concat();
@@ -276,10 +282,10 @@ impl Emitter<'_> {
                 items.push(class::emit(&ctx, &typer, c, rust, &path, &bases));
             }
             for (f, (name, with)) in m.functions.iter().zip(&plan.functions) {
-                let names = function::Names { func: name.clone(), with: with.clone() };
+                let names = function::Names { python: f.name.clone(), func: name.clone(), with: with.clone() };
                 let target = function::Target::Static { module: module.clone(), path: f.name.clone() };
                 let ret = function::ret_for(&typer, f, None, &f.name);
-                let e = function::emit(&ctx, &typer, &f.name, f, &target, &names, &ret, false);
+                let e = function::emit(&ctx, &typer, f, &target, &names, &ret, false);
                 items.push(e.fns);
                 items.push(e.types);
             }

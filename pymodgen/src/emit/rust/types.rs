@@ -301,7 +301,9 @@ impl<'a> Typer<'a> {
         if values.iter().all(|v| matches!(v, Literal::Bool(_))) {
             return Some(R::Bool);
         }
-        if values.iter().any(|v| matches!(v, Literal::Int(_))) && values.iter().all(|v| matches!(v, Literal::Int(_) | Literal::Bool(_))) {
+        if values.iter().any(|v| matches!(v, Literal::Int(_)))
+            && values.iter().all(|v| matches!(v, Literal::Int(_) | Literal::Bool(_)))
+        {
             return Some(R::Int);
         }
         let strings: Vec<String> = values
@@ -433,7 +435,9 @@ fn join(a: R, b: R) -> R {
     match (a, b) {
         (a, b) if a == b => a,
         (R::List(a), R::List(b)) => R::List(Box::new(join(*a, *b))),
-        (R::Tuple(a), R::Tuple(b)) if a.len() == b.len() => R::Tuple(a.into_iter().zip(b).map(|(a, b)| join(a, b)).collect()),
+        (R::Tuple(a), R::Tuple(b)) if a.len() == b.len() => {
+            R::Tuple(a.into_iter().zip(b).map(|(a, b)| join(a, b)).collect())
+        }
         (R::Int | R::Bool, R::Int | R::Bool) => R::Int,
         (R::Int | R::Bool | R::Float, R::Int | R::Bool | R::Float) => R::Float,
         (R::Array(_) | R::Wrapper(_, true), R::Array(_) | R::Wrapper(_, true)) => R::Array(None),
@@ -584,5 +588,91 @@ pub(crate) fn array_classes(manifests: &[crate::manifest::Manifest]) -> std::col
         if arrays.len() == before {
             return arrays;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(name: &str, args: Vec<Type>) -> Type {
+        Type::Class { name: name.into(), args }
+    }
+
+    fn out(t: &Type) -> Option<R> {
+        let classes = BTreeMap::from([("m.C".to_owned(), vec!["C".to_owned()])]);
+        let arrays = std::collections::BTreeSet::new();
+        let typer = Typer::new(quote!(::rt), &classes, &arrays, vec![], true, Scope::new());
+        typer.out(Some(t), None, Site { function: "f", param: None })
+    }
+
+    /// The numeric tower and the soundness rules of the table.
+    #[test]
+    fn unions_join_to_one_rust_type_or_stay_dynamic() {
+        let (int, float, str_) =
+            (class("builtins.int", vec![]), class("builtins.float", vec![]), class("builtins.str", vec![]));
+        assert_eq!(out(&Type::Union { of: vec![int.clone(), float.clone()] }), Some(R::Float));
+        assert_eq!(out(&Type::Union { of: vec![class("builtins.bool", vec![]), int.clone()] }), Some(R::Int));
+        assert_eq!(out(&Type::Union { of: vec![int.clone(), str_.clone()] }), None);
+        assert_eq!(out(&Type::Union { of: vec![str_.clone(), Type::None] }), Some(R::Option(Box::new(R::Str))));
+        let never = class("typing.NoReturn", vec![]);
+        assert_eq!(out(&Type::Union { of: vec![never, int.clone()] }), Some(R::Int));
+        let lists = Type::Union {
+            of: vec![
+                class("builtins.list", vec![str_.clone()]),
+                class("builtins.list", vec![class("builtins.bytes", vec![])]),
+            ],
+        };
+        assert_eq!(out(&lists), Some(R::List(Box::new(R::Any))));
+        // A dict whose keys Rust cannot hash stays a Python dict.
+        assert_eq!(out(&class("builtins.dict", vec![float.clone(), int.clone()])), Some(R::Py("PyDict")));
+        assert_eq!(
+            out(&class("builtins.dict", vec![str_.clone(), int.clone()])),
+            Some(R::Map(Box::new(R::Str), Box::new(R::Int)))
+        );
+        // An unbound TypeVar is anything; a constrained one is the union of its constraints.
+        assert_eq!(out(&Type::Typevar { name: "T".into(), bound: None, constraints: vec![] }), None);
+        let constrained =
+            Type::Typevar { name: "S".into(), bound: None, constraints: vec![int.clone(), float.clone()] };
+        assert_eq!(out(&constrained), Some(R::Float));
+        assert_eq!(out(&class("m.C", vec![int.clone()])), Some(R::Wrapper(vec!["C".into()], false)));
+        assert_eq!(out(&class("m.Unknown", vec![])), None);
+        assert_eq!(out(&Type::SelfType), None, "Self outside a class");
+        let ndarray =
+            |dtype: &str| class("numpy.ndarray", vec![Type::Any, class("numpy.dtype", vec![class(dtype, vec![])])]);
+        assert_eq!(out(&ndarray("numpy.float64")), Some(R::Array(Some("f64"))));
+        assert_eq!(out(&ndarray("numpy.floating")), Some(R::Array(None)));
+        assert_eq!(
+            out(&Type::Union { of: vec![ndarray("numpy.float64"), ndarray("numpy.int32")] }),
+            Some(R::Array(None))
+        );
+        let sized = class("numpy.signedinteger", vec![class("numpy._typing._32Bit", vec![])]);
+        assert_eq!(out(&sized), Some(R::Prim("i32")));
+    }
+
+    #[test]
+    fn literal_enums_are_named_after_their_use_and_shared() {
+        let classes = BTreeMap::new();
+        let arrays = std::collections::BTreeSet::new();
+        let mut scope = Scope::new();
+        scope.reserve("Order");
+        let typer = Typer::new(quote!(::rt), &classes, &arrays, vec![], false, scope);
+        let lit = |v: &[&str]| Type::Literal { values: v.iter().map(|s| Literal::Str((*s).into())).collect() };
+        let site = |p| Site { function: "sort", param: Some(p) };
+        assert!(typer.param(Some(&lit(&["C", "F"])), site("order")).is_some());
+        assert!(typer.param(Some(&lit(&["F", "C"])), site("layout")).is_some(), "same values, same enum");
+        assert!(typer.param(Some(&lit(&["quick", "stable"])), site("kind")).is_some());
+        let ints = Type::Literal { values: vec![Literal::Int("0".into()), Literal::Int("1".into())] };
+        assert_eq!(typer.param(Some(&ints), site("axis")).map(|t| t.to_string()), Some("i64".into()));
+        let names: Vec<(String, Vec<String>)> = typer.into_enums().into_iter().map(|e| (e.name, e.values)).collect();
+        assert_eq!(
+            names,
+            [
+                ("SortOrder".into(), vec!["C".into(), "F".into()]),
+                ("Kind".into(), vec!["quick".into(), "stable".into()])
+            ]
+        );
+        assert_eq!(variant_text("<b1"), "_lt_b1");
+        assert_eq!(variant_text(""), "empty");
     }
 }
