@@ -53,26 +53,9 @@ pub(crate) enum R {
     Array(Option<&'static str>),
 }
 
-/// numpy scalar types and the Rust primitive each converts to without loss of range.
-const NUMPY_SCALARS: &[(&str, &str)] = &[
-    ("numpy.float64", "f64"),
-    ("numpy.float32", "f32"),
-    ("numpy.float16", "f32"),
-    ("numpy.int8", "i8"),
-    ("numpy.int16", "i16"),
-    ("numpy.int32", "i32"),
-    ("numpy.int64", "i64"),
-    ("numpy.intp", "isize"),
-    ("numpy.uint8", "u8"),
-    ("numpy.uint16", "u16"),
-    ("numpy.uint32", "u32"),
-    ("numpy.uint64", "u64"),
-    ("numpy.uintp", "usize"),
-    ("numpy.bool", "bool"),
-    ("numpy.bool_", "bool"),
-];
-
-/// numpy array element types that rust-numpy has (`numpy.dtype[X]` → `PyArrayDyn<T>`).
+/// numpy scalar types and the Rust type of each, as an array element (`numpy.dtype[X]` →
+/// `PyArrayDyn<T>`, the types rust-numpy has) and as a scalar (the complex ones stay Python
+/// objects: see [`numpy_scalar`]).
 const NUMPY_ELEMENTS: &[(&str, &str)] = &[
     ("numpy.float64", "f64"),
     ("numpy.float32", "f32"),
@@ -90,6 +73,15 @@ const NUMPY_ELEMENTS: &[(&str, &str)] = &[
     ("numpy.complex128", "Complex64"),
     ("numpy.complex64", "Complex32"),
 ];
+
+/// The Rust primitive a numpy scalar type converts to without loss of range.
+fn numpy_scalar(name: &str) -> Option<&'static str> {
+    match name {
+        "numpy.float16" => Some("f32"),
+        "numpy.bool_" => Some("bool"),
+        _ => NUMPY_ELEMENTS.iter().find(|(n, e)| *n == name && !e.starts_with("Complex")).map(|(_, e)| *e),
+    }
+}
 
 /// The Rust type of `numpy.floating[_64Bit]`, `numpy.signedinteger[_32Bit]`, ... (numpy's
 /// stubs spell the sized aliases this way), or of the unsized abstract types that still fit
@@ -279,7 +271,7 @@ impl<'a> Typer<'a> {
                 R::Array(array_element(args))
             }
             _ => {
-                if let Some((_, prim)) = NUMPY_SCALARS.iter().find(|(n, _)| *n == name) {
+                if let Some(prim) = numpy_scalar(name) {
                     return prim_r(prim);
                 }
                 if let Some(prim) = numpy_sized(name, args) {
