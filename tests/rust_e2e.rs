@@ -410,10 +410,10 @@ fn main() {{
 /// A stub that lies gives a TypeError naming the function, the stub's type and what came
 /// back; values outside the Rust type are an OverflowError naming the function; honest
 /// results that only a careless mapping would refuse (an `int` for `float`, a `bool` for
-/// `int`, `None` for `int | None`) convert.
+/// `int`, `None` for `int | None`) convert; a class of a submodule is its wrapper there.
 #[test]
 fn typed_returns_are_checked() {
-    let dir = generate("pymodgen_lies", false);
+    let dir = generate("pymodgen_lies", true);
     let out = run(
         &dir,
         &format!(
@@ -451,6 +451,9 @@ fn main() {{
         show(py, l::halt(py));
         show(py, l::fail(py));
         show(py, l::surrogate(py));
+        // A class of another module of the same output: `shapes::Square`'s wrapper.
+        let square: l::shapes::Square<'_> = l::unit_square(py).unwrap();
+        show(py, square.area());
     }});
 }}
 "#

@@ -3,6 +3,7 @@
 pymodgen_macros::bind_pymodule!("json");
 pymodgen_macros::bind_pymodule!("textwrap");
 pymodgen_macros::bind_pymodule!("platform");
+pymodgen_macros::bind_pymodule!("os");
 
 fn main() {
     pymodgen_runtime::pyo3::Python::attach(|py| {
@@ -14,5 +15,7 @@ fn main() {
         assert_eq!(dedented, "x\ny");
         let version: String = platform::python_version(py).unwrap();
         assert!(version.starts_with("3."));
+        let cwd: String = os::getcwd(py).unwrap();
+        assert_eq!(std::path::Path::new(&cwd), std::env::current_dir().unwrap());
     });
 }
