@@ -371,9 +371,9 @@ fn main() {{
         // Positional-only (int, str) -> bytes.
         let b: Vec<u8> = t::positional(py, 4, "x").unwrap();
         println!("{{}}", String::from_utf8(b).unwrap());
-        // Iterator[tuple[str, int]]: a Python iterator.
-        let it = t::pairs(py, HashMap::from([("b", 2), ("a", 1)])).unwrap();
-        let items: Vec<(String, i64)> = it.map(|x| x.unwrap().extract().unwrap()).collect();
+        // Iterator[tuple[str, int]]: an iterator of typed items.
+        let it: pymodgen_runtime::TypedIter<'_, (String, i64)> = t::pairs(py, HashMap::from([("b", 2), ("a", 1)])).unwrap();
+        let items: Vec<(String, i64)> = it.collect::<PyResult<_>>().unwrap();
         println!("{{items:?}}");
         // Overloads that disagree (int | float | str): a dynamic result.
         let s: Bound<'_, PyAny> = t::scale_with(py, "ab").factor(3).call().unwrap();
@@ -454,6 +454,10 @@ fn main() {{
         // A class of another module of the same output: `shapes::Square`'s wrapper.
         let square: l::shapes::Square<'_> = l::unit_square(py).unwrap();
         show(py, square.area());
+        // Iterator[int] yielding a str: the item is the error, the iterator goes on.
+        for item in l::numbers(py).unwrap() {{
+            show(py, item);
+        }}
     }});
 }}
 "#

@@ -11,7 +11,7 @@ use pyo3::types::{PyDict, PyString, PyTuple, PyTypeMethods};
 
 pub use pyo3;
 
-pub use crate::typed::{literal_index, returned, returned_never, returned_none};
+pub use crate::typed::{literal_index, returned, returned_iter, returned_never, returned_none};
 
 /// A Python callable (or any attribute) `module.path`, looked up once per interpreter.
 ///

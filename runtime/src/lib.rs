@@ -7,7 +7,8 @@
 //!
 //! The public API is small: [`pyo3`] itself (re-exported, so a crate of bindings needs no
 //! pyo3 dependency of its own), [`render_error`] / [`PyErrExt`] to show a Python exception
-//! with its type, message and traceback, and [`with_python`].
+//! with its type, message and traceback, [`with_python`], and [`TypedIter`] (what a function
+//! whose stub returns `Iterator[T]` gives).
 
 pub use pyo3;
 
@@ -17,6 +18,8 @@ use pyo3::types::{PyTracebackMethods, PyTypeMethods};
 #[doc(hidden)]
 pub mod __private;
 mod typed;
+
+pub use typed::TypedIter;
 
 /// Runs `f` with the Python interpreter attached to this thread (initializing it on first
 /// use). Same as [`Python::attach`].

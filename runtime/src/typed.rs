@@ -8,7 +8,9 @@
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyTypeMethods};
+use std::marker::PhantomData;
+
+use pyo3::types::{PyIterator, PyString, PyTypeMethods};
 
 /// The result of a call converted to `T`. `function` (`json.dumps`) and `expected` (the
 /// stub's return type, `str`) only go into the error.
@@ -53,22 +55,95 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 #[cold]
 #[inline(never)]
 fn mismatch(obj: &Bound<'_, PyAny>, function: &str, expected: &str, cause: PyErr) -> PyErr {
+    mismatch_of("returned", obj, function, expected, cause)
+}
+
+/// [`mismatch`] for a value the function `verb` (`returned`, `yielded`).
+#[cold]
+#[inline(never)]
+fn mismatch_of(verb: &str, obj: &Bound<'_, PyAny>, function: &str, expected: &str, cause: PyErr) -> PyErr {
     let py = obj.py();
     let actual = type_name(obj);
     let detail = cause.value(py).str().map(|s| s.to_string()).unwrap_or_default();
     let err = if cause.is_instance_of::<PyOverflowError>(py) {
         PyOverflowError::new_err(format!(
-            "{function} returned an {actual} that does not fit the Rust type of `{expected}` ({detail})"
+            "{function} {verb} an {actual} that does not fit the Rust type of `{expected}` ({detail})"
         ))
     } else if cause.is_instance_of::<PyUnicodeError>(py) {
         PyValueError::new_err(format!(
-            "{function} returned a {actual} that a Rust String cannot hold (`{expected}`: {detail})"
+            "{function} {verb} a {actual} that a Rust String cannot hold (`{expected}`: {detail})"
         ))
     } else {
-        PyTypeError::new_err(format!("{function} returned {actual}, but its type says `{expected}` ({detail})"))
+        PyTypeError::new_err(format!("{function} {verb} {actual}, but its type says `{expected}` ({detail})"))
     };
     err.set_cause(py, Some(cause));
     err
+}
+
+/// The result of a call whose stub says `-> Iterator[T]` (or `Generator[T, ...]`): an iterator
+/// whose items convert to `T`. `expected` is the stub's item type, for errors.
+#[inline]
+pub fn returned_iter<'py, T>(
+    r: PyResult<Bound<'py, PyAny>>,
+    function: &'static str,
+    expected: &'static str,
+) -> PyResult<crate::TypedIter<'py, T>>
+where
+    T: pyo3::conversion::FromPyObjectOwned<'py>,
+{
+    let obj = r?;
+    match obj.cast_into::<PyIterator>() {
+        Ok(iter) => Ok(crate::TypedIter { iter, function, expected, item: PhantomData }),
+        Err(e) => {
+            let obj = e.into_inner();
+            let err = PyTypeError::new_err("not an iterator");
+            Err(mismatch(&obj, function, "Iterator", err))
+        }
+    }
+}
+
+/// A Python iterator whose items convert to `T`: what a function whose stub says
+/// `-> Iterator[T]` returns (`re.finditer` gives `TypedIter<Match>`). Each item is a
+/// `PyResult<T>`: an exception while iterating, or an item that does not convert (a
+/// `TypeError` naming the function, as for a typed return), is an `Err` item.
+pub struct TypedIter<'py, T> {
+    iter: Bound<'py, PyIterator>,
+    function: &'static str,
+    expected: &'static str,
+    item: PhantomData<fn() -> T>,
+}
+
+impl<'py, T> TypedIter<'py, T> {
+    /// The Python iterator.
+    pub fn as_bound(&self) -> &Bound<'py, PyIterator> {
+        &self.iter
+    }
+
+    /// The Python iterator.
+    pub fn into_bound(self) -> Bound<'py, PyIterator> {
+        self.iter
+    }
+}
+
+impl<'py, T: pyo3::conversion::FromPyObjectOwned<'py>> Iterator for TypedIter<'py, T> {
+    type Item = PyResult<T>;
+
+    fn next(&mut self) -> Option<PyResult<T>> {
+        let item = match self.iter.next()? {
+            Ok(item) => item,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(match item.extract::<T>() {
+            Ok(v) => Ok(v),
+            Err(e) => Err(mismatch_of("yielded", &item, self.function, self.expected, e.into())),
+        })
+    }
+}
+
+impl<T> std::fmt::Debug for TypedIter<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TypedIter({:?}, items: {})", self.iter, self.expected)
+    }
 }
 
 /// The position of `obj` in `values` (a `Literal` enum's strings), or a `TypeError`.

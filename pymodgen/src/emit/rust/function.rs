@@ -37,6 +37,11 @@ pub(crate) enum Ret {
     Unit,
     /// `-> NoReturn`: `Infallible`, every outcome is an error.
     Never,
+    /// `-> Iterator[T]` with a typed `T`: a `TypedIter<T>`; `expected` is `T` in Python.
+    Iter {
+        item: TokenStream,
+        expected: String,
+    },
 }
 
 /// The names of one callable: its Python name, for docs and errors (`dumps`,
@@ -76,6 +81,13 @@ pub(crate) fn ret_for(typer: &Typer<'_>, f: &Function, class: Option<(&[String],
     match &f.return_type {
         Some(Type::None) => Ret::Unit,
         Some(t) if is_never(t) => Ret::Never,
+        Some(Type::Class { name, args })
+            if matches!(name.as_str(), "collections.abc.Iterator" | "collections.abc.Generator")
+                && let Some(item) = args.first()
+                && let Some(r) = typer.out(Some(item), class.map(|c| c.0), Site { function, param: None }) =>
+        {
+            Ret::Iter { item: typer.tokens(&r), expected: expected_text(item, class.map(|c| c.1)) }
+        }
         Some(t) => match typer.out(Some(t), class.map(|c| c.0), Site { function, param: None }) {
             Some(r) => Ret::Typed { ty: typer.tokens(&r), expected: expected_text(t, class.map(|c| c.1)) },
             None => Ret::Any,
@@ -92,6 +104,7 @@ fn ret_type(ctx: &Ctx, ret: &Ret) -> TokenStream {
         Ret::Typed { ty, .. } => ty.clone(),
         Ret::Unit => quote!(()),
         Ret::Never => quote!(::core::convert::Infallible),
+        Ret::Iter { item, .. } => quote!(#rt::TypedIter<'py, #item>),
     }
 }
 
@@ -104,6 +117,7 @@ pub(crate) fn convert(ctx: &Ctx, ret: &Ret, function: &str, expr: TokenStream) -
         Ret::Typed { expected, .. } => quote!(#p::returned(#expr, #function, #expected)),
         Ret::Unit => quote!(#p::returned_none(#expr, #function)),
         Ret::Never => quote!(#p::returned_never(#expr, #function)),
+        Ret::Iter { expected, .. } => quote!(#p::returned_iter(#expr, #function, #expected)),
     }
 }
 
