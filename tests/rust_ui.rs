@@ -27,4 +27,5 @@ fn ui() {
     t.compile_fail("ui/typed_return_mismatch.rs");
     t.compile_fail("ui/typed_param_mismatch.rs");
     t.compile_fail("ui/literal_enum.rs");
+    t.compile_fail("ui/numpy_arrays_without_feature.rs");
 }
