@@ -177,7 +177,7 @@ fn main() {{
 "#
         ),
     );
-    assert_eq!(out, format!("{}\n4.0\n6\nTrue\n3.0\ntrue\n", std::f64::consts::PI));
+    assert_eq!(out, format!("{}\n4\n6\ntrue\n3\ntrue\n", std::f64::consts::PI));
 }
 
 #[test]
@@ -191,14 +191,16 @@ fn main() {{
     Python::attach(|py| {{
         println!("{{}}", py_os_path::join_with(py, "/usr").p(("lib", "x.so")).call().unwrap());
         println!("{{}}", py_os_path::basename(py, "/a/b.txt").unwrap());
-        println!("{{}}", py_os_path::splitext(py, "b.tar.gz").unwrap());
+        // tuple[AnyStr, AnyStr] (AnyStr is str or bytes): a pair of Python objects.
+        let (root, ext) = py_os_path::splitext(py, "b.tar.gz").unwrap();
+        println!("{{root}} {{ext}}");
         println!("{{}}", py_os_path::isdir(py, "/").unwrap());
     }});
 }}
 "#
         ),
     );
-    assert_eq!(out, "/usr/lib/x.so\nb.txt\n('b.tar', '.gz')\nTrue\n");
+    assert_eq!(out, "/usr/lib/x.so\nb.txt\nb.tar .gz\ntrue\n");
 }
 
 #[test]
@@ -210,7 +212,8 @@ fn re() {
             r#"{PRELUDE}
 fn main() {{
     Python::attach(|py| {{
-        let m = py_re::r#match(py, r"(\w+) (\w+)", "hello world").unwrap();
+        // Match[str] | None: an Option of the re.Match wrapper.
+        let m: py_re::Match<'_> = py_re::r#match(py, r"(\w+) (\w+)", "hello world").unwrap().unwrap();
         println!("{{}}", m.call_method1("group", (2,)).unwrap());
         let p = py_re::compile_with(py, "A+").flags(py_re::ignorecase(py).unwrap()).call().unwrap();
         println!("{{}}", p.call_method1("findall", ("aAb AA",)).unwrap());
@@ -234,7 +237,9 @@ fn collections() {
 fn main() {{
     Python::attach(|py| {{
         let c = py_collections::Counter::new_with(py).iterable("abracadabra").call().unwrap();
-        println!("{{}}", c.most_common_with().n(2).call().unwrap());
+        // list[tuple[_T, int]]: a Vec of pairs, the item of the unbound TypeVar dynamic.
+        let top: Vec<(Bound<'_, PyAny>, i64)> = c.most_common_with().n(2).call().unwrap();
+        println!("{{top:?}}");
         let od = py_collections::OrderedDict::new(py).unwrap();
         od.set_item("x", 1).unwrap();
         od.move_to_end("x").unwrap();
@@ -259,6 +264,11 @@ fn numpy_with_submodules() {
     let dir = generate("numpy", true);
     let lines: usize = walk(&dir.join("src")).iter().map(|f| std::fs::read_to_string(f).unwrap().lines().count()).sum();
     eprintln!("numpy --submodules: {lines} generated lines");
+    let loaded = pymodgen::load("numpy", &Options { submodules: true, ..Options::default() }).unwrap();
+    let mut o = pymodgen::emit::rust::RustOptions::default();
+    o.numpy_arrays = Some(true);
+    let counts = pymodgen::emit::rust::return_type_counts(&loaded.manifests, &o).unwrap();
+    eprintln!("numpy --submodules (Rust, numpy arrays typed): {}", return_share(&counts));
     let out = run(
         &dir,
         &format!(
@@ -272,12 +282,16 @@ fn main() {{
         let a = py_numpy::array(py, vec![vec![3.0, 0.0], vec![0.0, 4.0]]).unwrap();
         let svd = py_numpy::linalg::svd_with(py, &a).compute_uv(false).call().unwrap();
         println!("{{}}", svd);
+        // Typed arrays (the crate enables the runtime's numpy feature): NDArray[float64].
+        use pymodgen_runtime::numpy::{{PyArrayDyn, PyArrayMethods}};
+        let h: Bound<'_, PyArrayDyn<f64>> = py_numpy::hanning(py, 3).unwrap();
+        println!("{{:?}}", h.readonly().as_slice().unwrap());
     }});
 }}
 "#
         ),
     );
-    assert_eq!(out, "2.000\n[4. 3.]\n");
+    assert_eq!(out, "2.000\n[4. 3.]\n[0.0, 1.0, 0.0]\n");
 }
 
 #[test]
@@ -323,6 +337,133 @@ fn main() {{
         ),
     );
     insta::assert_snapshot!("rust_e2e_fixture_output", out);
+}
+
+/// Typed bindings from the fixture's own stubs (`pymodgen_typed/__init__.pyi`): scalars,
+/// `Optional`, `list`/`dict`/`tuple`, a `Literal` enum in and out, `Self` and a property,
+/// constrained and bound `TypeVar`s, overloads that disagree (a dynamic return), inline
+/// annotations of the `inline` submodule.
+#[test]
+fn typed_fixture() {
+    let dir = generate("pymodgen_typed", true);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_pymodgen_typed as t;
+use std::collections::HashMap;
+fn main() {{
+    Python::attach(|py| {{
+        // Literal['fast', 'slow'] in, Literal[0, 1] out.
+        let fast: i64 = t::mode(py, t::Name::Fast).unwrap();
+        println!("{{fast}} {{}} {{}} {{:?}}", t::mode(py, t::Name::Slow).unwrap(), t::Name::Slow, t::Name::ALL);
+        // Optional[str] -> str | None.
+        let none: Option<String> = t::maybe(py).unwrap();
+        println!("{{none:?}} {{:?}}", t::maybe_with(py).text("hi").call().unwrap());
+        // list[float] from a nested sequence, list[dict[str, list[float]]].
+        let flat: Vec<f64> = t::flatten(py, vec![vec![1.0, 2.0], vec![3.0]]).unwrap();
+        println!("{{flat:?}}");
+        let rows: Vec<HashMap<String, Vec<f64>>> = t::table(py, vec![HashMap::from([("a", vec![1.5])])]).unwrap();
+        println!("{{:?}}", rows[0]["a"]);
+        // A TypeVar constrained to (int, float) is a float in Rust: an int result converts.
+        let c: f64 = t::clamp(py, 5, 0, 3).unwrap();
+        println!("{{c}}");
+        // Positional-only (int, str) -> bytes.
+        let b: Vec<u8> = t::positional(py, 4, "x").unwrap();
+        println!("{{}}", String::from_utf8(b).unwrap());
+        // Iterator[tuple[str, int]]: an iterator of typed items.
+        let it: pymodgen_runtime::TypedIter<'_, (String, i64)> = t::pairs(py, HashMap::from([("b", 2), ("a", 1)])).unwrap();
+        let items: Vec<(String, i64)> = it.collect::<PyResult<_>>().unwrap();
+        println!("{{items:?}}");
+        // Overloads that disagree (int | float | str): a dynamic result.
+        let s: Bound<'_, PyAny> = t::scale_with(py, "ab").factor(3).call().unwrap();
+        println!("{{s}} {{}}", t::scale(py, 1.5).unwrap());
+        // Self, a property, a class attribute; a static method taking two wrappers.
+        let v = t::Vec_::new_with(py).x(3.0).y(4.0).call().unwrap();
+        let w: t::Vec_<'_> = v.scaled(2.0).unwrap();
+        println!("{{}} {{}}", t::Vec_::dot(py, &v, &w).unwrap(), t::Vec_::zero(py).unwrap().scaled(1.0).is_ok());
+        let b = t::Box_::new(py, 1).unwrap();
+        let size: i64 = b.size().unwrap();
+        let label: String = b.label().unwrap();
+        let again: t::Box_<'_> = b.replace(2).unwrap();
+        println!("{{size}} {{label}} {{}}", again.get().unwrap());
+        // Inline annotations (from __future__ import annotations), dict[str, list[int]].
+        let area: f64 = t::inline::area_with(py, 2.0).h(3.0).call().unwrap();
+        let d: HashMap<String, Vec<i64>> = t::inline::describe_with(py, 7).names(("a",)).call().unwrap();
+        println!("{{area}} {{:?}}", d["a"]);
+        let p = t::inline::Point::new(py, 3, 4).unwrap();
+        let moved: t::inline::Point<'_> = p.moved(1).unwrap();
+        let norm: f64 = moved.norm().unwrap();
+        println!("{{norm:.3}}");
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(
+        out,
+        "0 1 slow [Fast, Slow]\nNone Some(\"HI\")\n[1.0, 2.0, 3.0]\n[1.5]\n3\n4x\n[(\"a\", 1), (\"b\", 2)]\n\
+         ababab 3.0\n50 true\n1 box 2\n6 [7]\n5.657\n"
+    );
+}
+
+/// A stub that lies gives a TypeError naming the function, the stub's type and what came
+/// back; values outside the Rust type are an OverflowError naming the function; honest
+/// results that only a careless mapping would refuse (an `int` for `float`, a `bool` for
+/// `int`, `None` for `int | None`) convert; a class of a submodule is its wrapper there.
+#[test]
+fn typed_returns_are_checked() {
+    let dir = generate("pymodgen_lies", true);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_pymodgen_lies as l;
+fn show<T: std::fmt::Debug>(py: Python<'_>, r: PyResult<T>) {{
+    match r {{
+        Ok(v) => println!("ok {{v:?}}"),
+        Err(e) => {{
+            let text = pymodgen_runtime::render_error(py, &e);
+            println!("{{}}", text.lines().last().unwrap());
+        }}
+    }}
+}}
+fn main() {{
+    Python::attach(|py| {{
+        show(py, l::count(py));
+        show(py, l::name(py));
+        show(py, l::names(py));
+        show(py, l::pair(py));
+        show(py, l::nothing(py));
+        show(py, l::color(py));
+        show(py, l::not_point(py).map(|p| p.to_string()));
+        let p = l::Point::new(py, 1, 2).unwrap();
+        show(py, p.moved(1).map(|p| p.to_string()));
+        show(py, p.label());
+        show(py, l::big(py));
+        show(py, l::ratio(py));
+        show(py, l::flag(py));
+        show(py, l::maybe_count(py));
+        show(py, l::colors(py));
+        show(py, l::table(py).map(|t| t.into_iter().collect::<std::collections::BTreeMap<_, _>>()));
+        show(py, l::point(py).and_then(|p| p.norm2()));
+        show(py, p.size());
+        show(py, l::halt(py));
+        show(py, l::fail(py));
+        show(py, l::surrogate(py));
+        // A class of another module of the same output: `shapes::Square`'s wrapper.
+        let square: l::shapes::Square<'_> = l::unit_square(py).unwrap();
+        show(py, square.area());
+        // Iterator[int] yielding a str: the item is the error, the iterator goes on.
+        for item in l::numbers(py).unwrap() {{
+            show(py, item);
+        }}
+    }});
+}}
+"#
+        ),
+    );
+    insta::assert_snapshot!("rust_e2e_typed_returns_checked", out);
 }
 
 /// Python protocols as Rust traits and methods (`__eq__` → PartialEq, `__len__` → len(),
@@ -418,10 +559,7 @@ fn main() {{
 "#
         ),
     );
-    assert_eq!(
-        out,
-        "true true false true\nSome(Less) None\n3 true 2\na,b,c Counter({'a': 2, 'b': 1})\n"
-    );
+    assert_eq!(out, "true true false true\nSome(Less) None\n3 true 2\na,b,c Counter({'a': 2, 'b': 1})\n");
 }
 
 /// Crates that build the pymodgen library itself (build.rs, proc macro) use a target
@@ -502,15 +640,20 @@ fn outside_crates_run_without_ld_library_path() {
     emit("math", None);
     emit("json", Some(format!("\"={}\"", pymodgen::VERSION)));
     let math_toml = std::fs::read_to_string(gen_dir.join("math/Cargo.toml")).unwrap();
-    assert!(math_toml.contains(&format!("pymodgen-runtime = {{ path = {:?} }}", root().join("runtime"))), "{math_toml}");
+    assert!(
+        math_toml.contains(&format!("pymodgen-runtime = {{ path = {:?} }}", root().join("runtime"))),
+        "{math_toml}"
+    );
     let readme = std::fs::read_to_string(gen_dir.join("math/README.md")).unwrap();
     let build_rs = "fn main() {\n    pymodgen::link_python().unwrap_or_else(|e| panic!(\"pymodgen: {e}\"));\n}\n";
     assert!(readme.contains(build_rs), "the generated README shows the build.rs line:\n{readme}");
 
     let path = |p: PathBuf| format!("{:?}", p.display().to_string());
     let version = pymodgen::VERSION;
-    let build_dep =
-        format!("[build-dependencies]\npymodgen = {{ path = {}, default-features = false }}\n", path(root().join("pymodgen")));
+    let build_dep = format!(
+        "[build-dependencies]\npymodgen = {{ path = {}, default-features = false }}\n",
+        path(root().join("pymodgen"))
+    );
     let programs = [
         (
             "uses-macro",
@@ -575,7 +718,12 @@ fn outside_crates_run_without_ld_library_path() {
     let mut outputs = Vec::new();
     for (name, _, _) in &programs {
         let out = Command::new(tools_target().join("debug").join(name)).env_remove("LD_LIBRARY_PATH").output().unwrap();
-        assert!(out.status.success(), "{name}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         outputs.push(String::from_utf8_lossy(&out.stdout).into_owned());
     }
     assert_eq!(outputs, ["1.5\n", "120\n", "[1, 2]\n"]);
@@ -695,7 +843,8 @@ fn stdlib_sweep_compiles_without_warnings() {
     let mods = dir.join("src/mods");
     std::fs::create_dir_all(&mods).unwrap();
     let chunks: Vec<Vec<String>> = modules.chunks(modules.len().div_ceil(2)).map(|c| c.to_vec()).collect();
-    let results: Vec<(String, Result<String, String>)> = std::thread::scope(|s| {
+    type Emitted = (String, pymodgen::emit::rust::ReturnTypeCounts);
+    let results: Vec<(String, Result<Emitted, String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .iter()
             .map(|chunk| {
@@ -706,7 +855,11 @@ fn stdlib_sweep_compiles_without_warnings() {
                             let r = pymodgen::load(m, &Options::default()).map_err(|e| e.to_string()).and_then(|l| {
                                 let mut o = pymodgen::emit::rust::RustOptions::default();
                                 o.module_name = Some(sweep_name(m));
-                                pymodgen::emit::rust::module_file(&l.manifests, &o).map_err(|e| e.to_string())
+                                let counts = pymodgen::emit::rust::return_type_counts(&l.manifests, &o)
+                                    .map_err(|e| e.to_string())?;
+                                let text =
+                                    pymodgen::emit::rust::module_file(&l.manifests, &o).map_err(|e| e.to_string())?;
+                                Ok((text, counts))
                             });
                             (m.clone(), r)
                         })
@@ -720,9 +873,14 @@ fn stdlib_sweep_compiles_without_warnings() {
     let mut failures = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     let mut lines = 0;
+    let mut counts = pymodgen::emit::rust::ReturnTypeCounts::default();
     for (m, r) in &results {
         match r {
-            Ok(text) => {
+            Ok((text, c)) => {
+                counts.functions += c.functions;
+                counts.functions_typed += c.functions_typed;
+                counts.methods += c.methods;
+                counts.methods_typed += c.methods_typed;
                 assert!(seen.insert(sweep_name(m)), "two modules named {}", sweep_name(m));
                 lines += text.lines().count();
                 let file = mods.join(format!("{m}.rs"));
@@ -759,7 +917,22 @@ fn stdlib_sweep_compiles_without_warnings() {
         skipped.len(),
         absent.len()
     );
+    eprintln!("stdlib sweep (Rust): {}", return_share(&counts));
     assert!(out.status.success() && errors == 0 && warnings == 0, "{stderr}");
+}
+
+/// `typed/all functions (x %) and typed/all methods (y %) return a concrete Rust type`.
+fn return_share(c: &pymodgen::emit::rust::ReturnTypeCounts) -> String {
+    let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
+    format!(
+        "{}/{} module-level functions ({:.1} %) and {}/{} methods ({:.1} %) return a concrete Rust type (not Bound<PyAny>)",
+        c.functions_typed,
+        c.functions,
+        pct(c.functions_typed, c.functions),
+        c.methods_typed,
+        c.methods,
+        pct(c.methods_typed, c.methods)
+    )
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

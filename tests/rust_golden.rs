@@ -32,6 +32,12 @@ fn fixture_package() {
     snapshot_crate("pymodgen_fixture", true);
 }
 
+/// The fixture with its own stubs: typed parameters and returns, a `Literal` enum, `Self`.
+#[test]
+fn typed_package() {
+    snapshot_crate("pymodgen_typed", true);
+}
+
 #[test]
 fn json() {
     snapshot_crate("json", false);

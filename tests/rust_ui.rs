@@ -18,9 +18,14 @@ fn ui() {
     }
     let t = trybuild::TestCases::new();
     t.pass("ui/ok_json.rs");
+    t.pass("ui/typed_stdlib.rs");
     t.compile_fail("ui/unknown_module.rs");
     t.compile_fail("ui/non_literal.rs");
     t.compile_fail("ui/bad_option.rs");
     t.compile_fail("ui/import_raises.rs");
     t.compile_fail("ui/kwargs_pairs.rs");
+    t.compile_fail("ui/typed_return_mismatch.rs");
+    t.compile_fail("ui/typed_param_mismatch.rs");
+    t.compile_fail("ui/literal_enum.rs");
+    t.compile_fail("ui/numpy_arrays_without_feature.rs");
 }

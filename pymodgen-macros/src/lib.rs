@@ -6,6 +6,7 @@
 //! pymodgen_macros::bind_pymodule!("os.path");            // pub mod path { ... }
 //! pymodgen_macros::bind_pymodule!("os.path" as os_path); // pub mod os_path { ... }
 //! pymodgen_macros::bind_pymodule!("numpy", submodules);  // numpy::linalg::svd, ...
+//! pymodgen_macros::bind_pymodule!("numpy", numpy_arrays); // NDArray[float64] → PyArrayDyn<f64>
 //! ```
 //!
 //! The expansion reads every file the module version hash covers with `include_bytes!`
@@ -22,6 +23,7 @@ struct Args {
     module: LitStr,
     rename: Option<Ident>,
     submodules: bool,
+    numpy_arrays: bool,
 }
 
 impl Parse for Args {
@@ -32,7 +34,7 @@ impl Parse for Args {
             input.parse::<Token![as]>()?;
             rename = Some(input.parse()?);
         }
-        let mut submodules = false;
+        let (mut submodules, mut numpy_arrays) = (false, false);
         while input.peek(Token![,]) {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
@@ -41,22 +43,25 @@ impl Parse for Args {
             let option: Ident = input.parse()?;
             match option.to_string().as_str() {
                 "submodules" => submodules = true,
+                "numpy_arrays" => numpy_arrays = true,
                 other => {
                     return Err(syn::Error::new(
                         option.span(),
-                        format!("unknown option `{other}`; the only option is `submodules`"),
+                        format!("unknown option `{other}`; the options are `submodules` and `numpy_arrays`"),
                     ));
                 }
             }
         }
-        Ok(Args { module, rename, submodules })
+        Ok(Args { module, rename, submodules, numpy_arrays })
     }
 }
 
 /// Binds a Python module: `bind_pymodule!("json")` expands to `pub mod json { ... }`.
 ///
 /// Forms: `bind_pymodule!("MODULE")`, `bind_pymodule!("MODULE" as name)`,
-/// `bind_pymodule!("MODULE", submodules)`. The crate needs a `pymodgen-runtime` dependency.
+/// `bind_pymodule!("MODULE", submodules)`, and `numpy_arrays` to type numpy arrays with
+/// rust-numpy (`RustOptions::numpy_arrays`: the runtime's `numpy` feature must be on). The
+/// crate needs a `pymodgen-runtime` dependency.
 #[proc_macro]
 pub fn bind_pymodule(input: TokenStream) -> TokenStream {
     let args = syn::parse_macro_input!(input as Args);
@@ -69,6 +74,7 @@ fn expand(args: &Args) -> syn::Result<TokenStream2> {
     let options = pymodgen::Options { submodules: args.submodules, ..Default::default() };
     let loaded = pymodgen::load(&module, &options).map_err(|e| syn::Error::new(span, e))?;
     let mut rust = pymodgen::emit::rust::RustOptions::default();
+    rust.numpy_arrays = Some(args.numpy_arrays);
     rust.module_name = Some(match &args.rename {
         Some(name) => name.to_string(),
         None => pymodgen::emit::rust::default_module_name(&module),

@@ -2,7 +2,9 @@
 //!
 //! `str(i)` goes through a call builder (`str`'s one parameter is optional) and gets the
 //! runtime's `PyObject_Str` fast path, the same specialization CPython applies to `str(x)`;
-//! `abs(i)` shows the plain generated path (a cached callable, one vectorcall).
+//! `abs(i)` shows the plain generated path (a cached callable, one vectorcall). `math.sqrt`
+//! and `json.dumps` have typed returns (`f64`, `String`, from typeshed): their pyo3 variants
+//! extract the same Rust type, so both sides do the same work.
 //!
 //! `cargo bench -p pymodgen-runtime --bench calls` runs criterion over each variant, then
 //! prints throughput ratios (generated vs raw pyo3 with a cached callable, looked up per call
@@ -194,7 +196,14 @@ fn cases(py: Python<'_>) -> Vec<Case> {
                     "pyo3 cached",
                     timed(|py, n| {
                         for i in 0..n {
-                            black_box(SQRT.import(py, "math", "sqrt").unwrap().call1((i as f64,)).unwrap());
+                            black_box(
+                                SQRT.import(py, "math", "sqrt")
+                                    .unwrap()
+                                    .call1((i as f64,))
+                                    .unwrap()
+                                    .extract::<f64>()
+                                    .unwrap(),
+                            );
                         }
                     }),
                 ),
@@ -203,7 +212,7 @@ fn cases(py: Python<'_>) -> Vec<Case> {
                     timed(|py, n| {
                         let f = SQRT.get(py).unwrap().bind(py);
                         for i in 0..n {
-                            black_box(f.call1((i as f64,)).unwrap());
+                            black_box(f.call1((i as f64,)).unwrap().extract::<f64>().unwrap());
                         }
                     }),
                 ),
@@ -212,7 +221,14 @@ fn cases(py: Python<'_>) -> Vec<Case> {
                     timed(|py, n| {
                         let m = py.import("math").unwrap();
                         for i in 0..n {
-                            black_box(m.getattr(intern!(py, "sqrt")).unwrap().call1((i as f64,)).unwrap());
+                            black_box(
+                                m.getattr(intern!(py, "sqrt"))
+                                    .unwrap()
+                                    .call1((i as f64,))
+                                    .unwrap()
+                                    .extract::<f64>()
+                                    .unwrap(),
+                            );
                         }
                     }),
                 ),
@@ -238,7 +254,15 @@ fn cases(py: Python<'_>) -> Vec<Case> {
                         for _ in 0..n {
                             let kw = PyDict::new(py);
                             kw.set_item(intern!(py, "indent"), 2).unwrap();
-                            black_box(DUMPS.import(py, "json", "dumps").unwrap().call((o,), Some(&kw)).unwrap());
+                            black_box(
+                                DUMPS
+                                    .import(py, "json", "dumps")
+                                    .unwrap()
+                                    .call((o,), Some(&kw))
+                                    .unwrap()
+                                    .extract::<String>()
+                                    .unwrap(),
+                            );
                         }
                     }),
                 ),
@@ -250,7 +274,7 @@ fn cases(py: Python<'_>) -> Vec<Case> {
                         for _ in 0..n {
                             let kw = PyDict::new(py);
                             kw.set_item(intern!(py, "indent"), 2).unwrap();
-                            black_box(f.call((o,), Some(&kw)).unwrap());
+                            black_box(f.call((o,), Some(&kw)).unwrap().extract::<String>().unwrap());
                         }
                     }),
                 ),
@@ -262,7 +286,14 @@ fn cases(py: Python<'_>) -> Vec<Case> {
                         for _ in 0..n {
                             let kw = PyDict::new(py);
                             kw.set_item(intern!(py, "indent"), 2).unwrap();
-                            black_box(m.getattr(intern!(py, "dumps")).unwrap().call((o,), Some(&kw)).unwrap());
+                            black_box(
+                                m.getattr(intern!(py, "dumps"))
+                                    .unwrap()
+                                    .call((o,), Some(&kw))
+                                    .unwrap()
+                                    .extract::<String>()
+                                    .unwrap(),
+                            );
                         }
                     }),
                 ),

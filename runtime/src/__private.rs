@@ -11,6 +11,8 @@ use pyo3::types::{PyDict, PyString, PyTuple, PyTypeMethods};
 
 pub use pyo3;
 
+pub use crate::typed::{literal_index, returned, returned_iter, returned_never, returned_none};
+
 /// A Python callable (or any attribute) `module.path`, looked up once per interpreter.
 ///
 /// The first lookup also checks that the running interpreter is the one the bindings were
@@ -121,15 +123,6 @@ pub fn wrap<'py, T: From<Bound<'py, PyAny>>>(r: PyResult<Bound<'py, PyAny>>) -> 
     r.map(T::from)
 }
 
-/// Extracts a typed result (`str` → `String`, `int` → `i64`).
-#[inline(always)]
-pub fn extract<'py, T>(r: PyResult<Bound<'py, PyAny>>) -> PyResult<T>
-where
-    T: pyo3::conversion::FromPyObjectOwned<'py>,
-{
-    r?.extract::<T>().map_err(Into::into)
-}
-
 /// The object as an instance of the class `class`, or a `TypeError`.
 pub fn instance_of<'py>(obj: pyo3::Borrowed<'_, 'py, PyAny>, class: &'static Callable) -> PyResult<Bound<'py, PyAny>> {
     let cls = class.get(obj.py())?;
@@ -143,12 +136,6 @@ pub fn instance_of<'py>(obj: pyo3::Borrowed<'_, 'py, PyAny>, class: &'static Cal
             obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
         )))
     }
-}
-
-/// Result of a function annotated `-> None`.
-#[inline(always)]
-pub fn unit(r: PyResult<Bound<'_, PyAny>>) -> PyResult<()> {
-    r.map(drop)
 }
 
 /// Reads a module attribute (a non-constant module-level object) each time.

@@ -7,7 +7,8 @@
 //!
 //! The public API is small: [`pyo3`] itself (re-exported, so a crate of bindings needs no
 //! pyo3 dependency of its own), [`render_error`] / [`PyErrExt`] to show a Python exception
-//! with its type, message and traceback, and [`with_python`].
+//! with its type, message and traceback, [`with_python`], and [`TypedIter`] (what a function
+//! whose stub returns `Iterator[T]` gives).
 
 pub use pyo3;
 
@@ -16,6 +17,9 @@ use pyo3::types::{PyTracebackMethods, PyTypeMethods};
 
 #[doc(hidden)]
 pub mod __private;
+mod typed;
+
+pub use typed::TypedIter;
 
 /// Runs `f` with the Python interpreter attached to this thread (initializing it on first
 /// use). Same as [`Python::attach`].
@@ -63,5 +67,28 @@ impl PyErrExt for PyErr {
 /// rust-numpy, re-exported so that array code and the bindings agree on one version.
 #[cfg(feature = "numpy")]
 pub use numpy;
+
+/// Generated bindings that type numpy arrays (`RustOptions::numpy_arrays`) call this once per
+/// module: with the `numpy` feature it is nothing, without it one clear compile error.
+#[cfg(feature = "numpy")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __pymodgen_requires_numpy {
+    () => {};
+}
+
+/// Generated bindings that type numpy arrays (`RustOptions::numpy_arrays`) call this once per
+/// module: with the `numpy` feature it is nothing, without it one clear compile error.
+#[cfg(not(feature = "numpy"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __pymodgen_requires_numpy {
+    () => {
+        ::core::compile_error!(
+            "these pymodgen bindings type numpy arrays with rust-numpy: enable the `numpy` feature of \
+             pymodgen-runtime (features = [\"numpy\"]), or generate them without `numpy_arrays`"
+        );
+    };
+}
 
 pub mod capi;

@@ -7,13 +7,21 @@ use quote::quote;
 
 use super::function::{self, Names, Ret, Target, needs_builder};
 use super::names::{Case, Scope, ident};
+use super::types::{Site, Typer, expected_text};
 use super::{Ctx, docs, protocol};
 use crate::manifest::{AttributeKind, Class, FunctionKind};
 
-/// Emits one class. `rust_name` was allocated in the module's type scope; `types` is that
-/// scope (for builder types). `bases` are paths to generated base wrappers, first one
-/// is wrapped.
-pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope, bases: &[TokenStream]) -> TokenStream {
+/// Emits one class. `rust_name` was allocated in the module's type scope, which `typer`
+/// holds (for builder types); `path` is the wrapper's path from the root (what `Self` means
+/// in the stubs). `bases` are paths to generated base wrappers, first one is wrapped.
+pub(crate) fn emit(
+    ctx: &Ctx,
+    typer: &Typer<'_>,
+    class: &Class,
+    rust_name: &str,
+    path: &[String],
+    bases: &[TokenStream],
+) -> TokenStream {
     let rt = &ctx.rt;
     let private = &ctx.private;
     let pyver = &ctx.python_version;
@@ -33,11 +41,11 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope,
 
     // Constructor.
     if let Some(ctor) = &class.constructor {
-        let with =
-            needs_builder(ctor).then(|| ("new_with".to_owned(), types.name(&format!("{rust_name}New"), Case::Camel)));
-        let names = Names { func: "new".into(), with };
+        let with = needs_builder(ctor)
+            .then(|| ("new_with".to_owned(), typer.type_name(&format!("{rust_name}New"), Case::Camel)));
+        let names = Names { python: py_name.clone(), func: "new".into(), with };
         let target = Target::Static { module: module.clone(), path: class.name.clone() };
-        let e = function::emit(ctx, py_name, ctor, &target, &names, &self_ret, true);
+        let e = function::emit(ctx, typer, ctor, &target, &names, &self_ret, true);
         fns.push(e.fns);
         module_items.push(e.types);
     }
@@ -47,18 +55,19 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope,
         let func = inherent.name(&m.name, Case::Snake);
         let with = needs_builder(m).then(|| {
             let w = inherent.unique(format!("{}_with", func.trim_end_matches('_')));
-            let b = types.name(&format!("{rust_name}_{}_call", m.name), Case::Camel);
+            let b = typer.type_name(&format!("{rust_name}_{}_call", m.name), Case::Camel);
             (w, b)
         });
-        let names = Names { func, with };
+        let names = Names { python: format!("{py_name}.{}", m.name), func, with };
         let target = match m.kind {
             FunctionKind::Staticmethod | FunctionKind::Classmethod => {
                 Target::Static { module: module.clone(), path: format!("{}.{}", class.name, m.name) }
             }
             _ => Target::Method { name: m.name.clone() },
         };
-        let ret = function::ret_for(m.returns.as_deref());
-        let e = function::emit(ctx, &format!("{py_name}.{}", m.name), m, &target, &names, &ret, true);
+        let python_name = format!("{py_name}.{}", m.name);
+        let ret = function::ret_for(typer, m, Some((path, &class.qualname)), &python_name);
+        let e = function::emit(ctx, typer, m, &target, &names, &ret, true);
         fns.push(e.fns);
         module_items.push(e.types);
     }
@@ -71,23 +80,40 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, rust_name: &str, types: &mut Scope,
             AttributeKind::Property | AttributeKind::Descriptor => "attribute",
             AttributeKind::Data => "class attribute",
         };
-        let lines = docs::doc_lines(&format!("Reads the {what} `{attr}`."), a.doc.as_deref(), &[]);
+        let site = Site { function: py_name, param: Some(attr) };
+        let typed = typer.out(a.type_.as_ref(), Some(path), site);
+        let extra: Vec<String> = a.type_.iter().map(|t| format!("{attr}: {}", t.python())).collect();
+        let lines = docs::doc_lines(&format!("Reads the {what} `{attr}`."), a.doc.as_deref(), &extra);
         let doc = docs::outer(&lines);
+        let read = quote! {
+            #rt::pyo3::types::PyAnyMethods::getattr(__pymodgen_self, #rt::pyo3::intern!(__pymodgen_self.py(), #attr))
+        };
+        let (ty, body) = match typed {
+            Some(r) => {
+                let expected = a.type_.as_ref().map(|t| expected_text(t, Some(&class.qualname))).unwrap_or_default();
+                let ret = Ret::Typed { ty: typer.tokens(&r), expected };
+                let ty = typer.tokens(&r);
+                (ty, function::convert(ctx, &ret, &format!("{module}.{py_name}.{attr}"), read))
+            }
+            None => (bound.clone(), read),
+        };
         fns.push(quote! {
             #doc
             #[inline]
-            pub fn #getter(&self) -> #rt::pyo3::PyResult<#bound> {
+            pub fn #getter(&self) -> #rt::pyo3::PyResult<#ty> {
                 let __pymodgen_self = self.as_bound();
-                #rt::pyo3::types::PyAnyMethods::getattr(__pymodgen_self, #rt::pyo3::intern!(__pymodgen_self.py(), #attr))
+                #body
             }
         });
         if !a.readonly && a.kind != AttributeKind::Data {
             let setter = ident(&inherent.unique(format!("set_{}", getter.to_string().trim_start_matches("r#"))));
             let doc = format!(" Sets the attribute `{attr}`.");
+            let value =
+                typer.param(a.type_.as_ref(), site).unwrap_or_else(|| quote!(impl #rt::pyo3::IntoPyObject<'py>));
             fns.push(quote! {
                 #[doc = #doc]
                 #[inline]
-                pub fn #setter(&self, value: impl #rt::pyo3::IntoPyObject<'py>) -> #rt::pyo3::PyResult<()> {
+                pub fn #setter(&self, value: #value) -> #rt::pyo3::PyResult<()> {
                     let __pymodgen_self = self.as_bound();
                     #rt::pyo3::types::PyAnyMethods::setattr(__pymodgen_self, #rt::pyo3::intern!(__pymodgen_self.py(), #attr), value)
                 }

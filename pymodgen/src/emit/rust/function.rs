@@ -10,7 +10,8 @@ use quote::quote;
 use super::Ctx;
 use super::docs;
 use super::names::{Case, Scope, ident};
-use crate::manifest::{Function, Literal, Param, ParamKind};
+use super::types::{Site, Typer, expected_text, is_never};
+use crate::manifest::{Function, Literal, Param, ParamKind, Type};
 
 /// What is called.
 pub(crate) enum Target {
@@ -24,15 +25,29 @@ pub(crate) enum Target {
 #[derive(Clone)]
 pub(crate) enum Ret {
     Any,
-    /// A wrapper type, given as a path from the current module.
+    /// A wrapper type, given as a path from the current module, wrapped unchecked (what a
+    /// constructor returns).
     Wrapper(TokenStream),
-    /// A Rust type extracted from the result.
-    Typed(TokenStream),
+    /// A Rust type extracted from the result; `expected` is the Python type, for errors.
+    Typed {
+        ty: TokenStream,
+        expected: String,
+    },
+    /// `-> None`.
     Unit,
+    /// `-> NoReturn`: `Infallible`, every outcome is an error.
+    Never,
+    /// `-> Iterator[T]` with a typed `T`: a `TypedIter<T>`; `expected` is `T` in Python.
+    Iter {
+        item: TokenStream,
+        expected: String,
+    },
 }
 
-/// The Rust names for one callable, allocated by the caller in the right scopes.
+/// The names of one callable: its Python name, for docs and errors (`dumps`,
+/// `JSONEncoder.encode`), and its Rust names, allocated by the caller in the right scopes.
 pub(crate) struct Names {
+    pub(crate) python: String,
     pub(crate) func: String,
     /// `*_with` and its builder type, when the callable has optional parameters.
     pub(crate) with: Option<(String, String)>,
@@ -50,28 +65,34 @@ pub(crate) struct Emitted {
     pub(crate) types: TokenStream,
 }
 
-/// The Rust type of a parameter annotated with a simple builtin type.
-pub(crate) fn param_type(ctx: &Ctx, annotation: Option<&str>) -> TokenStream {
+/// The Rust type of a parameter: typed where its type maps (README, "Types"), else
+/// `impl IntoPyObject`.
+pub(crate) fn param_type(ctx: &Ctx, typer: &Typer<'_>, p: &Param, function: &str) -> TokenStream {
     let rt = &ctx.rt;
-    match annotation.map(str::trim) {
-        Some("int") => quote!(i64),
-        Some("float") => quote!(f64),
-        Some("bool") => quote!(bool),
-        Some("str") => quote!(&::core::primitive::str),
-        Some("bytes") => quote!(&[u8]),
-        _ => quote!(impl #rt::pyo3::IntoPyObject<'py>),
+    match typer.param(p.type_.as_ref(), Site { function, param: Some(&p.name) }) {
+        Some(ty) => ty,
+        None => quote!(impl #rt::pyo3::IntoPyObject<'py>),
     }
 }
 
-/// The return kind for a return annotation.
-pub(crate) fn ret_for(annotation: Option<&str>) -> Ret {
-    match annotation.map(str::trim) {
-        Some("int") => Ret::Typed(quote!(i64)),
-        Some("float") => Ret::Typed(quote!(f64)),
-        Some("bool") => Ret::Typed(quote!(bool)),
-        Some("str") => Ret::Typed(quote!(::std::string::String)),
-        Some("None") => Ret::Unit,
-        _ => Ret::Any,
+/// How a callable's result is returned: `class` is the wrapper `Self` means in a method,
+/// and its Python qualname.
+pub(crate) fn ret_for(typer: &Typer<'_>, f: &Function, class: Option<(&[String], &str)>, function: &str) -> Ret {
+    match &f.return_type {
+        Some(Type::None) => Ret::Unit,
+        Some(t) if is_never(t) => Ret::Never,
+        Some(Type::Class { name, args })
+            if matches!(name.as_str(), "collections.abc.Iterator" | "collections.abc.Generator")
+                && let Some(item) = args.first()
+                && let Some(r) = typer.out(Some(item), class.map(|c| c.0), Site { function, param: None }) =>
+        {
+            Ret::Iter { item: typer.tokens(&r), expected: expected_text(item, class.map(|c| c.1)) }
+        }
+        Some(t) => match typer.out(Some(t), class.map(|c| c.0), Site { function, param: None }) {
+            Some(r) => Ret::Typed { ty: typer.tokens(&r), expected: expected_text(t, class.map(|c| c.1)) },
+            None => Ret::Any,
+        },
+        None => Ret::Any,
     }
 }
 
@@ -80,24 +101,34 @@ fn ret_type(ctx: &Ctx, ret: &Ret) -> TokenStream {
     match ret {
         Ret::Any => quote!(#rt::pyo3::Bound<'py, #rt::pyo3::PyAny>),
         Ret::Wrapper(path) => quote!(#path<'py>),
-        Ret::Typed(ty) => ty.clone(),
+        Ret::Typed { ty, .. } => ty.clone(),
         Ret::Unit => quote!(()),
+        Ret::Never => quote!(::core::convert::Infallible),
+        Ret::Iter { item, .. } => quote!(#rt::TypedIter<'py, #item>),
     }
 }
 
-fn convert(ctx: &Ctx, ret: &Ret, expr: TokenStream) -> TokenStream {
+/// The conversion of a call's result; `function` names it in errors (`json.dumps`).
+pub(crate) fn convert(ctx: &Ctx, ret: &Ret, function: &str, expr: TokenStream) -> TokenStream {
     let p = &ctx.private;
     match ret {
         Ret::Any => expr,
         Ret::Wrapper(_) => quote!(#p::wrap(#expr)),
-        Ret::Typed(_) => quote!(#p::extract(#expr)),
-        Ret::Unit => quote!(#p::unit(#expr)),
+        Ret::Typed { expected, .. } => quote!(#p::returned(#expr, #function, #expected)),
+        Ret::Unit => quote!(#p::returned_none(#expr, #function)),
+        Ret::Never => quote!(#p::returned_never(#expr, #function)),
+        Ret::Iter { expected, .. } => quote!(#p::returned_iter(#expr, #function, #expected)),
     }
 }
 
-/// `Python: name(signature)` plus literal defaults, for the doc block.
+/// `name(signature)` with the types of the stubs, then each overload, for the doc block.
 fn signature_lines(python_name: &str, f: &Function) -> Vec<String> {
-    vec![format!("{python_name}{}", f.python_signature())]
+    let mut lines = vec![format!("{python_name}{}", f.typed_signature())];
+    if !f.overloads.is_empty() {
+        lines.push(format!("Overloads ({}):", f.overloads.len()));
+        lines.extend(f.overloads.iter().map(|o| format!("    {python_name}{}", o.typed_signature())));
+    }
+    lines
 }
 
 fn literal_text(l: &Literal) -> String {
@@ -121,16 +152,17 @@ struct P<'a> {
     slot: Option<usize>,
 }
 
-/// Emits one callable. `python_name` is for docs (`dumps`, `JSONEncoder.encode`).
+/// Emits one callable.
 pub(crate) fn emit(
     ctx: &Ctx,
-    python_name: &str,
+    typer: &Typer<'_>,
     f: &Function,
     target: &Target,
     names: &Names,
     ret: &Ret,
     in_impl: bool,
 ) -> Emitted {
+    let python_name = names.python.as_str();
     let rt = &ctx.rt;
     let private = &ctx.private;
     let pyver = &ctx.python_version;
@@ -160,7 +192,8 @@ pub(crate) fn emit(
     let nslots = proc_macro2::Literal::usize_unsuffixed(slot_names.len());
     let required: Vec<&P<'_>> = params.iter().filter(|p| p.param.required).collect();
     let req_idents: Vec<_> = required.iter().map(|p| ident(&p.rust)).collect();
-    let req_types: Vec<_> = required.iter().map(|p| param_type(ctx, p.param.annotation.as_deref())).collect();
+    let req_types: Vec<_> = required.iter().map(|p| param_type(ctx, typer, p.param, python_name)).collect();
+    let full_name = format!("{}.{python_name}", ctx.module);
     // pyo3 calls with Rust tuples of up to 12 elements; longer ones go through `Call`.
     let simple = required.len() <= 12 && required.iter().all(|p| p.slot.is_some());
 
@@ -230,9 +263,9 @@ pub(crate) fn emit(
                 }
             }
         };
-        convert(ctx, ret, call)
+        convert(ctx, ret, &full_name, call)
     } else {
-        convert(ctx, ret, quote!({ #start_builder #(#set_required)* .call() }))
+        convert(ctx, ret, &full_name, quote!({ #start_builder #(#set_required)* .call() }))
     };
     let short = quote! {
         #doc
@@ -300,7 +333,7 @@ pub(crate) fn emit(
                     (None, Some(d)) if d.len() <= 60 && !d.contains('`') => format!(" (Python's default: `{d}`)"),
                     _ => String::new(),
                 };
-                (param_type(ctx, p.param.annotation.as_deref()), set, format!(" Sets `{name}`{default}."))
+                (param_type(ctx, typer, p.param, python_name), set, format!(" Sets `{name}`{default}."))
             }
         };
         setters.push(quote! {
@@ -311,7 +344,7 @@ pub(crate) fn emit(
             }
         });
     }
-    let call_expr = convert(ctx, ret, quote!(self.0.call()));
+    let call_expr = convert(ctx, ret, &full_name, quote!(self.0.call()));
     let struct_doc = if in_impl {
         format!(" A pending call of `{}.{python_name}`, from `{with_name}`.", ctx.module)
     } else {

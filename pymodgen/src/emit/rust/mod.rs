@@ -12,6 +12,7 @@ mod function;
 mod krate;
 mod names;
 mod protocol;
+mod types;
 
 use std::collections::BTreeMap;
 
@@ -42,6 +43,11 @@ pub struct RustOptions {
     pub module_name: Option<String>,
     /// Skip the run-time check that the interpreter is the one the bindings were made with.
     pub no_version_check: bool,
+    /// Type numpy arrays with rust-numpy (`NDArray[float64]` → `Bound<PyArrayDyn<f64>>`),
+    /// which needs the runtime's `numpy` feature. `None` means on for a generated crate (its
+    /// `Cargo.toml` then enables the feature) and off for [`module_tokens`] /
+    /// [`module_file`] (`bind_pymodule!`, `Builder`), whose crate chooses the features.
+    pub numpy_arrays: Option<bool>,
 }
 
 /// What every construct emitter needs.
@@ -191,9 +197,15 @@ struct Emitter<'a> {
     rt: TokenStream,
     plans: BTreeMap<Vec<String>, Plan>,
     classes: BTreeMap<String, Vec<String>>,
+    /// Classes deriving from `numpy.ndarray` (qualnames).
+    arrays: std::collections::BTreeSet<String>,
     layout: Layout,
     /// With [`Layout::Files`]: (segments, body tokens) of every module.
     files: Vec<(Vec<String>, TokenStream)>,
+    /// Type numpy arrays ([`RustOptions::numpy_arrays`]).
+    numpy: bool,
+    /// Whether some module used a numpy array type.
+    uses_numpy: bool,
 }
 
 impl Emitter<'_> {
@@ -249,22 +261,31 @@ impl Emitter<'_> {
             }
         }
 
+        let typer = types::Typer::new(
+            self.rt.clone(),
+            &self.classes,
+            &self.arrays,
+            node.path.clone(),
+            self.numpy,
+            std::mem::take(&mut plan.scope),
+        );
         if let Some(m) = node.manifest {
             for (c, rust) in m.classes.iter().zip(&plan.classes) {
+                let path = [node.path.clone(), vec![rust.clone()]].concat();
                 let bases: Vec<TokenStream> = c
                     .bases
                     .iter()
                     .filter_map(|b| self.classes.get(b))
-                    .filter(|p| p.as_slice() != [node.path.clone(), vec![rust.clone()]].concat().as_slice())
+                    .filter(|p| **p != path)
                     .map(|p| relative_path(&node.path, p))
                     .collect();
-                items.push(class::emit(&ctx, c, rust, &mut plan.scope, &bases));
+                items.push(class::emit(&ctx, &typer, c, rust, &path, &bases));
             }
             for (f, (name, with)) in m.functions.iter().zip(&plan.functions) {
-                let names = function::Names { func: name.clone(), with: with.clone() };
+                let names = function::Names { python: f.name.clone(), func: name.clone(), with: with.clone() };
                 let target = function::Target::Static { module: module.clone(), path: f.name.clone() };
-                let ret = function::ret_for(f.returns.as_deref());
-                let e = function::emit(&ctx, &f.name, f, &target, &names, &ret, false);
+                let ret = function::ret_for(&typer, f, None, &f.name);
+                let e = function::emit(&ctx, &typer, f, &target, &names, &ret, false);
                 items.push(e.fns);
                 items.push(e.types);
             }
@@ -283,11 +304,21 @@ impl Emitter<'_> {
                 items.push(constant::getter(&ctx, &o.name, rust, &format!("a `{}` object", o.type_)));
             }
         }
+        let uses_numpy = typer.uses_numpy.get();
+        let rt = &self.rt;
+        let private = &ctx.private;
+        let mut head: Vec<TokenStream> =
+            typer.into_enums().iter().map(|e| types::enum_items(rt, private, &module, e)).collect();
+        if uses_numpy {
+            self.uses_numpy = true;
+            head.insert(0, quote!(#rt::__pymodgen_requires_numpy!();));
+        }
         // Python names make any method name possible (`add`, `to_string`, `len`, ...), and a
         // Python constant may equal a well-known one: clippy's style lints do not apply.
         quote! {
             #inner_docs
             #![allow(clippy::all)]
+            #(#head)*
             #(#items)*
         }
     }
@@ -299,7 +330,50 @@ fn emitter<'a>(manifests: &'a [Manifest], options: &'a RustOptions, layout: Layo
     let mut classes = BTreeMap::new();
     plan(&mut tree, &mut plans, &mut classes);
     let rt = runtime_tokens(options)?;
-    Ok((Emitter { options, rt, plans, classes, layout, files: Vec::new() }, tree))
+    let numpy = options.numpy_arrays.unwrap_or(layout == Layout::Files);
+    let arrays = types::array_classes(manifests);
+    Ok((Emitter { options, rt, plans, classes, arrays, layout, files: Vec::new(), numpy, uses_numpy: false }, tree))
+}
+
+/// How many callables of an output get a concrete Rust return type (not `Bound<PyAny>`):
+/// what [`return_type_counts`] measures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReturnTypeCounts {
+    /// Module-level functions.
+    pub functions: usize,
+    /// Module-level functions whose return is a Rust type (`()` included).
+    pub functions_typed: usize,
+    /// Methods (instance, static and class methods) of the classes.
+    pub methods: usize,
+    /// Methods whose return is a Rust type.
+    pub methods_typed: usize,
+}
+
+/// Counts the callables of `manifests` (emitted as one output, as [`module_tokens`] would
+/// with `options`) whose Rust return is a concrete type.
+pub fn return_type_counts(manifests: &[Manifest], options: &RustOptions) -> Result<ReturnTypeCounts> {
+    let (e, tree) = emitter(manifests, options, Layout::Inline)?;
+    let mut counts = ReturnTypeCounts::default();
+    let mut stack = vec![&tree];
+    while let Some(node) = stack.pop() {
+        stack.extend(node.children.values());
+        let (Some(m), Some(plan)) = (node.manifest, e.plans.get(&node.path)) else { continue };
+        let typer = types::Typer::new(e.rt.clone(), &e.classes, &e.arrays, node.path.clone(), e.numpy, Scope::new());
+        let typed = |r: function::Ret| usize::from(!matches!(r, function::Ret::Any));
+        for f in &m.functions {
+            counts.functions += 1;
+            counts.functions_typed += typed(function::ret_for(&typer, f, None, &f.name));
+        }
+        for (c, rust) in m.classes.iter().zip(&plan.classes) {
+            let path = [node.path.clone(), vec![rust.clone()]].concat();
+            for f in &c.methods {
+                counts.methods += 1;
+                counts.methods_typed += typed(function::ret_for(&typer, f, Some((&path, &c.qualname)), &f.name));
+            }
+        }
+    }
+    Ok(counts)
 }
 
 /// The outer module's Rust name.
@@ -369,6 +443,6 @@ pub(crate) fn emit(manifests: &[Manifest], options: &RustOptions) -> Result<Outp
         let rel = format!("src/{}", path.join("/"));
         files.push((rel.into(), format!("{head}{}", format(&root.module, body)?)));
     }
-    files.extend(krate::files(root, options));
+    files.extend(krate::files(root, options, e.uses_numpy));
     Ok(Output { files })
 }

@@ -97,7 +97,7 @@ const SHADOWED: &[&str] = &[
 ];
 
 /// Turns `name` into a valid, non-shadowing identifier text (no `r#`), in the given case.
-fn base(name: &str, case: Case) -> String {
+pub(crate) fn base(name: &str, case: Case) -> String {
     let trimmed = name.trim_matches('_');
     let mut s = match case {
         Case::Snake => trimmed.to_snake_case(),
@@ -152,6 +152,11 @@ impl Scope {
     /// Reserves an exact name (one the generator itself uses).
     pub(crate) fn reserve(&mut self, name: &str) {
         self.taken.insert(name.to_owned());
+    }
+
+    /// Whether `name` (exact text) is taken.
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.taken.contains(name)
     }
 
     /// A unique name for Python `name` in `case`.
