@@ -65,26 +65,36 @@ pub unsafe extern "C" fn pmg_run(code: *const c_char, mode: c_int) -> Obj {
 }
 
 /// Compiled code objects by source text (one map per mode), so repeated `pyeval` of the
-/// same text skips the compiler. Only touched with the GIL held; bounded.
+/// same text skips the compiler. Only touched with the GIL held; bounded. The lock is never
+/// held across a call into Python: compiling can release the GIL (for a SyntaxError it
+/// reads the source file's line), and another thread, holding the GIL, would then wait for
+/// the lock while this one waits for the GIL (found by the C ABI fuzz test: a deadlock).
 static CODE_CACHE: Mutex<[Option<HashMap<Vec<u8>, usize>>; 2]> = Mutex::new([None, None]);
 const CODE_CACHE_MAX: usize = 512;
 
 unsafe fn compiled(code: &CStr, mode: c_int) -> Option<Obj> {
     unsafe {
         let slot = (mode != 0) as usize;
-        let mut cache = CODE_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        let map = cache[slot].get_or_insert_with(HashMap::new);
-        if let Some(&c) = map.get(code.to_bytes()) {
-            return Some(ffi::Py_NewRef(c as Obj));
+        {
+            let cache = CODE_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(&c) = cache[slot].as_ref().and_then(|map| map.get(code.to_bytes())) {
+                return Some(ffi::Py_NewRef(c as Obj));
+            }
         }
         let start = if mode == 0 { ffi::Py_eval_input } else { ffi::Py_file_input };
         let c = check(ffi::Py_CompileString(code.as_ptr(), c"<string>".as_ptr(), start))?;
-        if map.len() >= CODE_CACHE_MAX {
-            for (_, old) in map.drain() {
-                ffi::Py_DECREF(old as Obj);
-            }
+        let dropped: Vec<usize> = {
+            let mut cache = CODE_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+            let map = cache[slot].get_or_insert_with(HashMap::new);
+            let mut dropped: Vec<usize> =
+                if map.len() >= CODE_CACHE_MAX { map.drain().map(|(_, old)| old).collect() } else { Vec::new() };
+            // (another thread may have compiled the same text meanwhile: its entry goes)
+            dropped.extend(map.insert(code.to_bytes().to_vec(), ffi::Py_NewRef(c) as usize));
+            dropped
+        };
+        for old in dropped {
+            ffi::Py_DECREF(old as Obj);
         }
-        map.insert(code.to_bytes().to_vec(), ffi::Py_NewRef(c) as usize);
         Some(c)
     }
 }
