@@ -416,9 +416,10 @@ positionally, as in Python, or by the keyword of their lispified name (py4cl2-cf
           `(progn
              (defun ,symbol (&rest ,args)
                ,doc
-               (declare (dynamic-extent ,args)
-                        #+sbcl (sb-c::lambda-list ,lambda-list))
+               (declare (dynamic-extent ,args))
+               ,@(%arglist-declarations lambda-list)
                (%call-python-style ,cell nil ,args ,call-spec))
+             ,@(%arglist-forms symbol lambda-list)
              ',symbol))
         `(progn
            (defun ,symbol (&rest ,args)

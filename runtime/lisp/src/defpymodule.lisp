@@ -528,7 +528,7 @@ COMPILE-SYSTEM :FORCE is refused), on its next load, by deleting its fasls."
 
 ;;; The reference's lambda lists mix &optional and &key (py4cl2-cffi compatibility): SBCL
 ;;; would note it with a style-warning, muffled here.
-(locally (declare #+sbcl (sb-ext:muffle-conditions style-warning))
+(%locally-muffling-style-warnings
 (defmacro defpymodule (pymodule-name &optional (import-submodules nil)
                        &key (cache t) (continue-ignoring-errors t)
                          (lisp-package nil) (reload t)
@@ -610,7 +610,7 @@ interpreter. Generated systems live under *DEFPYMODULE-DIRECTORY*."
     (list* (first defun) name
            (%substitute-package-symbols (cddr defun) (find-package private) package))))
 
-(locally (declare #+sbcl (sb-ext:muffle-conditions style-warning))
+(%locally-muffling-style-warnings
 (defmacro defpyfun (&whole whole fun-name &optional pymodule-name
                     &key (as fun-name) (cache t) (lisp-fun-name (lispify-name as))
                       (lisp-package *package*) (safety t)
