@@ -22,7 +22,7 @@
   (is (eq t (eval-string "(defpymodule \"math\" nil :lisp-package \"M\")")))
   (is (= 2 (eval-string "(m:sqrt 4)")))
   (is (= 3 (eval-string "(m:log 8 2)")))
-  (is (equal (list (intern "X" "M")) (sb-introspect:function-lambda-list (eval-string "'m:sqrt")))))
+  (is (equal (list (intern "X" "M")) (%function-lambda-list (eval-string "'m:sqrt")))))
 
 (def-test numpy-readme ()
   (is (eq t (eval-string "(defpymodule \"numpy\" t :silent t)")))
@@ -63,7 +63,7 @@
   (let ((f (find-symbol "PY-SQRT" "PYMODGEN-BINDINGS-USER")))
     (is (= 4 (funcall f 16)))
     (is (search "square root" (documentation f 'function)))
-    (is (= 1 (length (sb-introspect:function-lambda-list f))))))
+    (is (= 1 (length (%function-lambda-list f))))))
 
 (def-test cached-fasl-does-not-run-the-generator ()
   (let* ((dir (merge-pathnames "fasl-test/" *out*))

@@ -13,6 +13,16 @@
 (defun lisp-keyword (name)
   (intern (string-upcase (substitute #\- #\_ name)) :keyword))
 
+(defun kwargs-plist (kwargs)
+  "The keyword arguments dict KWARGS (borrowed) as a plist of Lisp keywords and values, in
+Python's order (the order of the call)."
+  (cffi:with-foreign-objects ((k :uint8 +value-size+) (v :uint8 +value-size+) (pos :int64))
+    (setf (cffi:mem-ref pos :int64) 0)
+    (loop for r = (pmg-dict-next kwargs pos k v)
+          while (= r 1)
+          collect (lisp-keyword (lispify-value k nil)) collect (lispify-value v nil)
+          finally (when (minusp r) (signal-last-error)))))
+
 (defun dispatch-callback (handle args kwargs)
   ;; Runs with the GIL held by Python (the runtime marks it held for this thread).
   (let ((*in-gil* t) (*remote* nil) (*pinned-arrays* nil) (*shared-arrays* nil))
@@ -21,10 +31,7 @@
                (pos (if (cffi:null-pointer-p args)
                         nil
                         (let ((l (lispify-pointer args nil))) (if (listp l) l nil))))
-               (kw (unless (cffi:null-pointer-p kwargs)
-                     (let ((h (lispify-pointer kwargs nil)))
-                       (loop for k being the hash-keys of h using (hash-value v)
-                             collect (lisp-keyword k) collect v)))))
+               (kw (unless (cffi:null-pointer-p kwargs) (kwargs-plist kwargs))))
           (%pythonize (apply f (append pos kw))))
       (python-attribute-missing (c)
         (pmg-set-python-error 2 (princ-to-string c))

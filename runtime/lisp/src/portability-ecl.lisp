@@ -103,6 +103,12 @@ row-major order, for %VECTOR-POINTER: on ECL the array itself."
 (defun %float-nan-p (x) (ext:float-nan-p x))
 (defun %float-infinity-p (x) (ext:float-infinity-p x))
 
+;; (DEFCONSTANT: the same object at each load, EQL to the implementation's own)
+(defconstant +double-float-positive-infinity+ ext:double-float-positive-infinity)
+(defconstant +double-float-negative-infinity+ ext:double-float-negative-infinity)
+(defconstant +single-float-positive-infinity+ ext:single-float-positive-infinity)
+(defconstant +single-float-negative-infinity+ ext:single-float-negative-infinity)
+
 (defmacro %make-synchronized-hash-table (&rest args)
   "MAKE-HASH-TABLE with ARGS, safe for concurrent use by several threads."
   `(make-hash-table ,@args :synchronized t))
@@ -217,6 +223,10 @@ Lisp interrupt then runs as soon as the call has returned. C-c reaches Lisp the 
 
 (defconstant +saved-images+ nil "T where the Lisp can save an image (SAVE-LISP-AND-DIE).")
 
+(defun %save-image-form (core)
+  (declare (ignore core))
+  (error "pymodgen: ECL cannot save a Lisp image"))
+
 (defun add-save-hook (function)
   "Would call FUNCTION before the Lisp image is saved; ECL saves no images."
   (declare (ignore function))
@@ -243,4 +253,29 @@ Lisp interrupt then runs as soon as the call has returned. C-c reaches Lisp the 
                 t))
 
 (defun %getpid () (ext:getpid))
-(defun %environment () "The process environment, a list of \"NAME=VALUE\"." (ext:environ))
+(defun %seed-random-state (seed)
+  "A random state made from SEED (an integer or a vector of (unsigned-byte 32)); ECL seeds
+with a fixnum only, so a vector is folded into one."
+  (make-random-state
+   (if (integerp seed)
+       (mod seed most-positive-fixnum)
+       (let ((h 17))
+         (map nil (lambda (w) (setf h (mod (+ (* h 1000003) w) most-positive-fixnum))) seed)
+         h))))
+
+(deftype %interactive-interrupt () "The condition C-c signals." 'ext:interactive-interrupt)
+
+(defun %redefinition-warning-p (condition)
+  "True when CONDITION only says that a definition replaced an earlier one (ECL signals
+none)."
+  (declare (ignore condition))
+  nil)
+
+(defun %lisp-command (evals &key core)
+  "The command line (a list of strings) that runs this Lisp non-interactively, evaluates
+the strings EVALS in order and exits: 0 at the end, non-zero on an unhandled error. CORE
+must be NIL (ECL saves no images)."
+  (when core (error "pymodgen: ECL cannot start from a saved image"))
+  (append (list "ecl" "--norc")
+          (loop for e in evals append (list "--eval" e))
+          (list "--eval" "(ext:quit 0)")))

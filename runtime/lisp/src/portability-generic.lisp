@@ -40,6 +40,15 @@
 
 (defun %float-nan-p (x) (and (floatp x) (/= x x)))
 (defun %float-infinity-p (x) (and (floatp x) (= x x) (> (abs x) most-positive-double-float)))
+;; no portable infinity literal: made by arithmetic where the implementation allows it
+(defconstant +double-float-positive-infinity+
+  (ignore-errors (* 2 most-positive-double-float)))
+(defconstant +double-float-negative-infinity+
+  (ignore-errors (* -2 most-positive-double-float)))
+(defconstant +single-float-positive-infinity+
+  (ignore-errors (* 2 most-positive-single-float)))
+(defconstant +single-float-negative-infinity+
+  (ignore-errors (* -2 most-positive-single-float)))
 (defmacro %make-synchronized-hash-table (&rest args) `(make-hash-table ,@args))
 (deftype %counter-cell () '(cons integer t))
 (defvar *counter-lock* (bt:make-lock "pymodgen counter"))
@@ -59,8 +68,15 @@
 (defun install-interrupt-forwarding () nil)
 (defconstant +saved-images+ nil)
 (defun add-save-hook (function) (declare (ignore function)) nil)
+(defun %save-image-form (core) (declare (ignore core)) (unsupported "saving images"))
 
 (defun %float-traps () (unsupported "reading float traps"))
 (defun %set-float-traps (traps) (declare (ignore traps)) (unsupported "setting float traps"))
 (defun %getpid () (unsupported "getpid"))
-(defun %environment () (unsupported "the process environment"))
+(defun %seed-random-state (seed)
+  (make-random-state (if (integerp seed) t (progn seed t))))
+(define-condition %interactive-interrupt (condition) ())
+(defun %redefinition-warning-p (condition) (declare (ignore condition)) nil)
+(defun %lisp-command (evals &key core)
+  (declare (ignore evals core))
+  (unsupported "starting a child Lisp"))

@@ -54,6 +54,12 @@ row-major order: what %VECTOR-POINTER takes."
 (defun %float-nan-p (x) (sb-ext:float-nan-p x))
 (defun %float-infinity-p (x) (sb-ext:float-infinity-p x))
 
+;; (DEFCONSTANT: the same object at each load, EQL to the implementation's own)
+(defconstant +double-float-positive-infinity+ sb-ext:double-float-positive-infinity)
+(defconstant +double-float-negative-infinity+ sb-ext:double-float-negative-infinity)
+(defconstant +single-float-positive-infinity+ sb-ext:single-float-positive-infinity)
+(defconstant +single-float-negative-infinity+ sb-ext:single-float-negative-infinity)
+
 (defmacro %make-synchronized-hash-table (&rest args)
   "MAKE-HASH-TABLE with ARGS, safe for concurrent use by several threads."
   `(make-hash-table ,@args :synchronized t))
@@ -247,6 +253,10 @@ it; the Lisp interrupt then runs as soon as the call has returned. Called by PYS
 
 (defconstant +saved-images+ t "T where the Lisp can save an image (SAVE-LISP-AND-DIE).")
 
+(defun %save-image-form (core)
+  "The text of a form that saves the Lisp image to the file CORE and exits."
+  (format nil "(sb-ext:save-lisp-and-die ~S)" core))
+
 (defun add-save-hook (function)
   "Calls FUNCTION (a symbol) before the Lisp image is saved."
   (pushnew function sb-ext:*save-hooks*))
@@ -266,4 +276,21 @@ it; the Lisp interrupt then runs as soon as the call has returned. Called by PYS
   (sb-int:set-floating-point-modes :traps traps))
 
 (defun %getpid () (sb-unix:unix-getpid))
-(defun %environment () "The process environment, a list of \"NAME=VALUE\"." (sb-ext:posix-environ))
+(defun %seed-random-state (seed)
+  "A random state made from SEED (an integer or a vector of (unsigned-byte 32))."
+  (sb-ext:seed-random-state seed))
+
+(deftype %interactive-interrupt () "The condition C-c signals." 'sb-sys:interactive-interrupt)
+
+(defun %redefinition-warning-p (condition)
+  "True when CONDITION only says that a definition replaced an earlier one."
+  (typep condition 'sb-kernel:redefinition-warning))
+
+(defun %lisp-command (evals &key core)
+  "The command line (a list of strings) that runs this Lisp non-interactively, evaluates
+the strings EVALS in order (with CORE: from that saved image) and exits: 0 at the end, non-zero
+on an unhandled error."
+  (append (list "sbcl")
+          (when core (list "--core" core))
+          (list "--noinform" "--non-interactive" "--disable-debugger")
+          (loop for e in evals append (list "--eval" e))))

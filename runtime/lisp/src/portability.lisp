@@ -14,7 +14,8 @@
 ;;;;   %VECTOR-POINTER, %VECTOR-ADDRESS       data of a specialized simple vector / string
 ;;;;   %ARRAY-STORAGE                         the vector behind a simple array of any rank
 ;;;;   %POINTER-REF-8/16/32, %MEMCPY          raw memory
-;;;;   %FLOAT-NAN-P, %FLOAT-INFINITY-P
+;;;;   %FLOAT-NAN-P, %FLOAT-INFINITY-P, +DOUBLE-FLOAT-POSITIVE-INFINITY+ (and -NEGATIVE-,
+;;;;   +SINGLE-FLOAT-...+)
 ;;;;   %MAKE-SYNCHRONIZED-HASH-TABLE          a hash table safe for several threads
 ;;;;   %COUNTER-CELL (type), %ATOMIC-INCF-CAR
 ;;;;   %LOCALLY-MUFFLING-STYLE-WARNINGS       around top-level definitions
@@ -22,8 +23,10 @@
 ;;;;   %FUNCTION-LAMBDA-LIST                  ... and reading it back
 ;;;;   %CAPTURE-UNWIND (macro), %RESUME-UNWIND, %CALIBRATE-UNWIND   non-local exits (below)
 ;;;;   %THREAD-OS-ID, INSTALL-INTERRUPT-FORWARDING                  interrupts into Python
-;;;;   +SAVED-IMAGES+, ADD-SAVE-HOOK                                saved images
-;;;;   %FLOAT-TRAPS, %SET-FLOAT-TRAPS, %GETPID, %ENVIRONMENT        for the tests
+;;;;   +SAVED-IMAGES+, ADD-SAVE-HOOK, %SAVE-IMAGE-FORM              saved images
+;;;;   %FLOAT-TRAPS, %SET-FLOAT-TRAPS, %GETPID,       for the tests
+;;;;   %SEED-RANDOM-STATE, %INTERACTIVE-INTERRUPT (type), %REDEFINITION-WARNING-P,
+;;;;   %LISP-COMMAND (a child Lisp of the same implementation)
 ;;;;
 ;;;; Floating-point modes need nothing here: the C ABI switches to Python's environment
 ;;;; (all traps masked) at every entry and back to the caller's (capi/fpenv.rs), whatever

@@ -202,7 +202,7 @@
   (is (equal "{\"a\": 1}" (funcall 'json-dumps (alexandria:plist-hash-table '("a" 1) :test #'equal))))
   (is (equal "[1,2]" (funcall 'json-dumps (vector 1 2) :separators '("," ":"))))
   (is (search "Serialize" (documentation 'json-dumps 'function)))
-  (is (string= "OBJ" (symbol-name (first (sb-introspect:function-lambda-list 'json-dumps)))))
+  (is (string= "OBJ" (symbol-name (first (%function-lambda-list 'json-dumps)))))
   (signals error (funcall 'json-dumps)))
 
 (deftest misc-api
