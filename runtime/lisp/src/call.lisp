@@ -125,10 +125,10 @@ passed as their character data, pinned during the call)."
         (pyobject-wrapper (put +arg-borrowed+ :uint64 (pyobject-wrapper-address x)))
         ((simple-array character (*))
          (put +arg-str4+ :uint64 (%vector-address x))
-         (setf (cffi:mem-ref buf :int64 (+ off 16)) (length x)))
+         (setf (cffi:mem-ref buf :int64 (+ off 16)) (%vector-length x)))
         (simple-base-string
          (put +arg-str1+ :uint64 (%vector-address x))
-         (setf (cffi:mem-ref buf :int64 (+ off 16)) (length x)))
+         (setf (cffi:mem-ref buf :int64 (+ off 16)) (%vector-length x)))
         (t (put (if x +arg-true+ +arg-false+) :int64 0))))))
 
 (defun split-call-args (args)

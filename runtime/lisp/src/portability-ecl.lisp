@@ -77,6 +77,13 @@ too). Valid while VECTOR is alive (%WITH-PINNED)."
               (ffi:c-inline (,v) (:object) :unsigned-long
                             "(unsigned long)((#0)->array.self.b8)" :one-liner t)))))
 
+(defun ecl-vector-length (vector)
+  "LENGTH, out of line: ECL's compiler style-warns about (LENGTH X) in a TYPECASE branch it
+proves dead for a constant X, which inline fast calls in user code contain."
+  (length vector))
+
+(defmacro %vector-length (vector) "LENGTH of VECTOR." `(ecl-vector-length ,vector))
+
 (defmacro %array-storage (array)
   "The object holding the elements of the specialized simple ARRAY (any rank) in
 row-major order, for %VECTOR-POINTER: on ECL the array itself."
@@ -108,6 +115,10 @@ row-major order, for %VECTOR-POINTER: on ECL the array itself."
 (defconstant +double-float-negative-infinity+ ext:double-float-negative-infinity)
 (defconstant +single-float-positive-infinity+ ext:single-float-positive-infinity)
 (defconstant +single-float-negative-infinity+ ext:single-float-negative-infinity)
+
+(defconstant +cheap-compile+ nil "NIL: COMPILE runs the C compiler (a fraction of a second each).")
+
+(defconstant +compiler-warns-on-type-conflicts+ nil "NIL: the compiler does not warn when a declared result type meets another type.")
 
 (defmacro %make-synchronized-hash-table (&rest args)
   "MAKE-HASH-TABLE with ARGS, safe for concurrent use by several threads."
@@ -201,21 +212,32 @@ only when that target is no longer on the frame stack."
   (ffi:c-inline (thread) (:object) :unsigned-long
                 "(unsigned long)((#0)->process.thread)" :one-liner t))
 
-(defvar *original-interrupt-process* nil
-  "MP:INTERRUPT-PROCESS as ECL defines it (INSTALL-INTERRUPT-FORWARDING wraps it).")
+(defvar *original-interrupt-thread* nil
+  "BT:INTERRUPT-THREAD as bordeaux-threads defines it (INSTALL-INTERRUPT-FORWARDING wraps it).")
+
+(defconstant +all-interrupts-forwarded+ nil
+  "NIL: only BT:INTERRUPT-THREAD (so BT:WITH-TIMEOUT) is forwarded into Python (below).")
 
 (defun install-interrupt-forwarding ()
-  "Makes MP:INTERRUPT-PROCESS (so BT:INTERRUPT-THREAD and SLIME's interrupts) end a long
-Python call in the target thread with KeyboardInterrupt instead of waiting for it; the
-Lisp interrupt then runs as soon as the call has returned. C-c reaches Lisp the same way
-(ECL's signal thread interrupts the main thread). Called by PYSTART."
-  (unless *original-interrupt-process*
-    (let ((original (fdefinition 'mp:interrupt-process)))
-      (setf *original-interrupt-process* original)
-      (setf (fdefinition 'mp:interrupt-process)
-            (lambda (process function)
-              (ignore-errors (forward-interrupt process))
-              (funcall original process function))))))
+  "Makes BT:INTERRUPT-THREAD (so BT:WITH-TIMEOUT) end a long Python call in the target
+thread with KeyboardInterrupt instead of waiting for it; the Lisp interrupt then runs as
+soon as the call has returned. MP:INTERRUPT-PROCESS itself cannot be wrapped: compiled
+code, ECL's own (C-c through its signal thread, SLIME's interrupts) calls its C function
+directly; such an interrupt waits until the Python call returns. Called by PYSTART."
+  (unless *original-interrupt-thread*
+    (let ((original (fdefinition 'bt:interrupt-thread)))
+      (setf *original-interrupt-thread* original)
+      (setf (fdefinition 'bt:interrupt-thread)
+            (lambda (thread function &rest args)
+              (ignore-errors (forward-interrupt thread))
+              (apply original thread function args))))))
+
+;;; Callbacks nest Lisp -> Python -> Lisp ... as deep as Python's recursion limit (1000):
+;;; ECL's default frame and binding stacks (a few thousand entries) overflow first, so
+;;; they are made large enough (for this thread and, as ECL's defaults, new ones).
+(dolist (stack '(ext:frame-stack ext:binding-stack))
+  (when (< (ext:get-limit stack) 65536)
+    (ext:set-limit stack 65536)))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Saved images: ECL cannot save one (no SAVE-LISP-AND-DIE; it builds executables from

@@ -32,6 +32,7 @@
 (defmacro %vector-pointer (vector) `(progn ,vector (unsupported "passing Lisp vectors by reference")))
 (defmacro %vector-address (vector) `(progn ,vector (unsupported "passing Lisp strings in place")))
 (defmacro %array-storage (array) array)
+(defmacro %vector-length (vector) `(length ,vector))
 (defmacro %memcpy (destination source n)
   `(cffi:foreign-funcall "memcpy" :pointer ,destination :pointer ,source :size ,n :pointer))
 (defmacro %pointer-ref-8 (pointer offset) `(cffi:mem-ref ,pointer :uint8 ,offset))
@@ -49,6 +50,10 @@
   (ignore-errors (* 2 most-positive-single-float)))
 (defconstant +single-float-negative-infinity+
   (ignore-errors (* -2 most-positive-single-float)))
+(defconstant +cheap-compile+ t)
+
+(defconstant +compiler-warns-on-type-conflicts+ nil)
+
 (defmacro %make-synchronized-hash-table (&rest args) `(make-hash-table ,@args))
 (deftype %counter-cell () '(cons integer t))
 (defvar *counter-lock* (bt:make-lock "pymodgen counter"))
@@ -66,6 +71,7 @@
 
 (defun %thread-os-id (thread) (declare (ignore thread)) nil)
 (defun install-interrupt-forwarding () nil)
+(defconstant +all-interrupts-forwarded+ nil)
 (defconstant +saved-images+ nil)
 (defun add-save-hook (function) (declare (ignore function)) nil)
 (defun %save-image-form (core) (declare (ignore core)) (unsupported "saving images"))

@@ -34,6 +34,8 @@ too). Valid while VECTOR is pinned (%WITH-PINNED)."
   "The address (an integer) of the first element of VECTOR (see %VECTOR-POINTER)."
   `(sb-sys:sap-int (sb-sys:vector-sap ,vector)))
 
+(defmacro %vector-length (vector) "LENGTH of VECTOR." `(length ,vector))
+
 (defmacro %array-storage (array)
   "The vector holding the elements of the specialized simple ARRAY (any rank) in
 row-major order: what %VECTOR-POINTER takes."
@@ -59,6 +61,10 @@ row-major order: what %VECTOR-POINTER takes."
 (defconstant +double-float-negative-infinity+ sb-ext:double-float-negative-infinity)
 (defconstant +single-float-positive-infinity+ sb-ext:single-float-positive-infinity)
 (defconstant +single-float-negative-infinity+ sb-ext:single-float-negative-infinity)
+
+(defconstant +cheap-compile+ t "T: COMPILE is cheap (native code in memory, ~1 ms).")
+
+(defconstant +compiler-warns-on-type-conflicts+ t "T: the compiler warns when it proves a value of the wrong type (a declared result type used as a number).")
 
 (defmacro %make-synchronized-hash-table (&rest args)
   "MAKE-HASH-TABLE with ARGS, safe for concurrent use by several threads."
@@ -232,6 +238,9 @@ once (see capi/interrupts.rs).")
     (when (and relay (sb-thread:thread-alive-p relay))
       (sb-thread:terminate-thread relay)
       (ignore-errors (sb-thread:join-thread relay :default nil :timeout 5)))))
+
+(defconstant +all-interrupts-forwarded+ t
+  "T: every interrupt (INTERRUPT-THREAD, WITH-TIMEOUT, C-c, SIGTERM) is forwarded into Python.")
 
 (defun install-interrupt-forwarding ()
   "Makes INTERRUPT-THREAD (so WITH-TIMEOUT and SLIME's interrupts too), C-c and SIGTERM

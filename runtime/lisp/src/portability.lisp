@@ -12,17 +12,21 @@
 ;;;;   %WITH-PINNED ((&rest objects) &body)   keep OBJECTS alive and unmoved during BODY
 ;;;;   %POINTER (type), +POINTER-CLASS+       a foreign pointer; %POINTER-ADDRESS
 ;;;;   %VECTOR-POINTER, %VECTOR-ADDRESS       data of a specialized simple vector / string
+;;;;   %VECTOR-LENGTH                         its length (in inline fast calls)
 ;;;;   %ARRAY-STORAGE                         the vector behind a simple array of any rank
 ;;;;   %POINTER-REF-8/16/32, %MEMCPY          raw memory
 ;;;;   %FLOAT-NAN-P, %FLOAT-INFINITY-P, +DOUBLE-FLOAT-POSITIVE-INFINITY+ (and -NEGATIVE-,
 ;;;;   +SINGLE-FLOAT-...+)
+;;;;   +CHEAP-COMPILE+                        whether COMPILE is fast (tests size themselves)
+;;;;   +COMPILER-WARNS-ON-TYPE-CONFLICTS+     whether declared result types draw warnings
 ;;;;   %MAKE-SYNCHRONIZED-HASH-TABLE          a hash table safe for several threads
 ;;;;   %COUNTER-CELL (type), %ATOMIC-INCF-CAR
 ;;;;   %LOCALLY-MUFFLING-STYLE-WARNINGS       around top-level definitions
 ;;;;   %ARGLIST-DECLARATIONS, %ARGLIST-FORMS  the lambda list SLIME shows for a function
 ;;;;   %FUNCTION-LAMBDA-LIST                  ... and reading it back
 ;;;;   %CAPTURE-UNWIND (macro), %RESUME-UNWIND, %CALIBRATE-UNWIND   non-local exits (below)
-;;;;   %THREAD-OS-ID, INSTALL-INTERRUPT-FORWARDING                  interrupts into Python
+;;;;   %THREAD-OS-ID, INSTALL-INTERRUPT-FORWARDING,                 interrupts into Python
+;;;;   +ALL-INTERRUPTS-FORWARDED+
 ;;;;   +SAVED-IMAGES+, ADD-SAVE-HOOK, %SAVE-IMAGE-FORM              saved images
 ;;;;   %FLOAT-TRAPS, %SET-FLOAT-TRAPS, %GETPID,       for the tests
 ;;;;   %SEED-RANDOM-STATE, %INTERACTIVE-INTERRUPT (type), %REDEFINITION-WARNING-P,

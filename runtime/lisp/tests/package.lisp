@@ -54,10 +54,10 @@ with its reason."
           ((and (typep test 'it.bese.fiveam::test-suite)
                 (labels ((within (s) (or (assoc (it.bese.fiveam::name s) skip)
                                          (and (typep s 'it.bese.fiveam::test-suite)
-                                              (loop for sub being the hash-values of (it.bese.fiveam::tests s)
+                                              (loop for sub being the hash-keys of (it.bese.fiveam::tests s)
                                                       thereis (within (get-test sub)))))))
                   (within test)))
-           (loop for sub being the hash-values of (it.bese.fiveam::tests test)
+           (loop for sub being the hash-keys of (it.bese.fiveam::tests test)
                  append (run-except sub skip)))
           (t (run suite)))))
 

@@ -67,11 +67,13 @@ def swallow(f):
   (is (search "inf" (pycall "yaml.safe_dump" (pyeval "float('inf')"))))
   (is (image-ok-p)))
 
+(defvar *big-double* most-positive-double-float)
+
 (test float-modes-inside-callbacks-are-lisp-modes
   (define-call-it)
   (is (eq t (pycall "call_it" (lambda () (and (member :overflow (lisp-traps)) t))))
       "Lisp code called from Python traps as Lisp code does")
-  (let ((big most-positive-double-float))
+  (let ((big *big-double*))             ; (a special: no compiler may fold the product)
     (is (eq :overflow
             (handler-case (pycall "call_it" (lambda () (* big 10d0)))
               (floating-point-overflow () :overflow)))))
@@ -416,6 +418,9 @@ for i in range(3 * 10**7):
 (test interrupt-sigint-long-sleep
   ;; C-c (SIGINT) while a child sleeps 60 s in Python: the call ends with KeyboardInterrupt
   ;; and the Lisp interrupt (the Lisp's interactive interrupt) runs right after it
+  (unless-skipped ((not pymodgen::+all-interrupts-forwarded+)
+                   "~A's C-c does not reach a long Python call (it runs when the call returns)"
+                   (lisp-implementation-type))
   (let ((p (launch-child-lisp
             (list "(progn (pymodgen:pycall \"str\" 1) (format t \"~&READY~%\") (finish-output))"
                   "(let ((seen '()))
@@ -439,7 +444,7 @@ for i in range(3 * 10**7):
                (is (< (- (now) t0) 10) "C-c ended the call (~,2F s)" (float (- (now) t0)))
                (is (search "INTERACTIVE-INTERRUPT" rest) "~A" rest)
                (is (search "AFTER 42" rest) "~A" rest))))
-      (end-child p))))
+      (end-child p)))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; 6. Nothing stack-allocated escapes into a condition
