@@ -178,7 +178,7 @@ in order with Lisp output).")
 
 (defun init-runtime ()
   (set-constant-wrappers (check-pointer (pmg-none)) (check-pointer (pmg-container 0 0)))
-  (pmg-set-lisp-callback (cffi:callback lisp-dispatch))
+  (pmg-set-lisp-callback (%foreign-thread-callback (cffi:callback lisp-dispatch)))
   (setf (pyvalue "_pymodgen_src") +helper-code+)
   (raw-pyexec "import sys as _s, types as _t
 if '_pymodgen' not in _s.modules:

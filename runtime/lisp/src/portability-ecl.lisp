@@ -151,6 +151,32 @@ SLIME) reads the :LAMBDA-LIST annotation that DEFUN itself writes."
   (values (ext:function-lambda-list function)))
 
 ;;; ------------------------------------------------------------------------------------
+;;; Callbacks on threads Python started
+
+;;; A callback compiled by ECL needs the calling thread to be known to ECL (its Lisp
+;;; environment). Python's own threads (threading.Thread) are not: the dispatcher Python
+;;; calls is this C function, which makes such a thread a Lisp thread for the call.
+(ffi:clines "
+#include <stdint.h>
+static void *(*pmg_ecl_dispatch_target)(int64_t, void *, void *);
+static void *pmg_ecl_dispatch(int64_t handle, void *args, void *kwargs)
+{
+  void *result;
+  if (ecl_process_env_unsafe() != NULL)
+    return pmg_ecl_dispatch_target(handle, args, kwargs);
+  ecl_import_current_thread(ECL_NIL, ECL_NIL);
+  result = pmg_ecl_dispatch_target(handle, args, kwargs);
+  ecl_release_current_thread();
+  return result;
+}")
+
+(defun %foreign-thread-callback (pointer)
+  "The callback POINTER (int64, pointer, pointer -> pointer), callable from any thread."
+  (ffi:c-inline (pointer) (:pointer-void) :pointer-void
+                "(pmg_ecl_dispatch_target = (void *(*)(int64_t, void *, void *))(#0),
+                  (void *)pmg_ecl_dispatch)" :one-liner t))
+
+;;; ------------------------------------------------------------------------------------
 ;;; Non-local exits through Python frames (the protocol: portability.lisp)
 ;;;
 ;;; ECL unwinds with longjmp over its frame stack (env->frs_org .. env->frs_top): each

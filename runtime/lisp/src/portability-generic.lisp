@@ -65,6 +65,7 @@
   (defun %arglist-forms (name arglist) (declare (ignore name arglist)) nil))
 (defun %function-lambda-list (function) (declare (ignore function)) (unsupported "reading lambda lists"))
 
+(defun %foreign-thread-callback (pointer) pointer)
 (defmacro %capture-unwind () :unknown)
 (defun %resume-unwind (record) (declare (ignore record)) nil)
 (defun %calibrate-unwind (probe) (declare (ignore probe)) nil)

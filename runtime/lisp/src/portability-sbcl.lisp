@@ -98,6 +98,13 @@ where a declaration cannot."
   (uiop:symbol-call :sb-introspect :function-lambda-list function))
 
 ;;; ------------------------------------------------------------------------------------
+;;; Callbacks on threads Python started
+
+(defun %foreign-thread-callback (pointer)
+  "The callback POINTER, callable from any thread: SBCL's callbacks already are."
+  pointer)
+
+;;; ------------------------------------------------------------------------------------
 ;;; Non-local exits through Python frames (the protocol: portability.lisp)
 ;;;
 ;;; SBCL (x86-64): an unwind runs each unwind-protect cleanup by a call from its UNWIND

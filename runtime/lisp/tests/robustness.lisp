@@ -229,6 +229,20 @@ def sort_global(key):
       (assert (eql i (block b (pycall "call_it" (lambda () (return-from b i))))))))
   (is (image-ok-p)))
 
+(test callback-on-a-thread-python-started
+  ;; threading.Thread calling a Lisp function: a thread the Lisp never made
+  (raw-pyexec "import threading
+def in_python_thread(f, x):
+    out = []
+    t = threading.Thread(target=lambda: out.append(f(x)))
+    t.start()
+    t.join()
+    return out[0] if out else 'no result'")
+  (is (eql 42 (pycall "in_python_thread" (lambda (x) (* 2 x)) 21)))
+  (is (equal "7" (pycall "in_python_thread" (lambda (x) (pycall "str" x)) 7))
+      "the callback calls Python again")
+  (is (image-ok-p)))
+
 (test throw-through-callback-threads
   (define-call-it)
   (let* ((ok (make-array 4 :initial-element nil))
