@@ -497,7 +497,8 @@ packages renamed under LISP-PACKAGE, and the recorded check plist."
 (defun %recompile-system (system)
   "Recompiles the ASDF SYSTEM: now, or, when called while ASDF is loading (a nested
 COMPILE-SYSTEM :FORCE is refused), on its next load, by deleting its fasls."
-  (let ((session (find-symbol "*ASDF-SESSION*" "ASDF/SESSION")))
+  ;; (ASDF 3.3's session; older ASDFs, e.g. ECL's 3.1.8, allow the nested compilation)
+  (let ((session (and (find-package "ASDF/SESSION") (find-symbol "*ASDF-SESSION*" "ASDF/SESSION"))))
     (if (and session (boundp session) (symbol-value session))
         (labels ((walk (c)
                    (if (typep c 'asdf:parent-component)

@@ -63,6 +63,7 @@
 (eval-when (:compile-toplevel :load-toplevel :execute)
   (defun %arglist-declarations (arglist) (declare (ignore arglist)) nil)
   (defun %arglist-forms (name arglist) (declare (ignore name arglist)) nil))
+(defconstant +declared-arglists+ nil)
 (defun %function-lambda-list (function) (declare (ignore function)) (unsupported "reading lambda lists"))
 
 (defun %foreign-thread-callback (pointer) pointer)

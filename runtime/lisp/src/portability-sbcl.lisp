@@ -92,6 +92,9 @@ where a declaration cannot."
     (declare (ignore name arglist))
     nil))
 
+(defconstant +declared-arglists+ t
+  "T: a lambda list declared for display (%ARGLIST-DECLARATIONS) is what SLIME shows.")
+
 (defun %function-lambda-list (function)
   "The lambda list the development environment shows for FUNCTION (a symbol or function)."
   (require :sb-introspect)

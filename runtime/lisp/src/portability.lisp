@@ -23,7 +23,7 @@
 ;;;;   %COUNTER-CELL (type), %ATOMIC-INCF-CAR
 ;;;;   %LOCALLY-MUFFLING-STYLE-WARNINGS       around top-level definitions
 ;;;;   %ARGLIST-DECLARATIONS, %ARGLIST-FORMS  the lambda list SLIME shows for a function
-;;;;   %FUNCTION-LAMBDA-LIST                  ... and reading it back
+;;;;   %FUNCTION-LAMBDA-LIST, +DECLARED-ARGLISTS+   ... and reading it back
 ;;;;   %FOREIGN-THREAD-CALLBACK               a callback Python's own threads may call
 ;;;;   %CAPTURE-UNWIND (macro), %RESUME-UNWIND, %CALIBRATE-UNWIND   non-local exits (below)
 ;;;;   %THREAD-OS-ID, INSTALL-INTERRUPT-FORWARDING,                 interrupts into Python

@@ -220,7 +220,8 @@ compat_obj = CompatObj()")
     (is (typep d 'pyobject-wrapper))
     (is (equal "<class 'decimal.Decimal'>" (python-object-type d)))
     (is (search "3.14159265358979" (pycall "str" d))))
-  (is (eql pi (with-lispifiers ((pyobject-wrapper (lambda (o) (pycall "float" o))))
+  (is (eql (coerce pi 'double-float)     ; (ECL's PI is a long-float; SBCL's a double)
+           (with-lispifiers ((pyobject-wrapper (lambda (o) (pycall "float" o))))
                 (with-pythonizers ((real "decimal.Decimal"))
                   (pyeval pi)))))
   (is (equal "<class 'decimal.Decimal'>"
@@ -287,8 +288,11 @@ def compat_foo(a, b=2): return [a, b]")
   (is (equalp #(5 3) (funcall 'compat-foo 5 3)))
   (signals error (funcall 'compat-foo))
   ;; the lambda list SLIME shows is interned in the package, as py4cl2-cffi interns it
-  (is (eq (find-symbol "A" '#:pymodgen-compat-tests)
-          (first (%function-lambda-list 'compat-foo))))
+  (if pymodgen::+declared-arglists+
+      (is (eq (find-symbol "A" '#:pymodgen-compat-tests)
+              (first (%function-lambda-list 'compat-foo))))
+      (skip "~A shows a function's own lambda list (here &REST ARGS), not a declared one"
+            (lisp-implementation-type)))
   ;; lispified names as py4cl2-cffi makes them
   (is (eq 'log-10 (let ((*package* (find-package '#:pymodgen-compat-tests)))
                     (eval '(defpyfun "log10" "math")))))
