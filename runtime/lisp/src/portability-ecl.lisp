@@ -142,14 +142,14 @@ none on ECL (see %ARGLIST-FORMS)."
     nil)
 
   (defun %arglist-forms (name arglist)
-    "Top-level forms after the DEFUN of NAME that would declare ARGLIST: none on ECL, whose
-EXT:FUNCTION-LAMBDA-LIST (and so SLIME) shows the DEFUN's own lambda list (a generated
-function's is Python's already; an &REST one of DEFPYFUN's fallback shows as such)."
-    (declare (ignore name arglist))
-    nil))
+    "Top-level forms after the DEFUN of NAME: the :LAMBDA-LIST annotation, which ECL's
+EXT:FUNCTION-LAMBDA-LIST (and so SLIME) shows for a function compiled in a file (generated
+systems, DEFPYMODULE and DEFPYFUN forms in files); for one made by EVAL or COMPILE it shows
+the DEFUN's own lambda list."
+    `((ext:annotate ',name :lambda-list nil ',arglist))))
 
 (defconstant +declared-arglists+ nil
-  "NIL: a lambda list declared for display (%ARGLIST-DECLARATIONS) is not shown.")
+  "NIL: a lambda list declared for display is shown only for functions compiled in a file.")
 
 (defun %function-lambda-list (function)
   "The lambda list the development environment shows for FUNCTION (a symbol or function)."
