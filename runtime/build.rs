@@ -18,6 +18,8 @@ fn main() {
     let version = text.lines().find_map(|l| l.strip_prefix("version=")).unwrap_or("unknown").trim().to_string();
     println!("cargo:rustc-env=PYMODGEN_BUILT_PYTHON_VERSION={version}");
 
+    // Py_3_12 and friends, for what differs between Python versions (capi/pathcache.rs)
+    pyo3_build_config::use_pyo3_cfgs();
     let config = pyo3_build_config::get();
     if let Some(dir) = config.lib_dir() {
         println!("cargo::metadata=lib_dir={dir}");

@@ -70,9 +70,12 @@ fn numpy_packages() {
     assert!(numpy.contains("#:float64 "), "numpy.float64 is FLOAT64");
     assert!(numpy.contains("#:array-equal "), "numpy.array_equal is ARRAY-EQUAL");
     let code = file("numpy.lisp");
-    // `a` is positional-or-keyword: taken from `%args` (so `:a` works), shown as required.
+    // `a` is positional-or-keyword: taken from `%args` (so `:a` works), shown as required,
+    // with the stub's types (SLIME prints `a: _ArrayLike[_ScalarT] | ArrayLike`).
     assert!(code.contains("(pymodgen::%define-python-function sum (&rest %args)"));
-    assert!(code.contains(":arglist (a &optional (axis pymodgen:+py-none+)"));
+    assert!(code.contains(
+        r#":arglist (#:|A: _ArrayLike[_ScalarT] \| ArrayLike| &optional (#:|AXIS: None \| _ShapeLike| pymodgen:+py-none+)"#
+    ));
     assert!(code.contains("(pymodgen:%callable-cell \"numpy\" \"sum\")"));
     let random = file("numpy.random.lisp");
     assert!(random.contains("(cl:in-package \"NUMPY.RANDOM\")"));

@@ -1,6 +1,7 @@
 //! The manifest cache: `<dir>/<module>/<hash>[-submodules].json`, one file per module
 //! version hash, written through a temporary file and a rename so a crash never leaves a
-//! half-written entry.
+//! half-written entry. Entries are compact JSON with each distinct type tree written once
+//! (`{"types": [...], "body": [manifest, ...]}`, see `manifest::interned`).
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -60,7 +61,7 @@ impl Cache {
     /// A corrupt or outdated entry counts as a miss (it will be overwritten).
     pub fn get(&self, module: &str, hash: &str, submodules: bool) -> Option<Vec<Manifest>> {
         let text = std::fs::read_to_string(self.path(module, hash, submodules)).ok()?;
-        serde_json::from_str::<Vec<Manifest>>(&text)
+        crate::manifest::interned::from_json::<Vec<Manifest>>(&text)
             .ok()
             .filter(|ms| ms.first().is_some_and(|m| m.schema == crate::manifest::SCHEMA && m.hash == hash))
     }
@@ -70,7 +71,8 @@ impl Cache {
         let path = self.path(module, hash, submodules);
         let dir = path.parent().expect("cache paths have a parent");
         std::fs::create_dir_all(dir).map_err(|e| Error::io("creating cache directory", dir, e))?;
-        let text = serde_json::to_string(manifests).expect("manifests always serialize");
+        // Compact, each type tree once (see `manifest::interned`): this copy is pymodgen's own.
+        let text = crate::manifest::interned::to_json(&manifests).expect("manifests always serialize");
         let mut tmp =
             tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io("writing to cache directory", dir, e))?;
         std::io::Write::write_all(&mut tmp, text.as_bytes())
@@ -100,6 +102,10 @@ impl Cache {
             Err(e) => return Err(Error::io("reading", &self.dir, e)),
         };
         for module in modules.flatten() {
+            // (`.outputs`: the CLI's output stamps, see `stamp`; no module name starts with a dot)
+            if module.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
             let Ok(files) = std::fs::read_dir(module.path()) else { continue };
             for file in files.flatten() {
                 let name = file.file_name().to_string_lossy().into_owned();

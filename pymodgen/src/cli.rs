@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::manifest::Manifest;
+use crate::stamp::Stamps;
 use crate::{Cache, EmitOptions, Lang, Loaded, Options, Tracked};
 
 /// Typed, cached bindings to Python modules for Rust and Common Lisp.
@@ -169,27 +170,46 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         bail!("--lang is required: --lang rust or --lang lisp");
     };
     let options = emit_options(&args, args.modules.len() + args.manifest.len())?;
-    let mut jobs: Vec<(String, Vec<Manifest>, &'static str)> = Vec::new();
+    // (module, manifests, how they were had, the text they were read from for a manifest file)
+    let mut jobs: Vec<(String, Vec<Manifest>, &'static str, Vec<u8>)> = Vec::new();
     for path in &args.manifest {
         let manifests = crate::load_manifest_file(path)?;
-        jobs.push((manifests[0].module.clone(), manifests, "from manifest file"));
+        let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        jobs.push((manifests[0].module.clone(), manifests, "from manifest file", text));
     }
     for module in &args.modules {
         let start = Instant::now();
         let loaded = load(module, &args.python)?;
         let how = if loaded.cached { "cached manifest" } else { "introspected" };
         log_timing(module, how, start.elapsed());
-        jobs.push((module.clone(), loaded.manifests, how));
+        jobs.push((module.clone(), loaded.manifests, how, Vec::new()));
     }
-    for (module, manifests, how) in jobs {
-        let output = crate::emit(&manifests, lang, &options)?;
+    // Output stamps (see `stamp`): an unchanged module is not even emitted again.
+    let stamps = if args.python.no_cache {
+        None
+    } else {
+        Cache::default_dir(&mut Tracked::default()).ok().map(|d| Stamps::new(&d))
+    };
+    for (module, manifests, how, source) in jobs {
         let dir = args.out.join(package_dir_name(&module, lang));
-        let written =
-            crate::write_output(&dir, &output).with_context(|| format!("writing {lang} bindings for '{module}'"))?;
-        let changed = match written.len() {
-            0 => "unchanged".to_owned(),
-            1 => "1 file written".to_owned(),
-            n => format!("{n} files written"),
+        let key = crate::stamp::output_key(&manifests, &source, lang, &options);
+        let changed = if stamps.as_ref().is_some_and(|s| s.up_to_date(&dir, &key)) {
+            "up to date".to_owned()
+        } else {
+            if let Some(s) = &stamps {
+                s.forget(&dir);
+            }
+            let output = crate::emit(&manifests, lang, &options)?;
+            let written = crate::write_output(&dir, &output)
+                .with_context(|| format!("writing {lang} bindings for '{module}'"))?;
+            if let Some(s) = &stamps {
+                s.record(&dir, &key, &output);
+            }
+            match written.len() {
+                0 => "unchanged".to_owned(),
+                1 => "1 file written".to_owned(),
+                n => format!("{n} files written"),
+            }
         };
         println!(
             "pymodgen: {lang} bindings for {module} ({} module{}, {how}) in {} ({changed})",

@@ -10,19 +10,20 @@ use crate::manifest::Manifest;
 use crate::python::{self, Interpreter};
 use crate::{Error, Result};
 
+/// The script's reply, `{"types": [...], "body": Reply}` (type trees interned, see
+/// `manifest::interned`): the manifests, or the error. A plain struct rather than an untagged
+/// enum, which would buffer numpy's 10 MB reply as a generic tree before reading it.
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum Reply {
-    Ok {
-        manifests: Vec<Manifest>,
-        files: Vec<PathBuf>,
-        /// One-line notes for the user (types that could not be read, and how to get them).
-        #[serde(default)]
-        notes: Vec<String>,
-    },
-    Err {
-        error: PyError,
-    },
+struct Reply {
+    #[serde(default)]
+    manifests: Vec<Manifest>,
+    #[serde(default)]
+    files: Vec<PathBuf>,
+    /// One-line notes for the user (types that could not be read, and how to get them).
+    #[serde(default)]
+    notes: Vec<String>,
+    #[serde(default)]
+    error: Option<PyError>,
 }
 
 /// Imports `module` in a separate interpreter process and describes it (and, with
@@ -37,21 +38,35 @@ pub(crate) fn introspect(
     let tag = hash::generator_tag();
     let flag = if submodules { "1" } else { "0" };
     let json = python::run_script(interpreter, "introspect", &[&tag, flag, module], limit, module)?;
-    let reply: Reply = serde_json::from_str(&json).map_err(|e| Error::PythonUnusable {
+    let reply: Reply = crate::manifest::interned::from_json(&json).map_err(|e| Error::PythonUnusable {
         path: interpreter.path.clone(),
         reason: format!("unreadable manifest for '{module}': {e}"),
     })?;
     match reply {
-        Reply::Ok { manifests, files, notes } if !manifests.is_empty() => {
+        Reply { error: Some(error), .. } => Err(error.into_error(module, interpreter)),
+        Reply { manifests, files, notes, .. } if !manifests.is_empty() => {
             for note in notes {
-                eprintln!("pymodgen: {note}");
+                say_once(&note);
             }
             Ok((manifests, files))
         }
-        Reply::Ok { .. } => {
+        Reply { .. } => {
             Err(Error::PythonUnusable { path: interpreter.path.clone(), reason: format!("no manifest for '{module}'") })
         }
-        Reply::Err { error } => Err(error.into_error(module, interpreter)),
+    }
+}
+
+/// Prints a note of the script on stderr, once per process: a run over several modules says
+/// "no types for the standard library (textwrap): typeshed-client is not installed ..." for
+/// the first one only. Notes are the same when they differ only in the parenthesized list of
+/// modules before their first `): `.
+fn say_once(note: &str) {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let key = note.split_once("): ").map_or(note, |(_, cause)| cause).to_owned();
+    let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !said.contains(&key) {
+        said.push(key);
+        eprintln!("pymodgen: {note}");
     }
 }
 

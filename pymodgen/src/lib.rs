@@ -31,6 +31,7 @@ mod introspect;
 pub mod link;
 pub mod manifest;
 pub mod python;
+pub mod stamp;
 pub mod track;
 
 use std::path::PathBuf;

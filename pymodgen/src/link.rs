@@ -29,6 +29,9 @@
 //! tests, examples and benchmarks with the rpath, and a binary that uses them calls
 //! [`link_python`] from its `build.rs` (a `Builder` build script already does).
 
+// The example is a whole build.rs: its `fn main` is what a user writes.
+#![allow(clippy::needless_doctest_main)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

@@ -65,8 +65,13 @@ pub struct Function {
     /// The return annotation, as source text (`"str"`, `"list[int]"`), if any.
     pub returns: Option<String>,
     /// The return type as a tree (see [`Type`]), when any type source gives one.
-    #[serde(default)]
+    #[serde(default, serialize_with = "interned::ser", deserialize_with = "interned::de")]
     pub return_type: Option<Type>,
+    /// The stub's text of the return type (`NDArray[np.float64]`, its aliases unexpanded;
+    /// the distinct texts of the overloads joined with ` | `), when a stub typed it. Only
+    /// present when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stub_returns: Option<String>,
     /// The `@overload` signatures of the stub, in stub order (empty when it has none).
     /// `params`/`returns` above then hold the runtime signature, typed when it agrees.
     #[serde(default)]
@@ -82,6 +87,7 @@ pub struct Overload {
     pub params: Vec<Param>,
     /// The return annotation as source text.
     pub returns: Option<String>,
+    #[serde(serialize_with = "interned::ser", deserialize_with = "interned::de")]
     pub return_type: Option<Type>,
 }
 
@@ -201,8 +207,13 @@ pub struct Param {
     /// The annotation as source text, if any.
     pub annotation: Option<String>,
     /// The annotation as a tree, when any type source gives one.
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", serialize_with = "interned::ser", deserialize_with = "interned::de")]
     pub type_: Option<Type>,
+    /// The stub's text of the type (`_ArrayLikeFloat_co`, its aliases unexpanded; the
+    /// distinct texts of the overloads joined with ` | `), when a stub typed it. Only present
+    /// when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stub_annotation: Option<String>,
 }
 
 /// `inspect.Parameter.kind`, in snake case.
@@ -273,7 +284,7 @@ pub struct Attribute {
     #[serde(default)]
     pub annotation: Option<String>,
     /// The declared type as a tree.
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", serialize_with = "interned::ser", deserialize_with = "interned::de")]
     pub type_: Option<Type>,
     /// Where `annotation`/`type` came from.
     #[serde(default)]
@@ -474,9 +485,11 @@ impl Function {
     }
 
     /// Like [`Function::python_signature`], with the types of the stubs where the runtime
-    /// has no annotation: `(obj: Any, /, *, indent: None | int | str = None) -> str`.
+    /// has no annotation, as the stub writes them (else as the tree reads):
+    /// `(obj: Any, /, *, indent: None | int | str = None) -> str`.
     pub fn typed_signature(&self) -> String {
-        signature_text(&self.params, self.returns.as_deref(), Some(self.return_type.as_ref()))
+        let returns = self.returns.as_deref().or(self.stub_returns.as_deref());
+        signature_text(&self.params, returns, Some(self.return_type.as_ref()))
     }
 }
 
@@ -484,6 +497,14 @@ impl Overload {
     /// The overload's signature, as the stub writes it.
     pub fn typed_signature(&self) -> String {
         signature_text(&self.params, self.returns.as_deref(), Some(self.return_type.as_ref()))
+    }
+}
+
+impl Param {
+    /// The type as text: the runtime's annotation, else the stub's text, else the tree's
+    /// [`Type::python`]; `None` when untyped.
+    pub fn type_text(&self) -> Option<String> {
+        self.annotation.clone().or_else(|| self.stub_annotation.clone()).or_else(|| self.type_.as_ref().map(Type::python))
     }
 }
 
@@ -513,11 +534,7 @@ fn signature_text(params: &[Param], returns: Option<&str>, typed: Option<Option<
             ParamKind::VarKeyword => format!("**{}", p.name),
             _ => p.name.clone(),
         };
-        let ann = match (&p.annotation, &p.type_) {
-            (Some(ann), _) => Some(ann.clone()),
-            (None, Some(t)) if typed.is_some() => Some(t.python()),
-            _ => None,
-        };
+        let ann = if typed.is_some() { p.type_text() } else { p.annotation.clone() };
         if let Some(ann) = &ann {
             text.push_str(": ");
             text.push_str(ann);
@@ -545,9 +562,193 @@ fn signature_text(params: &[Param], returns: Option<&str>, typed: Option<Option<
     out
 }
 
+/// Type trees shared by reference, for the files only pymodgen reads: the cache and the
+/// introspection script's reply. numpy's manifests repeat a few thousand distinct trees (its
+/// aliases expanded, once per use and per overload) about 60,000 times: 12.9 MB of its 21 MB.
+/// There they are written once, in a table, and every `type` / `return_type` is an index
+/// into it: `{"types": [tree, ...], "body": ...}` where the body's types are numbers. The
+/// manifest JSON that pymodgen prints (`inspect --json`, saved manifests) keeps whole trees.
+pub(crate) mod interned {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+    use serde::{Deserialize, Serialize, Serializer};
+
+    use super::Type;
+
+    thread_local! {
+        /// While reading a body: the table its indices refer to.
+        static TABLE: RefCell<Option<Vec<Type>>> = const { RefCell::new(None) };
+        /// While writing a body: each distinct tree's JSON text and its index.
+        static INTERNER: RefCell<Option<Interner>> = const { RefCell::new(None) };
+    }
+
+    #[derive(Default)]
+    struct Interner {
+        index: HashMap<String, usize>,
+        texts: Vec<String>,
+    }
+
+    /// `value` as `{"types": [...], "body": value}`, each type tree written once.
+    pub(crate) fn to_json<T: Serialize>(value: &T) -> serde_json::Result<String> {
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                INTERNER.with(|i| i.borrow_mut().take());
+            }
+        }
+        INTERNER.with(|i| *i.borrow_mut() = Some(Interner::default()));
+        let _reset = Reset;
+        let body = serde_json::to_string(value)?;
+        let texts = INTERNER.with(|i| i.borrow_mut().take()).unwrap_or_default().texts;
+        let mut out = String::with_capacity(body.len() + texts.iter().map(|t| t.len() + 1).sum::<usize>() + 32);
+        out.push_str("{\"types\":[");
+        out.push_str(&texts.join(","));
+        out.push_str("],\"body\":");
+        out.push_str(&body);
+        out.push('}');
+        Ok(out)
+    }
+
+    /// Reads what [`to_json`] writes (also when the body has whole trees instead of indices).
+    pub(crate) fn from_json<T: de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                TABLE.with(|t| t.borrow_mut().take());
+            }
+        }
+        let _reset = Reset;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let value = de.deserialize_map(WithTypes::<T>(std::marker::PhantomData))?;
+        de.end()?;
+        Ok(value)
+    }
+
+    struct WithTypes<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for WithTypes<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(r#"{"types": [...], "body": ...}"#)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+            let mut body = None;
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    // The table comes first, so that the body can refer to it.
+                    "types" => {
+                        let types: Vec<Type> = map.next_value()?;
+                        TABLE.with(|t| *t.borrow_mut() = Some(types));
+                    }
+                    "body" => body = Some(map.next_value_seed(std::marker::PhantomData::<T>)?),
+                    other => return Err(de::Error::unknown_field(other, &["types", "body"])),
+                }
+            }
+            body.ok_or_else(|| de::Error::missing_field("body"))
+        }
+    }
+
+    /// Writes an optional type: an index while [`to_json`] runs, else the tree.
+    pub(crate) fn ser<S: Serializer>(t: &Option<Type>, s: S) -> Result<S::Ok, S::Error> {
+        let Some(t) = t else { return s.serialize_none() };
+        let index = INTERNER.with(|i| {
+            let mut i = i.borrow_mut();
+            let interner = i.as_mut()?;
+            let text = serde_json::to_string(t).expect("a type always serializes");
+            if let Some(&index) = interner.index.get(&text) {
+                return Some(index);
+            }
+            let index = interner.texts.len();
+            interner.texts.push(text.clone());
+            interner.index.insert(text, index);
+            Some(index)
+        });
+        match index {
+            Some(index) => s.serialize_u64(index as u64),
+            None => t.serialize(s),
+        }
+    }
+
+    /// Reads an optional type: `null`, a tree, or an index into the table [`from_json`] read.
+    pub(crate) fn de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Type>, D::Error> {
+        d.deserialize_any(OptionalType)
+    }
+
+    struct OptionalType;
+
+    impl<'de> Visitor<'de> for OptionalType {
+        type Value = Option<Type>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a type, null, or the index of a type")
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_u64<E: de::Error>(self, index: u64) -> Result<Self::Value, E> {
+            TABLE.with(|t| match &*t.borrow() {
+                Some(table) => table
+                    .get(index as usize)
+                    .cloned()
+                    .map(Some)
+                    .ok_or_else(|| E::custom(format!("type index {index} out of range ({} types)", table.len()))),
+                None => Err(E::custom(format!("type index {index} outside a file with a type table"))),
+            })
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            std::marker::PhantomData::<Type>.deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Literal, Type};
+    use super::{Literal, Param, Type};
+
+    /// The cache's form writes each tree once and reads back what was written; an index
+    /// outside such a file is an error, never a panic.
+    #[test]
+    fn interned_types_round_trip() {
+        let int = Type::Class { name: "builtins.int".into(), args: vec![] };
+        let param = |t: Option<Type>| -> Param {
+            let mut p: Param = serde_json::from_str(
+                r#"{"name": "x", "kind": "positional_only", "required": true, "default": null, "annotation": null}"#,
+            )
+            .unwrap();
+            p.type_ = t;
+            p
+        };
+        let union = Type::Union { of: vec![int.clone(), Type::None] };
+        let params = vec![param(Some(union.clone())), param(None), param(Some(int.clone())), param(Some(union))];
+        let text = super::interned::to_json(&params).unwrap();
+        assert!(text.starts_with(r#"{"types":[{"kind":"union","#), "{text}");
+        assert_eq!(text.matches(r#""kind":"union""#).count(), 1, "{text}");
+        assert_eq!(super::interned::from_json::<Vec<Param>>(&text).unwrap(), params);
+        // Outside `to_json`, the trees are whole.
+        assert!(serde_json::to_string(&params).unwrap().matches(r#""kind":"union""#).count() == 2);
+        let bad = r#"{"types":[],"body":[{"name":"x","kind":"positional_only","required":true,"default":null,"annotation":null,"type":3}]}"#;
+        let err = super::interned::from_json::<Vec<Param>>(bad).unwrap_err().to_string();
+        assert!(err.contains("type index 3 out of range"), "{err}");
+        let plain = r#"{"name":"x","kind":"positional_only","required":true,"default":null,"annotation":null,"type":0}"#;
+        let err = serde_json::from_str::<Param>(plain).unwrap_err().to_string();
+        assert!(err.contains("outside a file with a type table"), "{err}");
+    }
 
     /// The JSON shape of types is a contract (design.md, "Types"): check it key by key.
     #[test]

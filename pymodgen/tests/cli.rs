@@ -191,8 +191,43 @@ fn generate_twice_reuses_the_cache_and_leaves_files_alone() {
     };
     let first = run();
     assert!(first.contains("introspected") && first.contains("files written"), "{first}");
+    // nothing changed: not even emitted again (the output stamp matches)
     let second = run();
-    assert!(second.contains("cached manifest") && second.contains("(unchanged)"), "{second}");
+    assert!(second.contains("cached manifest") && second.contains("(up to date)"), "{second}");
+}
+
+#[test]
+fn generate_emits_again_when_its_output_was_touched() {
+    let cache = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = pymodgen(cache.path())
+            .args(["generate", "pymodgen_fixture", "--lang", "rust", "--out"])
+            .arg(out_dir.path())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    assert!(run(&[]).contains("files written"));
+    assert!(run(&[]).contains("(up to date)"));
+    let lib = out_dir.path().join("pymodgen-fixture/src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    // a hand edit is undone, a removed file comes back
+    std::fs::write(&lib, format!("{text}\n// edited\n")).unwrap();
+    assert!(run(&[]).contains("(1 file written)"));
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), text);
+    std::fs::remove_file(&lib).unwrap();
+    assert!(run(&[]).contains("(1 file written)"));
+    assert!(run(&[]).contains("(up to date)"));
+    // other options emit; --no-cache reads no stamp
+    assert!(run(&["--crate-name", "fixture_bindings"]).contains("written"));
+    assert!(run(&["--crate-name", "fixture_bindings"]).contains("(up to date)"));
+    assert!(run(&["--no-cache"]).contains("written"));
+    // the stamps stay out of the manifest cache's listing
+    let list = pymodgen(cache.path()).args(["cache", "list"]).output().unwrap();
+    assert!(!stdout(&list).contains(".outputs"), "{}", stdout(&list));
 }
 
 #[test]
@@ -263,6 +298,16 @@ fn without_typeshed_client_one_line_says_so() {
     let manifest: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let dumps = manifest["functions"].as_array().unwrap().iter().find(|f| f["name"] == "dumps").unwrap();
     assert_eq!(dumps["return_type"], serde_json::Value::Null);
+    // Two modules, one run: still one line.
+    let out = pymodgen(cache.path())
+        .env("PYTHONPATH", std::env::join_paths([fixtures().join("../no-typeshed"), fixtures()]).unwrap())
+        .args(["generate", "textwrap", "shlex", "--lang", "lisp", "--out"])
+        .arg(cache.path().join("out"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.lines().filter(|l| l.contains("typeshed-client")).count(), 1, "one line expected: {err}");
 }
 
 /// The human output shows the types the stubs give, and each overload.
@@ -272,7 +317,8 @@ fn inspect_shows_types_and_overloads() {
     let out = pymodgen(cache.path()).args(["inspect", "pymodgen_typed"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("maybe(text: str | None = None) -> str | None"), "{text}");
+    // The stub's own text (`Optional[str]`), as the stub writes it.
+    assert!(text.contains("maybe(text: Optional[str] = None) -> str | None"), "{text}");
     assert!(text.contains("    @overload scale(x: float, factor: float = 2) -> float"), "{text}");
     assert!(text.contains(".size: int  property (read-only)"), "{text}");
 }

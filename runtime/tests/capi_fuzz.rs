@@ -788,6 +788,14 @@ impl Ctx {
     }
 
     fn call_path(&mut self) -> Step {
+        fn path_cache(which: usize) -> *mut PmgPathCache {
+            static CACHES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+            let mut c = CACHES.lock().unwrap_or_else(|e| e.into_inner());
+            while c.len() <= which {
+                c.push(pmg_path_cache_new() as usize);
+            }
+            c[which] as *mut PmgPathCache
+        }
         let paths: &[(&[&str], PmgArg, Option<&str>)] = &[
             (&["math", "sqrt"], PmgArg { tag: ARG_F64, bits: 4.0f64.to_bits(), len: 0 }, None),
             (&["math", "sqrt"], PmgArg { tag: ARG_F64, bits: (-1.0f64).to_bits(), len: 0 }, Some("ValueError")),
@@ -799,10 +807,20 @@ impl Ctx {
             (&["fz_big"], PmgArg { tag: ARG_I64, bits: 500, len: 0 }, None),
             (&["math", "no_such_attr"], PmgArg { tag: ARG_I64, bits: 1, len: 0 }, Some("AttributeError")),
         ];
-        let (path, arg, err) = self.rng.pick(paths);
+        let which = self.rng.below(paths.len() as u64) as usize;
+        let (path, arg, err) = &paths[which];
         let parts: Vec<Obj> = path.iter().map(|p| intern(p)).collect();
         let mut v = value();
-        let tag = unsafe { pmg_call_path(parts.as_ptr(), parts.len() as i64, arg, 1, std::ptr::null(), 0, &mut v, 0) };
+        // half the time through the resolution cache of that path (one per path, shared by
+        // the threads: the runtime uses it under the GIL)
+        let tag = if self.rng.below(2) == 0 {
+            unsafe { pmg_call_path(parts.as_ptr(), parts.len() as i64, arg, 1, std::ptr::null(), 0, &mut v, 0) }
+        } else {
+            let cache = path_cache(which);
+            unsafe {
+                pmg_call_path_cached(cache, parts.as_ptr(), parts.len() as i64, arg, 1, std::ptr::null(), 0, &mut v, 0)
+            }
+        };
         for p in parts {
             unsafe { pmg_decref(p) };
         }

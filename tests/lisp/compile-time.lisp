@@ -155,6 +155,20 @@ run-time argument error."
     (is (eql 7 (funcall f 3 4)))
     (is (equal "ab" (funcall f "a" "b")))))
 
+(def-test compiled-calls-honour-overridden-builtin-lispifiers ()
+  ;; DEFINE-LISPIFIER of a type the runtime converts itself ("int") reaches the results of
+  ;; inline calls too (the direct route steps aside for it, as PYCALL's does)
+  (ensure-fixture)
+  (let ((f (compile nil `(lambda (a b) (,(sym "pymodgen_fixture" "add") a b)))))
+    (unwind-protect
+         (progn
+           (define-lispifier "int" (o) (list :int (pycall "str" o)))
+           (is (equal '(:int "3") (funcall f 1 2)))
+           (is (equal "ab" (funcall f "a" "b"))))
+      (remhash "int" pymodgen::*type-lispifiers*)
+      (setf pymodgen::*builtin-overrides* nil))
+    (is (eql 3 (funcall f 1 2)))))
+
 ;;; Declared result types. The bindings are generated from textwrap's manifest with return
 ;;; types written in (an honest one for dedent, fill and wrap; a lying one for indent, which
 ;;; returns a str), under their own package so that they do not clash with the stdlib sweep.

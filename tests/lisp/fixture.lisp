@@ -38,7 +38,12 @@
                            (,(s "pi-arg") pymodgen:+py-none+))
                (arglist "list")))
     ;; Required positional-or-keyword parameters also take keywords, but show as required.
-    (is (equal `(,(s "name") &optional (,(s "punctuation") "!")) (arglist "greet")))
+    ;; Annotated ones show their types: (name: str &optional (punctuation: str "!")).
+    (is (equal '("NAME: str" &optional ("PUNCTUATION: str" "!"))
+               (mapcar (lambda (e) (cond ((consp e) (list (symbol-name (first e)) (second e)))
+                                         ((member e lambda-list-keywords) e)
+                                         (t (symbol-name e))))
+                       (arglist "greet"))))
     (is (equal `(,(s "obj")) (arglist "type")))
     ;; Positional-only ones only: still a plain lambda list.
     (is (equal `(,(s "x") ,(s "y")) (arglist "positional-only")))

@@ -11,5 +11,6 @@
                (:file "readme")
                (:file "change")
                (:file "compile-time")
+               (:file "arglists")
                (:file "sweep"))
   :perform (test-op (o c) (uiop:symbol-call :pymodgen-bindings-tests :run-tests)))

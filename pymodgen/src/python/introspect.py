@@ -136,7 +136,8 @@ class _Default:
         return self.text
 
 
-def _split_top(text):
+def _split_top(text, sep=","):
+    """`text` split at each `sep` outside brackets and quotes."""
     parts, depth, cur, quote = [], 0, [], None
     for ch in text:
         if quote:
@@ -150,7 +151,7 @@ def _split_top(text):
             depth += 1
         elif ch in ")]}":
             depth -= 1
-        if ch == "," and depth == 0:
+        if ch == sep and depth == 0:
             parts.append("".join(cur))
             cur = []
         else:
@@ -662,6 +663,45 @@ def introspect(name, generator, with_submodules):
     return {"manifests": manifests, "files": files, "notes": type_notes()}  # noqa: F821 - stubtypes.py
 
 
+def interned(result):
+    """`{"types": [tree, ...], "body": result}` with every `type` and `return_type` of the
+    manifests replaced by its index in the table: numpy's reply repeats a few thousand
+    trees 60,000 times (manifest.rs, `interned`, reads it)."""
+    table, index = [], {}
+
+    def ref(t):
+        if t is None:
+            return None
+        k = _key(t)  # noqa: F821 - stubtypes.py
+        i = index.get(k)
+        if i is None:
+            i = index[k] = len(table)
+            table.append(t)
+        return i
+
+    def function(f):
+        if f is None:
+            return
+        for p in f["params"]:
+            p["type"] = ref(p["type"])
+        f["return_type"] = ref(f["return_type"])
+        for o in f["overloads"]:
+            for p in o["params"]:
+                p["type"] = ref(p["type"])
+            o["return_type"] = ref(o["return_type"])
+
+    for m in result.get("manifests", ()):
+        for f in m["functions"]:
+            function(f)
+        for c in m["classes"]:
+            function(c["constructor"])
+            for f in c["methods"]:
+                function(f)
+            for a in c["attributes"]:
+                a["type"] = ref(a["type"])
+    return {"types": table, "body": result}
+
+
 def main(argv):
     mode, out_path, generator = argv[0], argv[1], argv[2]
     # Whatever the module prints goes to stderr; the result goes to OUT_FILE only.
@@ -682,7 +722,7 @@ def main(argv):
         # A short-lived process that allocates millions of small objects (stub trees, types)
         # and frees few: the cyclic collector would only rescan the heap again and again.
         gc.disable()
-        result = introspect(argv[4], generator, argv[3] == "1")
+        result = interned(introspect(argv[4], generator, argv[3] == "1"))
     else:
         raise SystemExit("pymodgen introspect: unknown mode %r" % mode)
     with open(out_path, "w", encoding="utf-8") as f:

@@ -260,7 +260,11 @@ class Stubs:
 
     def _lookup(self, modname, name, depth, scope):
         if modname in _RUNTIME_MODULES:
-            return self._runtime(modname, name)
+            found = self._runtime(modname, name)
+            if found is not None or self.modules.get(modname) is None:
+                return found
+            # A name only the stub knows, as seen from inside builtins' or typing's own stub
+            # (their TypeVars, `from _typeshed import ...`): the stub's scope.
         mod = self.module(modname)
         if mod is None:
             return self._runtime(modname, name, classes_only=True)
@@ -473,13 +477,67 @@ class Stubs:
 
     # --- definitions of runtime objects
 
+    def definition(self, modname, name, depth=0):
+        """(stub module, entry) of the stub statement that defines `name` in `modname`,
+        following `from` imports. Unlike `lookup`, which resolves the names of type
+        expressions to runtime objects for builtins, typing and collections.abc, this reads
+        those modules' own stubs too: `builtins.abs` is typed by typeshed's `def abs`."""
+        key = ("def", modname, name)
+        if key in self.heads:
+            return self.heads[key]
+        if depth > TYPE_DEPTH:
+            return None
+        self.heads[key] = None  # an import cycle: unknown
+        found = self._definition(modname, name, depth)
+        self.heads[key] = found
+        return found
+
+    def _definition(self, modname, name, depth):
+        mod = self.module(modname)
+        if mod is None:
+            return None
+        entry = mod.scope.names.get(name)
+        if entry is None:
+            if not name.startswith("_"):
+                for star in mod.scope.stars:
+                    found = self.definition(star, name, depth + 1)
+                    if found is not None:
+                        return found
+            return None
+        if entry[0] == "from":
+            found = self.definition(entry[1], entry[2], depth + 1)
+            if found is None and self.module(entry[1] + "." + entry[2]) is not None:
+                return mod, ("module", entry[1] + "." + entry[2])
+            return found
+        return mod, entry
+
+    def def_head(self, node, mod, depth=0):
+        """(stub module, entry) that defines the name or dotted name `node` of stub `mod`
+        (`builtins.open`, `_instance.method`'s `_instance`), as `definition` finds it."""
+        if depth > 8:
+            return None
+        if isinstance(node, ast.Name):
+            return self.definition(mod.name, node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.def_head(node.value, mod, depth + 1)
+            if base and base[1][0] == "module":
+                return self.definition(base[1][1], node.attr)
+        return None
+
+    def runtime_class(self, cls):
+        """(stub module, ClassDef node) of runtime class `cls` in its module's stub, or None."""
+        found = self.definition(getattr(cls, "__module__", None) or "", getattr(cls, "__qualname__", ""))
+        if found is not None and found[1][0] == "class":
+            return found[0], found[1][1]
+        return None
+
     def entry_of(self, modnames, name):
         """(stub module, entry) for `name` in the first of `modnames` whose stub defines it."""
         for modname in modnames:
             if not modname:
                 continue
-            found = self.lookup(modname, name)
-            if found is not None and not isinstance(found[0], str):
+            found = self.definition(modname, name)
+            if found is not None:
                 return found
         return None
 
@@ -502,8 +560,13 @@ class Stubs:
         for base in node.bases:
             target = base.value if isinstance(base, ast.Subscript) else base
             head = self.head(target, mod, mod.scope, 0)
+            cls = None
             if head and not isinstance(head[0], str) and head[1][0] == "class":
-                found = self.member(head[0], head[1][1], name, depth + 1)
+                cls = head[0], head[1][1]
+            elif head and head[0] == "runtime" and isinstance(head[1], type):
+                cls = self.runtime_class(head[1])  # a builtin base (`Exception`): builtins' stub
+            if cls is not None:
+                found = self.member(cls[0], cls[1], name, depth + 1)
                 if found is not None:
                     return found
         return None

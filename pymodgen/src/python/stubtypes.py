@@ -286,7 +286,7 @@ def apply_defs(f, st, mod, scope, group, drop_first):
         kind = p["kind"]
         if kind in _POSITIONAL:
             i += 1
-        types = []
+        types, texts = [], []
         for by_name, by_kind, positional, kw in index:
             match = by_kind.get(kind) if kind in _VARIADIC else by_name.get(p["name"])
             if match is None and kind in _VARIADIC:
@@ -300,17 +300,43 @@ def apply_defs(f, st, mod, scope, group, drop_first):
             if match is None and kind == "positional_only" and i < len(positional):
                 match = positional[i]  # positional-only names are not API: stubs name them freely
             if match is None and p["name"] in kw:
-                match = {"type": kw[p["name"]][1]}
+                match = {"type": kw[p["name"]][1], "annotation": kw[p["name"]][0]}
             if match is not None and match["type"] is not None:
                 types.append(match["type"])
+                texts.append(match.get("annotation"))
         if types:
             p["type"] = union(types)
-    # `annotation` and `returns` keep the runtime's text (null here): the stub's own text is
-    # in `overloads`, and the merged type of several overloads has no single stub text.
+            if all(t is not None for t in texts):
+                p["stub_annotation"] = _join_texts(texts)
+    # `annotation` and `returns` keep the runtime's text (null here); the stub's own text,
+    # short where the tree has its aliases expanded, is `stub_annotation` / `stub_returns`
+    # (the overloads' texts joined with ` | `), and each overload's in `overloads`.
     if all(r is not None for _, _, r in sigs):
         f["return_type"] = union([r for _, _, r in sigs])
+        f["stub_returns"] = _join_texts([r for _, r, _ in sigs])
     f["type_source"] = mod.source
     return True
+
+
+_JOINED = {}
+
+
+def _join_texts(texts):
+    """`A | B` of the distinct members of the stub texts' unions, in order (`None` and
+    `int | None` give `None | int`). Memoised: numpy's overloads repeat the same texts."""
+    if len(texts) == 1:
+        return texts[0]
+    key = tuple(texts)
+    joined = _JOINED.get(key)
+    if joined is None:
+        out = []
+        for t in texts:
+            for part in (_split_top(t, "|") if "|" in t else [t]):  # noqa: F821 - introspect.py
+                part = part.strip()
+                if part and part not in out:
+                    out.append(part)
+        joined = _JOINED[key] = " | ".join(out)
+    return joined
 
 
 def _apply_inline(f, obj, with_return=True):
@@ -372,6 +398,8 @@ def callable_entry(st, mod, entry, depth=0):
                 return None
         if isinstance(value, (ast.Name, ast.Attribute)):
             head = st.head(value, mod, mod.scope, 0)
+            if not head or isinstance(head[0], str):
+                head = st.def_head(value, mod)  # `open = builtins.open`: builtins' own stub
             if head and not isinstance(head[0], str):
                 return callable_entry(st, head[0], head[1], depth + 1)
     return None
@@ -388,12 +416,37 @@ def type_function(f, obj, modname):
         if found is None and isinstance(own, str):
             found = st.entry_of([getattr(obj, "__module__", None)], own)
         if found is None:
+            public = _public_module(modname, f["name"], obj)
+            if public is not None:
+                found = st.entry_of([public], f["name"])
+        if found is None:
             return
         call = callable_entry(st, found[0], found[1])
         if call is not None:
             apply_defs(f, st, call[0], call[1], call[2], call[3])
     except RecursionError:
         pass
+
+
+def _public_module(modname, name, obj):
+    """The public standard-library module that re-exports `obj` as `name`, when `modname` is
+    its C accelerator (`_signal.alarm` is `signal.alarm`, `_functools.reduce` is
+    `functools.reduce`): typeshed types the public one. Only the very same object counts."""
+    if not modname.startswith("_") or "." in modname:
+        return None
+    public = modname.lstrip("_")
+    module = sys.modules.get(public)
+    if module is None and public in getattr(sys, "stdlib_module_names", ()):
+        try:
+            module = __import__("importlib").import_module(public)
+        except Exception:  # noqa: BLE001 - not importable here: no types from it
+            return None
+    if module is None:
+        return None
+    try:
+        return public if getattr(module, name, None) is obj else None
+    except Exception:  # noqa: BLE001
+        return None
 
 
 class ClassTypes:
@@ -438,7 +491,16 @@ class ClassTypes:
                 member = self._member(name)
                 if member and member[2][0] == "func" and apply_defs(f, self.st, member[0], member[1], member[2][1], True):
                     f["return_type"], f["returns"] = None, None
+                    f.pop("stub_returns", None)
                     return
+            if self.found is not None and not f["params"]:
+                # No constructor in the stub's classes: `object.__init__(self)`, which takes no
+                # arguments, as the runtime signature says.
+                obj = self.st.runtime_class(object)
+                member = self.st.member(obj[0], obj[1], "__init__") if obj else None
+                if member and member[2][0] == "func" and apply_defs(f, self.st, member[0], member[1], member[2][1], True):
+                    f["return_type"], f["returns"] = None, None
+                    f.pop("stub_returns", None)
         except RecursionError:
             pass
 

@@ -2,7 +2,7 @@
 ;;;;
 ;;;; Fast path: when every argument is an immediate (fixnum-range integer, float, T/NIL,
 ;;;; pyobject-wrapper) the arguments are written as tagged words into a stack buffer and
-;;;; ONE foreign call (pmg_call / pmg_call_path) boxes them, takes the GIL (unless held),
+;;;; ONE foreign call (pmg_call / pmg_call_path_cached) boxes them, takes the GIL (unless held),
 ;;;; calls (vectorcall), and classifies the result; ints/floats/bools come back unboxed and
 ;;;; strings as (kind, length, data) that COPY-STR reads without any UTF-8 round trip.
 ;;;; Other arguments (strings, containers, arrays...) go the general path inside one
@@ -46,7 +46,9 @@
   (parts nil :type list)
   (generation -1 :type fixnum)
   (path (cffi:null-pointer))
-  (n 0 :type fixnum))
+  (n 0 :type fixnum)
+  ;; the runtime's cache of what the path resolves to (capi/pathcache.rs), per generation
+  (cache (cffi:null-pointer)))
 
 (defun make-name-cell (name)
   (%make-name-cell name (uiop:split-string name :separator ".")))
@@ -64,8 +66,11 @@
          (arr (cffi:foreign-alloc :pointer :count (max n 1))))
     (loop for p in parts for i from 0
           do (setf (cffi:mem-aref arr :pointer i) (intern-name p)))
+    ;; (the previous generation's array and cache are left: they may come from a saved
+    ;; image, i.e. another process)
     (setf (name-cell-path cell) arr
           (name-cell-n cell) n
+          (name-cell-cache cell) (pmg-path-cache-new)
           (name-cell-generation cell) *generation*)
     arr))
 
@@ -170,8 +175,9 @@ passed as their character data, pinned during the call)."
   (declare (fixnum n) (optimize speed (safety 0) (debug 0)))
   (let* ((raw (if *builtin-overrides* 1 0)) ; DEFINE-LISPIFIER of "int"...: see the object
          (tag (if (name-cell-p target)
-                  (pmg-call-path (name-cell-pointer target) (name-cell-n target)
-                                 buf n (cffi:null-pointer) 0 out raw)
+                  (let ((path (name-cell-pointer target)))
+                    (pmg-call-path-cached (name-cell-cache target) path (name-cell-n target)
+                                          buf n (cffi:null-pointer) 0 out raw))
                   (pmg-call (cffi:make-pointer (the address target))
                             buf n (cffi:null-pointer) 0 out raw))))
     (declare (type (signed-byte 32) tag))
@@ -190,22 +196,23 @@ passed as their character data, pinned during the call)."
 (defun invoke-fast (target args n)
   "One foreign call: TARGET a name-cell or the callable's address; ARGS all immediate."
   (declare (fixnum n) (list args) (optimize speed (safety 0) (debug 0)))
-  (cffi:with-foreign-objects ((buf :uint8 (* +max-fast-args+ +arg-size+))
-                              (out :uint8 +value-size+))
-    (let ((i 0))
+  ;; one foreign buffer: the arguments, then the result
+  (cffi:with-foreign-object (buf :uint8 (+ (* +max-fast-args+ +arg-size+) +value-size+))
+    (let ((i 0) (out (cffi:inc-pointer buf (* +max-fast-args+ +arg-size+))))
       (declare (fixnum i))
-      (dolist (x args) (fill-immediate buf i x) (incf i)))
-    ;; Keep the arguments alive and unmoved for the duration of the call (%WITH-PINNED):
-    ;; that keeps wrappers alive and pins the strings whose characters the runtime reads. Up to 4 arguments in locals, more in a stack vector.
-    (if (<= n 4)
-        (let ((a0 (first args)) (a1 (second args)) (a2 (third args)) (a3 (fourth args)))
-          (%with-pinned (a0 a1 a2 a3)
-            (call-and-convert target buf n out)))
-        (let ((pins (make-array +max-fast-args+ :initial-element 0)))
-          (declare (dynamic-extent pins))
-          (replace pins args)
-          (%with-pinned (pins)
-            (call-and-convert target buf n out))))))
+      (dolist (x args) (fill-immediate buf i x) (incf i))
+      ;; Keep the arguments alive and unmoved for the duration of the call (%WITH-PINNED):
+      ;; that keeps wrappers alive and pins the strings whose characters the runtime reads.
+      ;; Up to 4 arguments in locals, more in a stack vector.
+      (if (<= n 4)
+          (let ((a0 (first args)) (a1 (second args)) (a2 (third args)) (a3 (fourth args)))
+            (%with-pinned (a0 a1 a2 a3)
+              (call-and-convert target buf n out)))
+          (let ((pins (make-array +max-fast-args+ :initial-element 0)))
+            (declare (dynamic-extent pins))
+            (replace pins args)
+            (%with-pinned (pins)
+              (call-and-convert target buf n out)))))))
 
 (defun invoke-objects (target positional kwargs mode)
   "General call, inside the GIL. MODE: :LISP, :WRAPPER or :POINTER (see FINISH-CALL)."
@@ -234,8 +241,10 @@ passed as their character data, pinned during the call)."
                (let ((tag (progn
                             (setf called t)
                             (if (name-cell-p target)
-                                (pmg-call-path (name-cell-pointer target) (name-cell-n target)
-                                               buf np names nk out (raw-flag mode))
+                                (let ((path (name-cell-pointer target)))
+                                  (pmg-call-path-cached (name-cell-cache target) path
+                                                        (name-cell-n target)
+                                                        buf np names nk out (raw-flag mode)))
                                 (pmg-call target buf np names nk out (raw-flag mode))))))
                  (finish-call tag out mode)))
           (unless called

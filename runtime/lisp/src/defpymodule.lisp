@@ -96,7 +96,7 @@ PYTHON-ARGUMENT-ERROR. Arguments not given are not passed: Python applies its de
                (or (svref spec 1) (<= n (+ n-required (the fixnum (svref spec 0))))))
       (return-from %call-python-style
         (%call-target cell (if positional (nconc positional args) args) nil)))
-    (%call-python-style-parsed cell positional args spec n-required)))
+    (%call-python-style-parsed cell positional args spec)))
 
 (defun %undot-keywords (args keys)
   "ARGS with py4cl2-cffi's keywords for parameters named like Lisp constants (:.NIL, :.T
@@ -110,85 +110,17 @@ for Python nil, t) read as the keywords the function takes (:NIL, :T)."
                                       (find-symbol (subseq (symbol-name x) 1) :keyword))))
                       (if (and plain (getf keys plain) (not (getf keys x))) plain x)))))
 
-(defun %call-python-style-parsed (cell positional args spec n-required)
-  "%CALL-PYTHON-STYLE when ARGS has keywords, or too few or too many positional arguments."
-  (declare (list positional args) (simple-vector spec) (fixnum n-required))
-  (let ((n-optional (svref spec 0))
-        (rest-p (svref spec 1))
-        (kwargs-p (svref spec 2))
-        (keys (svref spec 3))
-        (slots (if (> (length spec) 5) (svref spec 5) '()))
-        (given 0)                       ; positional arguments taken from ARGS
-        (extra '()))
-    (declare (fixnum n-optional given) (list keys slots))
-    (setf args (%undot-keywords args keys))
-    (labels ((takes-keyword-p (x)
-               (and (keywordp x) (or kwargs-p (getf keys x))))
-             (keyword-arguments-p (tail)
-               ;; TAIL is a complete plist of keyword arguments the function takes.
-               (loop for (k . more) on tail by #'cddr
-                     always (and more (or (takes-keyword-p k) (and kwargs-p (stringp k))))))
-             (starts-keywords-p (x)
-               (and (takes-keyword-p x)
-                    (or (>= given n-required)
-                        (and (keywordp (nth given slots)) (keyword-arguments-p args)))))
-             (keywords-taken ()
-               (loop for (k) on keys by #'cddr collect k))
-             (slot-name (slot)
-               (if (keywordp slot) (getf keys slot) slot))
-             (given-by-keyword-p (name kw)
-               ;; KW is (value name value name ...).
-               (loop for (nil n) on kw by #'cddr thereis (string= n name))))
-      (loop while (and args (not (starts-keywords-p (car args))))
-            do (if (or rest-p (< given (+ n-required n-optional)))
-                   (progn (push (pop args) extra) (incf given))
-                   (if (keywordp (car args))
-                       (%argument-error cell "unknown keyword argument ~S; this function takes ~
-                                              ~:[no keyword arguments~;~:*~{~S~^ ~}~]"
-                                        (car args) (keywords-taken))
-                       (%argument-error cell "too many positional arguments: ~S is one more than ~
-                                              the function takes" (car args)))))
-      (let ((kw '()))
-        (loop while args
-              do (let ((key (pop args)))
-                   (when (null args)
-                     (%argument-error cell "keyword ~S has no value" key))
-                   (let ((value (pop args))
-                         (name (and (symbolp key) (getf keys key))))
-                     (cond (name)
-                           ((and kwargs-p (or (keywordp key) (stringp key)))
-                            (setf name (%python-keyword-name key)))
-                           (t (%argument-error
-                               cell "unknown keyword argument ~S; this function takes ~
-                                     ~:[no keyword arguments~;~:*~{~S~^ ~}~]"
-                               key (keywords-taken))))
-                     (when (given-by-keyword-p name kw)
-                       (%argument-error cell "argument ~A given twice (by keyword ~S)" name key))
-                     (push name kw)
-                     (push value kw))))
-        ;; Each slot: given positionally and by keyword? Required, and given neither way?
-        (when (or kw (< given n-required))
-          (let ((missing '()))
-            (loop for slot in slots
-                  for i fixnum from 0
-                  for name = (slot-name slot)
-                  do (cond ((< i given)
-                            (when (and kw (keywordp slot) (given-by-keyword-p name kw))
-                              (%argument-error cell "argument ~A given twice (positionally and as ~S)"
-                                               name slot)))
-                           ((< i n-required)
-                            (unless (and (keywordp slot) (given-by-keyword-p name kw))
-                              (push (if (keywordp slot)
-                                        (format nil "~A (positionally or as ~S)" name slot)
-                                        (format nil "~A (positionally)" name))
-                                    missing)))
-                           (t (loop-finish))))
-            (when missing
-              (%argument-error cell "missing required argument~P: ~{~A~^, ~}"
-                               (length missing) (nreverse missing)))))
-        (%call-target cell
-                      (if extra (nconc positional (nreverse extra)) positional)
-                      (nreverse kw))))))
+(defun %call-python-style-parsed (cell positional args spec)
+  "%CALL-PYTHON-STYLE when ARGS has keywords, or too few or too many positional arguments:
+read by %PARSE-PYTHON-ARGUMENTS (generated.lisp), errors naming CELL's function."
+  (declare (list positional args) (simple-vector spec))
+  (multiple-value-bind (extra keywords)
+      (%parse-python-arguments (%undot-keywords args (svref spec 3)) spec
+                               :error (lambda (control &rest arguments)
+                                        (apply #'%argument-error cell control arguments)))
+    (%call-target cell
+                  (if extra (nconc positional extra) positional)
+                  (loop for (name . value) in keywords collect name collect value))))
 
 (defun %module-attribute (module name)
   "The current value of attribute NAME of the Python module MODULE, lispified."

@@ -52,6 +52,9 @@ bookkeeping wrong."
   (kwnames :pointer) (nkw :int64) (out :pointer) (raw :int))
 (defpmg "pmg_call_path" :int (path :pointer) (npath :int64) (args :pointer) (nargs :int64)
   (kwnames :pointer) (nkw :int64) (out :pointer) (raw :int))
+(defpmg "pmg_call_path_cached" :int (cache :pointer) (path :pointer) (npath :int64)
+  (args :pointer) (nargs :int64) (kwnames :pointer) (nkw :int64) (out :pointer) (raw :int))
+(defpmg "pmg_path_cache_new" :pointer)
 (defpmg "pmg_resolve" :pointer (path :pointer) (npath :int64))
 ;; objects
 (defpmg "pmg_import" :pointer (name :string))

@@ -245,17 +245,22 @@ macro; at compile time as well as at load time."
        ,@(%arglist-forms name arglist)
        ',name)))
 
-;;; Argument parsing at compile time. This follows %CALL-PYTHON-STYLE-PARSED
-;;; (defpymodule.lisp) rule for rule; the tests compare the two on many argument lists.
+;;; Argument parsing, at compile time and (through %CALL-PYTHON-STYLE-PARSED,
+;;; defpymodule.lisp) at run time: one parser for both.
 
 (defun %parse-error (control &rest args)
   (error 'python-argument-error :format-control control :format-arguments args))
 
-(defun %parse-python-arguments (items spec &key (value #'identity) (show value))
-  "Reads ITEMS (the arguments after the Lisp-required ones) as %CALL-PYTHON-STYLE does,
-where (funcall VALUE item) is the argument's value. Returns (values POSITIONAL KEYWORDS):
-the items passed positionally, in order, and a list of (python-name . item). Signals
-PYTHON-ARGUMENT-ERROR (printing items through SHOW) as the run-time parser does."
+(defun %parse-python-arguments (items spec &key (value #'identity) (show value)
+                                                (error #'%parse-error))
+  "Reads ITEMS (the arguments after the Lisp-required ones) by the rules of
+%CALL-PYTHON-STYLE, where (funcall VALUE item) is the argument's value. Returns
+(values POSITIONAL KEYWORDS): the items passed positionally, in order, and a list of
+(python-name . item). A call Python would refuse is reported by calling ERROR with a
+format control and its arguments (items printed through SHOW); ERROR must not return.
+The one parser of both routes: the compiler macro reads constant argument forms with it,
+%CALL-PYTHON-STYLE-PARSED (defpymodule.lisp) the values of a call at run time."
+  (declare (function value show error))
   (let* ((n-optional (svref spec 0))
          (rest-p (svref spec 1))
          (kwargs-p (svref spec 2))
@@ -286,28 +291,28 @@ PYTHON-ARGUMENT-ERROR (printing items through SHOW) as the run-time parser does.
             do (if (or rest-p (< given (+ n-required n-optional)))
                    (progn (push (pop args) extra) (incf given))
                    (if (keywordp (v (car args)))
-                       (%parse-error "unknown keyword argument ~S; this function takes ~
+                       (funcall error "unknown keyword argument ~S; this function takes ~
                                              ~:[no keyword arguments~;~:*~{~S~^ ~}~]"
                                         (v (car args)) (keywords-taken))
-                       (%parse-error "too many positional arguments: ~S is one more than ~
+                       (funcall error "too many positional arguments: ~S is one more than ~
                                              the function takes" (funcall show (car args))))))
       (let ((kw '()))
         (loop while args
               do (let* ((key-item (pop args))
                         (key (v key-item)))
                    (when (null args)
-                     (%parse-error "keyword ~S has no value" (funcall show key-item)))
+                     (funcall error "keyword ~S has no value" (funcall show key-item)))
                    (let ((value-item (pop args))
                          (name (and (symbolp key) (getf keys key))))
                      (cond (name)
                            ((and kwargs-p (or (keywordp key) (stringp key)))
                             (setf name (%python-keyword-name key)))
-                           (t (%argument-error
-                               nil "unknown keyword argument ~S; this function takes ~
+                           (t (funcall error
+                               "unknown keyword argument ~S; this function takes ~
                                     ~:[no keyword arguments~;~:*~{~S~^ ~}~]"
                                (funcall show key-item) (keywords-taken))))
                      (when (given-by-keyword-p name kw)
-                       (%parse-error "argument ~A given twice (by keyword ~S)" name key))
+                       (funcall error "argument ~A given twice (by keyword ~S)" name key))
                      (push (cons name value-item) kw))))
         (when (or kw (< given n-required))
           (let ((missing '()))
@@ -316,7 +321,7 @@ PYTHON-ARGUMENT-ERROR (printing items through SHOW) as the run-time parser does.
                   for name = (slot-name slot)
                   do (cond ((< i given)
                             (when (and kw (keywordp slot) (given-by-keyword-p name kw))
-                              (%parse-error "argument ~A given twice (positionally and as ~S)"
+                              (funcall error "argument ~A given twice (positionally and as ~S)"
                                                name slot)))
                            ((< i n-required)
                             (unless (and (keywordp slot) (given-by-keyword-p name kw))
@@ -326,7 +331,7 @@ PYTHON-ARGUMENT-ERROR (printing items through SHOW) as the run-time parser does.
                                     missing)))
                            (t (loop-finish))))
             (when missing
-              (%parse-error "missing required argument~P: ~{~A~^, ~}"
+              (funcall error "missing required argument~P: ~{~A~^, ~}"
                                (length missing) (nreverse missing)))))
         (values (nreverse extra) (nreverse kw))))))
 
@@ -487,28 +492,31 @@ refreshed after PYSTOP/PYSTART."
   (if (= (kwnames-generation k) *generation*) (kwnames-pointer k) (%refresh-kwnames k)))
 
 (defun %convert-result (tag out)
-  "The Lisp value of a pmg_call result (not an error) in OUT, honouring *LISPIFIERS*."
+  "The Lisp value of a pmg_call result in OUT that %INVOKE-IMMEDIATE does not read inline
+(no translation hooks are active there)."
   (declare (optimize speed (safety 0) (debug 0)) (type (signed-byte 32) tag))
-  (if *lispifiers*
-      (lispify-value out t)
-      (case tag
-        (#.+tag-str+ (copy-str (value-kind out) (value-len out) (value-data out)))
-        (#.+tag-true+ t)
-        (#.+tag-false+ nil)
-        (t (lispify-value out t)))))
+  (case tag
+    (#.+tag-true+ t)
+    (#.+tag-false+ nil)
+    (t (lispify-value out t))))
 
 (defmacro %invoke-immediate (address kwnames n-positional &rest vars)
   "One pmg_call of the callable at ADDRESS with VARS (all IMMEDIATE-P: the first
-N-POSITIONAL positional, the rest keyword arguments named by KWNAMES, a KWNAMES or NIL)."
-  (let ((buf (gensym "BUF")) (out (gensym "OUT")) (tag (gensym "TAG")) (nk (- (length vars) n-positional)))
-    `(cffi:with-foreign-objects ((,buf :uint8 ,(* (max 1 (length vars)) +arg-size+))
-                                 (,out :uint8 +value-size+))
+N-POSITIONAL positional, the rest keyword arguments named by KWNAMES, a KWNAMES or NIL).
+One foreign buffer holds the arguments and, after them, the result."
+  (let* ((buf (gensym "BUF")) (out (gensym "OUT")) (tag (gensym "TAG"))
+         (nk (- (length vars) n-positional))
+         (args-size (* (max 1 (length vars)) +arg-size+)))
+    `(cffi:with-foreign-object (,buf :uint8 ,(+ args-size +value-size+))
        ,@(loop for v in vars for i from 0 collect `(fill-immediate ,buf ,i ,v))
-       (let ((,tag (%with-pinned (,@vars)
-                     (pmg-call (cffi:make-pointer ,address) ,buf ,n-positional
-                               ,(if kwnames `(%kwnames-array ,kwnames) '(cffi:null-pointer)) ,nk ,out 0))))
+       (let* ((,out (cffi:inc-pointer ,buf ,args-size))
+              (,tag (%with-pinned (,@vars)
+                      (pmg-call (cffi:make-pointer ,address) ,buf ,n-positional
+                                ,(if kwnames `(%kwnames-array ,kwnames) '(cffi:null-pointer)) ,nk ,out 0))))
          (declare (type (signed-byte 32) ,tag))
-         (cond ((= ,tag +tag-int+) (value-i ,out))
+         ;; (%FAST-CALL, the one user, comes here only without translation hooks)
+         (cond ((= ,tag +tag-str+) (copy-str (value-kind ,out) (value-len ,out) (value-data ,out)))
+               ((= ,tag +tag-int+) (value-i ,out))
                ((= ,tag +tag-float+) (value-f ,out))
                ((= ,tag +tag-error+) (signal-last-error))
                (t (%convert-result ,tag ,out)))))))
@@ -526,6 +534,7 @@ consing when every argument is IMMEDIATE-P and no translation hook is active."
         `(let ((,cell ,cell-form))
            (declare (optimize (safety 0) (debug 0)))
            (if (and *alive* (null *pythonizers*) (null *remote*) (null *lispifiers*)
+                    (null *builtin-overrides*)
                     (= (callable-cell-generation ,cell) *generation*)
                     ,@(loop for v in vars collect `(immediate-p ,v)))
                (%invoke-immediate (callable-cell-address ,cell)

@@ -456,7 +456,7 @@ fz_helpers_loaded = True
 (defparameter +python-only-values+
   ;; (source expected): values only Python makes
   (list (list "()" (lambda () +py-empty-tuple+))
-        (list "numpy.float32(1.5)" (constantly 1.5d0))
+        (list "numpy.float32(1.5)" (constantly 1.5f0)) ; single-float, as py4cl2-cffi
         (list "numpy.int16(-3)" (constantly -3))
         (list "numpy.uint64(2**64-1)" (constantly (1- (expt 2 64))))
         (list "numpy.float64('nan')" (lambda () (bits-double #x7ff8000000000000)))

@@ -2,7 +2,9 @@
 //! of the result, and dotted-path resolution (`pmg_call`, `pmg_call_path`,
 //! `pmg_resolve`, `pmg_result`).
 
+use super::pathcache::{self, PmgPathCache, Recorder};
 use super::*;
+use std::mem::MaybeUninit;
 
 pub const ARG_BORROWED: i64 = 0;
 pub const ARG_OWNED: i64 = 1;
@@ -27,44 +29,31 @@ pub struct PmgArg {
 
 const INLINE: usize = 16;
 
-/// Converts `args[0..n]` to objects in `buf[1..]` (slot 0 left free for
-/// PY_VECTORCALL_ARGUMENTS_OFFSET); returns how many were converted (all on success).
-unsafe fn marshal(args: *const PmgArg, n: usize, buf: &mut [Obj]) -> Result<(), usize> {
+/// Converts `args[0..n]` to objects in `buf[1..=n]` (slot 0 left free for
+/// PY_VECTORCALL_ARGUMENTS_OFFSET). On failure, returns how many were converted (those
+/// are in `buf[1..=k]`: the caller drops them); the OWNED arguments not converted have
+/// been dropped and the last error is set.
+#[inline(always)]
+unsafe fn marshal(args: *const PmgArg, n: usize, buf: *mut Obj) -> Result<(), usize> {
     for k in 0..n {
         let a = unsafe { *args.add(k) };
         let o = unsafe {
             match a.tag {
-                ARG_BORROWED | ARG_OWNED => {
+                ARG_I64 => ffi::PyLong_FromLongLong(a.bits as i64),
+                ARG_BORROWED | ARG_OWNED if a.bits != 0 => {
                     let o = a.bits as Obj;
-                    if o.is_null() {
-                        set_error("NullPointer", "call: NULL argument", "");
-                        release_owned_from(args, k, n);
-                        return Err(k);
-                    }
                     if a.tag == ARG_BORROWED {
                         ffi::Py_INCREF(o);
                     }
                     o
                 }
-                ARG_I64 => ffi::PyLong_FromLongLong(a.bits as i64),
                 ARG_F64 => ffi::PyFloat_FromDouble(f64::from_bits(a.bits)),
                 ARG_TRUE => ffi::Py_NewRef(ffi::Py_True()),
                 ARG_FALSE => ffi::Py_NewRef(ffi::Py_False()),
                 ARG_NONE => ffi::Py_NewRef(ffi::Py_None()),
-                ARG_STR4 if a.len > 0 && a.bits != 0 && !ucs4_valid(a.bits as *const c_void, a.len) => {
-                    set_error("ValueError", "call: string argument with a code point above U+10FFFF", "");
-                    release_owned_from(args, k, n);
-                    return Err(k);
-                }
-                ARG_STR1 | ARG_STR4 if a.len >= 0 && (a.len == 0 || a.bits != 0) => {
-                    let kind = if a.tag == ARG_STR1 { 1 } else { 4 };
-                    let data = if a.len == 0 { c"".as_ptr() as *const c_void } else { a.bits as *const c_void };
-                    ffi::PyUnicode_FromKindAndData(kind, data, a.len as _)
-                }
                 _ => {
-                    set_error("ValueError", "call: bad argument tag", "");
-                    release_owned_from(args, k, n);
-                    return Err(k);
+                    let converted = marshal_other(args, k, n, buf);
+                    return if converted == n { Ok(()) } else { Err(converted) };
                 }
             }
         };
@@ -75,9 +64,56 @@ unsafe fn marshal(args: *const PmgArg, n: usize, buf: &mut [Obj]) -> Result<(), 
             }
             return Err(k);
         }
-        buf[k + 1] = o;
+        unsafe { buf.add(k + 1).write(o) };
     }
     Ok(())
+}
+
+/// The arguments `marshal` leaves out of its hot loop: strings (STR1/STR4) and bad ones.
+/// Converts `args[k]`, then the rest through `marshal`; returns how many of `args[0..n]`
+/// were converted when one fails (see `marshal`), or `n`.
+#[cold]
+#[inline(never)]
+unsafe fn marshal_other(args: *const PmgArg, k: usize, n: usize, buf: *mut Obj) -> usize {
+    let a = unsafe { *args.add(k) };
+    let o = unsafe {
+        match a.tag {
+            ARG_BORROWED | ARG_OWNED => {
+                set_error("NullPointer", "call: NULL argument", "");
+                release_owned_from(args, k, n);
+                return k;
+            }
+            ARG_STR4 if a.len > 0 && a.bits != 0 && !ucs4_valid(a.bits as *const c_void, a.len) => {
+                set_error("ValueError", "call: string argument with a code point above U+10FFFF", "");
+                release_owned_from(args, k, n);
+                return k;
+            }
+            ARG_STR1 | ARG_STR4 if a.len >= 0 && (a.len == 0 || a.bits != 0) => {
+                let kind = if a.tag == ARG_STR1 { 1 } else { 4 };
+                let data = if a.len == 0 { c"".as_ptr() as *const c_void } else { a.bits as *const c_void };
+                ffi::PyUnicode_FromKindAndData(kind, data, a.len as _)
+            }
+            _ => {
+                set_error("ValueError", "call: bad argument tag", "");
+                release_owned_from(args, k, n);
+                return k;
+            }
+        }
+    };
+    if o.is_null() {
+        unsafe {
+            fetch_py_error();
+            release_owned_from(args, k + 1, n);
+        }
+        return k;
+    }
+    unsafe {
+        buf.add(k + 1).write(o);
+        match marshal(args.add(k + 1), n - k - 1, buf.add(k + 1)) {
+            Ok(()) => n,
+            Err(j) => k + 1 + j,
+        }
+    }
 }
 
 /// Drops the OWNED references among `args[from..n]` that were never converted.
@@ -98,8 +134,14 @@ pub(super) unsafe fn result_value(r: Obj, out: &mut PmgValue, raw: bool) -> c_in
 }
 
 /// [`result_value`] with the thread's state already at hand (the call path has it).
+/// A result that arrives while a Lisp non-local exit is pending at this depth (Python
+/// swallowed the LispUnwind exception) is dropped here: the call fails (`with_gil_t`).
 #[inline]
 unsafe fn deliver(r: Obj, out: &mut PmgValue, raw: bool, t: &Tls) -> c_int {
+    if t.unwind_at.get() == t.depth.get() {
+        unsafe { ffi::Py_DECREF(r) };
+        return TAG_ERROR;
+    }
     if raw {
         out.tag = TAG_OTHER;
         out.obj = r;
@@ -143,19 +185,60 @@ unsafe fn do_call(
     t: &Tls,
 ) -> Option<c_int> {
     let n = (nargs + nkw) as usize;
-    let mut inline = [null_mut::<ffi::PyObject>(); INLINE + 1];
-    let mut heap = Vec::new();
-    let buf: &mut [Obj] = if n < INLINE {
-        &mut inline[..]
-    } else {
-        heap.resize(n + 1, null_mut());
-        &mut heap[..]
-    };
+    if n >= INLINE || nkw > 0 {
+        return unsafe { do_call_kw(callable, args, nargs, kwnames, nkw, out, raw, t) };
+    }
+    // Positional only, up to INLINE arguments: the hot path, on the stack, nothing zeroed.
+    let mut inline = [MaybeUninit::<Obj>::uninit(); INLINE + 1];
+    let buf = inline.as_mut_ptr() as *mut Obj;
     unsafe {
         if let Err(k) = marshal(args, n, buf) {
-            for o in &buf[1..=k] {
-                ffi::Py_DECREF(*o);
-            }
+            decref_all(buf.add(1), k);
+            return None;
+        }
+        let r = if nargs == 1 && callable == (&raw mut ffi::PyUnicode_Type).cast() {
+            // str(x): what CPython's own PRECALL_NO_KW_STR_1 specialization does
+            ffi::PyObject_Str(*buf.add(1))
+        } else if nargs == 1 && callable == (&raw mut ffi::PyType_Type).cast() {
+            // type(x): PRECALL_NO_KW_TYPE_1
+            ffi::Py_NewRef(ffi::Py_TYPE(*buf.add(1)).cast())
+        } else {
+            ffi::PyObject_Vectorcall(callable, buf.add(1), n | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET, null_mut())
+        };
+        decref_all(buf.add(1), n);
+        let r = check(r)?;
+        Some(deliver(r, out, raw, t))
+    }
+}
+
+/// Drops the `n` references at `objs`.
+#[inline(always)]
+unsafe fn decref_all(objs: *const Obj, n: usize) {
+    for k in 0..n {
+        unsafe { ffi::Py_DECREF(*objs.add(k)) };
+    }
+}
+
+/// `do_call` with keyword arguments or more than INLINE arguments.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn do_call_kw(
+    callable: Obj,
+    args: *const PmgArg,
+    nargs: i64,
+    kwnames: *const Obj,
+    nkw: i64,
+    out: &mut PmgValue,
+    raw: bool,
+    t: &Tls,
+) -> Option<c_int> {
+    let n = (nargs + nkw) as usize;
+    let mut objs: Vec<Obj> = Vec::with_capacity(n + 1);
+    let buf = objs.as_mut_ptr();
+    unsafe {
+        if let Err(k) = marshal(args, n, buf) {
+            decref_all(buf.add(1), k);
             return None;
         }
         let mut kwtuple = null_mut();
@@ -177,29 +260,17 @@ unsafe fn do_call(
                 }
             }
             if kwtuple.is_null() {
-                for o in &buf[1..=n] {
-                    ffi::Py_DECREF(*o);
-                }
+                decref_all(buf.add(1), n);
                 return None;
             }
         }
-        let r = if nkw == 0 && nargs == 1 && callable == (&raw mut ffi::PyUnicode_Type).cast() {
-            // str(x): what CPython's own PRECALL_NO_KW_STR_1 specialization does
-            ffi::PyObject_Str(buf[1])
-        } else if nkw == 0 && nargs == 1 && callable == (&raw mut ffi::PyType_Type).cast() {
-            // type(x): PRECALL_NO_KW_TYPE_1
-            ffi::Py_NewRef(ffi::Py_TYPE(buf[1]).cast())
-        } else {
-            ffi::PyObject_Vectorcall(
-                callable,
-                buf.as_ptr().add(1),
-                nargs as usize | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
-                kwtuple,
-            )
-        };
-        for o in &buf[1..=n] {
-            ffi::Py_DECREF(*o);
-        }
+        let r = ffi::PyObject_Vectorcall(
+            callable,
+            buf.add(1),
+            nargs as usize | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+            kwtuple,
+        );
+        decref_all(buf.add(1), n);
         if !kwtuple.is_null() {
             ffi::Py_DECREF(kwtuple);
         }
@@ -248,17 +319,22 @@ pub unsafe extern "C" fn pmg_call(
 
 /// Resolves a dotted path given as interned str objects: `path[0]` is looked up in
 /// `__main__`, then builtins, then `sys.modules`, then imported; each further part is an
-/// attribute (or, for a module, a submodule imported on demand). New reference.
-unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
+/// attribute (or, for a module, a submodule imported on demand). New reference. `rec`
+/// notes what was consulted, for a [`pathcache`] (`Recorder::new(0)` when none).
+unsafe fn resolve(path: *const Obj, npath: i64, rec: &mut Recorder) -> Option<Obj> {
     unsafe {
         if npath <= 0 || path.is_null() {
             set_error("ValueError", "resolve: empty name", "");
             return None;
         }
         let first = nonnull(*path, "resolve")?;
-        let mut cur = ffi::PyDict_GetItemWithError(MAIN_DICT.load(Ordering::Acquire), first);
+        let main = MAIN_DICT.load(Ordering::Acquire);
+        let mut cur = ffi::PyDict_GetItemWithError(main, first);
+        rec.dict(main);
         if cur.is_null() && ffi::PyErr_Occurred().is_null() {
-            cur = ffi::PyDict_GetItemWithError(BUILTINS_DICT.load(Ordering::Acquire), first);
+            let builtins = BUILTINS_DICT.load(Ordering::Acquire);
+            cur = ffi::PyDict_GetItemWithError(builtins, first);
+            rec.dict(builtins);
         }
         let mut cur = if cur.is_null() {
             if !ffi::PyErr_Occurred().is_null() {
@@ -267,7 +343,13 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
             }
             // an imported module: sys.modules first (cheap), else import it
             let m = ffi::PyImport_GetModule(first);
-            let m = if m.is_null() && ffi::PyErr_Occurred().is_null() { ffi::PyImport_Import(first) } else { m };
+            rec.dict(ffi::PyImport_GetModuleDict());
+            let m = if m.is_null() && ffi::PyErr_Occurred().is_null() {
+                rec.refuse();
+                ffi::PyImport_Import(first)
+            } else {
+                m
+            };
             if m.is_null() && ffi::PyErr_ExceptionMatches(ffi::PyExc_ModuleNotFoundError) != 0 {
                 // `first` is neither a variable nor a module: say so as Python would.
                 ffi::PyErr_Clear();
@@ -280,8 +362,12 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
         for k in 1..npath as usize {
             let name = nonnull(*path.add(k), "resolve")?;
             let next = ffi::PyObject_GetAttr(cur, name);
+            if !next.is_null() {
+                rec.attribute(cur, name, next);
+            }
             let next = if next.is_null() && ffi::PyModule_Check(cur) != 0 {
                 // maybe a submodule not imported yet
+                rec.refuse();
                 let mut ptype = null_mut();
                 let mut pvalue = null_mut();
                 let mut ptb = null_mut();
@@ -328,7 +414,7 @@ unsafe fn resolve(path: *const Obj, npath: i64) -> Option<Obj> {
 /// `resolve` as a function: new reference to the value of the dotted path, or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_resolve(path: *const Obj, npath: i64) -> Obj {
-    with_gil(null_mut(), || unsafe { resolve(path, npath) })
+    with_gil(null_mut(), || unsafe { resolve(path, npath, &mut Recorder::new(0)) })
 }
 
 /// `pmg_call` on the callable named by a dotted path (see `pmg_resolve`), resolved at
@@ -344,15 +430,46 @@ pub unsafe extern "C" fn pmg_call_path(
     out: *mut PmgValue,
     raw: c_int,
 ) -> c_int {
+    unsafe { pmg_call_path_cached(null_mut(), path, npath, args, nargs, kwnames, nkw, out, raw) }
+}
+
+/// `pmg_call_path` with a cache of the resolution (`pmg_path_cache_new`; NULL: none): the
+/// callable is resolved again only when a dict the resolution read has changed since (see
+/// `pathcache`), so the call sees every redefinition as `pmg_call_path` does. One cache per
+/// path, used with that path only.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn pmg_call_path_cached(
+    cache: *mut PmgPathCache,
+    path: *const Obj,
+    npath: i64,
+    args: *const PmgArg,
+    nargs: i64,
+    kwnames: *const Obj,
+    nkw: i64,
+    out: *mut PmgValue,
+    raw: c_int,
+) -> c_int {
     if out.is_null() || bad_counts(nargs, nkw, args, kwnames) {
         return TAG_ERROR;
     }
     let out = unsafe { &mut *out };
     out.tag = TAG_ERROR;
     with_gil_t(TAG_ERROR, |t| unsafe {
-        let Some(callable) = resolve(path, npath) else {
-            release_owned_from(args, 0, (nargs + nkw) as usize);
-            return None;
+        let cached = if cache.is_null() { None } else { pathcache::lookup(cache) };
+        let callable = match cached {
+            Some(c) => c,
+            None => {
+                let mut rec = Recorder::new(if cache.is_null() { 0 } else { npath });
+                let Some(c) = resolve(path, npath, &mut rec) else {
+                    release_owned_from(args, 0, (nargs + nkw) as usize);
+                    return None;
+                };
+                if !cache.is_null() {
+                    pathcache::store(cache, &rec, c);
+                }
+                c
+            }
         };
         let r = do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t);
         ffi::Py_DECREF(callable);

@@ -12,6 +12,14 @@
 //! MXCSR (its Lisp code does not use the x87 unit), and switching it back costs a `fnclex`
 //! (tens of ns) per call. So only MXCSR goes back and forth: `stmxcsr` to read, `ldmxcsr`
 //! when it must change (about 4 ns each on the machine here); no fenv.h calls.
+//!
+//! What comes back to the caller is its control bits (trap masks, rounding, flush-to-zero,
+//! denormals-are-zero), exactly; its sticky exception flags are left cleared, Python's
+//! dropped. Loading an MXCSR whose flags are set is what costs: on the Xeon (KVM) here an
+//! `ldmxcsr` that sets a flag (the precision flag SBCL's own arithmetic leaves set, in
+//! practice always) took ~48 ns per call, against ~1 ns for one that clears them: the
+//! call of `str(i)` from SBCL went from 61 to 108 ns. A Lisp that reads its accrued
+//! exceptions (`sb-int:get-floating-point-modes`) sees them reset by each call into Python.
 //! `pmg_set_fp_switch(0)` turns the switch off, for the benchmark's same-run comparison
 //! only (Python then runs with the caller's traps: unsafe).
 
@@ -72,6 +80,12 @@ mod imp {
             FpWords(stmxcsr() as u64 | ((X87_MASKS as u64) << 32))
         }
 
+        /// These words with MXCSR's sticky flags cleared.
+        #[inline(always)]
+        pub fn without_flags(self) -> FpWords {
+            FpWords(self.0 & !(MXCSR_FLAGS as u64))
+        }
+
         #[inline(always)]
         pub fn mxcsr_masked(self) -> bool {
             self.mxcsr() & MXCSR_MASKS == MXCSR_MASKS
@@ -84,10 +98,12 @@ mod imp {
             ldmxcsr((self.mxcsr() | MXCSR_MASKS) & !MXCSR_FLAGS);
         }
 
-        /// Loads this MXCSR (dropping the sticky flags Python raised).
+        /// Loads this MXCSR's control bits, with every sticky flag cleared (those Python
+        /// raised, and the caller's own: setting a flag with `ldmxcsr` is the slow case,
+        /// see the module documentation).
         #[inline(always)]
         pub fn load_mxcsr(self) {
-            ldmxcsr(self.mxcsr());
+            ldmxcsr(self.mxcsr() & !MXCSR_FLAGS);
         }
 
         pub fn mask_x87() {
@@ -134,6 +150,16 @@ mod imp {
         pub fn read_mxcsr() -> FpWords {
             FpWords(0)
         }
+        /// These words with MXCSR's sticky flags cleared.
+        #[inline(always)]
+        pub fn without_flags(self) -> FpWords {
+            FpWords(self.0 & !(MXCSR_FLAGS as u64))
+        }
+
+        #[inline(always)]
+        pub fn without_flags(self) -> FpWords {
+            self
+        }
         #[inline(always)]
         pub fn mxcsr_masked(self) -> bool {
             true
@@ -155,7 +181,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static SWITCH: AtomicBool = AtomicBool::new(true);
 
 /// Guard for one entry from Lisp into Python: masks all traps now, restores the caller's
-/// MXCSR when dropped. (The hot path: one `stmxcsr` and two `ldmxcsr`.)
+/// MXCSR control bits, flags cleared, when dropped. (The hot path: one `stmxcsr` and two
+/// `ldmxcsr`, neither of which sets a flag.)
 pub(super) struct PyFpEnv {
     saved: FpWords,
     changed: bool,
@@ -182,8 +209,8 @@ impl PyFpEnv {
 impl Drop for PyFpEnv {
     #[inline(always)]
     fn drop(&mut self) {
-        // (a caller with traps masked gets its words back too: without Python's flags)
-        if self.changed || FpWords::read_mxcsr() != self.saved {
+        // (a caller with traps masked gets its control bits back too, without Python's flags)
+        if self.changed || FpWords::read_mxcsr() != self.saved.without_flags() {
             self.saved.load_mxcsr();
         }
     }

@@ -53,6 +53,7 @@ mod fpenv;
 mod interrupts;
 mod lifecycle;
 mod objects;
+mod pathcache;
 mod refcount;
 mod values;
 
@@ -68,6 +69,7 @@ pub use fpenv::{pmg_fp_words, pmg_set_fp_switch};
 pub use interrupts::*;
 pub use lifecycle::*;
 pub use objects::*;
+pub use pathcache::{PmgPathCache, pmg_path_cache_new};
 pub use refcount::*;
 pub use values::*;
 
@@ -412,9 +414,31 @@ unsafe fn flush_deferred() {
     }
 }
 
+/// What a runtime call returns, and how to drop it when the call must fail after all (a
+/// Lisp callback inside made a non-local exit and Python swallowed the exception).
+trait CallResult {
+    /// Releases what the value owns (a new reference).
+    fn discard(self);
+}
+
+impl CallResult for Obj {
+    fn discard(self) {
+        if !self.is_null() {
+            unsafe { ffi::Py_DECREF(self) };
+        }
+    }
+}
+
+macro_rules! plain_call_result {
+    ($($t:ty),*) => { $(impl CallResult for $t { fn discard(self) {} })* };
+}
+// (classified results, TAG_*: their object is dropped where it is delivered, see
+// `call::deliver`)
+plain_call_result!((), bool, c_int, i64);
+
 /// Runs `f` with the GIL, catching panics; `fail` is returned on any failure.
 #[inline]
-fn with_gil<R>(fail: R, f: impl FnOnce() -> Option<R>) -> R {
+fn with_gil<R: CallResult>(fail: R, f: impl FnOnce() -> Option<R>) -> R {
     with_gil_t(fail, |_| f())
 }
 
@@ -423,7 +447,7 @@ fn with_gil<R>(fail: R, f: impl FnOnce() -> Option<R>) -> R {
 /// is restored before returning. When a Lisp callback inside made a non-local exit, the
 /// call fails with "pymodgen.LispUnwind" whatever Python did with the exception.
 #[inline]
-fn with_gil_t<R>(fail: R, f: impl FnOnce(&'static Tls) -> Option<R>) -> R {
+fn with_gil_t<R: CallResult>(fail: R, f: impl FnOnce(&'static Tls) -> Option<R>) -> R {
     let fp = PyFpEnv::enter();
     let Some(g) = Gil::enter() else { return fail };
     let t = g.t;
@@ -443,9 +467,12 @@ fn with_gil_t<R>(fail: R, f: impl FnOnce(&'static Tls) -> Option<R>) -> R {
         interrupts::clear_trip();
     }
     if t.unwind_at.get() == t.depth.get() {
-        // (a new reference in a result dropped here is leaked: that only happens when
-        // Python swallowed the LispUnwind exception)
+        // Python swallowed the LispUnwind exception and returned: the call fails anyway
+        // (the exit resumes in Lisp), its result is dropped (still holding the GIL).
         t.unwind_at.set(0);
+        if let Some(v) = r {
+            v.discard();
+        }
         set_error("pymodgen.LispUnwind", UNWIND_MESSAGE, "");
         return fail;
     }

@@ -238,6 +238,7 @@ fn constructor(module: &str, name: String, class: &Class) -> FunctionView {
                         literal: None,
                         annotation: None,
                         type_: None,
+                        stub_annotation: None,
                     },
                     Param {
                         name: "kwargs".into(),
@@ -247,10 +248,12 @@ fn constructor(module: &str, name: String, class: &Class) -> FunctionView {
                         literal: None,
                         annotation: None,
                         type_: None,
+                        stub_annotation: None,
                     },
                 ],
                 returns: None,
                 return_type: None,
+                stub_returns: None,
                 overloads: Vec::new(),
                 type_source: None,
             };
@@ -288,10 +291,15 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
     // positional-or-keyword), which `%call-python-style` takes from `&rest %args` so that
     // they can also be given by keyword. Both show as required in the displayed lambda list.
     let mut required = Vec::new();
+    // What the displayed lambda list shows for `required` and `required_kw`: the variables,
+    // typed (see `arglist_var`).
+    let mut required_display = Vec::new();
     if let Some(s) = self_param {
         required.push(vars.claim(&names::param(s)));
+        required_display.push(required[0].clone());
     }
     let mut required_kw = Vec::new();
+    let mut required_kw_display = Vec::new();
     // The positional slots of `%args`, in order: `:keyword` when the parameter can also be
     // given by keyword, its quoted Python name when it is positional-only.
     let mut slots = Vec::new();
@@ -300,6 +308,7 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
     let mut optional_vars = Vec::new(); // (variable, lambda-list entry with supplied-p)
     let mut n_optional = 0usize;
     let mut rest: Option<String> = None;
+    let mut rest_display: Option<String> = None;
     let mut kwargs = false;
     let mut key_only = Vec::new(); // display entries
     let mut keys = Vec::new(); // (keyword, python name)
@@ -307,10 +316,14 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
     for p in &f.params {
         match p.kind {
             ParamKind::PositionalOnly if p.required && optional.is_empty() && required_kw.is_empty() => {
-                required.push(vars.claim(&names::param(&p.name)));
+                let var = vars.claim(&names::param(&p.name));
+                required_display.push(arglist_var(&var, p));
+                required.push(var);
             }
             ParamKind::PositionalOnly | ParamKind::PositionalOrKeyword if p.required && optional.is_empty() => {
-                required_kw.push(vars.claim(&names::param(&p.name)));
+                let var = vars.claim(&names::param(&p.name));
+                required_kw_display.push(arglist_var(&var, p));
+                required_kw.push(var);
                 // Keyword claimed after the loop (see below).
                 deferred.push((slots.len(), p));
                 slots.push(String::new());
@@ -323,7 +336,11 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
                 n_optional += 1;
                 slots.push(slot(&mut keywords, &mut keys, p));
             }
-            ParamKind::VarPositional => rest = Some(vars.claim(&names::param(&p.name))),
+            ParamKind::VarPositional => {
+                let var = vars.claim(&names::param(&p.name));
+                rest_display = Some(arglist_var(&var, p));
+                rest = Some(var);
+            }
             ParamKind::KeywordOnly => {
                 let var = vars.claim(&names::param(&p.name));
                 key_only.push(display_entry(&var, p));
@@ -374,7 +391,7 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
     } else {
         format!("({req} &rest %args)")
     };
-    let mut display = required.iter().chain(&required_kw).cloned().collect::<Vec<_>>().join(" ");
+    let mut display = required_display.iter().chain(&required_kw_display).cloned().collect::<Vec<_>>().join(" ");
     let mut push = |s: &str| {
         if !display.is_empty() {
             display.push(' ');
@@ -385,7 +402,7 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
         push("&optional");
         optional.iter().for_each(|o| push(o));
     }
-    if let Some(r) = &rest {
+    if let Some(r) = &rest_display {
         push("&rest");
         push(r);
     }
@@ -456,12 +473,33 @@ fn lisp_bool(b: bool) -> &'static str {
     if b { "cl:t" } else { "cl:nil" }
 }
 
-/// `var` or `(var default)` when the default is a literal Lisp can restate.
+/// `var` or `(var default)` when the default is a literal Lisp can restate; `var` typed
+/// (see [`arglist_var`]).
 fn display_entry(var: &str, p: &Param) -> String {
+    let var = arglist_var(var, p);
     match p.literal.as_ref().and_then(literal) {
         Some(value) => format!("({var} {value})"),
-        None => var.to_owned(),
+        None => var,
     }
+}
+
+/// Longest type text an arglist shows (longer ones end in `...`; the docstring has them whole).
+const ARGLIST_TYPE_CHARS: usize = 48;
+
+/// The variable as the displayed lambda list (SLIME's arglist) shows it: with the Python type
+/// when the parameter has one, as an uninterned symbol named `VAR: type` (`#:|TEXT: str|`,
+/// which SLIME prints as `text: str`); else the variable itself.
+fn arglist_var(var: &str, p: &Param) -> String {
+    let Some(text) = p.type_text() else { return var.to_owned() };
+    let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = if text.chars().count() > ARGLIST_TYPE_CHARS {
+        let cut: String = text.chars().take(ARGLIST_TYPE_CHARS - 3).collect();
+        format!("{}...", cut.trim_end())
+    } else {
+        text
+    };
+    let name = format!("{}: {text}", var.to_uppercase());
+    format!("#:|{}|", name.replace('\\', "\\\\").replace('|', "\\|"))
 }
 
 /// A Python literal as Lisp source, as the runtime lispifies it: `None` → `pymodgen:+py-none+`,
