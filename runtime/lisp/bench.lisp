@@ -5,7 +5,8 @@
 ;;;; runs its COMPILE-FILE output).
 
 (eval-when (:compile-toplevel :load-toplevel :execute)
-  (require :asdf)
+  (require :asdf))
+(eval-when (:compile-toplevel :load-toplevel :execute)
   (push (make-pathname :name nil :type nil :defaults (or *compile-file-truename* *load-truename*))
         asdf:*central-registry*)
   (handler-bind ((warning #'muffle-warning))
