@@ -25,7 +25,10 @@
   ;; typeshed's math.sqrt(x: _SupportsFloatOrIndex, /) -> float: the arglist shows the type
   (let ((arglist (%function-lambda-list (eval-string "'m:sqrt"))))
     (is (= 1 (length arglist)))
-    (is (eql 0 (search "X: " (symbol-name (first arglist)))))))
+    (if pymodgen::+declared-arglists+
+        (is (eql 0 (search "X: " (symbol-name (first arglist)))))
+        (skip "~A shows a declared lambda list only for functions compiled in a file (these are EVAL's)"
+              (lisp-implementation-type)))))
 
 (def-test numpy-readme ()
   (is (eq t (eval-string "(defpymodule \"numpy\" t :silent t)")))
