@@ -35,6 +35,7 @@
 (defmacro %vector-length (vector) `(length ,vector))
 (defmacro %memcpy (destination source n)
   `(cffi:foreign-funcall "memcpy" :pointer ,destination :pointer ,source :size ,n :pointer))
+(defmacro %mem-ref (pointer type offset) `(cffi:mem-ref ,pointer ,type ,offset))
 (defmacro %pointer-ref-8 (pointer offset) `(cffi:mem-ref ,pointer :uint8 ,offset))
 (defmacro %pointer-ref-16 (pointer offset) `(cffi:mem-ref ,pointer :uint16 ,offset))
 (defmacro %pointer-ref-32 (pointer offset) `(cffi:mem-ref ,pointer :uint32 ,offset))

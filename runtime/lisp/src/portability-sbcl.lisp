@@ -45,6 +45,10 @@ row-major order: what %VECTOR-POINTER takes."
   "memcpy(3) between foreign pointers."
   `(cffi:foreign-funcall "memcpy" :pointer ,destination :pointer ,source :size ,n :pointer))
 
+(defmacro %mem-ref (pointer type offset)
+  "CFFI:MEM-REF (SETF-able) of a constant TYPE at a computed OFFSET, open-coded."
+  `(cffi:mem-ref ,pointer ,type ,offset))
+
 (defmacro %pointer-ref-8 (pointer offset) `(sb-sys:sap-ref-8 ,pointer ,offset))
 (defmacro %pointer-ref-16 (pointer offset) `(sb-sys:sap-ref-16 ,pointer ,offset))
 (defmacro %pointer-ref-32 (pointer offset) `(sb-sys:sap-ref-32 ,pointer ,offset))

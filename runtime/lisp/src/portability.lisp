@@ -14,7 +14,7 @@
 ;;;;   %VECTOR-POINTER, %VECTOR-ADDRESS       data of a specialized simple vector / string
 ;;;;   %VECTOR-LENGTH                         its length (in inline fast calls)
 ;;;;   %ARRAY-STORAGE                         the vector behind a simple array of any rank
-;;;;   %POINTER-REF-8/16/32, %MEMCPY          raw memory
+;;;;   %MEM-REF, %POINTER-REF-8/16/32, %MEMCPY   raw memory (computed offsets)
 ;;;;   %FLOAT-NAN-P, %FLOAT-INFINITY-P, +DOUBLE-FLOAT-POSITIVE-INFINITY+ (and -NEGATIVE-,
 ;;;;   +SINGLE-FLOAT-...+)
 ;;;;   +CHEAP-COMPILE+                        whether COMPILE is fast (tests size themselves)
