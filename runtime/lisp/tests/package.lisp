@@ -27,6 +27,32 @@ format control with ARGUMENTS), never silently passed."
        (unwind-protect (progn (%set-float-traps (set-difference ,old ',traps)) ,@body)
          (%set-float-traps ,old)))))
 
+(defun leaf-suites (suite)
+  "The suites below SUITE that hold tests directly (a suite of suites is not one)."
+  (let ((subs (loop for name being the hash-keys of (it.bese.fiveam::tests suite)
+                    for test = (get-test name)
+                    when (typep test 'it.bese.fiveam::test-suite) collect test)))
+    (append (and (< (length subs) (hash-table-count (it.bese.fiveam::tests suite))) (list suite))
+            (mapcan #'leaf-suites subs))))
+
+(defun print-suite-counts (results)
+  "One line per suite of the root suite PYMODGEN: its passed, failed and skipped checks."
+  (let ((root (get-test 'pymodgen)))
+    (when root
+      (dolist (suite (sort (leaf-suites root) #'string< :key (lambda (s) (string (it.bese.fiveam::name s)))))
+        (let ((names (loop for name being the hash-keys of (it.bese.fiveam::tests suite)
+                           unless (typep (get-test name) 'it.bese.fiveam::test-suite) collect name))
+              (p 0) (f 0) (k 0))
+          (dolist (r results)
+            (let ((tc (ignore-errors (it.bese.fiveam::test-case r))))
+              (when (or (member (and tc (it.bese.fiveam::name tc)) names) (eq tc suite))
+                (typecase r
+                  (it.bese.fiveam::test-passed (incf p))
+                  (it.bese.fiveam::test-failure (incf f))
+                  (it.bese.fiveam::test-skipped (incf k))))))
+          (format t "~&suite ~(~A~) on ~A: ~D passed, ~D failed, ~D skipped~%"
+                  (it.bese.fiveam::name suite) (lisp-implementation-type) p f k))))))
+
 (defun report-results (results)
   "Prints fiveam's report of RESULTS, the skipped tests with their reasons, then as the LAST
 line `N passed, N failed` (counting fiveam checks). Returns T when nothing failed."
@@ -34,6 +60,7 @@ line `N passed, N failed` (counting fiveam checks). Returns T when nothing faile
         (failed (count-if (lambda (r) (typep r 'it.bese.fiveam::test-failure)) results))
         (skipped (remove-if-not (lambda (r) (typep r 'it.bese.fiveam::test-skipped)) results)))
     (explain! results)
+    (print-suite-counts results)
     (dolist (r skipped)
       (format t "~&SKIPPED ~(~A~) on ~A: ~A~%"
               (it.bese.fiveam::name (it.bese.fiveam::test-case r)) (lisp-implementation-type)
