@@ -1,11 +1,16 @@
 ;;;; bench.lisp -- calls/s of the pymodgen Lisp runtime against the same loops in native
 ;;;; Python, measured in the same process and run (Python's timeit through the embedded
 ;;;; interpreter). Every figure is the best of several repetitions. Run: scripts/lisp-bench
+;;;; (SBCL loads this file, compiling each form; ECL, whose LOAD of a source interprets it,
+;;;; runs its COMPILE-FILE output).
 
-(require :asdf)
-(push (make-pathname :name nil :type nil :defaults *load-truename*) asdf:*central-registry*)
-(handler-bind ((warning #'muffle-warning))
-  (asdf:load-system "pymodgen"))
+(eval-when (:compile-toplevel :load-toplevel :execute)
+  (require :asdf))
+(eval-when (:compile-toplevel :load-toplevel :execute)
+  (push (make-pathname :name nil :type nil :defaults (or *compile-file-truename* *load-truename*))
+        asdf:*central-registry*)
+  (handler-bind ((warning #'muffle-warning))
+    (asdf:load-system "pymodgen")))
 
 (defpackage #:pymodgen-bench (:use #:cl #:pymodgen))
 (in-package #:pymodgen-bench)
@@ -14,7 +19,7 @@
 (defparameter *reps* (let ((v (uiop:getenv "PYMODGEN_BENCH_REPS"))) (if v (parse-integer v) 60)))
 
 (defun now ()
-  "Monotonic clock in seconds (ns resolution; SBCL's internal real time is coarse here)."
+  "Monotonic clock in seconds (ns resolution; the Lisp's internal real time may be coarse)."
   (cffi:with-foreign-object (ts :int64 2)
     (cffi:foreign-funcall "clock_gettime" :int 1 :pointer ts :int) ; CLOCK_MONOTONIC
     (+ (cffi:mem-aref ts :int64 0) (* (cffi:mem-aref ts :int64 1) 1d-9))))
@@ -118,17 +123,16 @@ in this run: the same loops with the switch turned off (unsafe; only measured he
            (memcpy (unwind-protect
                         (let ((dst (make-array size :element-type 'double-float)))
                           (best-seconds ()
-                            (sb-sys:with-pinned-objects (dst)
-                              (cffi:foreign-funcall "memcpy" :pointer (sb-sys:vector-sap dst)
-                                                             :pointer src :size bytes :pointer))))
+                            (pymodgen::%with-pinned (dst)
+                              (pymodgen::%memcpy (pymodgen::%vector-pointer dst) src bytes))))
                      (cffi:foreign-free src))))
       (format t "~&numpy -> Lisp, ~:D doubles (~D MB): ~,2F GB/s (~,1F ms: allocation of the Lisp array ~,1F ms + copy); bare memcpy ~,2F GB/s~%"
               size (round bytes 1000000) (/ bytes copy 1d9) (* 1d3 copy) (* 1d3 alloc)
               (/ bytes memcpy 1d9)))))
 
 (pystart)
-(format t "~&pymodgen Lisp runtime benchmark -- SBCL ~A, Python ~{~A~^.~}~%"
-        (lisp-implementation-version) (subseq (pyversion-info) 0 3))
+(format t "~&pymodgen Lisp runtime benchmark -- ~A ~A, Python ~{~A~^.~}~%"
+        (lisp-implementation-type) (lisp-implementation-version) (subseq (pyversion-info) 0 3))
 (bench-calls)
 (bench-float-switch)
 (bench-arrays)

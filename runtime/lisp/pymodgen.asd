@@ -6,11 +6,24 @@ pymodgen-runtime C ABI): the py4cl2-cffi API, without segfaults."
   :version "0.1.0"
   :license "MIT OR Apache-2.0"
   :depends-on ("cffi" "trivial-garbage" "bordeaux-threads" "alexandria" "uiop")
+  ;; ECL: the runtime's foreign calls compile to direct C calls (CFFI's default there, the
+  ;; dynamic FFI, conses argument lists at each call). See src/portability-ecl.lisp.
+  :around-compile (lambda (compile)
+                    (let ((method (and (find-package "CFFI-SYS")
+                                       (find-symbol "*CFFI-ECL-METHOD*" "CFFI-SYS"))))
+                      (if method
+                          (progv (list method) '(:c/c++) (funcall compile))
+                          (funcall compile))))
   :serial t
   :components ((:file "package")
                (:module "src"
                 :serial t
                 :components ((:file "library")
+                             ;; the implementation's side of the portability layer
+                             ;; (interface: portability.lisp)
+                             (:file "portability-sbcl" :if-feature :sbcl)
+                             (:file "portability-ecl" :if-feature :ecl)
+                             (:file "portability-generic" :if-feature (:not (:or :sbcl :ecl)))
                              (:file "ffi")
                              (:file "portability")
                              (:file "core")
@@ -33,7 +46,8 @@ pymodgen-runtime C ABI): the py4cl2-cffi API, without segfaults."
 
 (defsystem "pymodgen/tests"
   :description "fiveam tests of the pymodgen Lisp runtime against real Python and numpy."
-  :depends-on ("pymodgen" "pymodgen/py4cl2-cffi" "fiveam" "iterate" "bordeaux-threads" "sb-posix" "sb-introspect")
+  :depends-on ("pymodgen" "pymodgen/py4cl2-cffi" "fiveam" "iterate" "bordeaux-threads"
+               (:feature :sbcl "sb-introspect"))
   :pathname "tests/"
   :serial t
   :components ((:file "package")

@@ -38,7 +38,7 @@ sweep's or the fixture's) and loads them."
 *PRINT-CASE* :DOWNCASE (CASE :DOWNCASE), which also lowers the upper-case letters of the
 types (`Callable` reads `callable`); with :UPCASE the types keep their case."
   (let ((*print-case* case) (*package* (find-package "KEYWORD")) (*print-right-margin* 1000))
-    (princ-to-string (sb-introspect:function-lambda-list (sym package name)))))
+    (princ-to-string (%function-lambda-list (sym package name)))))
 
 (defun doc (package name) (documentation (sym package name) 'function))
 
@@ -64,7 +64,7 @@ types (`Callable` reads `callable`); with :UPCASE the types keep their case."
   (is (search "Python: textwrap.wrap(text: str, width: int = 70, **kwargs" (doc "arglist-textwrap" "wrap")))
   (is (search ") -> list[str]" (doc "arglist-textwrap" "wrap")))
   ;; the typed symbols are uninterned: the package gains no symbols named after types
-  (let ((first (first (sb-introspect:function-lambda-list (sym "arglist-textwrap" "dedent")))))
+  (let ((first (first (%function-lambda-list (sym "arglist-textwrap" "dedent")))))
     (is (string= "TEXT: str" (symbol-name first)))
     (is (null (symbol-package first))))
   ;; and the call still takes its arguments as before
@@ -95,7 +95,7 @@ types (`Callable` reads `callable`); with :UPCASE the types keep their case."
 (def-test long-types-are-cut-in-arglists-not-in-docstrings ()
   ;; numpy.linalg: array-like parameters typed by unions of numpy's aliases
   (ensure-arglist-bindings "numpy.linalg" "ARGLIST-LINALG")
-  (let* ((arglist (sb-introspect:function-lambda-list (sym "arglist-linalg" "cholesky")))
+  (let* ((arglist (%function-lambda-list (sym "arglist-linalg" "cholesky")))
          (a (symbol-name (first arglist)))
          (doc (doc "arglist-linalg" "cholesky")))
     ;; cholesky(a: _ArrayLikeInt_co | _ArrayLikeFloat_co | _ArrayLikeComplex_co, /, *, upper: bool = False)
@@ -106,7 +106,7 @@ types (`Callable` reads `callable`); with :UPCASE the types keep their case."
     (is (search (subseq a (length "A: ") (- (length a) 3)) doc) "the docstring has the whole type: ~A" doc))
   (do-external-symbols (s "ARGLIST-LINALG")
     (when (fboundp s)
-      (dolist (entry (sb-introspect:function-lambda-list s))
+      (dolist (entry (%function-lambda-list s))
         (let* ((var (if (consp entry) (first entry) entry))
                (text (symbol-name var))
                (colon (search ": " text)))

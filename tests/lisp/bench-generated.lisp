@@ -4,6 +4,7 @@
 ;;;; function (the pycall-style DEFPYFUN of api.lisp), same process, best of 9. Not a test:
 ;;;; no timed assertions.
 ;;;;   sbcl --script tests/lisp/bench-generated.lisp      (PYMODGEN_BENCH_N: loop length)
+;;;;   ecl --norc --load tests/lisp/bench-generated.lisp --eval '(ext:quit)'   (or scripts/lisp-bench)
 
 (require :asdf)
 (let ((here (directory-namestring *load-truename*)))
@@ -39,12 +40,14 @@ runs on the same thread and is timed by the same clock.")
 (pymodgen-bindings-tests:load-generated
  (first (pymodgen-bindings-tests:generate '("builtins"))))
 
-;; The runtime's imported functions (api.lisp's pycall-style DEFPYFUN expansion).
+;; The runtime's imported functions (api.lisp's pycall-style DEFPYFUN expansion), compiled
+;; (COMPILE: ECL's EVAL would interpret them).
 (dolist (f '(("str" "IMPORTED-STR") ("round" "IMPORTED-ROUND")))
-  (eval (funcall (get 'defpyfun 'pymodgen::pycall-expander)
-                 `(defpyfun ,(first f) "builtins" :lisp-fun-name ,(second f)
-                            :lisp-package "PYMODGEN-BENCH-GENERATED")
-                 nil)))
+  (funcall (compile nil `(lambda ()
+                           ,(funcall (get 'defpyfun 'pymodgen::pycall-expander)
+                                     `(defpyfun ,(first f) "builtins" :lisp-fun-name ,(second f)
+                                                :lisp-package "PYMODGEN-BENCH-GENERATED")
+                                     nil)))))
 
 (defun native-seconds (n)
   "Best of *REPS* of the loop `for i in range(N): str(i)` in native Python, as a function

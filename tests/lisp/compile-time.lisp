@@ -18,6 +18,14 @@ the full warnings and the style warnings signalled (as condition objects)."
                  (compile nil `(lambda () ,form))))))
       (values f (nreverse warnings) (nreverse style)))))
 
+(defmacro unless-type-warnings (() &body body)
+  "BODY, which checks that the compiler warns about a declared result type used where
+another type is wanted; skipped (visibly) where the compiler does not infer types so."
+  `(if pymodgen::+compiler-warns-on-type-conflicts+
+       (progn ,@body)
+       (skip "~A's compiler does not warn about type conflicts it can prove (SBCL's does)"
+             (lisp-implementation-type))))
+
 (defun fixture-form (name &rest args)
   (ensure-fixture)
   `(,(sym "pymodgen_fixture" name) ,@args))
@@ -97,9 +105,11 @@ run-time argument error."
                  t))))))
 
 (def-test compiled-calls-behave-as-the-run-time-parser ()
-  ;; Every argument list up to length 4 over a small alphabet: values, the function's
-  ;; keywords, a keyword it does not take, a string key.
-  (let ((cases '(("add" :a :b) ("everything" :c :d :e) ("echo" :x) ("greet" :name :punctuation)
+  ;; Every argument list up to length 3 over a small alphabet: values, the function's
+  ;; keywords, a keyword it does not take, a string key. (Up to length 1 where COMPILE runs
+  ;; a C compiler for each call, ECL's: ~0.25 s a call here, 1,600 calls would take 7 min.)
+  (let ((max-depth (if pymodgen::+cheap-compile+ 3 1))
+        (cases '(("add" :a :b) ("everything" :c :d :e) ("echo" :x) ("greet" :name :punctuation)
                  ("keyword-only" :flag :count) ("type" :obj) ("match" :pattern :string :fn)))
         (checked 0) (failures '()))
     (loop for (name . keys) in cases
@@ -108,10 +118,10 @@ run-time argument error."
                           (incf checked)
                           (unless (same-outcome-p name args)
                             (push (cons name args) failures))
-                          (when (< depth 3)
+                          (when (< depth max-depth)
                             (dolist (a alphabet) (walk (append args (list a)) (1+ depth))))))
                  (walk '() 0))))
-    (is (> checked 1000))
+    (is (> checked (if (= max-depth 3) 1000 40)))
     (is (null failures) "~D of ~D calls differ, e.g. ~{~S~^, ~}" (length failures) checked
         (subseq failures 0 (min 10 (length failures))))))
 
@@ -209,9 +219,10 @@ with open(~S, 'w') as out:
                   (+ 1 (,(tw "dedent") (string-upcase "x")))
                   (+ 1 (funcall #',(tw "fill") "x"))
                   (char-upcase (,(tw "wrap") "a b c" 2))))
-    (multiple-value-bind (f warnings) (compile-conditions form)
-      (declare (ignore f))
-      (is (plusp (length warnings)) "~S compiles without a warning" form)))
+    (unless-type-warnings ()
+      (multiple-value-bind (f warnings) (compile-conditions form)
+        (declare (ignore f))
+        (is (plusp (length warnings)) "~S compiles without a warning" form))))
   ;; a right use compiles cleanly and runs
   (multiple-value-bind (f warnings style)
       (compile-conditions `(list (length (,(tw "dedent") "  ab")) (aref (,(tw "wrap") "a b c" 3) 0)))
@@ -259,9 +270,10 @@ with open(~S, 'w') as out:
     (multiple-value-bind (warnings style error) (load-generated (merge-pathnames "textwrap/" out) :force t)
       (is (null warnings)) (is (null style)) (is (null error) "~A" error)))
   (let ((dedent (sym "typeshed-textwrap" "dedent")))
-    (multiple-value-bind (f warnings) (compile-conditions `(+ 1 (,dedent "x")))
-      (declare (ignore f))
-      (is (plusp (length warnings)) "(+ 1 (textwrap:dedent \"x\")) compiles without a warning"))
+    (unless-type-warnings ()
+      (multiple-value-bind (f warnings) (compile-conditions `(+ 1 (,dedent "x")))
+        (declare (ignore f))
+        (is (plusp (length warnings)) "(+ 1 (textwrap:dedent \"x\")) compiles without a warning")))
     (is (search "textwrap.dedent(text: str) -> str" (documentation dedent 'function)))
     (is (search "Python: textwrap.dedent(text: str) -> str" (call-warning-text `(,dedent "x" "y"))))
     (is (equal "x" (funcall (compile nil `(lambda () (,dedent "  x"))))))))

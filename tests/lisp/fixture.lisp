@@ -26,7 +26,7 @@
 
 (def-test lambda-lists-are-faithful ()
   (ensure-fixture)
-  (flet ((arglist (name) (sb-introspect:function-lambda-list (sym "pymodgen_fixture" name)))
+  (flet ((arglist (name) (%function-lambda-list (sym "pymodgen_fixture" name)))
          (s (name) (intern (string-upcase name) "PYMODGEN_FIXTURE")))
     (is (equal `(,(s "a") ,(s "b")) (arglist "add")))
     ;; everything(a, b=2, /, c=3, *args, d, e=5, **kwargs)

@@ -2,6 +2,7 @@
 
 (defpackage #:pymodgen-bindings-tests
   (:use #:cl #:pymodgen #:fiveam)
+  (:import-from #:pymodgen #:%function-lambda-list) ; (the portability layer)
   (:export #:run-tests #:generate #:load-generated #:*out*))
 
 (in-package #:pymodgen-bindings-tests)
@@ -54,7 +55,7 @@ RELOADING: the system was loaded before, so redefinitions are expected, not coun
   (let ((warnings '()) (style '()))
     (handler-case
         (handler-bind ((style-warning (lambda (c)
-                                        (unless (and reloading (typep c 'sb-kernel:redefinition-warning))
+                                        (unless (and reloading (pymodgen::%redefinition-warning-p c))
                                           (push c style))
                                         (muffle-warning c)))
                        (warning (lambda (c)

@@ -4,7 +4,7 @@
 
 (defsystem "pymodgen-bindings-tests"
   :description "Tests of pymodgen's generated Common Lisp bindings."
-  :depends-on ("pymodgen" "fiveam" "sb-introspect")
+  :depends-on ("pymodgen" "fiveam" (:feature :sbcl "sb-introspect"))
   :serial t
   :components ((:file "package")
                (:file "fixture")

@@ -23,9 +23,12 @@
   (is (= 2 (eval-string "(m:sqrt 4)")))
   (is (= 3 (eval-string "(m:log 8 2)")))
   ;; typeshed's math.sqrt(x: _SupportsFloatOrIndex, /) -> float: the arglist shows the type
-  (let ((arglist (sb-introspect:function-lambda-list (eval-string "'m:sqrt"))))
+  (let ((arglist (%function-lambda-list (eval-string "'m:sqrt"))))
     (is (= 1 (length arglist)))
-    (is (eql 0 (search "X: " (symbol-name (first arglist)))))))
+    (if pymodgen::+declared-arglists+
+        (is (eql 0 (search "X: " (symbol-name (first arglist)))))
+        (skip "~A shows a declared lambda list only for functions compiled in a file (these are EVAL's)"
+              (lisp-implementation-type)))))
 
 (def-test numpy-readme ()
   (is (eq t (eval-string "(defpymodule \"numpy\" t :silent t)")))
@@ -66,7 +69,7 @@
   (let ((f (find-symbol "PY-SQRT" "PYMODGEN-BINDINGS-USER")))
     (is (= 4 (funcall f 16)))
     (is (search "square root" (documentation f 'function)))
-    (is (= 1 (length (sb-introspect:function-lambda-list f))))))
+    (is (= 1 (length (%function-lambda-list f))))))
 
 (def-test cached-fasl-does-not-run-the-generator ()
   (let* ((dir (merge-pathnames "fasl-test/" *out*))

@@ -13,6 +13,16 @@
 (defun lisp-keyword (name)
   (intern (string-upcase (substitute #\- #\_ name)) :keyword))
 
+(defun kwargs-plist (kwargs)
+  "The keyword arguments dict KWARGS (borrowed) as a plist of Lisp keywords and values, in
+Python's order (the order of the call)."
+  (cffi:with-foreign-objects ((k :uint8 +value-size+) (v :uint8 +value-size+) (pos :int64))
+    (setf (cffi:mem-ref pos :int64) 0)
+    (loop for r = (pmg-dict-next kwargs pos k v)
+          while (= r 1)
+          collect (lisp-keyword (lispify-value k nil)) collect (lispify-value v nil)
+          finally (when (minusp r) (signal-last-error)))))
+
 (defun dispatch-callback (handle args kwargs)
   ;; Runs with the GIL held by Python (the runtime marks it held for this thread).
   (let ((*in-gil* t) (*remote* nil) (*pinned-arrays* nil) (*shared-arrays* nil))
@@ -21,10 +31,7 @@
                (pos (if (cffi:null-pointer-p args)
                         nil
                         (let ((l (lispify-pointer args nil))) (if (listp l) l nil))))
-               (kw (unless (cffi:null-pointer-p kwargs)
-                     (let ((h (lispify-pointer kwargs nil)))
-                       (loop for k being the hash-keys of h using (hash-value v)
-                             collect (lisp-keyword k) collect v)))))
+               (kw (unless (cffi:null-pointer-p kwargs) (kwargs-plist kwargs))))
           (%pythonize (apply f (append pos kw))))
       (python-attribute-missing (c)
         (pmg-set-python-error 2 (princ-to-string c))
@@ -171,7 +178,7 @@ in order with Lisp output).")
 
 (defun init-runtime ()
   (set-constant-wrappers (check-pointer (pmg-none)) (check-pointer (pmg-container 0 0)))
-  (pmg-set-lisp-callback (cffi:callback lisp-dispatch))
+  (pmg-set-lisp-callback (%foreign-thread-callback (cffi:callback lisp-dispatch)))
   (setf (pyvalue "_pymodgen_src") +helper-code+)
   (raw-pyexec "import sys as _s, types as _t
 if '_pymodgen' not in _s.modules:
@@ -416,9 +423,10 @@ positionally, as in Python, or by the keyword of their lispified name (py4cl2-cf
           `(progn
              (defun ,symbol (&rest ,args)
                ,doc
-               (declare (dynamic-extent ,args)
-                        #+sbcl (sb-c::lambda-list ,lambda-list))
+               (declare (dynamic-extent ,args))
+               ,@(%arglist-declarations lambda-list)
                (%call-python-style ,cell nil ,args ,call-spec))
+             ,@(%arglist-forms symbol lambda-list)
              ',symbol))
         `(progn
            (defun ,symbol (&rest ,args)

@@ -14,7 +14,7 @@
 ;;; ------------------------------------------------------------------------------------
 ;;; Interned names
 
-(defvar *interned* (make-hash-table :test #'equal :synchronized t)
+(defvar *interned* (%make-synchronized-hash-table :test #'equal)
   "name string -> (generation . interned Python str pointer)")
 
 (defun intern-name (string)
@@ -53,7 +53,7 @@
 (defun make-name-cell (name)
   (%make-name-cell name (uiop:split-string name :separator ".")))
 
-(defvar *name-cells* (make-hash-table :test #'equal :synchronized t))
+(defvar *name-cells* (%make-synchronized-hash-table :test #'equal))
 
 (defun name-cell (name)
   (or (gethash name *name-cells*)
@@ -80,7 +80,7 @@
       (name-cell-path cell)
       (refresh-name-cell cell)))
 
-(defvar *designator-cells* (make-hash-table :test #'equal :synchronized t)
+(defvar *designator-cells* (%make-synchronized-hash-table :test #'equal)
   "string designator -> its name-cell, or its code-cell when it is Python code.")
 
 (defun designator-cell (string)
@@ -99,7 +99,7 @@ lambda ...): decided once per string."
     (code-cell designator)
     (name-cell designator)
     (pyobject-wrapper (pyobject-wrapper-pointer designator))
-    (sb-sys:system-area-pointer designator)
+    (%pointer designator)
     (symbol (name-cell (python-name designator)))))
 
 ;;; ------------------------------------------------------------------------------------
@@ -121,19 +121,19 @@ passed as their character data, pinned during the call)."
 (defun fill-immediate (buf i x)
   (let ((off (* i +arg-size+)))
     (macrolet ((put (tag type value)
-                 `(setf (cffi:mem-ref buf :int64 off) ,tag
-                        (cffi:mem-ref buf ,type (+ off 8)) ,value)))
+                 `(setf (%mem-ref buf :int64 off) ,tag
+                        (%mem-ref buf ,type (+ off 8)) ,value)))
       (typecase x
         ((signed-byte 64) (put +arg-i64+ :int64 x))
         (double-float (put +arg-f64+ :double x))
         (single-float (put +arg-f64+ :double (coerce x 'double-float)))
         (pyobject-wrapper (put +arg-borrowed+ :uint64 (pyobject-wrapper-address x)))
         ((simple-array character (*))
-         (put +arg-str4+ :uint64 (sb-sys:sap-int (sb-sys:vector-sap x)))
-         (setf (cffi:mem-ref buf :int64 (+ off 16)) (length x)))
+         (put +arg-str4+ :uint64 (%vector-address x))
+         (setf (%mem-ref buf :int64 (+ off 16)) (%vector-length x)))
         (simple-base-string
-         (put +arg-str1+ :uint64 (sb-sys:sap-int (sb-sys:vector-sap x)))
-         (setf (cffi:mem-ref buf :int64 (+ off 16)) (length x)))
+         (put +arg-str1+ :uint64 (%vector-address x))
+         (setf (%mem-ref buf :int64 (+ off 16)) (%vector-length x)))
         (t (put (if x +arg-true+ +arg-false+) :int64 0))))))
 
 (defun split-call-args (args)
@@ -154,7 +154,7 @@ passed as their character data, pinned during the call)."
   (if (null objects)
       (funcall thunk)
       (let ((o (car objects)))
-        (sb-sys:with-pinned-objects (o)
+        (%with-pinned (o)
           (call-with-pinned (cdr objects) thunk)))))
 
 ;;; ------------------------------------------------------------------------------------
@@ -201,17 +201,17 @@ passed as their character data, pinned during the call)."
     (let ((i 0) (out (cffi:inc-pointer buf (* +max-fast-args+ +arg-size+))))
       (declare (fixnum i))
       (dolist (x args) (fill-immediate buf i x) (incf i))
-      ;; Keep the arguments on the control stack for the duration of the call: on SBCL
-      ;; x86-64 (conservative stack) that keeps wrappers alive and pins the strings whose
-      ;; characters the runtime reads. Up to 4 arguments in locals, more in a stack vector.
+      ;; Keep the arguments alive and unmoved for the duration of the call (%WITH-PINNED):
+      ;; that keeps wrappers alive and pins the strings whose characters the runtime reads.
+      ;; Up to 4 arguments in locals, more in a stack vector.
       (if (<= n 4)
           (let ((a0 (first args)) (a1 (second args)) (a2 (third args)) (a3 (fourth args)))
-            (sb-sys:with-pinned-objects (a0 a1 a2 a3)
+            (%with-pinned (a0 a1 a2 a3)
               (call-and-convert target buf n out)))
           (let ((pins (make-array +max-fast-args+ :initial-element 0)))
             (declare (dynamic-extent pins))
             (replace pins args)
-            (sb-sys:with-pinned-objects (pins)
+            (%with-pinned (pins)
               (call-and-convert target buf n out)))))))
 
 (defun invoke-objects (target positional kwargs mode)
@@ -229,8 +229,8 @@ passed as their character data, pinned during the call)."
                  (if (and (immediate-p x) (null *pythonizers*))
                      (fill-immediate buf filled x)
                      (let ((p (%pythonize x)))
-                       (setf (cffi:mem-ref buf :int64 off) +arg-owned+
-                             (cffi:mem-ref buf :pointer (+ off 8)) p))))
+                       (setf (%mem-ref buf :int64 off) +arg-owned+
+                             (%mem-ref buf :pointer (+ off 8)) p))))
                (incf filled)))
         (unwind-protect
              (progn
@@ -284,8 +284,8 @@ passed as their character data, pinned during the call)."
   "Calls TARGET (name-cell, borrowed PyObject* or its address) with pycall-style ARGS."
   (declare (list args) (optimize speed (safety 0) (debug 0)))
   (unless *alive* (python-start-if-not-alive))
-  (when (typep target 'sb-sys:system-area-pointer)
-    (setf target (sb-sys:sap-int target)))
+  (when (typep target '%pointer)
+    (setf target (%pointer-address target)))
   (when (code-cell-p target)
     (return-from %invoke (invoke-code-cell target args)))
   (let ((n 0) (fast (and (null *pythonizers*) (null *remote*))))
@@ -347,7 +347,7 @@ symbol (its lowercased name). ARGS: positional values, then keyword arguments as
   (if (functionp python-callable)
       (apply python-callable args)          ; a Lisp function is called as it is
       ;; the designator (e.g. a wrapper) stays referenced until the call returns
-      (sb-sys:with-pinned-objects (python-callable)
+      (%with-pinned (python-callable)
         (%invoke (callable-target python-callable) args))))
 
 (defun %pycall-cell (cell &rest args)

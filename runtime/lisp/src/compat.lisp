@@ -36,8 +36,8 @@ quoted when it reads as a number or spans lines; a symbol is its Python name."))
   (with-default-translation (pycall "repr" object)))
 
 (defmethod py-repr ((f float))
-  (let ((text (cond ((sb-ext:float-nan-p f) "float('nan')")
-                    ((sb-ext:float-infinity-p f) (if (plusp f) "float('inf')" "-float('inf')"))
+  (let ((text (cond ((%float-nan-p f) "float('nan')")
+                    ((%float-infinity-p f) (if (plusp f) "float('inf')" "-float('inf')"))
                     (t (with-default-translation (pycall "repr" (coerce f 'double-float)))))))
     (if (typep f 'single-float)
         (format nil "__import__('numpy').float32(~A)" text)
@@ -72,7 +72,7 @@ True, NIL -> False, an all-upper-case name lowercased, - -> _."
 
 ;;; Values as pointers (py4cl2-cffi's starred functions return foreign pointers)
 
-(defvar *pointer-keepers* (make-hash-table :test #'equal :synchronized t)
+(defvar *pointer-keepers* (%make-synchronized-hash-table :test #'equal)
   "name -> wrapper of the last value PYVALUE* returned for it (keeps that pointer valid
 while the name is not looked up again, as a borrowed reference from the dict would be).")
 

@@ -36,13 +36,13 @@ process, i.e. one from before the Lisp image was saved -- was used."))
   (let ((p (pmg-error-part i)))
     (if (cffi:null-pointer-p p) "" (cffi:foreign-string-to-lisp p))))
 
-(defvar *callback-conditions* (make-hash-table :synchronized t)
+(defvar *callback-conditions* (%make-synchronized-hash-table)
   "id -> Lisp condition signalled inside a Python -> Lisp callback.")
 (defvar *callback-condition-counter* (list 0))
-(declaim (type (cons sb-ext:word t) *callback-condition-counter*))
+(declaim (type %counter-cell *callback-condition-counter*))
 (defun remember-callback-condition (condition)
   "Stores CONDITION; its id goes into the Python exception's message."
-  (let ((id (sb-ext:atomic-incf (car *callback-condition-counter*))))
+  (let ((id (%atomic-incf-car *callback-condition-counter*)))
     (when (> (hash-table-count *callback-conditions*) 1000)
       (clrhash *callback-conditions*))      ; exceptions Python swallowed
     (setf (gethash id *callback-conditions*) condition)

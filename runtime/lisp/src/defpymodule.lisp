@@ -429,7 +429,8 @@ packages renamed under LISP-PACKAGE, and the recorded check plist."
 (defun %recompile-system (system)
   "Recompiles the ASDF SYSTEM: now, or, when called while ASDF is loading (a nested
 COMPILE-SYSTEM :FORCE is refused), on its next load, by deleting its fasls."
-  (let ((session (find-symbol "*ASDF-SESSION*" "ASDF/SESSION")))
+  ;; (ASDF 3.3's session; older ASDFs, e.g. ECL's 3.1.8, allow the nested compilation)
+  (let ((session (and (find-package "ASDF/SESSION") (find-symbol "*ASDF-SESSION*" "ASDF/SESSION"))))
     (if (and session (boundp session) (symbol-value session))
         (labels ((walk (c)
                    (if (typep c 'asdf:parent-component)
@@ -460,7 +461,7 @@ COMPILE-SYSTEM :FORCE is refused), on its next load, by deleting its fasls."
 
 ;;; The reference's lambda lists mix &optional and &key (py4cl2-cffi compatibility): SBCL
 ;;; would note it with a style-warning, muffled here.
-(locally (declare #+sbcl (sb-ext:muffle-conditions style-warning))
+(%locally-muffling-style-warnings
 (defmacro defpymodule (pymodule-name &optional (import-submodules nil)
                        &key (cache t) (continue-ignoring-errors t)
                          (lisp-package nil) (reload t)
@@ -542,7 +543,7 @@ interpreter. Generated systems live under *DEFPYMODULE-DIRECTORY*."
     (list* (first defun) name
            (%substitute-package-symbols (cddr defun) (find-package private) package))))
 
-(locally (declare #+sbcl (sb-ext:muffle-conditions style-warning))
+(%locally-muffling-style-warnings
 (defmacro defpyfun (&whole whole fun-name &optional pymodule-name
                     &key (as fun-name) (cache t) (lisp-fun-name (lispify-name as))
                       (lisp-package *package*) (safety t)

@@ -5,16 +5,17 @@
 (in-package #:pymodgen)
 
 (defmacro defpmg (name ret &rest args)
-  "Defines the foreign function NAME as an inline Lisp function. The call runs with
-interrupts deferred (SB-SYS:WITHOUT-INTERRUPTS): an interrupt that unwound through the
-runtime's frames would leave the GIL taken and its bookkeeping wrong."
+  "Defines the foreign function NAME as a Lisp function (inline where
++INLINE-FOREIGN-CALLS+). The call runs with interrupts deferred (%WITHOUT-INTERRUPTS): an
+interrupt that unwound through the runtime's frames would leave the GIL taken and its
+bookkeeping wrong."
   (let* ((lisp-name (intern (string-upcase (substitute #\- #\_ name))))
          (raw-name (intern (format nil "%~A" lisp-name)))
          (params (mapcar #'first args)))
-    `(progn (declaim (inline ,raw-name ,lisp-name))
+    `(progn (declaim (inline ,raw-name ,@(and +inline-foreign-calls+ (list lisp-name))))
             (cffi:defcfun (,name ,raw-name) ,ret ,@args)
             (defun ,lisp-name ,params
-              (sb-sys:without-interrupts (,raw-name ,@params))))))
+              (%without-interrupts (,raw-name ,@params))))))
 
 ;; lifecycle and GIL
 (defpmg "pmg_initialize" :int (executable :string) (home :pointer))

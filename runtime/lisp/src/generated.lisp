@@ -210,18 +210,6 @@ not a declaration, so it stays under (SAFETY 0)."
     `(let ((,v ,form))
        (if (typep ,v ',type) ,v (%result-type-error ,v ',type ,module ,path ,signature)))))
 
-;;; Implementation-specific parts
-
-(defun arglist-declarations (arglist)
-  "Declarations that make the development environment show ARGLIST for a function."
-  #+sbcl `((declare (sb-c::lambda-list ,arglist)))
-  #-sbcl (progn arglist nil))
-
-(defmacro %with-pinned ((&rest objects) &body body)
-  "BODY with OBJECTS kept alive and unmoved (their data is read in place by the runtime)."
-  #+sbcl `(sb-sys:with-pinned-objects ,objects ,@body)
-  #-sbcl `(progn ,@objects ,@body))
-
 ;;; Definitions
 
 (defun %note-python-function (name info)
@@ -250,10 +238,11 @@ macro; at compile time as well as at load time."
        (defun ,name ,lambda-list
          ,doc
          ,@declarations
-         ,@(arglist-declarations arglist)
+         ,@(%arglist-declarations arglist)
          ,(if (eq returns t)
               `(progn ,@body)
               `(%checked-result ,returns ,module ,path ,signature (progn ,@body))))
+       ,@(%arglist-forms name arglist)
        ',name)))
 
 ;;; Argument parsing, at compile time and (through %CALL-PYTHON-STYLE-PARSED,

@@ -4,7 +4,7 @@
 ;;;; Interpreter order (design.md): PYMODGEN_PYTHON, PYO3_PYTHON, VIRTUAL_ENV, CONDA_PREFIX,
 ;;;; python3 on PATH. The chosen interpreter is asked once (a subprocess) for sysconfig
 ;;;; LIBDIR + INSTSONAME, sys.executable, sys.prefix and its version. Its libpython is
-;;;; dlopen'ed by full path with RTLD_GLOBAL (SBCL's default) before the cdylib, so the
+;;;; dlopen'ed by full path with RTLD_GLOBAL (CFFI's default) before the cdylib, so the
 ;;;; cdylib's NEEDED libpython3.X.so resolves to it (never to a distribution copy found
 ;;;; first by the loader) and numpy's extension modules find the C API.
 
@@ -100,8 +100,11 @@ Set PYMODGEN_PYTHON to the interpreter to use." (reverse tried))))
       (cffi:load-foreign-library (python-libpython python))
       (cffi:load-foreign-library lib)
       (let ((built (cffi:foreign-string-to-lisp
-                    (cffi:foreign-funcall "pmg_built_python_version" :pointer)))
-            (loaded (cffi:foreign-string-to-lisp (cffi:foreign-funcall "Py_GetVersion" :pointer))))
+                    (cffi:foreign-funcall-pointer
+                     (cffi:foreign-symbol-pointer "pmg_built_python_version") () :pointer)))
+            (loaded (cffi:foreign-string-to-lisp
+                     (cffi:foreign-funcall-pointer (cffi:foreign-symbol-pointer "Py_GetVersion")
+                                                   () :pointer))))
         (unless (string= built (python-major-minor python))
           (error "pymodgen: ~A was built for Python ~A but the chosen interpreter ~A is Python ~A.
 Rebuild it (cargo build --release -p pymodgen-runtime with PYO3_PYTHON=~A) or choose another

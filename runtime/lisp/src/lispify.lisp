@@ -30,7 +30,7 @@ operations on large datasets."
   "Like WITH-REMOTE-OBJECTS, but the value of the last form is converted to Lisp."
   `(lispify (with-remote-objects ,@body)))
 
-(defvar *type-lispifiers* (make-hash-table :test #'equal :synchronized t)
+(defvar *type-lispifiers* (%make-synchronized-hash-table :test #'equal)
   "Python qualified type name -> function of a PYOBJECT-WRAPPER (see DEFINE-LISPIFIER).")
 
 (defvar *builtin-overrides* nil
@@ -77,12 +77,12 @@ overridden (FINISH-CALL then classifies them itself)."
 (declaim (inline copy-str))
 (defun copy-str (kind len data)
   (declare (optimize speed (safety 0) (debug 0))
-           (type fixnum kind len) (type sb-sys:system-area-pointer data))
+           (type fixnum kind len) (type %pointer data))
   (let ((s (make-string len)))
     (case kind
-      (1 (dotimes (i len) (setf (schar s i) (code-char (sb-sys:sap-ref-8 data i)))))
-      (2 (dotimes (i len) (setf (schar s i) (code-char (sb-sys:sap-ref-16 data (* 2 i))))))
-      (t (dotimes (i len) (setf (schar s i) (code-char (sb-sys:sap-ref-32 data (* 4 i)))))))
+      (1 (dotimes (i len) (setf (schar s i) (code-char (%pointer-ref-8 data i)))))
+      (2 (dotimes (i len) (setf (schar s i) (code-char (%pointer-ref-16 data (* 2 i))))))
+      (t (dotimes (i len) (setf (schar s i) (code-char (%pointer-ref-32 data (* 4 i)))))))
     s))
 
 (defun pystr-to-lisp (pointer)
@@ -119,7 +119,7 @@ overridden (FINISH-CALL then classifies them itself)."
           (t nil))))
 
 (defun memcpy (dst src n)
-  (cffi:foreign-funcall "memcpy" :pointer dst :pointer src :size n :pointer))
+  (%memcpy dst src n))
 
 (defun ndarray-to-lisp (obj)
   "A fresh Lisp array with the contents of the numpy array OBJ (borrowed): one memcpy
@@ -142,9 +142,9 @@ into an array of the matching element type (bool -> T/NIL, object dtypes via tol
                    (et
                     (let ((a (make-array dims :element-type et)))
                       (when (plusp total)
-                        (let ((storage (sb-ext:array-storage-vector a)))
-                          (sb-sys:with-pinned-objects (storage)
-                            (memcpy (sb-sys:vector-sap storage) data
+                        (let ((storage (%array-storage a)))
+                          (%with-pinned (storage)
+                            (memcpy (%vector-pointer storage) data
                                     (* total (ainfo-itemsize info))))))
                       a))
                    (t (ndarray-via-tolist obj))))
@@ -220,8 +220,8 @@ ownership passes here."
                 (let* ((n (value-len v))
                        (a (make-array n :element-type '(unsigned-byte 8))))
                   (when (plusp n)
-                    (sb-sys:with-pinned-objects (a)
-                      (memcpy (sb-sys:vector-sap a) (value-data v) n)))
+                    (%with-pinned (a)
+                      (memcpy (%vector-pointer a) (value-data v) n)))
                   a)))
              ((= tag +tag-ndarray+)
               (or (shared-array-of obj) (ndarray-to-lisp obj)))
@@ -320,5 +320,5 @@ returned as they are."
     (pyobject-wrapper
      (let ((*remote* nil))
        (lispify-pointer (pyobject-wrapper-pointer object) nil)))
-    (sb-sys:system-area-pointer (let ((*remote* nil)) (lispify-pointer object nil)))
+    (%pointer (let ((*remote* nil)) (lispify-pointer object nil)))
     (t object)))

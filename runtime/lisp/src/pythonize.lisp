@@ -51,13 +51,13 @@ Python floats (float32 is not a float: time.sleep and others refuse it)."
 (defun lisp-string-to-python (s)
   (let ((s (if (typep s 'simple-string) s (coerce s 'simple-string))))
     (declare (simple-string s))
-    (sb-sys:with-pinned-objects (s)
+    (%with-pinned (s)
       (check-pointer
        (etypecase s
          ((simple-array character (*))
-          (pmg-str-from-kind 4 (sb-sys:vector-sap s) (length s)))
+          (pmg-str-from-kind 4 (%vector-pointer s) (length s)))
          (simple-base-string
-          (pmg-str-from-kind 1 (sb-sys:vector-sap s) (length s))))))))
+          (pmg-str-from-kind 1 (%vector-pointer s) (length s))))))))
 
 (defmethod pythonize ((o string)) (lisp-string-to-python o))
 
@@ -114,26 +114,28 @@ Python floats (float32 is not a float: time.sleep and others refuse it)."
   "A Python bytes object (a PYOBJECT-WRAPPER) holding the octets of the Lisp sequence
 OCTETS."
   (let ((v (coerce octets '(simple-array (unsigned-byte 8) (*)))))
-    (sb-sys:with-pinned-objects (v)
-      (wrap-new-reference (check-pointer (pmg-bytes (sb-sys:vector-sap v) (length v)))))))
+    (%with-pinned (v)
+      (wrap-new-reference (check-pointer (pmg-bytes (%vector-pointer v) (length v)))))))
 
 ;;; Arrays
 
 (defun array-dtype (array)
   "numpy dtype string for a specialized Lisp array, or NIL."
+  ;; (element types as the implementation names them: ECL says EXT:INTEGER64 for
+  ;; (signed-byte 64), SI:COMPLEX-DOUBLE-FLOAT for (complex double-float))
   (let ((et (array-element-type array)))
     (cond ((eq et 'double-float) "f8")
           ((eq et 'single-float) "f4")
-          ((equal et '(signed-byte 64)) "i8")
-          ((equal et '(signed-byte 32)) "i4")
-          ((equal et '(signed-byte 16)) "i2")
-          ((equal et '(signed-byte 8)) "i1")
-          ((equal et '(unsigned-byte 64)) "u8")
-          ((equal et '(unsigned-byte 32)) "u4")
-          ((equal et '(unsigned-byte 16)) "u2")
-          ((equal et '(unsigned-byte 8)) "u1")
-          ((equal et '(complex double-float)) "c16")
-          ((equal et '(complex single-float)) "c8")
+          ((equal et '#.(upgraded-array-element-type '(signed-byte 64))) "i8")
+          ((equal et '#.(upgraded-array-element-type '(signed-byte 32))) "i4")
+          ((equal et '#.(upgraded-array-element-type '(signed-byte 16))) "i2")
+          ((equal et '#.(upgraded-array-element-type '(signed-byte 8))) "i1")
+          ((equal et '#.(upgraded-array-element-type '(unsigned-byte 64))) "u8")
+          ((equal et '#.(upgraded-array-element-type '(unsigned-byte 32))) "u4")
+          ((equal et '#.(upgraded-array-element-type '(unsigned-byte 16))) "u2")
+          ((equal et '#.(upgraded-array-element-type '(unsigned-byte 8))) "u1")
+          ((equal et '#.(upgraded-array-element-type '(complex double-float))) "c16")
+          ((equal et '#.(upgraded-array-element-type '(complex single-float))) "c8")
           (t nil))))
 
 (defun dtype-size (dtype)
@@ -149,12 +151,12 @@ OCTETS."
   "A numpy array (new reference) over ARRAY's memory. ARRAY must be pinned by the caller
 for as long as Python uses the result."
   (let* ((dtype (array-dtype array))
-         (storage (sb-ext:array-storage-vector array))
+         (storage (%array-storage array))
          (rank (array-rank array)))
     (cffi:with-foreign-object (shape :int64 (max 1 rank))
       (dotimes (i rank) (setf (cffi:mem-aref shape :int64 i) (array-dimension array i)))
       (check-pointer
-       (pmg-array-over (sb-sys:vector-sap storage)
+       (pmg-array-over (%vector-pointer storage)
                        (* (array-total-size array) (dtype-size dtype))
                        dtype rank shape 1)))))
 
@@ -166,7 +168,7 @@ for as long as Python uses the result."
                                         :element-type (array-element-type array))))
                      (dotimes (i (array-total-size array) c)
                        (setf (row-major-aref c i) (row-major-aref array i)))))))
-    (sb-sys:with-pinned-objects (array)
+    (%with-pinned (array)
       (with-python-gil
         (let ((view (array-over-pinned array)))
           (unwind-protect (call-method-pointer view "copy" '())
@@ -220,7 +222,7 @@ complex128 when all elements are of that one type, else object."
     (pmg-incref p)
     p))
 
-(defmethod pythonize ((o sb-sys:system-area-pointer))
+(defmethod pythonize ((o #.+pointer-class+))
   (pmg-incref o)
   o)
 

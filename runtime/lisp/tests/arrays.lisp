@@ -59,7 +59,7 @@
     (is (= 9 (aref a 1 2))))
   (let ((a (pyeval "__import__('numpy').arange(6, dtype='int16')[::2]")))
     (is (equalp #(0 2 4) a))
-    (is (equal '(signed-byte 16) (array-element-type a))))
+    (is (equal (upgraded-array-element-type '(signed-byte 16)) (array-element-type a))))
   (is (equalp #("a" "b") (pyeval "__import__('numpy').array(['a', 'b'], dtype=object)")))
   (is (equalp #2A((1d0 2d0) (3d0 4d0)) (pyeval "__import__('numpy').array([[1.0, 2.0], [3.0, 4.0]])")))
   (is (= 5.0d0 (aref (pyeval "__import__('numpy').array(5.0)")))))

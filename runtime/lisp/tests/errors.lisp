@@ -113,23 +113,22 @@ cyc.append(cyc)")
 (test python-version-mismatch-is-a-clear-error
   ;; an "interpreter" claiming Python 3.99 while the runtime was built for this one
   (let* ((config pymodgen::*python-config*)
-         (fake (format nil "/tmp/pymodgen-fake-python-~D" (sb-posix:getpid))))
+         (fake (format nil "/tmp/pymodgen-fake-python-~D" (%getpid))))
     (with-open-file (s fake :direction :output :if-exists :supersede)
       (format s "#!/bin/sh~%printf '%s\\n' ~S ~S ~S 3.99.0 3.99~%"
               (pymodgen::python-executable config) (pymodgen::python-prefix config)
               (pymodgen::python-libpython config)))
-    (sb-posix:chmod fake #o755)
+    (uiop:run-program (list "chmod" "755" fake))
     (unwind-protect
          (let ((out (uiop:run-program
-                     (list "sbcl" "--noinform" "--non-interactive"
-                           "--eval" "(require :asdf)"
-                           "--eval" (format nil "(push #p~S asdf:*central-registry*)"
-                                            (namestring (asdf:system-source-directory "pymodgen")))
-                           "--eval" "(handler-case (progn (asdf:load-system \"pymodgen\") (print :loaded)) (error (c) (format t \"~&CAUGHT: ~A~%\" c)))")
-                     :output :string :error-output :output :ignore-error-status t
-                     :environment (cons (format nil "PYMODGEN_PYTHON=~A" fake)
-                                        (remove-if (lambda (e) (eql 0 (search "PYMODGEN_PYTHON=" e)))
-                                                   (sb-ext:posix-environ))))))
+                     ;; (env(1): UIOP:RUN-PROGRAM's :ENVIRONMENT is ignored by ECL's ASDF 3.1.8)
+                     (list* "env" (format nil "PYMODGEN_PYTHON=~A" fake)
+                      (%lisp-command
+                      (list "(require :asdf)"
+                            (format nil "(push #p~S asdf:*central-registry*)"
+                                    (namestring (asdf:system-source-directory "pymodgen")))
+                            "(handler-case (progn (asdf:load-system \"pymodgen\") (print :loaded)) (error (c) (format t \"~&CAUGHT: ~A~%\" c)))")))
+                     :output :string :error-output :output :ignore-error-status t)))
            (is (search "CAUGHT:" out) "~A" out)
            (is (search "was built for Python" out))
            (is (search "3.99" out)))

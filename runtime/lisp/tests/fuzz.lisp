@@ -53,10 +53,10 @@ every class but the known-failing ones."
 ;;; ------------------------------------------------------------------------------------
 ;;; Randomness: one random state per (seed, case, thread)
 
-(defvar *rs* (sb-ext:seed-random-state 0))
+(defvar *rs* (%seed-random-state 0))
 
 (defun fuzz-random-state (seed case &optional (thread 0))
-  (sb-ext:seed-random-state
+  (%seed-random-state
    (make-array 4 :element-type '(unsigned-byte 32)
                  :initial-contents (list (ldb (byte 32 0) seed) (ldb (byte 32 32) seed)
                                          (ldb (byte 32 0) case) (+ 7 thread)))))
@@ -71,17 +71,24 @@ every class but the known-failing ones."
 
 (defun double-bits (x)
   (declare (double-float x))
-  (logior (ash (ldb (byte 32 0) (sb-kernel:double-float-high-bits x)) 32)
-          (sb-kernel:double-float-low-bits x)))
+  (cffi:with-foreign-object (p :uint64)
+    (setf (cffi:mem-ref p :double) x)
+    (cffi:mem-ref p :uint64)))
 
 (defun bits-double (bits)
-  (let ((hi (ldb (byte 32 32) bits)))
-    (sb-kernel:make-double-float (if (>= hi (expt 2 31)) (- hi (expt 2 32)) hi)
-                                 (ldb (byte 32 0) bits))))
+  (cffi:with-foreign-object (p :uint64)
+    (setf (cffi:mem-ref p :uint64) (ldb (byte 64 0) bits))
+    (cffi:mem-ref p :double)))
 
-(defun single-bits (x) (ldb (byte 32 0) (sb-kernel:single-float-bits x)))
+(defun single-bits (x)
+  (cffi:with-foreign-object (p :uint32)
+    (setf (cffi:mem-ref p :float) x)
+    (cffi:mem-ref p :uint32)))
+
 (defun bits-single (bits)
-  (sb-kernel:make-single-float (if (>= bits (expt 2 31)) (- bits (expt 2 32)) bits)))
+  (cffi:with-foreign-object (p :uint32)
+    (setf (cffi:mem-ref p :uint32) (ldb (byte 32 0) bits))
+    (cffi:mem-ref p :float)))
 
 (defun nan-bits-p (bits) (and (= (ldb (byte 11 52) bits) #x7ff) (plusp (ldb (byte 52 0) bits))))
 
@@ -417,7 +424,7 @@ fz_helpers_loaded = True
   `(handler-case (handler-bind ((error (lambda (c)
                                          (when (and *fz-debug* (not (typep c 'pyerror)))
                                            (format *error-output* "~&~A~%" c)
-                                           (sb-debug:print-backtrace :count 40 :stream *error-output*)))))
+                                           (uiop:print-backtrace :count 40 :stream *error-output*)))))
                    (list :value ,form))
      (pyerror (c) (list :pyerror (pyerror-type c) (pyerror-message c) c))
      (error (c) (list :error c))))
@@ -658,7 +665,7 @@ fz_helpers_loaded = True
   (if (one-in 4)
       ;; inside a callback the Lisp modes are back: Lisp's own traps signal there
       (let ((r (outcome (pycall "fz_call" (lambda () (/ 1d0 *fz-zero*)))))
-            (traps (getf (sb-int:get-floating-point-modes) :traps)))
+            (traps (%float-traps)))
         (unless (if (member :divide-by-zero traps)
                     (and (eq (first r) :error) (typep (second r) 'division-by-zero))
                     (eq (first r) :value))
@@ -682,7 +689,7 @@ fz_helpers_loaded = True
   (let* ((keep (with-remote-objects (raw-pyeval "[1, 2, 3]")))
          (n (+ 10 (rnd 500))))
     (dotimes (i n) (with-remote-objects (pycall "fz_ident" (list i "x"))))
-    (when (one-in 2) (sb-ext:gc :full (one-in 2)))
+    (when (one-in 2) (tg:gc :full (one-in 2)))
     (pymodgen::pmg-flush)
     (let ((r (pycall "len" keep)))
       (unless (eql r 3) (format nil "a wrapper kept over ~D dropped ones: len gave ~A" n (short r))))))
@@ -750,14 +757,13 @@ fz_helpers_loaded = True
               (handler-case (short (princ-to-string c) 500) (error () "(unprintable)"))))))
 
 (defun health-check (modes)
-  "NIL when the image still works: str(42), the GIL not held, the Lisp float modes as
-before the case."
+  "NIL when the image still works: str(42), the GIL not held, the Lisp float traps
+(MODES) as before the case."
   (handler-case
       (cond ((not (equal "42" (pycall "str" 42))) "(pycall \"str\" 42) is wrong")
             ((/= 0 (pymodgen::pmg-gil-held)) "the GIL is still held after the case")
-            ((not (equal (getf modes :traps) (getf (sb-int:get-floating-point-modes) :traps)))
-             (format nil "the Lisp float traps changed from ~S to ~S" (getf modes :traps)
-                     (getf (sb-int:get-floating-point-modes) :traps))))
+            ((not (equal modes (%float-traps)))
+             (format nil "the Lisp float traps changed from ~S to ~S" modes (%float-traps))))
     (serious-condition (c) (format nil "health check: ~S ~A" (type-of c) (short (princ-to-string c) 300)))))
 
 (defun fuzz-case (seed case &key (classes (fuzz-default-classes)))
@@ -765,7 +771,7 @@ before the case."
 health check. Returns NIL or a failure description naming (seed, case)."
   (let* ((*rs* (fuzz-random-state seed case))
          (*fz-non-finite* (and (member :float-env classes) t))
-         (modes (sb-int:get-floating-point-modes))
+         (modes (%float-traps))
          (nsteps (1+ (rnd 4)))
          (failure nil) (done '()))
     (ensure-fuzz-helpers)
@@ -778,8 +784,8 @@ health check. Returns NIL or a failure description naming (seed, case)."
              (setf failure (run-step class seed case classes))
              (when failure (return))
              (case (rnd 4)
-               (0 (sb-ext:gc))
-               (1 (sb-ext:gc :full t) (pymodgen::pmg-flush))))
+               (0 (tg:gc))
+               (1 (tg:gc :full t) (pymodgen::pmg-flush))))
     (let ((health (health-check modes)))
       (when (or failure health)
         (format nil "seed ~D case ~D (steps ~{~(~A~)~^ ~}): ~A~@[; then ~A~]"
@@ -871,9 +877,9 @@ printer, and most of its float code, compute inexact results, e.g. (/ 1d0 3d0).)
 (test float-traps-configuration
   ;; In the trapping run (scripts/lisp-test's second SBCL) every trap is on, in new
   ;; threads too; in the default run SBCL's defaults are.
-  (let ((traps (getf (sb-int:get-floating-point-modes) :traps))
+  (let ((traps (%float-traps))
         (thread-traps (bt:join-thread
-                       (bt:make-thread (lambda () (getf (sb-int:get-floating-point-modes) :traps))))))
+                       (bt:make-thread (lambda () (%float-traps))))))
     (if (uiop:getenv "PYMODGEN_TEST_FLOAT_TRAPS")
         (is (null (set-exclusive-or traps +all-float-traps+)) "traps ~S" traps)
         (is (subsetp '(:overflow :invalid :divide-by-zero) traps) "traps ~S" traps))
@@ -881,8 +887,8 @@ printer, and most of its float code, compute inexact results, e.g. (/ 1d0 3d0).)
     ;; underflow and overflow in Python, under any of them, stay Python's
     (is (eql 0d0 (pycall "math.exp" -1000)))
     (is (eql 0d0 (raw-pyeval "1e-300 * 1e-300")))
-    (is (eql sb-ext:double-float-positive-infinity (raw-pyeval "1e300 * 1e300")))
-    (is (equal traps (getf (sb-int:get-floating-point-modes) :traps)))))
+    (is (eql +double-float-positive-infinity+ (raw-pyeval "1e300 * 1e300")))
+    (is (equal traps (%float-traps)))))
 
 (defparameter *float-traps-skipped-tests*
   '(;; FUZZ-FINDINGS F5: fails in this run only (2 of 2 full runs, 0 of 4 isolated ones):
@@ -895,7 +901,7 @@ printer, and most of its float code, compute inexact results, e.g. (/ 1d0 3d0).)
 as SBCL copies them, in the threads it makes), then runs every runtime suite but SKIP (the
 volume tests of STRESS are not about floats), and in them every test but SKIP-TESTS.
 Prints `N passed, N failed` last; T when nothing failed."
-  (sb-int:set-floating-point-modes :traps +all-float-traps+)
+  (%set-float-traps +all-float-traps+)
   (pystart)
   (let* ((suites (remove-if (lambda (s) (member s skip))
                             '(readme types errors arrays stress generated robustness fuzz)))

@@ -105,7 +105,7 @@
     (is (typep (pyeval "frozenset([1])") 'pyobject-wrapper)))
   (let ((b (pyeval "b'abc\\x00\\xff'")))
     (is (equalp #(97 98 99 0 255) b))
-    (is (equal '(simple-array (unsigned-byte 8) (5)) (type-of b))))
+    (is (equal `(simple-array ,(upgraded-array-element-type '(unsigned-byte 8)) (5)) (type-of b))))
   (is (equal "b'\\x01\\x02'" (pycall "repr" (pybytes #(1 2)))))
   (let ((o (pycall "object")))
     (is (typep o 'pyobject-wrapper))
@@ -203,7 +203,10 @@
   (is (equal "[1,2]" (funcall 'json-dumps (vector 1 2) :separators '("," ":"))))
   (is (search "Serialize" (documentation 'json-dumps 'function)))
   ;; the arglist shows typeshed's type too: #:|OBJ: Any|
-  (is (string= "OBJ: Any" (symbol-name (first (sb-introspect:function-lambda-list 'json-dumps)))))
+  (unless-skipped ((not pymodgen::+declared-arglists+)
+                   "~A shows a declared lambda list only for functions compiled in a file (this one is EVAL's)"
+                   (lisp-implementation-type))
+    (is (string= "OBJ: Any" (symbol-name (first (%function-lambda-list 'json-dumps))))))
   (signals error (funcall 'json-dumps)))
 
 (deftest misc-api
