@@ -382,6 +382,9 @@ fn main() {{
         let v = t::Vec_::new_with(py).x(3.0).y(4.0).call().unwrap();
         let w: t::Vec_<'_> = v.scaled(2.0).unwrap();
         println!("{{}} {{}}", t::Vec_::dot(py, &v, &w).unwrap(), t::Vec_::zero(py).unwrap().scaled(1.0).is_ok());
+        // `__iter__ -> Iterator[float]`: typed items
+        let xy: Vec<f64> = v.iter().unwrap().collect::<PyResult<_>>().unwrap();
+        println!("{{xy:?}}");
         let b = t::Box_::new(py, 1).unwrap();
         let size: i64 = b.size().unwrap();
         let label: String = b.label().unwrap();
@@ -403,7 +406,7 @@ fn main() {{
     assert_eq!(
         out,
         "0 1 slow [Fast, Slow]\nNone Some(\"HI\")\n[1.0, 2.0, 3.0]\n[1.5]\n3\n4x\n[(\"a\", 1), (\"b\", 2)]\n\
-         ababab 3.0\n50 true\n1 box 2\n6 [7]\n5.657\n"
+         ababab 3.0\n50 true\n[3.0, 4.0]\n1 box 2\n6 [7]\n5.657\n"
     );
 }
 
@@ -456,6 +459,11 @@ fn main() {{
         show(py, square.area());
         // Iterator[int] yielding a str: the item is the error, the iterator goes on.
         for item in l::numbers(py).unwrap() {{
+            show(py, item);
+        }}
+        // The same for a class's `__iter__` typed by its stub.
+        for item in p.iter().unwrap() {{
+            let item: PyResult<i64> = item;
             show(py, item);
         }}
     }});

@@ -266,6 +266,10 @@ pub struct Class {
     /// maps them to traits and methods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub protocols: Vec<String>,
+    /// Its `__iter__` (parameters without `self`), when an annotation or a stub types what it
+    /// returns (`Iterator[int]`): generated Rust yields items of that type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iter: Option<Function>,
 }
 
 /// A property or other attribute of a class.
@@ -504,7 +508,10 @@ impl Param {
     /// The type as text: the runtime's annotation, else the stub's text, else the tree's
     /// [`Type::python`]; `None` when untyped.
     pub fn type_text(&self) -> Option<String> {
-        self.annotation.clone().or_else(|| self.stub_annotation.clone()).or_else(|| self.type_.as_ref().map(Type::python))
+        self.annotation
+            .clone()
+            .or_else(|| self.stub_annotation.clone())
+            .or_else(|| self.type_.as_ref().map(Type::python))
     }
 }
 
@@ -745,7 +752,8 @@ mod tests {
         let bad = r#"{"types":[],"body":[{"name":"x","kind":"positional_only","required":true,"default":null,"annotation":null,"type":3}]}"#;
         let err = super::interned::from_json::<Vec<Param>>(bad).unwrap_err().to_string();
         assert!(err.contains("type index 3 out of range"), "{err}");
-        let plain = r#"{"name":"x","kind":"positional_only","required":true,"default":null,"annotation":null,"type":0}"#;
+        let plain =
+            r#"{"name":"x","kind":"positional_only","required":true,"default":null,"annotation":null,"type":0}"#;
         let err = serde_json::from_str::<Param>(plain).unwrap_err().to_string();
         assert!(err.contains("outside a file with a type table"), "{err}");
     }

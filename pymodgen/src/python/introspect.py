@@ -457,7 +457,7 @@ def describe_class(name, cls, skipped, modname):
     except Exception as e:  # noqa: BLE001
         skipped.append({"name": name + ".__init__", "reason": "%s: %s" % (type(e).__name__, e)})
     bases = [qualified(b) for b in cls.__bases__ if b is not object]
-    return {
+    described = {
         "name": name,
         "qualname": qualified(cls),
         "bases": bases,
@@ -467,6 +467,28 @@ def describe_class(name, cls, skipped, modname):
         "attributes": attributes,
         "protocols": protocols(cls),
     }
+    if "__iter__" in described["protocols"]:
+        it = iter_method(cls, types_of)
+        if it is not None:
+            described["iter"] = it
+    return described
+
+
+def iter_method(cls, types_of):
+    """`cls.__iter__` as a method record, when an annotation or a stub gives it a return type
+    (`Iterator[int]`: generated Rust then yields typed items); else None."""
+    owner = next((k for k in getattr(cls, "__mro__", ()) if k is not object and "__iter__" in vars(k)), None)
+    if owner is None:
+        return None
+    raw = vars(owner)["__iter__"]
+    try:
+        params, returns, source = signature(raw, ["__iter__"], drop_first=True)
+    except Exception:  # noqa: BLE001 - no signature: no typed items
+        return None
+    f = {"name": "__iter__", "doc": None, "signature_source": source, "kind": "method", "params": params,
+         "returns": returns, "return_type": None, "overloads": [], "type_source": None}
+    types_of.method(f, raw, raw)
+    return f if f.get("return_type") is not None else None
 
 
 def public_names(module, modname):

@@ -122,7 +122,7 @@ pub(crate) fn emit(
     }
 
     // Protocols (`__eq__` → PartialEq, `__len__` → len(), ...), named after the methods.
-    let protocols = protocol::emit(ctx, class, &quote!(#name), &mut inherent);
+    let protocols = protocol::emit(ctx, typer, class, path, &quote!(#name), &mut inherent);
     fns.extend(protocols.fns);
     let protocol_impls = protocols.impls;
     let derive = if protocols.debug { quote!(#[derive(Clone)]) } else { quote!(#[derive(Clone, Debug)]) };

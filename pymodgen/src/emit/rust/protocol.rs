@@ -6,7 +6,7 @@
 //! | `__eq__` and `__hash__` | also `Eq` and `Hash` (Python's `hash()`) |
 //! | `__lt__`, `__le__`, `__gt__`, `__ge__` | `PartialOrd` (`<` … `>=` are Python's own) |
 //! | `__len__` | `len(&self) -> PyResult<usize>` |
-//! | `__iter__` | `iter(&self) -> PyResult<Bound<PyIterator>>`, an iterator of `PyResult<Bound<PyAny>>` |
+//! | `__iter__` | `iter(&self) -> PyResult<Bound<PyIterator>>`, an iterator of `PyResult<Bound<PyAny>>`; with `__iter__ -> Iterator[T]` in the stubs and `T` typed (README, "Types"), `PyResult<TypedIter<T>>`, items `PyResult<T>` |
 //! | `__contains__` | `contains(&self, value) -> PyResult<bool>` |
 //! | `__getitem__` | `get_item(&self, key) -> PyResult<Bound<PyAny>>` |
 //! | `__repr__` | `Debug` (Python's `repr()`) |
@@ -20,7 +20,9 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::Ctx;
+use super::function::{self, Ret};
 use super::names::{Case, Scope, ident};
+use super::types::Typer;
 use crate::manifest::Class;
 
 /// What a class's protocols add: inherent methods, trait impls, and whether `Debug` is
@@ -34,7 +36,16 @@ pub(crate) struct Protocols {
 /// The protocol items of `class`, wrapped as `name`. Method names are allocated in
 /// `inherent` after the class's own methods, so a Python method named `len` keeps its name
 /// and the protocol method gets a suffix.
-pub(crate) fn emit(ctx: &Ctx, class: &Class, name: &TokenStream, inherent: &mut Scope) -> Protocols {
+/// `typer` and `path` (the wrapper's path, for `Self`) type the items of `__iter__` where the
+/// class's `iter` record says what it returns.
+pub(crate) fn emit(
+    ctx: &Ctx,
+    typer: &Typer<'_>,
+    class: &Class,
+    path: &[String],
+    name: &TokenStream,
+    inherent: &mut Scope,
+) -> Protocols {
     let rt = &ctx.rt;
     let private = &ctx.private;
     let has = |p: &str| class.protocols.iter().any(|x| x == p);
@@ -54,14 +65,32 @@ pub(crate) fn emit(ctx: &Ctx, class: &Class, name: &TokenStream, inherent: &mut 
     }
     if has("__iter__") {
         let f = ident(&inherent.name("iter", Case::Snake));
-        fns.push(quote! {
-            /// Python's `iter(self)`: an iterator of `PyResult<Bound<PyAny>>`, one item per
-            /// value Python yields (an exception while iterating is an `Err` item).
-            #[inline]
-            pub fn #f(&self) -> #rt::pyo3::PyResult<#rt::pyo3::Bound<'py, #rt::pyo3::types::PyIterator>> {
-                #any::try_iter(self.as_bound())
-            }
-        });
+        let function = format!("{}.__iter__", class.qualname);
+        let typed =
+            class.iter.as_ref().map(|it| function::ret_for(typer, it, Some((path, &class.qualname)), &function));
+        match typed {
+            Some(Ret::Iter { item, expected }) => fns.push(quote! {
+                /// Python's `iter(self)`: an iterator of `PyResult<T>`, one item per value
+                /// Python yields, typed as the stub says (an exception while iterating, or an
+                /// item of another type, a `TypeError` naming `__iter__`, is an `Err` item).
+                #[inline]
+                pub fn #f(&self) -> #rt::pyo3::PyResult<#rt::TypedIter<'py, #item>> {
+                    #private::returned_iter(
+                        #any::try_iter(self.as_bound()).map(#rt::pyo3::Bound::into_any),
+                        #function,
+                        #expected,
+                    )
+                }
+            }),
+            _ => fns.push(quote! {
+                /// Python's `iter(self)`: an iterator of `PyResult<Bound<PyAny>>`, one item per
+                /// value Python yields (an exception while iterating is an `Err` item).
+                #[inline]
+                pub fn #f(&self) -> #rt::pyo3::PyResult<#rt::pyo3::Bound<'py, #rt::pyo3::types::PyIterator>> {
+                    #any::try_iter(self.as_bound())
+                }
+            }),
+        }
     }
     if has("__contains__") {
         let f = ident(&inherent.name("contains", Case::Snake));
