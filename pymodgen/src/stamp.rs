@@ -59,7 +59,10 @@ impl Stamps {
         let Ok(stamp) = serde_json::from_str::<Stamp>(&text) else { return false };
         stamp.key == key
             && !stamp.files.is_empty()
-            && stamp.files.iter().all(|f| stamped(&out_dir.join(&f.path)).is_some_and(|(len, t)| len == f.len && t == f.mtime_ns))
+            && stamp
+                .files
+                .iter()
+                .all(|f| stamped(&out_dir.join(&f.path)).is_some_and(|(len, t)| len == f.len && t == f.mtime_ns))
     }
 
     /// Records that `out_dir` now holds `output`, made for `key`. A stamp that can't be

@@ -123,8 +123,10 @@ mod tests {
 
     #[test]
     fn basic_types() {
-        assert_eq!(result_type(&returning(Some(class("builtins.str")))).as_deref(),
-                   Some("(cl:or cl:string pymodgen:pyobject-wrapper)"));
+        assert_eq!(
+            result_type(&returning(Some(class("builtins.str")))).as_deref(),
+            Some("(cl:or cl:string pymodgen:pyobject-wrapper)")
+        );
         assert_eq!(result_type(&returning(Some(Type::None))).as_deref(), Some("pymodgen:pyobject-wrapper"));
         assert_eq!(
             result_type(&returning(Some(Type::Union { of: vec![class("builtins.int"), Type::None] }))).as_deref(),
