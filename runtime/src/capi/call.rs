@@ -174,38 +174,73 @@ unsafe fn result_value_t(r: Obj, out: &mut PmgValue, t: &Tls) -> c_int {
     }
 }
 
-unsafe fn do_call(
+/// One call as the C ABI receives it: `callable(*args[..nargs], **{kwnames[j]: args[nargs + j]})`.
+#[derive(Clone, Copy)]
+struct Call {
     callable: Obj,
     args: *const PmgArg,
     nargs: i64,
     kwnames: *const Obj,
     nkw: i64,
-    out: &mut PmgValue,
-    raw: bool,
-    t: &Tls,
-) -> Option<c_int> {
-    let n = (nargs + nkw) as usize;
-    if n >= INLINE || nkw > 0 {
-        return unsafe { do_call_kw(callable, args, nargs, kwnames, nkw, out, raw, t) };
+}
+
+impl Call {
+    fn len(&self) -> usize {
+        (self.nargs + self.nkw) as usize
+    }
+}
+
+#[inline(always)]
+unsafe fn do_call(c: Call, out: &mut PmgValue, raw: bool, t: &Tls) -> Option<c_int> {
+    if c.len() >= INLINE || c.nkw > 0 {
+        return unsafe { do_call_kw(c, out, raw, t) };
     }
     // Positional only, up to INLINE arguments: the hot path, on the stack, nothing zeroed.
     let mut inline = [MaybeUninit::<Obj>::uninit(); INLINE + 1];
-    let buf = inline.as_mut_ptr() as *mut Obj;
+    unsafe { call_in(inline.as_mut_ptr() as *mut Obj, c, out, raw, t) }
+}
+
+/// `do_call` with keyword arguments or more than INLINE arguments: the objects on the heap.
+#[cold]
+#[inline(never)]
+unsafe fn do_call_kw(c: Call, out: &mut PmgValue, raw: bool, t: &Tls) -> Option<c_int> {
+    let mut objs: Vec<Obj> = Vec::with_capacity(c.len() + 1);
+    unsafe { call_in(objs.as_mut_ptr(), c, out, raw, t) }
+}
+
+/// The call itself, with `buf` room for `c.len() + 1` objects (uninitialized).
+#[inline(always)]
+unsafe fn call_in(buf: *mut Obj, c: Call, out: &mut PmgValue, raw: bool, t: &Tls) -> Option<c_int> {
+    let n = c.len();
     unsafe {
-        if let Err(k) = marshal(args, n, buf) {
+        if let Err(k) = marshal(c.args, n, buf) {
             decref_all(buf.add(1), k);
             return None;
         }
-        let r = if nargs == 1 && callable == (&raw mut ffi::PyUnicode_Type).cast() {
+        let kwtuple = if c.nkw > 0 {
+            let Some(k) = kwnames_tuple(c.kwnames, c.nkw) else {
+                decref_all(buf.add(1), n);
+                return None;
+            };
+            k
+        } else {
+            null_mut()
+        };
+        let one = c.nkw == 0 && c.nargs == 1;
+        let r = if one && c.callable == (&raw mut ffi::PyUnicode_Type).cast() {
             // str(x): what CPython's own PRECALL_NO_KW_STR_1 specialization does
             ffi::PyObject_Str(*buf.add(1))
-        } else if nargs == 1 && callable == (&raw mut ffi::PyType_Type).cast() {
+        } else if one && c.callable == (&raw mut ffi::PyType_Type).cast() {
             // type(x): PRECALL_NO_KW_TYPE_1
             ffi::Py_NewRef(ffi::Py_TYPE(*buf.add(1)).cast())
         } else {
-            ffi::PyObject_Vectorcall(callable, buf.add(1), n | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET, null_mut())
+            let nargsf = c.nargs as usize | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET;
+            ffi::PyObject_Vectorcall(c.callable, buf.add(1), nargsf, kwtuple)
         };
         decref_all(buf.add(1), n);
+        if !kwtuple.is_null() {
+            ffi::Py_DECREF(kwtuple);
+        }
         let r = check(r)?;
         Some(deliver(r, out, raw, t))
     }
@@ -219,63 +254,26 @@ unsafe fn decref_all(objs: *const Obj, n: usize) {
     }
 }
 
-/// `do_call` with keyword arguments or more than INLINE arguments.
+/// The tuple of the `nkw` keyword names (borrowed str objects), or None (error set).
 #[cold]
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn do_call_kw(
-    callable: Obj,
-    args: *const PmgArg,
-    nargs: i64,
-    kwnames: *const Obj,
-    nkw: i64,
-    out: &mut PmgValue,
-    raw: bool,
-    t: &Tls,
-) -> Option<c_int> {
-    let n = (nargs + nkw) as usize;
-    let mut objs: Vec<Obj> = Vec::with_capacity(n + 1);
-    let buf = objs.as_mut_ptr();
+unsafe fn kwnames_tuple(kwnames: *const Obj, nkw: i64) -> Option<Obj> {
     unsafe {
-        if let Err(k) = marshal(args, n, buf) {
-            decref_all(buf.add(1), k);
+        let kwtuple = ffi::PyTuple_New(nkw as _);
+        if kwtuple.is_null() {
+            fetch_py_error();
             return None;
         }
-        let mut kwtuple = null_mut();
-        if nkw > 0 {
-            kwtuple = ffi::PyTuple_New(nkw as _);
-            if kwtuple.is_null() {
-                fetch_py_error();
-            } else {
-                for j in 0..nkw as usize {
-                    let name = *kwnames.add(j);
-                    if name.is_null() || ffi::PyUnicode_Check(name) == 0 {
-                        ffi::Py_DECREF(kwtuple);
-                        kwtuple = null_mut();
-                        set_error("TypeError", "call: keyword names must be str objects", "");
-                        break;
-                    }
-                    ffi::Py_INCREF(name);
-                    ffi::PyTuple_SET_ITEM(kwtuple, j as _, name);
-                }
-            }
-            if kwtuple.is_null() {
-                decref_all(buf.add(1), n);
+        for j in 0..nkw as usize {
+            let name = *kwnames.add(j);
+            if name.is_null() || ffi::PyUnicode_Check(name) == 0 {
+                ffi::Py_DECREF(kwtuple);
+                set_error("TypeError", "call: keyword names must be str objects", "");
                 return None;
             }
+            ffi::Py_INCREF(name);
+            ffi::PyTuple_SET_ITEM(kwtuple, j as _, name);
         }
-        let r = ffi::PyObject_Vectorcall(
-            callable,
-            buf.add(1),
-            nargs as usize | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
-            kwtuple,
-        );
-        decref_all(buf.add(1), n);
-        if !kwtuple.is_null() {
-            ffi::Py_DECREF(kwtuple);
-        }
-        let r = check(r)?;
-        Some(deliver(r, out, raw, t))
+        Some(kwtuple)
     }
 }
 
@@ -314,7 +312,8 @@ pub unsafe extern "C" fn pmg_call(
     }
     let out = unsafe { &mut *out };
     out.tag = TAG_ERROR;
-    with_gil_t(TAG_ERROR, |t| unsafe { do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t) })
+    let call = Call { callable, args, nargs, kwnames, nkw };
+    with_gil_t(TAG_ERROR, |t| unsafe { do_call(call, out, raw != 0, t) })
 }
 
 /// Resolves a dotted path given as interned str objects: `path[0]` is looked up in
@@ -471,7 +470,7 @@ pub unsafe extern "C" fn pmg_call_path_cached(
                 c
             }
         };
-        let r = do_call(callable, args, nargs, kwnames, nkw, out, raw != 0, t);
+        let r = do_call(Call { callable, args, nargs, kwnames, nkw }, out, raw != 0, t);
         ffi::Py_DECREF(callable);
         r
     })
