@@ -173,9 +173,9 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     // (module, manifests, how they were had, the text they were read from for a manifest file)
     let mut jobs: Vec<(String, Vec<Manifest>, &'static str, Vec<u8>)> = Vec::new();
     for path in &args.manifest {
-        let manifests = crate::load_manifest_file(path)?;
-        let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        jobs.push((manifests[0].module.clone(), manifests, "from manifest file", text));
+        let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io("reading", path, e))?;
+        let manifests = crate::parse_manifest_text(&text, path)?;
+        jobs.push((manifests[0].module.clone(), manifests, "from manifest file", text.into_bytes()));
     }
     for module in &args.modules {
         let start = Instant::now();

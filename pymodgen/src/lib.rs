@@ -130,8 +130,13 @@ pub fn load(module: &str, options: &Options) -> Result<Loaded> {
 /// (`--submodules`). Needs no Python.
 pub fn load_manifest_file(path: &std::path::Path) -> Result<Vec<Manifest>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
+    parse_manifest_text(&text, path)
+}
+
+/// [`load_manifest_file`] of `text`, already read from `path` (named in errors).
+pub fn parse_manifest_text(text: &str, path: &std::path::Path) -> Result<Vec<Manifest>> {
     let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|source| Error::Manifest { path: path.into(), source })?;
+        serde_json::from_str(text).map_err(|source| Error::Manifest { path: path.into(), source })?;
     let items = match value {
         serde_json::Value::Array(items) => items,
         other => vec![other],

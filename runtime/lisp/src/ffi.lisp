@@ -50,8 +50,6 @@ bookkeeping wrong."
 ;; calls
 (defpmg "pmg_call" :int (callable :pointer) (args :pointer) (nargs :int64)
   (kwnames :pointer) (nkw :int64) (out :pointer) (raw :int))
-(defpmg "pmg_call_path" :int (path :pointer) (npath :int64) (args :pointer) (nargs :int64)
-  (kwnames :pointer) (nkw :int64) (out :pointer) (raw :int))
 (defpmg "pmg_call_path_cached" :int (cache :pointer) (path :pointer) (npath :int64)
   (args :pointer) (nargs :int64) (kwnames :pointer) (nkw :int64) (out :pointer) (raw :int))
 (defpmg "pmg_path_cache_new" :pointer)
