@@ -43,6 +43,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicUsize, Ordering}
 
 use fpenv::{FpWords, PyFpEnv};
 
+mod abi;
 mod arrays;
 mod call;
 mod callbacks;
@@ -59,6 +60,7 @@ mod values;
 
 // The items of the submodules are the crate's Rust API (its tests use it); the `pmg_*`
 // functions are exported from the cdylib under the same names either way.
+pub use abi::*;
 pub use arrays::*;
 pub use call::*;
 pub use callbacks::*;
