@@ -54,6 +54,7 @@ pymodgen-capi C ABI): the py4cl2-cffi API, without segfaults."
                (:file "readme")
                (:file "types")
                (:file "errors")
+               (:file "abi")
                (:file "arrays")
                (:file "stress")
                (:file "generated")

@@ -121,8 +121,8 @@ passed as their character data, pinned during the call)."
 (defun fill-immediate (buf i x)
   (let ((off (* i +arg-size+)))
     (macrolet ((put (tag type value)
-                 `(setf (%mem-ref buf :int64 off) ,tag
-                        (%mem-ref buf ,type (+ off 8)) ,value)))
+                 `(setf (%mem-ref buf :int64 (+ off +arg-tag-offset+)) ,tag
+                        (%mem-ref buf ,type (+ off +arg-bits-offset+)) ,value)))
       (typecase x
         ((signed-byte 64) (put +arg-i64+ :int64 x))
         (double-float (put +arg-f64+ :double x))
@@ -130,10 +130,10 @@ passed as their character data, pinned during the call)."
         (pyobject-wrapper (put +arg-borrowed+ :uint64 (pyobject-wrapper-address x)))
         ((simple-array character (*))
          (put +arg-str4+ :uint64 (%vector-address x))
-         (setf (%mem-ref buf :int64 (+ off 16)) (%vector-length x)))
+         (setf (%mem-ref buf :int64 (+ off +arg-len-offset+)) (%vector-length x)))
         (simple-base-string
          (put +arg-str1+ :uint64 (%vector-address x))
-         (setf (%mem-ref buf :int64 (+ off 16)) (%vector-length x)))
+         (setf (%mem-ref buf :int64 (+ off +arg-len-offset+)) (%vector-length x)))
         (t (put (if x +arg-true+ +arg-false+) :int64 0))))))
 
 (defun split-call-args (args)
@@ -229,8 +229,8 @@ passed as their character data, pinned during the call)."
                  (if (and (immediate-p x) (null *pythonizers*))
                      (fill-immediate buf filled x)
                      (let ((p (%pythonize x)))
-                       (setf (%mem-ref buf :int64 off) +arg-owned+
-                             (%mem-ref buf :pointer (+ off 8)) p))))
+                       (setf (%mem-ref buf :int64 (+ off +arg-tag-offset+)) +arg-owned+
+                             (%mem-ref buf :pointer (+ off +arg-bits-offset+)) p))))
                (incf filled)))
         (unwind-protect
              (progn
@@ -250,8 +250,9 @@ passed as their character data, pinned during the call)."
           (unless called
             ;; a conversion failed: drop the objects made so far
             (dotimes (i filled)
-              (when (= (cffi:mem-ref buf :int64 (* i +arg-size+)) +arg-owned+)
-                (pmg-decref (cffi:mem-ref buf :pointer (+ 8 (* i +arg-size+)))))))))))
+              (let ((off (* i +arg-size+)))
+                (when (= (cffi:mem-ref buf :int64 (+ off +arg-tag-offset+)) +arg-owned+)
+                  (pmg-decref (cffi:mem-ref buf :pointer (+ off +arg-bits-offset+)))))))))))
       (if (<= n +max-fast-args+)
           ;; constant sizes: stack allocation
           (cffi:with-foreign-objects ((buf :uint8 (* +max-fast-args+ +arg-size+))

@@ -18,6 +18,10 @@
 (defvar *python-config* nil "The chosen interpreter (a PYTHON-CONFIG), once loaded.")
 (defvar *runtime-library-path* nil "Pathname of the loaded libpymodgen_capi.so.")
 
+(defconstant +abi-version+ 1
+  "The version of the C ABI this Lisp code is written for: the library's pmg_abi_version
+(ABI_VERSION in runtime/capi/src/abi.rs) must return it.")
+
 (defun getenv* (name)
   (let ((v (uiop:getenv name)))
     (and v (plusp (length v)) v)))
@@ -93,6 +97,15 @@ Set PYMODGEN_PYTHON to the interpreter to use." (reverse tried))))
           (or (probe-file p)
               (error "pymodgen: ~A is still missing after cargo build" p))))))
 
+(defun check-abi-version (lib version)
+  "Refuses the library LIB when the C ABI VERSION it reports (NIL: it has no
+pmg_abi_version) is not the one this Lisp code is written for."
+  (unless (eql version +abi-version+)
+    (error "pymodgen: ~A implements C ABI version ~A, but this Lisp runtime expects version ~D.
+Use the library of the same pymodgen version as the Lisp code: rebuild it from this source
+tree (cargo build --release -p pymodgen-capi), or point PYMODGEN_RUNTIME_LIB at a matching one."
+           lib (or version "none (it predates pmg_abi_version)") +abi-version+)))
+
 (defun load-libraries ()
   "Loads the chosen interpreter's libpython and the runtime cdylib (once)."
   (unless *python-config*
@@ -100,6 +113,8 @@ Set PYMODGEN_PYTHON to the interpreter to use." (reverse tried))))
            (lib (runtime-library-path python)))
       (cffi:load-foreign-library (python-libpython python))
       (cffi:load-foreign-library lib)
+      (check-abi-version lib (let ((f (cffi:foreign-symbol-pointer "pmg_abi_version")))
+                               (and f (cffi:foreign-funcall-pointer f () :int64))))
       (let ((built (cffi:foreign-string-to-lisp
                     (cffi:foreign-funcall-pointer
                      (cffi:foreign-symbol-pointer "pmg_built_python_version") () :pointer)))
