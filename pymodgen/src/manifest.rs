@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the manifest format (the `schema` key).
-pub const SCHEMA: u32 = 2;
+pub const SCHEMA: u32 = 3;
 
 /// Everything pymodgen knows about one Python module.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -163,6 +163,9 @@ pub enum SignatureSource {
     Ufunc,
     /// The first line of the docstring, parsed.
     Docstring,
+    /// The stub's `def` (its overloads merged into one signature that accepts each), when
+    /// the runtime gives none (`datetime.date.today`). Since schema 3.
+    Stub,
     /// Nothing known: `(*args, **kwargs)`.
     Fallback,
 }
