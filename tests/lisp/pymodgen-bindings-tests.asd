@@ -12,5 +12,6 @@
                (:file "change")
                (:file "compile-time")
                (:file "arglists")
+               (:file "classmethods")
                (:file "sweep"))
   :perform (test-op (o c) (uiop:symbol-call :pymodgen-bindings-tests :run-tests)))
