@@ -473,10 +473,56 @@ fn main() {{
 "#
         ),
     );
+    assert_eq!(out, "1\n-1\n{'a': 0, 'b': 0}\n{'x': None}\nb'AB'\n{97: 120, 98: 121} {97: 'z'}\n{97: 98, 99: None}\n");
+}
+
+/// A module of adversarial names, docstrings, defaults and Literal values
+/// (`tests/fixtures/python/pymodgen_adversarial`): its crate compiles and documents with
+/// `-D warnings` (bare CRs, control and bidi characters, `*/`, fences and HTML in doc comments;
+/// keywords, `None`/`none`/`NONE`, digits, empty and control-character Literal values as
+/// variants), and the values round-trip exactly.
+#[test]
+fn adversarial_fixture() {
+    let dir = generate("pymodgen_adversarial", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_pymodgen_adversarial as a;
+fn main() {{
+    Python::attach(|py| {{
+        // Case-folding duplicates of a prelude name: None_, None2, None3; the values are exact.
+        let m = [a::Mode::None_, a::Mode::None2, a::Mode::None3, a::Mode::Empty, a::Mode::Ud, a::Mode::Self2];
+        println!("{{:?}}", m.iter().map(|v| v.as_str()).collect::<Vec<_>>());
+        println!("{{}}", a::Mode::ALL.len());
+        let back: a::LiteralNamesResult = a::literal_names_with(py).mode(a::Mode::None2).call().unwrap();
+        println!("{{back:?}} {{:?}}", a::literal_names(py).unwrap());
+        // A Literal value that is a bare CR goes to Python and back as itself.
+        println!("{{:?}}", a::Self_::r(py, a::X::Ud).unwrap());
+        println!("{{:?}}", a::r(py, 1, 2, 3, 4, 5).unwrap().len());
+        let d = a::defaults(py).unwrap();
+        println!("{{:?}} {{}}", d[0].extract::<String>().unwrap(), d[9].extract::<String>().is_err());
+        println!("{{}} {{}}", a::n1st(py).unwrap(), a::item(py).unwrap());
+        println!("{{:?}}", a::Self_::new_2(py).unwrap().type_with().r#type("Type").call().unwrap());
+    }});
+}}
+"#
+        ),
+    );
     assert_eq!(
         out,
-        "1\n-1\n{'a': 0, 'b': 0}\n{'x': None}\nb'AB'\n{97: 120, 98: 121} {97: 'z'}\n{97: 98, 99: None}\n"
+        "[\"None\", \"none\", \"NONE\", \"\", \"\\r\", \"Self\"]\n43\nNone2 None_\n\"\\r\"\n12\n\
+         \"\\r\\n\\0\\\"\\\\\" true\n1 日本\nSome(\"Type\")\n"
     );
+    // rustdoc reads the doc comments as markdown and HTML: no warning either.
+    let doc = Command::new(env!("CARGO"))
+        .args(["doc", "--no-deps", "-q"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", work_dir().join("target"))
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .output()
+        .unwrap();
+    assert!(doc.status.success(), "cargo doc: {}", String::from_utf8_lossy(&doc.stderr));
 }
 
 /// A stub that lies gives a TypeError naming the function, the stub's type and what came

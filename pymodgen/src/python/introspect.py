@@ -760,9 +760,16 @@ def main(argv):
         result = interned(introspect(argv[4], generator, argv[3] == "1"))
     else:
         raise SystemExit("pymodgen introspect: unknown mode %r" % mode)
-    with open(out_path, "w", encoding="utf-8") as f:
-        # One shot, so the C encoder runs (json.dump is pure Python); compact: numpy's is big.
-        f.write(json.dumps(result, ensure_ascii=False, separators=(",", ":")))
+    # One shot, so the C encoder runs (json.dump is pure Python); compact: numpy's is big.
+    text = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a docstring or default written with `\ud800`): no UTF-8 for it, nor
+        # a Rust string. It becomes U+FFFD; a pair split in two code points joins again.
+        data = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+    with open(out_path, "wb") as f:
+        f.write(data)
     os._exit(0)  # skip interpreter teardown: atexit handlers of the module may hang or print
 
 

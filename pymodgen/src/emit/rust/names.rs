@@ -165,10 +165,16 @@ impl Scope {
         if case == Case::Camel { self.unique_camel(base) } else { self.unique(base) }
     }
 
-    /// Like [`Scope::unique`], with a bare number suffix (`Bool2`), as camel case wants.
+    /// Like [`Scope::unique`], with a bare number suffix (`Bool2`), as camel case wants: a
+    /// name escaped with `_` (`None_`) numbers without it (`None2`, not `None_2`, which the
+    /// `non_camel_case_types` lint refuses).
     fn unique_camel(&mut self, s: String) -> String {
-        let sep = if s.ends_with(|c: char| c.is_ascii_digit()) { "_" } else { "" };
-        self.unique_with(s, sep)
+        if self.taken.insert(s.clone()) {
+            return s;
+        }
+        let stem = s.trim_end_matches('_');
+        let sep = if stem.ends_with(|c: char| c.is_ascii_digit()) { "_" } else { "" };
+        (2..).map(|n| format!("{stem}{sep}{n}")).find(|c| self.taken.insert(c.clone())).expect("an unbounded range")
     }
 
     /// Makes `s` unique in this scope.
@@ -207,5 +213,11 @@ mod tests {
         assert_eq!(s.name("E", Case::Shouty), "E_2");
         assert_eq!(s.name("2d", Case::Snake), "n2d");
         assert_eq!(s.name("Option", Case::Camel), "Option_");
+        // A second `None` after case folding: `None2`, never `None_2`.
+        assert_eq!(s.name("None", Case::Camel), "None_");
+        assert_eq!(s.name("none", Case::Camel), "None2");
+        assert_eq!(s.name("NONE", Case::Camel), "None3");
+        assert_eq!(s.name("x1", Case::Camel), "X1");
+        assert_eq!(s.name("X1", Case::Camel), "X1_2");
     }
 }
