@@ -105,6 +105,23 @@ pub(crate) fn base(name: &str, case: Case) -> String {
         Case::Shouty => trimmed.to_shouty_snake_case(),
     };
     s.retain(|c| c.is_ascii_alphanumeric() || c == '_');
+    // Dropped characters can leave `__` or an edge `_` (`k_日_a`, `日_b`): the case lints refuse
+    // the first, and the second is not the name.
+    while s.contains("__") {
+        s = s.replace("__", "_");
+    }
+    let s_trimmed = s.trim_matches('_');
+    if s_trimmed.len() != s.len() {
+        s = s_trimmed.to_owned();
+    }
+    // A word that started with a letter without case (`日list`) is left lower case once that
+    // letter is dropped: camel case starts upper case.
+    if case == Case::Camel {
+        if let Some(first) = s.get(..1) {
+            let upper = first.to_ascii_uppercase();
+            s.replace_range(..1, &upper);
+        }
+    }
     if s.is_empty() {
         s = match case {
             Case::Camel => "Item".into(),
@@ -113,7 +130,7 @@ pub(crate) fn base(name: &str, case: Case) -> String {
         };
     }
     if s.starts_with(|c: char| c.is_ascii_digit()) {
-        s.insert(0, if case == Case::Camel { 'N' } else { 'n' });
+        s.insert(0, if case == Case::Snake { 'n' } else { 'N' });
     }
     if SUFFIX_KEYWORDS.contains(&s.as_str()) || SHADOWED.contains(&s.as_str()) || s.starts_with("__pymodgen") {
         s.push('_');
@@ -219,5 +236,9 @@ mod tests {
         assert_eq!(s.name("NONE", Case::Camel), "None3");
         assert_eq!(s.name("x1", Case::Camel), "X1");
         assert_eq!(s.name("X1", Case::Camel), "X1_2");
+        assert_eq!(s.name("日match", Case::Camel), "Match");
+        assert_eq!(s.name("k_日_a", Case::Snake), "k_a");
+        assert_eq!(s.name("日_b", Case::Snake), "b");
+        assert_eq!(s.name("1_t", Case::Shouty), "N1_T");
     }
 }
