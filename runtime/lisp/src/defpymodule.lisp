@@ -483,6 +483,10 @@ looked up again after PYSTOP/PYSTART). SILENT: prints status lines when NIL.
 The generator is found as *PYMODGEN-EXECUTABLE* describes; it is given the runtime's
 interpreter. Generated systems live under *DEFPYMODULE-DIRECTORY*."
   (declare (ignore safety))
+  (%check-argument defpymodule pymodule-name string
+                   "a Python module name (a string such as \"numpy\" or \"matplotlib.pyplot\")")
+  (%check-argument defpymodule lisp-package (or null string symbol)
+                   "NIL or a package name (a string or a symbol) for :LISP-PACKAGE")
   (let ((lisp-package (and lisp-package (string-upcase (string lisp-package)))))
     (when lisp-package (%check-lisp-package lisp-package))
     (cond
@@ -555,6 +559,17 @@ AS: the Lisp-side name to derive LISP-FUN-NAME from. CACHE: if non-NIL the funct
 generated at macroexpansion time, else when the form is evaluated. LISP-PACKAGE: where
 LISP-FUN-NAME is interned. SAFETY: accepted for compatibility (calls are always safe)."
   (declare (ignore safety))
+  (%check-argument defpyfun fun-name string
+                   "a Python function name (a string such as \"sqrt\" or \"math.sqrt\")")
+  (%check-argument defpyfun pymodule-name (or null string)
+                   "NIL or a Python module name (a string such as \"math\")")
+  (%check-argument defpyfun as string "a Python name (a string) for :AS")
+  (%check-argument defpyfun lisp-fun-name (or string symbol)
+                   "a function name (a string or a symbol) for :LISP-FUN-NAME")
+  (unless (or (packagep lisp-package)
+              (and (typep lisp-package '(or string symbol character)) (find-package lisp-package)))
+    (%bad-argument 'defpyfun lisp-package '(or package string symbol)
+                   "a package, or the name of an existing one, for :LISP-PACKAGE"))
   (flet ((fallback ()
            (let ((expander (get 'defpyfun 'pycall-expander)))
              (if expander
