@@ -309,8 +309,11 @@ for as long as Python uses the result."
            (with-new-container (l 1 (length o)) (fill-container l o) l)))
         (t ;; a general multi-dimensional array: a numpy array of the one numeric type all its
            ;; elements share (so #2A((1d0 2d0) (3d0 4d0)) is float64), else of objects
+         ;; (the dtype as a Python str already: a pythonizer of strings or vectors must not
+         ;; turn it into something else)
          (call-to-pointer (name-cell "numpy.array") (list (nested-lists o))
-                          (list "dtype" (uniform-dtype o))))))
+                          (list "dtype" (wrap-new-reference
+                                         (lisp-string-to-python (uniform-dtype o))))))))
 
 (defun uniform-dtype (array)
   "The numpy dtype that holds every element of ARRAY exactly: float64, float32, int64 or
