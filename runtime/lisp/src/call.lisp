@@ -26,16 +26,18 @@
           (setf (gethash string *interned*) (cons *generation* p))
           p))))
 
-(defun python-name (designator)
-  "Python name for a string or symbol (:foo-bar -> \"foo_bar\")."
-  (etypecase designator
+(defun python-name (designator &optional function)
+  "Python name for a string or symbol (:foo-bar -> \"foo_bar\"). FUNCTION names the entry
+that got DESIGNATOR, for the error."
+  (typecase designator
     (string designator)
     (symbol (or (get designator 'python-name)
                 (setf (get designator 'python-name)
                       (let ((n (symbol-name designator)))
                         (substitute #\_ #\- (if (notany #'lower-case-p n)
                                                 (string-downcase n)
-                                                n))))))))
+                                                n))))))
+    (t (%bad-argument function designator '(or string symbol) +name-words+))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Name cells: a dotted Python name resolved at each call (so redefinitions are seen),
@@ -92,15 +94,18 @@ lambda ...): decided once per string."
                 (name-cell string)
                 (make-code-cell (coerce string 'simple-string))))))
 
-(defun callable-target (designator)
-  "A name-cell, code-cell or a borrowed PyObject* for a Python function designator."
-  (etypecase designator
+(defun callable-target (designator &optional (function 'pycall))
+  "A name-cell, code-cell or a borrowed PyObject* for a Python function designator.
+FUNCTION names the entry that got DESIGNATOR, for the error."
+  (typecase designator
     (string (designator-cell designator))
     (code-cell designator)
     (name-cell designator)
     (pyobject-wrapper (pyobject-wrapper-pointer designator))
     (%pointer designator)
-    (symbol (name-cell (python-name designator)))))
+    (symbol (name-cell (python-name designator)))
+    (t (%bad-argument function designator '(or string symbol pyobject-wrapper function)
+                      +designator-words+))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Arguments
@@ -366,6 +371,8 @@ symbol (its lowercased name). ARGS: positional values, then keyword arguments as
 (defun pymethod (object method-name &rest args)
   "Calls method METHOD-NAME (string or symbol) of OBJECT (a wrapper, or a Lisp value that
 is first converted to Python) with pycall-style ARGS."
+  (%check-argument pymethod method-name (or string symbol)
+                   "a method name: a string (\"append\") or a symbol ('append)")
   (with-python-gil
     (let* ((obj (%pythonize object))
            (m (unwind-protect (pmg-getattr obj (python-name method-name))
@@ -383,6 +390,8 @@ is first converted to Python) with pycall-style ARGS."
   "Get the value of a python-name-or-variable. Example:
  (pyvalue \"sys\") ;=> <module 'sys' (built-in)>
  (pyvalue \"sys.path\") ;=> #(\"/usr/lib/python311.zip\" ...)"
+  (%check-argument pyvalue python-name-or-variable (or string symbol pyobject-wrapper)
+                   "a Python name (a string such as \"sys.path\", or a symbol) or a pyobject-wrapper")
   (unless *alive* (python-start-if-not-alive))
   (etypecase python-name-or-variable
     (string (with-python-gil (finish-pointer (resolve-name python-name-or-variable))))
@@ -391,9 +400,9 @@ is first converted to Python) with pycall-style ARGS."
 
 (defun (setf pyvalue) (value python-name)
   "Sets the Python variable (or dotted attribute) PYTHON-NAME to VALUE."
-  (unless *alive* (python-start-if-not-alive))
-  (let* ((name (python-name python-name))
+  (let* ((name (python-name python-name '(setf pyvalue)))
          (dot (position #\. name :from-end t)))
+    (unless *alive* (python-start-if-not-alive))
     (with-python-gil
       (let ((v (%pythonize value)))
         (unwind-protect
@@ -413,6 +422,7 @@ is first converted to Python) with pycall-style ARGS."
 
 (defun pyslot-value (object slot-name)
   "getattr(OBJECT, SLOT-NAME) converted to Lisp."
+  (python-name slot-name 'pyslot-value)
   (unless *alive* (python-start-if-not-alive))
   (with-python-gil
     (let ((obj (%pythonize object)))
@@ -420,6 +430,7 @@ is first converted to Python) with pycall-style ARGS."
         (pmg-decref obj)))))
 
 (defun (setf pyslot-value) (new-value object slot-name)
+  (python-name slot-name '(setf pyslot-value))
   (unless *alive* (python-start-if-not-alive))
   (with-python-gil
     (let ((obj (%pythonize object)) (v (%pythonize new-value)))
