@@ -1,4 +1,5 @@
 //! Build facts about the interpreter pyo3 builds against:
+//! - records its executable, the interpreter a program linked with `link_python()` starts;
 //! - records its Python version (from pyo3's `links` metadata), so the C ABI can report it
 //!   and the Lisp runtime can refuse a mismatched libpython;
 //! - tells dependents where its libpython lives (`DEP_PYMODGEN_RUNTIME_LIB_DIR`): a crate of
@@ -21,6 +22,8 @@ fn main() {
     // Py_3_12 and friends, for what differs between Python versions (capi/pathcache.rs)
     pyo3_build_config::use_pyo3_cfgs();
     let config = pyo3_build_config::get();
+    // The interpreter a program linked with `pymodgen::link_python()` starts (src/start.rs).
+    println!("cargo:rustc-env=PYMODGEN_BUILT_PYTHON_EXECUTABLE={}", config.executable().unwrap_or(""));
     if let Some(dir) = config.lib_dir() {
         println!("cargo::metadata=lib_dir={dir}");
     }
