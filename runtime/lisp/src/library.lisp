@@ -1,5 +1,6 @@
 ;;;; library.lisp -- choose the Python interpreter, load ITS libpython by full path, then
-;;;; the pymodgen-runtime cdylib (building it with cargo when missing).
+;;;; the C ABI library, libpymodgen_capi.so (crate pymodgen-capi; in a checkout, built
+;;;; with cargo when missing).
 ;;;;
 ;;;; Interpreter order (design.md): PYMODGEN_PYTHON, PYO3_PYTHON, VIRTUAL_ENV, CONDA_PREFIX,
 ;;;; python3 on PATH. The chosen interpreter is asked once (a subprocess) for sysconfig
@@ -15,7 +16,7 @@
   executable prefix libpython version major-minor)
 
 (defvar *python-config* nil "The chosen interpreter (a PYTHON-CONFIG), once loaded.")
-(defvar *runtime-library-path* nil "Pathname of the loaded libpymodgen_runtime.so.")
+(defvar *runtime-library-path* nil "Pathname of the loaded libpymodgen_capi.so.")
 
 (defun getenv* (name)
   (let ((v (uiop:getenv name)))
@@ -65,22 +66,22 @@ Set PYMODGEN_PYTHON to the interpreter to use." (reverse tried))))
 
 (defun default-runtime-library ()
   (let ((target (getenv* "CARGO_TARGET_DIR")))
-    (merge-pathnames "release/libpymodgen_runtime.so"
+    (merge-pathnames "release/libpymodgen_capi.so"
                      (if target
                          (uiop:ensure-directory-pathname target)
                          (merge-pathnames "target/" (workspace-root))))))
 
 (defun build-runtime-library (python)
   (let ((root (namestring (workspace-root))))
-    (format *error-output* "~&; pymodgen: building libpymodgen_runtime.so with cargo in ~A~%" root)
+    (format *error-output* "~&; pymodgen: building libpymodgen_capi.so with cargo in ~A~%" root)
     (multiple-value-bind (out err code)
         (uiop:run-program
          (list "env" (format nil "PYO3_PYTHON=~A" (python-executable python))
-               "cargo" "build" "--release" "-p" "pymodgen-runtime")
+               "cargo" "build" "--release" "-p" "pymodgen-capi")
          :directory root :output :string :error-output :string :ignore-error-status t)
       (declare (ignore out))
       (unless (eql code 0)
-        (error "pymodgen: `cargo build --release -p pymodgen-runtime` failed in ~A:~%~A" root err)))))
+        (error "pymodgen: `cargo build --release -p pymodgen-capi` failed in ~A:~%~A" root err)))))
 
 (defun runtime-library-path (python)
   (let ((env (getenv* "PYMODGEN_RUNTIME_LIB")))
@@ -107,7 +108,7 @@ Set PYMODGEN_PYTHON to the interpreter to use." (reverse tried))))
                                                    () :pointer))))
         (unless (string= built (python-major-minor python))
           (error "pymodgen: ~A was built for Python ~A but the chosen interpreter ~A is Python ~A.
-Rebuild it (cargo build --release -p pymodgen-runtime with PYO3_PYTHON=~A) or choose another
+Rebuild it (cargo build --release -p pymodgen-capi with PYO3_PYTHON=~A) or choose another
 interpreter with PYMODGEN_PYTHON."
                  lib built (python-executable python) (python-version python)
                  (python-executable python)))
