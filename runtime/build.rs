@@ -1,11 +1,15 @@
-//! Tells dependents where the libpython pyo3 builds against lives
-//! (`DEP_PYMODGEN_RUNTIME_LIB_DIR`): a crate of bindings prints
-//! `cargo:rustc-link-arg=-Wl,-rpath,<dir>` from it, so its tests and examples load that
-//! libpython, not another one of the same soname that the dynamic loader finds first; and
-//! links this crate's own tests the same way.
+//! Build facts about the interpreter pyo3 builds against:
+//! - records its executable, the interpreter a program linked with `link_python()` starts
+//!   (src/start.rs);
+//! - tells dependents where its libpython lives (`DEP_PYMODGEN_RUNTIME_LIB_DIR`): a crate of
+//!   bindings prints `cargo:rustc-link-arg=-Wl,-rpath,<dir>` from it, so its tests and
+//!   examples load that libpython, not another one of the same soname that the dynamic
+//!   loader finds first; and links this crate's own tests the same way.
 
 fn main() {
     let config = pyo3_build_config::get();
+    // The interpreter a program linked with `pymodgen::link_python()` starts (src/start.rs).
+    println!("cargo:rustc-env=PYMODGEN_BUILT_PYTHON_EXECUTABLE={}", config.executable().unwrap_or(""));
     if let Some(dir) = config.lib_dir() {
         println!("cargo::metadata=lib_dir={dir}");
     }

@@ -1,7 +1,14 @@
 //! End to end for Rust: generate a crate with the library (as `pymodgen MODULE --lang rust`
 //! does), add a small program that calls it, `cargo run` it with `-D warnings`, check its
-//! output. All crates share one target directory (`target/pymodgen-e2e`), so pyo3 is built
-//! once. Real Python, no mocks.
+//! output. Real Python, no mocks.
+//!
+//! Everything lives under cargo's `CARGO_TARGET_TMPDIR` (`<target>/tmp/pymodgen-e2e`), so a
+//! run from an empty target directory starts from nothing. Target directories: the generated
+//! crates share one (`target`, all built alike: one pyo3, `-D warnings`), so pyo3 is built
+//! once for them; every other crate graph (its own lock file, its own features or flags)
+//! gets its own ([`tools_target`]). Two graphs in one target directory overwrite each
+//! other's unhashed artifacts (a cdylib's rlib has no hash in its name) and each build
+//! then finds the other's, "Dirty pymodgen-runtime: info of dependency `pyo3` changed".
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,14 +22,14 @@ fn root() -> PathBuf {
 }
 
 fn work_dir() -> PathBuf {
-    root().join("target/pymodgen-e2e")
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("pymodgen-e2e")
 }
 
-/// Generates the crate for `module` under target/pymodgen-e2e/crates/<name>.
 fn fixtures() -> PathBuf {
     root().join("tests/fixtures/python")
 }
 
+/// Generates the crate for `module` under `<work_dir>/crates/<name>`.
 fn generate(module: &str, submodules: bool) -> PathBuf {
     // Tests run in parallel and two of them generate `json`: one writer at a time, so no
     // cargo ever reads a half-written file.
@@ -42,6 +49,13 @@ fn generate(module: &str, submodules: bool) -> PathBuf {
     dir
 }
 
+/// The target directory of a generated crate: `target`, shared by all of them, except for
+/// crates that turn on the runtime's `numpy` feature (another build of pymodgen-runtime).
+fn crates_target(dir: &Path) -> PathBuf {
+    let toml = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    work_dir().join(if toml.contains("features = [\"numpy\"]") { "target-numpy" } else { "target" })
+}
+
 /// Writes `examples/smoke.rs`, runs it with `-D warnings`, returns its stdout.
 fn run(dir: &Path, program: &str) -> String {
     let ex = dir.join("examples");
@@ -53,7 +67,7 @@ fn run(dir: &Path, program: &str) -> String {
     let out = Command::new(env!("CARGO"))
         .args(["run", "-q", "--example", "smoke"])
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", work_dir().join("target"))
+        .env("CARGO_TARGET_DIR", crates_target(dir))
         .env("RUSTFLAGS", "-D warnings")
         .env("PYTHONPATH", fixtures())
         .output()
@@ -685,17 +699,19 @@ fn main() {{
     assert_eq!(out, "true true false true\nSome(Less) None\n3 true 2\na,b,c Counter({'a': 2, 'b': 1})\n");
 }
 
-/// Crates that build the pymodgen library itself (build.rs, proc macro) use a target
-/// directory of their own, without `-D warnings` (which would also apply to pymodgen).
-fn tools_target() -> PathBuf {
-    work_dir().join("target-tools")
+/// The target directory of one crate graph that is not a generated crate's (`name`: the
+/// test's): the crates that build the pymodgen library itself (build.rs, proc macro), built
+/// without `-D warnings` (which would also apply to pymodgen), each with its own lock file
+/// or features, so never in a directory another graph builds in (see the top of the file).
+fn tools_target(name: &str) -> PathBuf {
+    work_dir().join("target-tools").join(name)
 }
 
-fn cargo(dir: &Path, args: &[&str]) -> (bool, String, String) {
+fn cargo(dir: &Path, target: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO"))
         .args(args)
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", tools_target())
+        .env("CARGO_TARGET_DIR", tools_target(target))
         .env("PYTHONPATH", fixtures())
         .output()
         .unwrap();
@@ -711,14 +727,14 @@ fn cargo(dir: &Path, args: &[&str]) -> (bool, String, String) {
 #[test]
 fn build_script() {
     let dir = root().join("tests/build-script");
-    let (ok, stdout, stderr) = cargo(&dir, &["run", "-q"]);
+    let (ok, stdout, stderr) = cargo(&dir, "build-script", &["run", "-q"]);
     assert!(ok, "{stderr}");
     assert_eq!(stdout, "{\"k\":[1,2]}\na/b\n");
-    let (ok, _, stderr) = cargo(&dir, &["build", "-v"]);
+    let (ok, _, stderr) = cargo(&dir, "build-script", &["build", "-v"]);
     assert!(ok, "{stderr}");
     assert!(stderr.contains("Fresh pymodgen-build-script-test"), "rebuilt with nothing changed:\n{stderr}");
     // What the build script told cargo.
-    let build = tools_target().join("debug/build");
+    let build = tools_target("build-script").join("debug/build");
     let output = std::fs::read_dir(&build)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -836,11 +852,14 @@ fn outside_crates_run_without_ld_library_path() {
         ),
     )
     .unwrap();
-    let (ok, _, stderr) = cargo(&app, &["build", "-q", "--workspace"]);
+    let (ok, _, stderr) = cargo(&app, "outside", &["build", "-q", "--workspace"]);
     assert!(ok, "{stderr}");
     let mut outputs = Vec::new();
     for (name, _, _) in &programs {
-        let out = Command::new(tools_target().join("debug").join(name)).env_remove("LD_LIBRARY_PATH").output().unwrap();
+        let out = Command::new(tools_target("outside").join("debug").join(name))
+            .env_remove("LD_LIBRARY_PATH")
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{name}: {}{}",
@@ -852,7 +871,8 @@ fn outside_crates_run_without_ld_library_path() {
     assert_eq!(outputs, ["1.5\n", "120\n", "[1, 2]\n"]);
     // Without the line, the loader takes the distribution's libpython of the same soname
     // when there is one (the error names the fix); with none, it finds the right one anyway.
-    let out = Command::new(tools_target().join("debug/no-build-rs")).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let out =
+        Command::new(tools_target("outside").join("debug/no-build-rs")).env_remove("LD_LIBRARY_PATH").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     let ours = pymodgen::libpython(None).unwrap().lib_dir;
@@ -901,7 +921,7 @@ fn macro_recompiles_on_module_change() {
         let mut cmd = Command::new(env!("CARGO"));
         cmd.args(["build", "-v"])
             .current_dir(&krate)
-            .env("CARGO_TARGET_DIR", tools_target())
+            .env("CARGO_TARGET_DIR", tools_target("macro-rebuild"))
             .env("PYTHONPATH", base.join("python"))
             .env_remove("PYMODGEN_TIMEOUT");
         if let Some(t) = timeout {
@@ -1028,7 +1048,7 @@ fn stdlib_sweep_compiles_without_warnings() {
     let out = Command::new(env!("CARGO"))
         .args(["check", "--message-format", "short"])
         .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", tools_target())
+        .env("CARGO_TARGET_DIR", tools_target("stdlib-sweep"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -1069,4 +1089,128 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A program built in a virtual environment runs outside it: a venv (outside the workspace)
+/// holds a package the base interpreter lacks (`humanize`, from PyPI); a crate with
+/// `bind_pymodule!("humanize")` and the documented build.rs line is built with only the
+/// venv's `VIRTUAL_ENV` and `PATH`, then run with no venv variable and the venv's `bin` not on
+/// `PATH`: it starts the venv's interpreter (sys.prefix is the venv) and the call works.
+/// `PYMODGEN_PYTHON` at run time selects another interpreter: the base one, which lacks the
+/// module, and the error names both interpreters; one that does not exist is a one-line error.
+#[test]
+fn program_built_in_a_venv_runs_outside_it() {
+    let base = pymodgen::libpython(None).unwrap().interpreter.path;
+    let tmp = tempfile::Builder::new().prefix("pymodgen-venv-").tempdir().unwrap();
+    let venv = tmp.path().join("venv");
+    let status = Command::new(&base).args(["-m", "venv"]).arg(&venv).status().unwrap();
+    assert!(status.success(), "{} -m venv failed", base.display());
+    let pip =
+        Command::new(venv.join("bin/python")).args(["-m", "pip", "install", "-q", "humanize==4.9.0"]).output().unwrap();
+    assert!(
+        pip.status.success(),
+        "this test needs humanize from PyPI (pip install humanize==4.9.0 in a venv), and pip failed \
+         (is the package index reachable?):\n{}",
+        String::from_utf8_lossy(&pip.stderr)
+    );
+    let lacks = Command::new(&base).args(["-c", "import humanize"]).output().unwrap();
+    assert!(!lacks.status.success(), "the base interpreter {} has humanize: the test proves nothing", base.display());
+
+    let krate = tmp.path().join("app");
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    let path = |p: &str| format!("{:?}", root().join(p).display().to_string());
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"venv-app\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\npymodgen-runtime = {{ path = {} }}\npymodgen-macros = {{ path = {} }}\n\n[build-dependencies]\npymodgen = {{ path = {}, default-features = false }}\n\n[workspace]\n",
+            path("runtime"),
+            path("pymodgen-macros"),
+            path("pymodgen")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        krate.join("build.rs"),
+        "fn main() {\n    pymodgen::link_python().unwrap_or_else(|e| panic!(\"pymodgen: {e}\"));\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        krate.join("src/main.rs"),
+        r#"use pymodgen_runtime::pyo3::prelude::*;
+
+pymodgen_macros::bind_pymodule!("humanize");
+
+fn main() {
+    Python::attach(|py| {
+        println!("{}", py.import("sys").unwrap().getattr("prefix").unwrap());
+        match humanize::intcomma(py, 1234567) {
+            Ok(s) => println!("{s}"),
+            Err(e) => println!("{}", pymodgen_runtime::render_error(py, &e)),
+        }
+    });
+}
+"#,
+    )
+    .unwrap();
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    let mut build_path = vec![venv.join("bin")];
+    build_path.extend(std::env::split_paths(&path_var));
+    let target = tools_target("venv");
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "-q"])
+        .current_dir(&krate)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("VIRTUAL_ENV", &venv)
+        .env("PATH", std::env::join_paths(build_path).unwrap())
+        .env_remove("PYO3_PYTHON")
+        .env_remove("PYMODGEN_PYTHON")
+        .env_remove("CONDA_PREFIX")
+        .env_remove("PYTHONPATH")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let run = |python: Option<&Path>| {
+        let mut cmd = Command::new(target.join("debug/venv-app"));
+        cmd.current_dir(tmp.path()).env("PATH", &path_var);
+        for var in ["VIRTUAL_ENV", "CONDA_PREFIX", "PYO3_PYTHON", "PYMODGEN_PYTHON", "PYTHONPATH", "PYTHONHOME"] {
+            cmd.env_remove(var);
+        }
+        if let Some(p) = python {
+            cmd.env("PYMODGEN_PYTHON", p);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(None);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let prefix = Path::new(stdout.lines().next().unwrap()).canonicalize().unwrap();
+    assert_eq!(prefix, venv.canonicalize().unwrap(), "{stdout}");
+    assert_eq!(stdout.lines().nth(1), Some("1,234,567"), "{stdout}");
+
+    // The base interpreter, chosen at run time, lacks the module: the error names both.
+    let (code, stdout, stderr) = run(Some(&base));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let error = stdout.lines().last().unwrap();
+    assert!(
+        error.starts_with(
+            "ModuleNotFoundError: No module named 'humanize' (importing humanize: this program runs Python "
+        ) && error.contains(&format!(" at {} ", base.display()))
+            && error.contains(&format!(
+                "bindings were made for Python {} ({}",
+                pymodgen::libpython(None).unwrap().version,
+                venv.display()
+            ))
+            && error.contains("PYMODGEN_PYTHON"),
+        "{stdout}"
+    );
+
+    // An interpreter that does not exist: one line, exit status 1.
+    let (code, stdout, stderr) = run(Some(Path::new("/nonexistent/python3")));
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert_eq!(stderr, "pymodgen: cannot start Python: PYMODGEN_PYTHON is /nonexistent/python3, which is not a file\n");
 }

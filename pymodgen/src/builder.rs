@@ -13,7 +13,8 @@
 //! prints `cargo:rerun-if-env-changed` for every interpreter variable read and
 //! `cargo:rerun-if-changed` for every file the module version hash covers, so cargo reruns
 //! the script when, and only when, the bindings could change. It also links the package's
-//! binaries, tests and examples with an rpath to the interpreter's libpython.
+//! binaries, tests and examples with an rpath to the interpreter's libpython, and so that
+//! they start that interpreter (as [`crate::link_python`] does).
 
 use std::path::{Path, PathBuf};
 
@@ -97,7 +98,8 @@ impl Builder {
         self
     }
 
-    /// Whether to print `cargo:rustc-link-arg=-Wl,-rpath,<libpython dir>` (default on).
+    /// Whether to print `cargo:rustc-link-arg=-Wl,-rpath,<libpython dir>` and, on ELF targets,
+    /// `-Wl,--wrap=Py_InitializeEx` (the program starts that interpreter; default on).
     pub fn emit_rpath(mut self, yes: bool) -> Self {
         self.emit_rpath = yes;
         self
@@ -153,6 +155,9 @@ impl Builder {
             if self.emit_rpath {
                 for dir in &libdirs {
                     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
+                }
+                if let Some(line) = crate::link::start_line() {
+                    println!("{line}");
                 }
             }
         }

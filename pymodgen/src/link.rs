@@ -45,7 +45,11 @@ use crate::{Error, Result, Tracked};
 /// "Finding Python"):
 /// `cargo:rustc-link-arg=-Wl,-rpath,<LIBDIR>` (when the interpreter has a shared libpython and
 /// the target is not Windows), `cargo:rerun-if-env-changed=` for each variable the search
-/// read and `cargo:rerun-if-changed=` for the interpreter.
+/// read, `cargo:rerun-if-changed=` for the interpreter and, on ELF targets,
+/// `cargo:rustc-link-arg=-Wl,--wrap=Py_InitializeEx`: the program then starts that
+/// interpreter (its virtual environment included, active or not) when pyo3 first needs
+/// Python, or the one `PYMODGEN_PYTHON` names at run time (see the README, "Which Python a
+/// program runs").
 ///
 /// The error is one line: no interpreter found, or the one found could not be run.
 pub fn link_python() -> Result<Libpython> {
@@ -78,8 +82,20 @@ impl Libpython {
         if let Some(dir) = self.lib_dir.as_ref().filter(|_| !windows) {
             lines.push(format!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display()));
         }
+        lines.extend(start_line());
         lines
     }
+}
+
+/// `cargo:rustc-link-arg=-Wl,--wrap=Py_InitializeEx` where the linker has `--wrap` (ELF
+/// targets: the build script's target, else this host): pyo3's `Py_InitializeEx` then calls
+/// pymodgen-runtime's, which starts the interpreter the program was built for (its
+/// environment's `sys.prefix` and `sys.path`, without `PATH` or `VIRTUAL_ENV` at run time),
+/// or the one `PYMODGEN_PYTHON` names at run time.
+pub(crate) fn start_line() -> Option<String> {
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_else(|_| std::env::consts::OS.to_owned());
+    matches!(os.as_str(), "linux" | "android" | "freebsd" | "netbsd" | "openbsd" | "dragonfly" | "illumos" | "solaris")
+        .then(|| "cargo:rustc-link-arg=-Wl,--wrap=Py_InitializeEx".to_owned())
 }
 
 /// Asks the interpreter `python` (else the one found as in the crate docs) where its shared
@@ -157,9 +173,11 @@ mod tests {
         assert!(lib.version.starts_with("3."), "{lib:?}");
         let lines = lib.cargo_lines();
         assert!(lines.contains(&"cargo:rerun-if-env-changed=PYO3_PYTHON".to_owned()), "{lines:?}");
+        #[cfg(target_os = "linux")]
+        assert_eq!(lines.last().unwrap(), "cargo:rustc-link-arg=-Wl,--wrap=Py_InitializeEx");
         if let Some(dir) = &lib.lib_dir {
             assert!(dir.is_absolute(), "{dir:?}");
-            assert_eq!(lines.last().unwrap(), &format!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display()));
+            assert!(lines.contains(&format!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display())), "{lines:?}");
         }
     }
 

@@ -62,9 +62,11 @@ impl Callable {
     #[cold]
     #[inline(never)]
     fn init(&self, py: Python<'_>) -> PyResult<&Cached> {
+        #[cfg(unix)]
+        crate::start::keep();
         self.cell.get_or_try_init(py, || {
             check_python(py, self.python)?;
-            let mut obj = py.import(self.module)?.into_any();
+            let mut obj = py.import(self.module).map_err(|e| import_error(py, e, self.module, self.python))?.into_any();
             if !self.path.is_empty() {
                 for part in self.path.split('.') {
                     obj = obj.getattr(part)?;
@@ -106,6 +108,41 @@ pub fn check_python(py: Python<'_>, expected: &str) -> PyResult<()> {
          default-features = false), which links it with an rpath to that libpython, or set \
          LD_LIBRARY_PATH"
     )))
+}
+
+/// A module that cannot be imported: the same exception type, its message followed by the
+/// interpreter this program runs and the one the bindings were made for (the original is
+/// the `__cause__`).
+fn import_error(py: Python<'_>, err: PyErr, module: &str, python: &str) -> PyErr {
+    if !err.is_instance_of::<pyo3::exceptions::PyImportError>(py) {
+        return err;
+    }
+    let sys = |name: &str| -> String {
+        py.import("sys").and_then(|s| s.getattr(name)).and_then(|v| v.str().map(|s| s.to_string())).unwrap_or_default()
+    };
+    let running = Python::version_str();
+    let running = running.split_whitespace().next().unwrap_or(running);
+    let message = err.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+    #[cfg(unix)]
+    let built = crate::start::BUILT_PYTHON;
+    #[cfg(not(unix))]
+    let built = "";
+    let made = match (python.is_empty(), built.is_empty()) {
+        (false, false) => format!("Python {python} ({built})"),
+        (false, true) => format!("Python {python}"),
+        (true, false) => built.to_owned(),
+        (true, true) => "an unknown interpreter".to_owned(),
+    };
+    let new = PyErr::from_type(
+        err.get_type(py),
+        format!(
+            "{message} (importing {module}: this program runs Python {running} at {} with sys.prefix {};              its bindings were made for {made}; set PYMODGEN_PYTHON to the interpreter that has the              module, or build the program with pymodgen::link_python() in its build.rs)",
+            sys("executable"),
+            sys("prefix"),
+        ),
+    );
+    new.set_cause(py, Some(err));
+    new
 }
 
 /// Converts any [`IntoPyObject`] value into a `Bound<PyAny>`.

@@ -17,6 +17,8 @@ use pyo3::types::{PyTracebackMethods, PyTypeMethods};
 
 #[doc(hidden)]
 pub mod __private;
+#[cfg(unix)]
+mod start;
 mod typed;
 
 pub use typed::TypedIter;

@@ -15,7 +15,8 @@ use crate::{Error, Result};
 
 /// The introspection script: `module_hash.py` (the hash, shared with the Lisp runtime),
 /// `stubtypes.py` and `stubs.py` (types from annotations and stubs), then `introspect.py`,
-/// run with `python -c`.
+/// run as `python - ARGS` with the script on stdin (from a file): Linux caps one argument
+/// at 128 KiB, and this script is most of that already, so it is never passed as `-c`.
 pub(crate) const SCRIPT: &str = concat!(
     include_str!("module_hash.py"),
     "\n",
@@ -141,10 +142,28 @@ pub(crate) fn run_script(
     limit: Duration,
     what: &str,
 ) -> Result<String> {
+    run_code(interpreter, SCRIPT, mode, args, limit, what)
+}
+
+/// [`run_script`] for any script `code`: it is written to a private file that becomes the
+/// interpreter's stdin (`python - MODE RESULT ARGS...`: `sys.path[0]` is the current
+/// directory, as with `-c`), so its size has no limit; a script that wants stdin afterwards
+/// finds it at its end (introspect.py replaces it with `os.devnull`).
+fn run_code(
+    interpreter: &Interpreter,
+    code: &str,
+    mode: &str,
+    args: &[&str],
+    limit: Duration,
+    what: &str,
+) -> Result<String> {
     let dir = tempfile::Builder::new()
         .prefix("pymodgen-")
         .tempdir()
         .map_err(|e| Error::io("creating a temporary directory in", std::env::temp_dir(), e))?;
+    let script_path = dir.path().join("script.py");
+    std::fs::write(&script_path, code).map_err(|e| Error::io("writing", &script_path, e))?;
+    let script = std::fs::File::open(&script_path).map_err(|e| Error::io("opening", &script_path, e))?;
     let result_path = dir.path().join("result.json");
     let log_path = dir.path().join("log.txt");
     let log = std::fs::File::create(&log_path).map_err(|e| Error::io("creating", &log_path, e))?;
@@ -154,8 +173,7 @@ pub(crate) fn run_script(
         command.env("PYTHONPATH", path);
     }
     let mut child = command
-        .arg("-c")
-        .arg(SCRIPT)
+        .arg("-")
         .arg(mode)
         .arg(&result_path)
         .args(args)
@@ -164,7 +182,7 @@ pub(crate) fn run_script(
         .env("PYTHONDONTWRITEBYTECODE", "1")
         // Plotting libraries must not open windows while being introspected.
         .env("MPLBACKEND", "Agg")
-        .stdin(Stdio::null())
+        .stdin(Stdio::from(script))
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log2))
         .spawn()
@@ -191,5 +209,25 @@ pub(crate) fn run_script(
                 reason: format!("{status} while introspecting {what}: {}", last.trim()),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A script larger than Linux's 128 KiB limit on one argument runs whole, with its
+    /// arguments, and `sys.path[0]` is the current directory as with `-c`.
+    #[test]
+    fn scripts_larger_than_one_argument_may_be_run() {
+        let interpreter = find(None, &mut Tracked::default()).unwrap();
+        let mut code = String::from("import json, sys\n");
+        for i in 0..4000 {
+            code.push_str(&format!("VALUE_{i} = {i}  # padding the script past 128 KiB of text\n"));
+        }
+        code.push_str("with open(sys.argv[2], 'w') as f:\n    json.dump([sys.argv[1], sys.argv[3:], VALUE_3999, sys.path[0]], f)\n");
+        assert!(code.len() > 200 * 1024 && SCRIPT.len() < code.len(), "{}", code.len());
+        let json = run_code(&interpreter, &code, "mode", &["a", "b c"], Duration::from_secs(60), "a test").unwrap();
+        assert_eq!(json, r#"["mode", ["a", "b c"], 3999, ""]"#);
     }
 }
