@@ -2,7 +2,7 @@
 
 (defsystem "pymodgen"
   :description "Fast, typed Common Lisp bindings to Python (CPython embedded through the
-pymodgen-runtime C ABI): the py4cl2-cffi API, without segfaults."
+pymodgen-capi C ABI): the py4cl2-cffi API, without segfaults."
   :version "0.1.0"
   :license "MIT OR Apache-2.0"
   :depends-on ("cffi" "trivial-garbage" "bordeaux-threads" "alexandria" "uiop")

@@ -90,5 +90,3 @@ macro_rules! __pymodgen_requires_numpy {
         );
     };
 }
-
-pub mod capi;

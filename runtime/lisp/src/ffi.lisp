@@ -1,4 +1,4 @@
-;;;; ffi.lisp -- the pymodgen-runtime C ABI (runtime/src/capi/) as CFFI definitions.
+;;;; ffi.lisp -- the C ABI (crate pymodgen-capi, runtime/capi/) as CFFI definitions.
 ;;;; Every function here is safe to call from any Lisp thread: it takes the GIL itself
 ;;;; unless the thread already holds it through WITH-PYTHON-GIL or a Python callback.
 
@@ -98,7 +98,7 @@ bookkeeping wrong."
 (defpmg "pmg_make_callable" :pointer (handle :int64))
 (defpmg "pmg_take_freed_handles" :int64 (buf :pointer) (cap :int64))
 
-;;; Layout of struct PmgValue (capi/values.rs)
+;;; Layout of struct PmgValue (runtime/capi/src/values.rs)
 (defconstant +value-size+ 56)
 (defmacro value-tag (v) `(cffi:mem-ref ,v :int 0))
 (defmacro value-kind (v) `(cffi:mem-ref ,v :int 4))
@@ -109,7 +109,7 @@ bookkeeping wrong."
 (defmacro value-data (v) `(cffi:mem-ref ,v :pointer 40))
 (defmacro value-obj (v) `(cffi:mem-ref ,v :pointer 48))
 
-;;; Tags (capi/values.rs TAG_*)
+;;; Tags (runtime/capi/src/values.rs TAG_*)
 (defconstant +tag-error+ 0)
 (defconstant +tag-none+ 1)
 (defconstant +tag-true+ 2)

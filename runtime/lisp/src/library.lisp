@@ -1,6 +1,7 @@
 ;;;; library.lisp -- choose the Python interpreter, load ITS libpython by full path, then
-;;;; the C ABI library: in a checkout, the cargo build's (building it when missing); installed
-;;;; from the wheel, the one in the chosen interpreter's pymodgen package (never cargo).
+;;;; the C ABI library, libpymodgen_capi.so (crate pymodgen-capi): in a checkout, the cargo
+;;;; build's (built when missing); installed from the wheel, the one in the chosen interpreter's
+;;;; pymodgen package (never cargo).
 ;;;;
 ;;;; Interpreter order (design.md): PYMODGEN_PYTHON, PYO3_PYTHON, VIRTUAL_ENV, CONDA_PREFIX,
 ;;;; python3 on PATH. The chosen interpreter is asked once (a subprocess) for sysconfig
@@ -18,7 +19,7 @@
   installed-library)
 
 (defvar *python-config* nil "The chosen interpreter (a PYTHON-CONFIG), once loaded.")
-(defvar *runtime-library-path* nil "Pathname of the loaded libpymodgen_runtime.so.")
+(defvar *runtime-library-path* nil "Pathname of the loaded libpymodgen_capi.so.")
 
 (defun getenv* (name)
   (let ((v (uiop:getenv name)))
@@ -140,22 +141,22 @@ these Lisp systems were installed with~@[: PYMODGEN_PYTHON=~A~]."
 
 (defun default-runtime-library ()
   (let ((target (getenv* "CARGO_TARGET_DIR")))
-    (merge-pathnames "release/libpymodgen_runtime.so"
+    (merge-pathnames "release/libpymodgen_capi.so"
                      (if target
                          (uiop:ensure-directory-pathname target)
                          (merge-pathnames "target/" (workspace-root))))))
 
 (defun build-runtime-library (python)
   (let ((root (namestring (workspace-root))))
-    (format *error-output* "~&; pymodgen: building libpymodgen_runtime.so with cargo in ~A~%" root)
+    (format *error-output* "~&; pymodgen: building libpymodgen_capi.so with cargo in ~A~%" root)
     (multiple-value-bind (out err code)
         (uiop:run-program
          (list "env" (format nil "PYO3_PYTHON=~A" (python-executable python))
-               "cargo" "build" "--release" "-p" "pymodgen-runtime")
+               "cargo" "build" "--release" "-p" "pymodgen-capi")
          :directory root :output :string :error-output :string :ignore-error-status t)
       (declare (ignore out))
       (unless (eql code 0)
-        (error "pymodgen: `cargo build --release -p pymodgen-runtime` failed in ~A:~%~A" root err)))))
+        (error "pymodgen: `cargo build --release -p pymodgen-capi` failed in ~A:~%~A" root err)))))
 
 (defun runtime-library-path (python)
   (let ((env (getenv* "PYMODGEN_RUNTIME_LIB")))
@@ -184,7 +185,7 @@ these Lisp systems were installed with~@[: PYMODGEN_PYTHON=~A~]."
                                                    () :pointer))))
         (unless (string= built (python-major-minor python))
           (error "pymodgen: ~A was built for Python ~A but the chosen interpreter ~A is Python ~A.
-Rebuild it (cargo build --release -p pymodgen-runtime with PYO3_PYTHON=~A) or choose another
+Rebuild it (cargo build --release -p pymodgen-capi with PYO3_PYTHON=~A) or choose another
 interpreter with PYMODGEN_PYTHON."
                  lib built (python-executable python) (python-version python)
                  (python-executable python)))

@@ -92,7 +92,7 @@ def swallow(f):
   ;; a Lisp caller's own float modes (the control bits of the SSE control and status
   ;; register: trap masks, rounding, flush modes) are restored exactly, here with traps
   ;; masked, then the Lisp's default; the sticky exception flags come back cleared (neither
-  ;; Python's overflow nor the caller's inexact: see runtime/src/capi/fpenv.rs)
+  ;; Python's overflow nor the caller's inexact: see runtime/capi/src/fpenv.rs)
   (with-float-traps-masked (:overflow :invalid :divide-by-zero)
     (let ((before (mxcsr)))
       (pycall "str" 1)

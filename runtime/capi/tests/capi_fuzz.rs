@@ -15,7 +15,7 @@
 //! run goes on from the next case. Sizes: `PYMODGEN_CAPI_FUZZ_CASES` (default 100),
 //! `PYMODGEN_CAPI_FUZZ_SEED` (default 1), `PYMODGEN_CAPI_FUZZ_FROM` (default 0).
 //! Repro: `PYMODGEN_CAPI_FUZZ_SEED=S PYMODGEN_CAPI_FUZZ_FROM=C PYMODGEN_CAPI_FUZZ_CASES=1
-//! cargo test -p pymodgen-runtime --test capi_fuzz`.
+//! cargo test -p pymodgen-capi --test capi_fuzz`.
 
 use std::collections::HashSet;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, Once, mpsc};
 use std::time::{Duration, Instant};
 
-use pymodgen_runtime::capi::*;
-use pymodgen_runtime::pyo3::ffi::PyObject;
+use pymodgen_capi::*;
+use pyo3::ffi::PyObject;
 
 type Obj = *mut PyObject;
 

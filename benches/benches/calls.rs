@@ -6,7 +6,7 @@
 //! and `json.dumps` have typed returns (`f64`, `String`, from typeshed): their pyo3 variants
 //! extract the same Rust type, so both sides do the same work.
 //!
-//! `cargo bench -p pymodgen-runtime --bench calls` runs criterion over each variant, then
+//! `cargo bench -p pymodgen-benches --bench calls` runs criterion over each variant, then
 //! prints throughput ratios (generated vs raw pyo3 with a cached callable, looked up per call
 //! or hoisted out of the loop, vs raw pyo3 with a getattr per call, vs the same loop in
 //! native Python timed in the embedded interpreter). `PYMODGEN_BENCH_ONLY` runs one loop for

@@ -1,5 +1,5 @@
-//! The C ABI of the runtime: what the Common Lisp runtime (`runtime/lisp`, ASDF system
-//! "pymodgen") calls through CFFI.
+//! pymodgen-capi: the C ABI of pymodgen's Common Lisp runtime (`runtime/lisp`, ASDF system
+//! "pymodgen"), built as `libpymodgen_capi.so` and called through CFFI.
 //!
 //! Contract, for every `pmg_*` function:
 //! - It never unwinds into the caller: each body runs under `catch_unwind`; a Rust panic
@@ -57,8 +57,8 @@ mod pathcache;
 mod refcount;
 mod values;
 
-// The items of the submodules keep their `capi::` paths (the crate's Rust API); the
-// `pmg_*` functions are exported from the cdylib under the same names either way.
+// The items of the submodules are the crate's Rust API (its tests use it); the `pmg_*`
+// functions are exported from the cdylib under the same names either way.
 pub use arrays::*;
 pub use call::*;
 pub use callbacks::*;
