@@ -33,6 +33,7 @@ pymodgen-capi C ABI): the py4cl2-cffi API, without segfaults."
                              (:file "designators")
                              (:file "call")
                              (:file "api")
+                             (:static-file "module_hash.py") ; read by generated.lisp
                              (:file "generated")
                              (:file "defpymodule")
                              (:file "compat"))))
