@@ -208,13 +208,16 @@ threads that call Python inside this scope: they wait for the GIL."
 
 (defvar *after-start-hooks* nil "Functions called (in order) at the end of PYSTART.")
 
-(defun pystart ()
+(defun pystart (&key (verbose pymodgen/config:*pystart-verbosity*))
   "Starts the Python session: loads the chosen interpreter's libpython and the runtime
-(once), initializes the interpreter with that interpreter's prefix and sys.path, runs
-*ADDITIONAL-INIT-CODES*. Returns T. (Restarts after PYSTOP.)"
+(once), initializes the interpreter with that interpreter's prefix and sys.path (plus
+PYMODGEN/CONFIG:*PYTHON-SITE-PACKAGES-PATH*), runs *ADDITIONAL-INIT-CODES*. Returns T.
+(Restarts after PYSTOP.) VERBOSE: says what runs (src/call-mode.lisp)."
   (bt:with-recursive-lock-held (*start-lock*)
+    (when (and verbose *alive*) (report-start nil))
     (unless *alive*
       (let ((config (load-libraries)))
+        (prepare-call-mode)                ; (src/call-mode.lisp)
         (when (minusp (pmg-initialize (python-executable config) (cffi:null-pointer)))
           (signal-last-error))
         (setf *generation* (current-generation)
@@ -222,16 +225,18 @@ threads that call Python inside this scope: they wait for the GIL."
         (handler-bind ((error (lambda (c) (declare (ignore c))
                                 (pmg-stop) (setf *alive* nil))))
           (dolist (hook *after-start-hooks*) (funcall hook))
-          (dolist (code *additional-init-codes*) (raw-pyexec code))))))
+          (dolist (code *additional-init-codes*) (raw-pyexec code)))
+        (when verbose (report-start t)))))
   t)
 
 (defun pystop ()
   "Ends the Python session: clears __main__, invalidates cached callables, and makes
 further calls start a new session. CPython cannot re-initialize extension modules such as
 numpy within one process, so the interpreter itself stays loaded (imported modules stay
-imported). Python objects still referenced from Lisp stay valid."
+imported). Python objects still referenced from Lisp stay valid. Does nothing while
+PYMODGEN/CONFIG:*DISABLE-PYSTOP* is true."
   (bt:with-recursive-lock-held (*start-lock*)
-    (when *alive*
+    (when (and *alive* (not pymodgen/config:*disable-pystop*))
       (pmg-stop)
       (setf *alive* nil
             *generation* (current-generation))))

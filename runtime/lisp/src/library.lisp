@@ -3,8 +3,8 @@
 ;;;; build's (built when missing); installed from the wheel, the one in the chosen interpreter's
 ;;;; pymodgen package (never cargo).
 ;;;;
-;;;; Interpreter order (design.md): PYMODGEN_PYTHON, PYO3_PYTHON, VIRTUAL_ENV, CONDA_PREFIX,
-;;;; python3 on PATH. The chosen interpreter is asked once (a subprocess) for sysconfig
+;;;; Interpreter order (src/config.lisp, runtime/lisp/README.md): PYMODGEN/CONFIG's
+;;;; *PYTHON-EXECUTABLE-PATH*, PYMODGEN_PYTHON, PYO3_PYTHON, VIRTUAL_ENV, CONDA_PREFIX, python3. The chosen interpreter is asked once (a subprocess) for sysconfig
 ;;;; LIBDIR + INSTSONAME, sys.executable, sys.prefix and its version. Its libpython is
 ;;;; dlopen'ed by full path with RTLD_GLOBAL (CFFI's default) before the cdylib, so the
 ;;;; cdylib's NEEDED libpython3.X.so resolves to it (never to a distribution copy found
@@ -30,12 +30,8 @@
     (and v (plusp (length v)) v)))
 
 (defun candidate-pythons ()
-  (remove nil
-          (list (getenv* "PYMODGEN_PYTHON")
-                (getenv* "PYO3_PYTHON")
-                (let ((v (getenv* "VIRTUAL_ENV"))) (and v (format nil "~A/bin/python" v)))
-                (let ((v (getenv* "CONDA_PREFIX"))) (and v (format nil "~A/bin/python" v)))
-                "python3")))
+  ;; the order, PYMODGEN/CONFIG:*PYTHON-EXECUTABLE-PATH* first: src/config.lisp
+  (pymodgen/config::interpreter-candidates))
 
 (defparameter +probe-code+
   "import sys, sysconfig, os

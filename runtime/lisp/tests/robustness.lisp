@@ -299,25 +299,26 @@ def in_python_thread(f, x):
 ;;; ------------------------------------------------------------------------------------
 ;;; Child processes: repros that hung or killed the process
 
-(defun child-lisp-command (forms &key core)
-  "The command line of a fresh Lisp (this implementation) with pymodgen loaded (or from
-CORE) that evaluates FORMS (strings)."
+(defun child-lisp-command (forms &key core (system "pymodgen"))
+  "The command line of a fresh Lisp (this implementation) with SYSTEM loaded (pymodgen;
+NIL: none, only ASDF set up to find it) or started from CORE, that evaluates FORMS (strings)."
   (let ((root (namestring (asdf:system-source-directory "pymodgen"))))
     (%lisp-command (append (unless core
-                             (list "(require :asdf)"
-                                   (format nil "(push #p~S asdf:*central-registry*)" root)
-                                   "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"pymodgen\"))"))
+                             (list* "(require :asdf)"
+                                    (format nil "(push #p~S asdf:*central-registry*)" root)
+                                    (and system
+                                         (list (format nil "(handler-bind ((warning #'muffle-warning)) (asdf:load-system ~S))" system)))))
                            forms)
                    :core core)))
 
-(defun run-child-lisp (forms &key (timeout 120) core (environment nil))
-  "Runs FORMS (strings) in a fresh Lisp with pymodgen loaded (or from CORE) under
-`timeout -s KILL`, with the variables ENVIRONMENT (\"NAME=VALUE\" strings) added; returns
-(values output exit-code)."
+(defun run-child-lisp (forms &key (timeout 120) core (environment nil) (system "pymodgen"))
+  "Runs FORMS (strings) in a fresh Lisp with SYSTEM loaded (see CHILD-LISP-COMMAND) or from
+CORE under `timeout -s KILL`, with the variables ENVIRONMENT (\"NAME=VALUE\" strings) added;
+returns (values output exit-code)."
   ;; (through env(1): UIOP:RUN-PROGRAM's :ENVIRONMENT is ignored by older ASDFs, ECL's 3.1.8)
   (let* ((args (append (list "env") environment
                        (list "timeout" "-s" "KILL" (princ-to-string timeout))
-                       (child-lisp-command forms :core core))))
+                       (child-lisp-command forms :core core :system system))))
     (multiple-value-bind (out err code)
         (uiop:run-program args :output :string :error-output :output :ignore-error-status t)
       (declare (ignore err))
