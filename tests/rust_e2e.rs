@@ -119,6 +119,42 @@ fn main() {{
         out,
         "{\"b\": 1, \"a\": 2}\n{|\"a\": 2,|\"b\": 1|}\n[1, 2]\njson.decoder.JSONDecodeError: Expecting value: line 1 column 4 (char 3)\n{\"a\": 2, \"b\": 1}\n1\n"
     );
+    // The runtime is an rlib: a generated crate builds no shared library (the C ABI's cdylib
+    // is its own crate, pymodgen-capi, which no generated crate depends on).
+    let shared: Vec<String> = artifacts(&dir)
+        .into_iter()
+        .filter(|(kinds, files)| {
+            kinds.iter().any(|k| k == "cdylib" || k == "dylib")
+                || files.iter().any(|f| f.contains("libpymodgen") && f.ends_with(".so"))
+        })
+        .flat_map(|(_, files)| files)
+        .collect();
+    assert!(shared.is_empty(), "building a generated crate built shared libraries: {shared:?}");
+}
+
+/// What building `dir`'s `smoke` example produces, as cargo reports it (fresh units too):
+/// each unit's target kinds and files.
+fn artifacts(dir: &Path) -> Vec<(Vec<String>, Vec<String>)> {
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "-q", "--example", "smoke", "--message-format=json"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", work_dir().join("target"))
+        .env("RUSTFLAGS", "-D warnings")
+        .env("PYTHONPATH", fixtures())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cargo build in {} failed:\n{}", dir.display(), String::from_utf8_lossy(&out.stderr));
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
+    };
+    let units: Vec<_> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .map(|m| (strings(&m["target"]["kind"]), strings(&m["filenames"])))
+        .collect();
+    assert!(units.iter().any(|(_, files)| files.iter().any(|f| f.contains("libpymodgen_runtime"))), "{units:?}");
+    units
 }
 
 /// A program whose bindings were made with one interpreter but that loads another

@@ -171,11 +171,26 @@ unsafe fn delete_dead_tstates() {
         DEAD_LEN.store(0, Ordering::Relaxed);
         std::mem::take(&mut *v)
     };
-    for ts in items {
-        unsafe {
-            ffi::PyThreadState_Clear(ts as *mut ffi::PyThreadState);
-            ffi::PyThreadState_Delete(ts as *mut ffi::PyThreadState);
-        }
+    for &ts in &items {
+        unsafe { ffi::PyThreadState_Clear(ts as *mut ffi::PyThreadState) };
+    }
+    // From Python 3.12, deleting a thread state that the PyGILState API had bound to its
+    // (dead) thread clears that binding on the thread that deletes it: this thread's own
+    // would be lost, and an extension's PyGILState_Ensure on it (numpy's floating-point
+    // error handler) would then wait for the GIL this thread holds. So the deletion, which
+    // needs no GIL, runs on a short-lived thread of its own (thread exits are rare).
+    #[cfg(Py_3_12)]
+    std::thread::scope(|s| {
+        s.spawn(|| delete_tstates(&items));
+    });
+    #[cfg(not(Py_3_12))]
+    delete_tstates(&items);
+}
+
+/// Deletes thread states already cleared (no GIL needed).
+fn delete_tstates(items: &[usize]) {
+    for &ts in items {
+        unsafe { ffi::PyThreadState_Delete(ts as *mut ffi::PyThreadState) };
     }
 }
 

@@ -3,8 +3,9 @@
 //!
 //! `pmg_call_path` resolves its path at every call, so that redefinitions are seen: two
 //! dict lookups for `str` (`__main__`, then builtins), a `sys.modules` lookup and a module
-//! getattr per further part for `numpy.linalg.norm`. Every dict carries a version tag
-//! (PEP 509) that changes with every change of the dict. A cache records, when the path was
+//! getattr per further part for `numpy.linalg.norm`. Every dict has a version that changes
+//! with every change of the dict (see [`versions`]: its PEP 509 version tag up to Python
+//! 3.11, a count kept by a dict watcher from 3.12). A cache records, when the path was
 //! resolved by plain dict lookups only, each dict it consulted (hits and misses: `str` is
 //! cached as "not in `__main__` at version v1, found in builtins at version v2") and the
 //! modules it went through; while none of those versions changed and the modules are still
@@ -15,8 +16,9 @@
 //! lookup goes through the type's MRO and descriptors), a path of more than
 //! [`MAX_PARTS`] parts.
 //!
-//! Python 3.12 deprecates the version tags (PEP 699) and 3.14 removes them: there the cache
-//! is off and every call resolves its path.
+//! Python 3.12 deprecates the version tags (PEP 699) and 3.14 removes them; from 3.12 the
+//! versions come from a dict watcher (`PyDict_AddWatcher`), so the cache works on every
+//! version.
 
 use super::*;
 
@@ -50,17 +52,153 @@ pub extern "C" fn pmg_path_cache_new() -> *mut PmgPathCache {
     }))
 }
 
+/// A dict's version: a number that changes with every change of the dict.
+/// Up to Python 3.11, its PEP 509 version tag.
 #[cfg(not(Py_3_12))]
-#[inline(always)]
-unsafe fn version(dict: Obj) -> Option<u64> {
-    Some(unsafe { (*(dict as *mut ffi::PyDictObject)).ma_version_tag })
+mod versions {
+    use super::*;
+
+    /// `dict`'s version now (None: it cannot be followed).
+    #[inline(always)]
+    pub(super) unsafe fn version(dict: Obj) -> Option<u64> {
+        Some(unsafe { (*(dict as *mut ffi::PyDictObject)).ma_version_tag })
+    }
+
+    /// `dict` has not changed since it had `version`.
+    #[inline(always)]
+    pub(super) unsafe fn unchanged(dict: Obj, version: u64) -> bool {
+        unsafe { (*(dict as *mut ffi::PyDictObject)).ma_version_tag == version }
+    }
 }
 
+/// A dict's version: a number that changes with every change of the dict.
+/// From Python 3.12 (which deprecates the version tags; 3.14 removes them), a count of its
+/// changes kept by this library's dict watcher (`PyDict_AddWatcher`, `PyDict_Watch`):
+/// each followed dict gets a slot of [`CHANGES`], which the watcher's callback bumps at
+/// every change (before it is made, with the GIL held). A version is the slot and its
+/// count, so checking one is one load, as with a version tag.
 #[cfg(Py_3_12)]
-#[inline(always)]
-unsafe fn version(_dict: Obj) -> Option<u64> {
-    None
+mod versions {
+    use super::*;
+    use std::collections::HashMap;
+    use std::hash::{BuildHasherDefault, Hasher};
+    use std::sync::atomic::{AtomicI32, AtomicU64};
+
+    // (cpython/dictobject.h; not declared by pyo3-ffi)
+    type WatchCallback = unsafe extern "C" fn(event: c_int, dict: Obj, key: Obj, new_value: Obj) -> c_int;
+    unsafe extern "C" {
+        fn PyDict_AddWatcher(callback: WatchCallback) -> c_int;
+    }
+    /// `PyDict_EVENT_DEALLOCATED` of `PyDict_WatchEvent`.
+    const EVENT_DEALLOCATED: c_int = 5;
+
+    /// How many dicts can be followed at once (a dead dict's slot is reused).
+    const SLOTS: usize = 4096;
+    const COUNT_BITS: u32 = 48;
+    const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+
+    /// Changes per slot. Only written with the GIL held (relaxed: plain loads and stores).
+    static CHANGES: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
+    /// This library's watcher: -2 before the first use, -1 when the interpreter had none
+    /// left (nothing is followed: no path is cached).
+    static WATCHER: AtomicI32 = AtomicI32::new(-2);
+
+    /// Hashes a dict's address (already well spread but for its low bits).
+    #[derive(Default)]
+    struct AddressHasher(u64);
+
+    impl Hasher for AddressHasher {
+        fn write(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.0 = (self.0 << 8 | *b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            }
+        }
+        fn write_usize(&mut self, n: usize) {
+            self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+        fn finish(&self) -> u64 {
+            self.0
+        }
+    }
+
+    struct Slots {
+        /// The slot of each followed dict, by address.
+        of: HashMap<usize, u32, BuildHasherDefault<AddressHasher>>,
+        /// Slots of dicts that died.
+        free: Vec<u32>,
+        /// Slots never used start here.
+        next: u32,
+    }
+
+    /// Taken with the GIL held, never around Python code (so never by a nested callback).
+    static TABLE: Mutex<Option<Slots>> = Mutex::new(None);
+
+    unsafe extern "C" fn changed(event: c_int, dict: Obj, _key: Obj, _new_value: Obj) -> c_int {
+        let mut table = TABLE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slots) = table.as_mut() {
+            let found = if event == EVENT_DEALLOCATED {
+                slots.of.remove(&(dict as usize)).inspect(|&s| slots.free.push(s))
+            } else {
+                slots.of.get(&(dict as usize)).copied()
+            };
+            if let Some(s) = found {
+                let c = &CHANGES[s as usize];
+                c.store(c.load(Ordering::Relaxed).wrapping_add(1) & COUNT_MASK, Ordering::Relaxed);
+            }
+        }
+        0
+    }
+
+    /// This library's watcher, registered on first use (None: none left).
+    fn watcher() -> Option<c_int> {
+        let mut w = WATCHER.load(Ordering::Relaxed);
+        if w == -2 {
+            w = unsafe { PyDict_AddWatcher(changed) };
+            if w < 0 {
+                unsafe { ffi::PyErr_Clear() };
+                w = -1;
+            }
+            WATCHER.store(w, Ordering::Relaxed);
+        }
+        (w >= 0).then_some(w)
+    }
+
+    /// `dict`'s version now, following it from now on (None: it cannot be followed).
+    pub(super) unsafe fn version(dict: Obj) -> Option<u64> {
+        let w = watcher()?;
+        let mut table = TABLE.lock().unwrap_or_else(|e| e.into_inner());
+        let slots = table.get_or_insert_with(|| Slots { of: HashMap::default(), free: Vec::new(), next: 0 });
+        let slot = match slots.of.get(&(dict as usize)) {
+            Some(&s) => s,
+            None => {
+                let s = match slots.free.pop() {
+                    Some(s) => s,
+                    None if (slots.next as usize) < SLOTS => {
+                        slots.next += 1;
+                        slots.next - 1
+                    }
+                    None => return None,
+                };
+                if unsafe { ffi::PyDict_Watch(w, dict) } < 0 {
+                    unsafe { ffi::PyErr_Clear() };
+                    slots.free.push(s);
+                    return None;
+                }
+                slots.of.insert(dict as usize, s);
+                s
+            }
+        };
+        Some((slot as u64) << COUNT_BITS | CHANGES[slot as usize].load(Ordering::Relaxed))
+    }
+
+    /// `dict` has not changed since it had `version`.
+    #[inline(always)]
+    pub(super) unsafe fn unchanged(_dict: Obj, version: u64) -> bool {
+        CHANGES[(version >> COUNT_BITS) as usize].load(Ordering::Relaxed) == version & COUNT_MASK
+    }
 }
+
+use versions::version;
 
 /// What a resolution consulted, while it can still be cached.
 pub(super) struct Recorder {
@@ -148,7 +286,7 @@ pub(super) unsafe fn lookup(cache: *mut PmgPathCache) -> Option<Obj> {
     }
     unsafe {
         for k in 0..c.ndicts {
-            if version(c.dicts[k]) != Some(c.versions[k]) {
+            if !versions::unchanged(c.dicts[k], c.versions[k]) {
                 return None;
             }
         }
