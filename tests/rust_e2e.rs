@@ -1128,8 +1128,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A program built in a virtual environment runs outside it: a venv (outside the workspace)
-/// holds a package the base interpreter lacks (`humanize`, from PyPI); a crate with
-/// `bind_pymodule!("humanize")` and the documented build.rs line is built with only the
+/// holds a package the base interpreter lacks (`inflection`, from PyPI; not `humanize`, which the
+/// third-party sweep installs into the base interpreter); a crate with
+/// `bind_pymodule!("inflection")` and the documented build.rs line is built with only the
 /// venv's `VIRTUAL_ENV` and `PATH`, then run with no venv variable and the venv's `bin` not on
 /// `PATH`: it starts the venv's interpreter (sys.prefix is the venv) and the call works.
 /// `PYMODGEN_PYTHON` at run time selects another interpreter: the base one, which lacks the
@@ -1142,15 +1143,15 @@ fn program_built_in_a_venv_runs_outside_it() {
     let status = Command::new(&base).args(["-m", "venv"]).arg(&venv).status().unwrap();
     assert!(status.success(), "{} -m venv failed", base.display());
     let pip =
-        Command::new(venv.join("bin/python")).args(["-m", "pip", "install", "-q", "humanize==4.9.0"]).output().unwrap();
+        Command::new(venv.join("bin/python")).args(["-m", "pip", "install", "-q", "inflection==0.5.1"]).output().unwrap();
     assert!(
         pip.status.success(),
-        "this test needs humanize from PyPI (pip install humanize==4.9.0 in a venv), and pip failed \
+        "this test needs inflection from PyPI (pip install inflection==0.5.1 in a venv), and pip failed \
          (is the package index reachable?):\n{}",
         String::from_utf8_lossy(&pip.stderr)
     );
-    let lacks = Command::new(&base).args(["-c", "import humanize"]).output().unwrap();
-    assert!(!lacks.status.success(), "the base interpreter {} has humanize: the test proves nothing", base.display());
+    let lacks = Command::new(&base).args(["-c", "import inflection"]).output().unwrap();
+    assert!(!lacks.status.success(), "the base interpreter {} has inflection: the test proves nothing", base.display());
 
     let krate = tmp.path().join("app");
     std::fs::create_dir_all(krate.join("src")).unwrap();
@@ -1174,12 +1175,12 @@ fn program_built_in_a_venv_runs_outside_it() {
         krate.join("src/main.rs"),
         r#"use pymodgen_runtime::pyo3::prelude::*;
 
-pymodgen_macros::bind_pymodule!("humanize");
+pymodgen_macros::bind_pymodule!("inflection");
 
 fn main() {
     Python::attach(|py| {
         println!("{}", py.import("sys").unwrap().getattr("prefix").unwrap());
-        match humanize::intcomma(py, 1234567) {
+        match inflection::camelize(py, "device_type") {
             Ok(s) => println!("{s}"),
             Err(e) => println!("{}", pymodgen_runtime::render_error(py, &e)),
         }
@@ -1226,7 +1227,7 @@ fn main() {
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     let prefix = Path::new(stdout.lines().next().unwrap()).canonicalize().unwrap();
     assert_eq!(prefix, venv.canonicalize().unwrap(), "{stdout}");
-    assert_eq!(stdout.lines().nth(1), Some("1,234,567"), "{stdout}");
+    assert_eq!(stdout.lines().nth(1), Some("DeviceType"), "{stdout}");
 
     // The base interpreter, chosen at run time, lacks the module: the error names both.
     let (code, stdout, stderr) = run(Some(&base));
@@ -1234,7 +1235,7 @@ fn main() {
     let error = stdout.lines().last().unwrap();
     assert!(
         error.starts_with(
-            "ModuleNotFoundError: No module named 'humanize' (importing humanize: this program runs Python "
+            "ModuleNotFoundError: No module named 'inflection' (importing inflection: this program runs Python "
         ) && error.contains(&format!(" at {} ", base.display()))
             && error.contains(&format!(
                 "bindings were made for Python {} ({}",
@@ -1249,4 +1250,92 @@ fn main() {
     let (code, stdout, stderr) = run(Some(Path::new("/nonexistent/python3")));
     assert_eq!(code, Some(1), "{stdout}{stderr}");
     assert_eq!(stderr, "pymodgen: cannot start Python: PYMODGEN_PYTHON is /nonexistent/python3, which is not a file\n");
+}
+
+/// Third-party libraries the sweep binds (installed, pinned, by scripts/setup): several ship
+/// inline types or stubs (jinja2 with a `Literal[..., '\r']`, click, packaging, humanize,
+/// attrs' `.pyi` files, requests through types-requests).
+/// matplotlib.pyplot (a `Literal` with `'None'` and `'none'`) comes with matplotlib.
+const THIRD_PARTY: &[&str] =
+    &["attrs", "click", "humanize", "jinja2", "markupsafe", "matplotlib.pyplot", "packaging.version", "requests"];
+
+/// The third-party sweep: each library of [`THIRD_PARTY`] bound into ONE crate (a module
+/// `py_<name>` each), built and run with `-D warnings`: zero warnings, and one call through
+/// each library's bindings.
+#[test]
+fn third_party_sweep() {
+    let started = std::time::Instant::now();
+    let dir = work_dir().join("crates/third-party-sweep");
+    let mut lib = String::from("//! The third-party sweep's libraries (generated by tests/rust_e2e.rs).\n");
+    let mut lines = 0;
+    let mut counts = (0, 0);
+    for m in THIRD_PARTY {
+        let loaded = pymodgen::load(m, &Options::default()).unwrap_or_else(|e| panic!("loading {m}: {e}"));
+        let mut o = pymodgen::emit::rust::RustOptions::default();
+        o.module_name = Some(sweep_name(m));
+        let text = pymodgen::emit::rust::module_file(&loaded.manifests, &o).unwrap_or_else(|e| panic!("{m}: {e}"));
+        counts.0 += loaded.manifests[0].functions.len();
+        counts.1 += loaded.manifests[0].classes.len();
+        lines += text.lines().count();
+        let file = dir.join(format!("src/mods/{m}.rs"));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&file, text).unwrap();
+        }
+        lib.push_str(&format!("include!(\"mods/{m}.rs\");\n"));
+    }
+    std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"third-party-sweep\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\npymodgen-runtime = {{ path = {:?} }}\n\n[workspace]\n",
+            root().join("runtime")
+        ),
+    )
+    .unwrap();
+    // As a generated crate's build.rs: its examples get an rpath to the interpreter's libpython.
+    std::fs::write(
+        dir.join("build.rs"),
+        "fn main() {\n    println!(\"cargo::rerun-if-env-changed=DEP_PYMODGEN_RUNTIME_LIB_DIR\");\n    if let Some(dir) = std::env::var_os(\"DEP_PYMODGEN_RUNTIME_LIB_DIR\") {\n        println!(\"cargo::rustc-link-arg=-Wl,-rpath,{}\", dir.to_string_lossy());\n    }\n}\n",
+    )
+    .unwrap();
+    let generated = started.elapsed();
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use third_party_sweep::*;
+fn main() {{
+    Python::attach(|py| {{
+        println!("{{}}", py_attrs::has(py, py.get_type::<PyInt>()).unwrap());
+        println!("{{:?}}", py_click::style_with(py, "x").fg("red").call().unwrap());
+        println!("{{}}", py_humanize::intcomma(py, 1234567).unwrap());
+        let env = py_jinja2::Environment::new_with(py).call().unwrap();
+        let t = env.from_string("Hi {{{{ n }}}}!").unwrap();
+        println!("{{}}", t.render_with().kwargs([("n", "there")].into_iter().collect::<std::collections::HashMap<_, _>>()).call().unwrap());
+        println!("{{}}", py_markupsafe::escape(py, "<a>").unwrap());
+        println!("{{}}", py_matplotlib_pyplot::isinteractive(py).unwrap());
+        let v = py_packaging_version::parse(py, "1.2.3").unwrap();
+        println!("{{}} {{}}", v.major().unwrap(), v);
+        let r = py_requests::PreparedRequest::new(py).unwrap();
+        r.prepare_with().method("GET").url("http://example.com/a b").call().unwrap();
+        println!("{{}}", r.as_bound().getattr("url").unwrap());
+    }});
+}}
+"#
+        ),
+    );
+    eprintln!(
+        "third-party sweep (Rust): {} libraries ({}), {} module-level functions and {} classes, {lines} generated lines; generate {:.1} s, build and run {:.1} s, 0 warnings (-D warnings)",
+        THIRD_PARTY.len(),
+        THIRD_PARTY.join(", "),
+        counts.0,
+        counts.1,
+        generated.as_secs_f64(),
+        (started.elapsed() - generated).as_secs_f64()
+    );
+    assert_eq!(
+        out,
+        "false\n\"\\u{1b}[31mx\\u{1b}[0m\"\n1,234,567\nHi there!\n&lt;a&gt;\nfalse\n1 1.2.3\nhttp://example.com/a%20b\n"
+    );
 }

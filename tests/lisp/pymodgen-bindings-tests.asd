@@ -14,5 +14,6 @@
                (:file "arglists")
                (:file "classmethods")
                (:file "adversarial")
+               (:file "third-party")
                (:file "sweep"))
   :perform (test-op (o c) (uiop:symbol-call :pymodgen-bindings-tests :run-tests)))
