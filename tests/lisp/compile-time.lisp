@@ -108,6 +108,7 @@ run-time argument error."
   ;; Every argument list up to length 3 over a small alphabet: values, the function's
   ;; keywords, a keyword it does not take, a string key. (Up to length 1 where COMPILE runs
   ;; a C compiler for each call, ECL's: ~0.25 s a call here, 1,600 calls would take 7 min.)
+  (ensure-fixture)                      ; (SAME-OUTCOME-P looks its functions up first)
   (let ((max-depth (if pymodgen::+cheap-compile+ 3 1))
         (cases '(("add" :a :b) ("everything" :c :d :e) ("echo" :x) ("greet" :name :punctuation)
                  ("keyword-only" :flag :count) ("type" :obj) ("match" :pattern :string :fn)))

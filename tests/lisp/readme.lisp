@@ -162,8 +162,7 @@ the output and the exit code."
                "(format t \"~&LET ~A~%\" (let ((x 2)) (pymodgen:defpymodule \"textwrap\" nil :lisp-package \"ANY-TW\" :silent t) x))"
                "(defun cl-user::bind-math () (pymodgen:defpymodule \"math\" nil :lisp-package \"ANY-MATH\" :silent t))"
                "(format t \"~&FUNCTION ~A~%\" (cl-user::bind-math))"
-               (format nil "(load (compile-file ~S :output-file ~S))" (namestring file)
-                       (namestring (make-pathname :type nil :name "uses-when-compiled" :defaults file)))
+               (format nil "(load (compile-file ~S))" (namestring file))
                "(format t \"~&JSON ~A~%\" (funcall (find-symbol \"DUMPS\" \"ANY-JSON\") '(1 2)))"
                "(format t \"~&PLOT ~A~%\" (and (fboundp (find-symbol \"PLOT\" \"ANY-PLT\")) t))"
                "(format t \"~&DEDENT ~S~%\" (funcall (find-symbol \"DEDENT\" \"ANY-TW\") \"  x\"))"
