@@ -424,6 +424,121 @@ fn main() {{
     );
 }
 
+/// Classmethods and staticmethods implemented in C (`classmethod_descriptor`s, a C
+/// `staticmethod` in the class dict) are associated functions taking `py`, with typeshed's
+/// signature where the runtime has none (`date.today`, `datetime.combine`) and `Self` as
+/// the class's wrapper.
+#[test]
+fn c_classmethods_datetime() {
+    let dir = generate("datetime", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_datetime as dt;
+fn main() {{
+    Python::attach(|py| {{
+        let today: dt::Date<'_> = dt::Date::today(py).unwrap();
+        println!("{{}}", today.year().unwrap() >= 2024);
+        let utc = dt::Timezone::new(py, dt::Timedelta::new_with(py).call().unwrap()).unwrap();
+        let now: dt::Datetime<'_> = dt::Datetime::now_with(py).tz(&utc).call().unwrap();
+        println!("{{}}", now.isoformat().unwrap().ends_with("+00:00"));
+        let d = dt::Date::fromisoformat(py, "2024-02-29").unwrap();
+        let t = dt::Time::new_with(py).hour(12).call().unwrap();
+        let c: dt::Datetime<'_> = dt::Datetime::combine(py, &d, &t).unwrap();
+        println!("{{}}", c.isoformat().unwrap());
+        let ts = dt::Datetime::combine_with(py, &d, &t).tzinfo(&utc).call().unwrap().timestamp().unwrap();
+        println!("{{ts}}");
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(out, "true\ntrue\n2024-02-29T12:00:00\n1709208000\n");
+}
+
+/// The classmethods and staticmethods of builtin types: `int.from_bytes`, `dict.fromkeys`,
+/// `bytes.fromhex` (classmethod descriptors) and `str.maketrans` (a C staticmethod whose text
+/// signature has `<unrepresentable>` defaults: optional parameters, set by name).
+#[test]
+fn c_classmethods_builtins() {
+    let dir = generate("builtins", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_builtins as b;
+fn main() {{
+    Python::attach(|py| {{
+        let n: b::Int<'_> = b::Int::from_bytes_with(py, vec![1u8, 0]).byteorder(b::Byteorder::Little).call().unwrap();
+        println!("{{n}}");
+        let big = b::Int::from_bytes_with(py, vec![0xffu8]).signed(true).call().unwrap();
+        println!("{{big}}");
+        let d = b::Dict::fromkeys_with(py, vec!["a", "b"]).value(0).call().unwrap();
+        println!("{{d}}");
+        println!("{{}}", b::Dict::fromkeys(py, ("x",)).unwrap());
+        println!("{{}}", b::Bytes::fromhex(py, "4142").unwrap());
+        let table = b::Str::maketrans_with(py, "ab").y("xy").call().unwrap();
+        println!("{{table}} {{}}", b::Str::maketrans(py, [(97, "z")].into_iter().collect::<std::collections::HashMap<_, _>>()).unwrap());
+        let drop = b::Str::maketrans_with(py, "a").y("b").z("c").call().unwrap();
+        println!("{{drop}}");
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(out, "1\n-1\n{'a': 0, 'b': 0}\n{'x': None}\nb'AB'\n{97: 120, 98: 121} {97: 'z'}\n{97: 98, 99: None}\n");
+}
+
+/// A module of adversarial names, docstrings, defaults and Literal values
+/// (`tests/fixtures/python/pymodgen_adversarial`): its crate compiles and documents with
+/// `-D warnings` (bare CRs, control and bidi characters, `*/`, fences and HTML in doc comments;
+/// keywords, `None`/`none`/`NONE`, digits, empty and control-character Literal values as
+/// variants), and the values round-trip exactly.
+#[test]
+fn adversarial_fixture() {
+    let dir = generate("pymodgen_adversarial", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+use py_pymodgen_adversarial as a;
+fn main() {{
+    Python::attach(|py| {{
+        // Case-folding duplicates of a prelude name: None_, None2, None3; the values are exact.
+        let m = [a::Mode::None_, a::Mode::None2, a::Mode::None3, a::Mode::Empty, a::Mode::Ud, a::Mode::Self2];
+        println!("{{:?}}", m.iter().map(|v| v.as_str()).collect::<Vec<_>>());
+        println!("{{}}", a::Mode::ALL.len());
+        let back: a::LiteralNamesResult = a::literal_names_with(py).mode(a::Mode::None2).call().unwrap();
+        println!("{{back:?}} {{:?}}", a::literal_names(py).unwrap());
+        // A Literal value that is a bare CR goes to Python and back as itself.
+        println!("{{:?}}", a::Self_::r(py, a::X::Ud).unwrap());
+        println!("{{:?}}", a::r(py, 1, 2, 3, 4, 5).unwrap().len());
+        let d = a::defaults(py).unwrap();
+        println!("{{:?}} {{}}", d[0].extract::<String>().unwrap(), d[9].extract::<String>().is_err());
+        println!("{{}} {{}}", a::n1st(py).unwrap(), a::item(py).unwrap());
+        println!("{{:?}}", a::Self_::new_2(py).unwrap().type_with().r#type("Type").call().unwrap());
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(
+        out,
+        "[\"None\", \"none\", \"NONE\", \"\", \"\\r\", \"Self\"]\n43\nNone2 None_\n\"\\r\"\n12\n\
+         \"\\r\\n\\0\\\"\\\\\" true\n1 日本\nSome(\"Type\")\n"
+    );
+    // rustdoc reads the doc comments as markdown and HTML: no warning either.
+    let doc = Command::new(env!("CARGO"))
+        .args(["doc", "--no-deps", "-q"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", work_dir().join("target"))
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .output()
+        .unwrap();
+    assert!(doc.status.success(), "cargo doc: {}", String::from_utf8_lossy(&doc.stderr));
+}
+
 /// A stub that lies gives a TypeError naming the function, the stub's type and what came
 /// back; values outside the Rust type are an OverflowError naming the function; honest
 /// results that only a careless mapping would refuse (an `int` for `float`, a `bool` for

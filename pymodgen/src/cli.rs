@@ -117,6 +117,25 @@ struct InspectArgs {
 }
 
 /// Parses the command line and runs it; errors are reported by `main`.
+/// The one line an error prints: each message of its cause chain, outermost first, joined
+/// with `: `, a cause left out when the line says it already (a [`crate::Error::Io`] shows its
+/// OS error, which is also its `source()`): `writing rust bindings for 'json': creating
+/// directory /proc/nope/json: No such file or directory (os error 2)`.
+pub fn report(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Generate(args)) => generate(args),

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS; // `pymodgen inspect numpy | head`
             }
-            eprintln!("pymodgen: {err}");
+            eprintln!("pymodgen: {}", cli::report(&err));
             if verbose {
                 for cause in err.chain().skip(1) {
                     eprintln!("  caused by: {cause}");

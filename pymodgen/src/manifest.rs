@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the manifest format (the `schema` key).
-pub const SCHEMA: u32 = 2;
+pub const SCHEMA: u32 = 3;
 
 /// Everything pymodgen knows about one Python module.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -163,6 +163,9 @@ pub enum SignatureSource {
     Ufunc,
     /// The first line of the docstring, parsed.
     Docstring,
+    /// The stub's `def` (its overloads merged into one signature that accepts each), when
+    /// the runtime gives none (`datetime.date.today`). Since schema 3.
+    Stub,
     /// Nothing known: `(*args, **kwargs)`.
     Fallback,
 }
@@ -472,14 +475,61 @@ impl Literal {
             Literal::None => "None".into(),
             Literal::Bool(b) => if *b { "True" } else { "False" }.into(),
             Literal::Int(v) | Literal::Float(v) => v.clone(),
-            Literal::Str(v) => format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'")),
-            Literal::Bytes(v) => format!("b{:?}", String::from_utf8_lossy(v)),
+            Literal::Str(v) => python_str_repr(v),
+            Literal::Bytes(v) => python_bytes_repr(v),
             Literal::Tuple(items) => {
                 let inner: Vec<String> = items.iter().map(Literal::python).collect();
                 if inner.len() == 1 { format!("({},)", inner[0]) } else { format!("({})", inner.join(", ")) }
             }
         }
     }
+}
+
+/// Whether Python's `repr` shows `c` escaped: control characters, and the format, line and
+/// paragraph separators that would change how the text around them reads (bidi overrides,
+/// zero-width characters, `U+2028`).
+pub fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}'
+            | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+}
+
+/// `'text'` as Python's `repr` writes a `str`: `\\`, `\'`, `\n`, `\r`, `\t`, `\x00`, `\u2028`.
+pub fn python_str_repr(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    out.push('\'');
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unprintable(c) && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if unprintable(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// `b'...'` as Python's `repr` writes `bytes`.
+pub fn python_bytes_repr(v: &[u8]) -> String {
+    let mut out = String::from("b'");
+    for &b in v {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\'' => out.push_str("\\'"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 impl Function {

@@ -57,7 +57,7 @@ fn inspect_json_is_a_manifest_and_cached_runs_match() {
     let text = stdout(&first);
     assert!(
         text.starts_with(
-            "{\n  \"schema\": 2,\n  \"module\": \"pymodgen_fixture\",\n  \"version\": \"1.2.3\",\n  \"hash\""
+            "{\n  \"schema\": 3,\n  \"module\": \"pymodgen_fixture\",\n  \"version\": \"1.2.3\",\n  \"hash\""
         ),
         "{text}"
     );
@@ -137,8 +137,36 @@ fn unwritable_output() {
     let file = tempfile::NamedTempFile::new().unwrap();
     let out =
         pymodgen(cache.path()).args(["json", "--lang", "lisp", "--out"]).arg(file.path().join("out")).output().unwrap();
-    assert!(!out.status.success());
-    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert_one_line_error(&out, "writing lisp bindings for 'json': creating directory ");
+    assert!(stderr(&out).contains(&format!("{}", file.path().join("out/json").display())), "{}", stderr(&out));
+    assert!(stderr(&out).trim_end().ends_with("Not a directory (os error 20)"), "{}", stderr(&out));
+}
+
+/// Every reason output cannot be written is on the one line: the path and the OS error,
+/// each once.
+#[test]
+fn output_errors_carry_their_cause() {
+    let cache = tempfile::tempdir().unwrap();
+    // A directory that cannot be created.
+    let out = pymodgen(cache.path()).args(["json", "--lang", "rust", "--out", "/proc/nope"]).output().unwrap();
+    assert_one_line_error(&out, "writing rust bindings for 'json': creating directory /proc/nope/json: ");
+    assert!(stderr(&out).trim_end().ends_with("No such file or directory (os error 2)"), "{}", stderr(&out));
+    assert_eq!(stderr(&out).matches("os error").count(), 1, "{}", stderr(&out));
+    // An existing file as --out.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let out = pymodgen(cache.path()).args(["json", "--lang", "rust", "--out"]).arg(file.path()).output().unwrap();
+    assert_one_line_error(&out, &format!("creating directory {}: ", file.path().join("json").display()));
+    assert!(stderr(&out).trim_end().ends_with("Not a directory (os error 20)"), "{}", stderr(&out));
+    // A file that cannot be written over: a directory where the crate's Cargo.toml goes.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("json/Cargo.toml")).unwrap();
+    let out = pymodgen(cache.path()).args(["json", "--lang", "rust", "--out"]).arg(dir.path()).output().unwrap();
+    assert_one_line_error(&out, &format!("writing {}: ", dir.path().join("json/Cargo.toml").display()));
+    assert!(stderr(&out).trim_end().ends_with("Is a directory (os error 21)"), "{}", stderr(&out));
+    // --verbose keeps the cause chain below the line.
+    let out =
+        pymodgen(cache.path()).args(["json", "--lang", "rust", "--verbose", "--out", "/proc/nope"]).output().unwrap();
+    assert!(stderr(&out).contains("\n  caused by: "), "{}", stderr(&out));
 }
 
 #[test]

@@ -63,6 +63,14 @@
               (best-seconds () (dotimes (i n) (pyabs i))) native-abs n)
       (report "imported abs, inside with-python-gil"
               (best-seconds () (with-python-gil (dotimes (i n) (pyabs i)))) native-abs n))
+    ;; containers as arguments (the general path: conversion, cycle and sharing checks)
+    (let ((native-list (native-seconds (format nil "for i in range(~D): len((i, 2, 3))" n)))
+          (native-nested (native-seconds (format nil "for i in range(~D): len(((i, 2), (3, 4)))" n))))
+      (report "(pycall \"len\" (list i 2 3)), GIL per call"
+              (best-seconds () (dotimes (i n) (pycall "len" (list i 2 3)))) native-list n)
+      (report "(pycall \"len\" (list (list i 2) (list 3 4)))"
+              (best-seconds () (dotimes (i n) (pycall "len" (list (list i 2) (list 3 4)))))
+              native-nested n))
     (raw-pyexec "bench_x = 1")
     (let ((native-eval (native-seconds (format nil "for i in range(~D): eval('bench_x + 1')" n)))
           (native-code (native-seconds (format nil "for i in range(~D): eval(c)" n)

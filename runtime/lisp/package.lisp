@@ -19,6 +19,9 @@
    #:*lispifiers* #:*pythonizers* #:with-lispifiers #:with-pythonizers #:define-lispifier
    #:pythonize #:lispify #:with-remote-objects #:with-remote-objects*
    #:python-getattr #:python-setattr #:python-attribute-missing
+   #:python-conversion-error #:python-conversion-error-object #:python-conversion-error-reason
+   #:circular-structure-error #:pymodgen-type-error #:pymodgen-type-error-function
+   #:pymodgen-type-error-accepts
    ;; python objects
    #:pyobject-wrapper #:pyobject-wrapper-p #:pyobject-wrapper-pointer
    #:pyobject-wrapper-eq #:pyobject-wrapper-eq*

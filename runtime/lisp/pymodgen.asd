@@ -5,7 +5,8 @@
 pymodgen-capi C ABI): the py4cl2-cffi API, without segfaults."
   :version "0.1.0"
   :license "MIT OR Apache-2.0"
-  :depends-on ("cffi" "trivial-garbage" "bordeaux-threads" "alexandria" "uiop")
+  :depends-on ("pymodgen/config" "cffi" "trivial-garbage" "bordeaux-threads" "alexandria"
+               "uiop")
   ;; ECL: the runtime's foreign calls compile to direct C calls (CFFI's default there, the
   ;; dynamic FFI, conses argument lists at each call). See src/portability-ecl.lisp.
   :around-compile (lambda (compile)
@@ -33,10 +34,29 @@ pymodgen-capi C ABI): the py4cl2-cffi API, without segfaults."
                              (:file "designators")
                              (:file "call")
                              (:file "api")
+                             (:static-file "module_hash.py") ; read by generated.lisp
                              (:file "generated")
                              (:file "defpymodule")
-                             (:file "compat"))))
+                             (:file "compat")
+                             (:file "call-mode"))))
   :in-order-to ((test-op (test-op "pymodgen/tests"))))
+
+(defsystem "pymodgen/config"
+  :description "Package PYMODGEN/CONFIG (nickname PY4CL2-CFFI/CONFIG): the interpreter, call
+mode and start options, set before the runtime is loaded. Does not load libpython."
+  :depends-on ("uiop")
+  :components ((:file "src/config")))
+
+(defsystem "pymodgen/select-single-threaded"
+  :description "Sets PYMODGEN/CONFIG:*PYTHON-CALL-MODE* to :SINGLE-THREADED (before the runtime
+loads; an error if it is already loaded in the other mode)."
+  :depends-on ("pymodgen/config")
+  :components ((:file "src/select-single-threaded")))
+
+(defsystem "pymodgen/single-threaded"
+  :description "The runtime in the single-threaded call mode: every Python call, from any Lisp
+thread, runs on Python's main thread."
+  :depends-on ("pymodgen/select-single-threaded" "pymodgen"))
 
 (defsystem "pymodgen/py4cl2-cffi"
   :description "Drop-in replacement for py4cl2-cffi: package PY4CL2-CFFI over pymodgen."
@@ -54,10 +74,12 @@ pymodgen-capi C ABI): the py4cl2-cffi API, without segfaults."
                (:file "readme")
                (:file "types")
                (:file "errors")
+               (:file "abi")
                (:file "arrays")
                (:file "stress")
                (:file "generated")
                (:file "robustness")
                (:file "fuzz")
-               (:file "compat"))
+               (:file "compat")
+               (:file "config"))
   :perform (test-op (o c) (uiop:symbol-call :pymodgen-tests :run-tests)))

@@ -12,5 +12,7 @@
                (:file "change")
                (:file "compile-time")
                (:file "arglists")
+               (:file "classmethods")
+               (:file "adversarial")
                (:file "sweep"))
   :perform (test-op (o c) (uiop:symbol-call :pymodgen-bindings-tests :run-tests)))

@@ -103,3 +103,81 @@
   (is (null (find-symbol "ISKEYWORD" "KEYWORD")))
   (delete-package "PY.KEYWORD")         ; the stdlib sweep binds keyword again
   (signals error (macroexpand-1 '(defpymodule "json" nil :lisp-package "CL"))))
+
+;;; DEFPYMODULE anywhere: inside HANDLER-BIND, LET, a function, a compiled file's
+;;; non-top-level form. It used to inline every definition of the module into one form,
+;;; which SBCL compiles as one function when it is not at top level (matplotlib.pyplot and
+;;; json in one HANDLER-BIND: 19 s and a 1 GB peak; pandas and pyplot: heap exhausted). It
+;;; now loads the module's compiled bindings, and costs what it costs at top level.
+
+(defun run-fresh-lisp-forms (forms &key (timeout 900))
+  "Evaluates FORMS (strings) in a fresh Lisp of this implementation, with its default heap,
+pymodgen loaded and DEFPYMODULE writing under *OUT*, killed after TIMEOUT seconds. Returns
+the output and the exit code."
+  (multiple-value-bind (out err code)
+      (uiop:run-program
+       (append (list "timeout" "-s" "KILL" (princ-to-string timeout))
+               (pymodgen::%lisp-command
+                (append (list "(require :asdf)"
+                              (format nil "(push ~S asdf:*central-registry*)"
+                                      (asdf:system-source-directory "pymodgen"))
+                              "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"pymodgen\"))"
+                              (format nil "(setf pymodgen:*defpymodule-directory* ~S)"
+                                      (merge-pathnames "defpymodule-anywhere/" *out*)))
+                        forms)))
+       :output :string :error-output :output :ignore-error-status t)
+    (declare (ignore err))
+    (values out code)))
+
+(defparameter +peak-rss-form+
+  "(defun cl-user::peak-rss-mb ()
+     (ignore-errors
+      (with-open-file (s \"/proc/self/status\")
+        (loop for line = (read-line s nil) while line
+              when (and (> (length line) 6) (string= \"VmHWM:\" line :end2 6))
+                return (round (parse-integer line :start 6 :junk-allowed t) 1024)))))"
+  "Defines CL-USER::PEAK-RSS-MB in a child: the process's peak resident set (Linux), or NIL.")
+
+(def-test defpymodule-costs-the-same-anywhere ()
+  ;; PYMODGEN_TEST_PANDAS=1 binds pandas too (the slow long mode: pandas and matplotlib.pyplot
+  ;; in one HANDLER-BIND exhausted SBCL's default heap)
+  (let* ((pandas (equal (uiop:getenv "PYMODGEN_TEST_PANDAS") "1"))
+         (file (merge-pathnames "defpymodule-anywhere/uses-when.lisp" *out*)))
+    (ensure-directories-exist file)
+    (with-open-file (s file :direction :output :if-exists :supersede)
+      (write-string "(in-package :cl-user)
+(when t (pymodgen:defpymodule \"colorsys\" nil :lisp-package \"ANY-CS\" :silent t))
+(defun use-colorsys () (any-cs:rgb-to-hsv 1 0 0))
+" s))
+    (multiple-value-bind (out code)
+        (run-fresh-lisp-forms
+         (list +peak-rss-form+
+               "(pymodgen:pystart)"
+               "(defvar cl-user::*before* (cl-user::peak-rss-mb))"
+               (format nil "(handler-bind ((warning #'muffle-warning))
+                  ~:[~;(pymodgen:defpymodule \"pandas\" nil :lisp-package \"ANY-PD\" :silent t)~]
+                  (pymodgen:defpymodule \"matplotlib.pyplot\" nil :lisp-package \"ANY-PLT\" :silent t)
+                  (pymodgen:defpymodule \"json\" nil :lisp-package \"ANY-JSON\" :silent t))" pandas)
+               "(format t \"~&GROWTH ~A~%\" (and cl-user::*before* (- (cl-user::peak-rss-mb) cl-user::*before*)))"
+               "(format t \"~&LET ~A~%\" (let ((x 2)) (pymodgen:defpymodule \"textwrap\" nil :lisp-package \"ANY-TW\" :silent t) x))"
+               "(defun cl-user::bind-math () (pymodgen:defpymodule \"math\" nil :lisp-package \"ANY-MATH\" :silent t))"
+               "(format t \"~&FUNCTION ~A~%\" (cl-user::bind-math))"
+               (format nil "(load (compile-file ~S :output-file ~S))" (namestring file)
+                       (namestring (make-pathname :type nil :name "uses-when-compiled" :defaults file)))
+               "(format t \"~&JSON ~A~%\" (funcall (find-symbol \"DUMPS\" \"ANY-JSON\") '(1 2)))"
+               "(format t \"~&PLOT ~A~%\" (and (fboundp (find-symbol \"PLOT\" \"ANY-PLT\")) t))"
+               "(format t \"~&DEDENT ~S~%\" (funcall (find-symbol \"DEDENT\" \"ANY-TW\") \"  x\"))"
+               "(format t \"~&SQRT ~A~%\" (funcall (find-symbol \"SQRT\" \"ANY-MATH\") 16))"
+               "(format t \"~&HSV ~A~%\" (funcall 'cl-user::use-colorsys))"
+               (if pandas
+                   "(format t \"~&PANDAS ~A~%\" (pymodgen:pycall \"len\" (funcall (find-symbol \"DATE-RANGE\" \"ANY-PD\") \"2020-01-01\" :periods 3)))"
+                   "(format t \"~&PANDAS 3~%\")")))
+      (is (eql 0 code) "~A" out)
+      (dolist (expected '("LET 2" "FUNCTION T" "JSON [1, 2]" "PLOT T" "DEDENT \"x\"" "SQRT 4.0"
+                          "HSV (0.0d0 1.0d0 1)" "PANDAS 3"))
+        (is (search expected out) "~A not in ~A" expected out))
+      ;; the peak resident set grows by tens of MB (it grew by 900 MB for pyplot and json)
+      (let* ((start (search "GROWTH " out))
+             (growth (and start (ignore-errors (parse-integer out :start (+ start 7) :junk-allowed t)))))
+        (when growth
+          (is (< growth 400) "the peak resident set grew by ~D MB" growth))))))

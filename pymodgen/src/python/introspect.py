@@ -30,7 +30,7 @@ import traceback
 import types
 import warnings
 
-SCHEMA = 2
+SCHEMA = 3
 
 # Submodules that are never bound: test suites and build helpers that packages ship.
 SKIP_SUBMODULES = {"tests", "test", "conftest", "setup", "__main__"}
@@ -115,10 +115,19 @@ def param(name, kind, default=inspect.Parameter.empty, annotation=None, optional
     }
 
 
+# A C function's `__text_signature__` writes a default it cannot show as `<unrepresentable>`
+# (`str.maketrans(x, y=<unrepresentable>, z=<unrepresentable>, /)`): such a parameter is
+# optional with an unknown default.
+_UNREPRESENTABLE = "\x00pymodgen-unrepresentable"
+
+
 def params_from_signature(sig):
     out = []
     for p in sig.parameters.values():
-        out.append(param(p.name, KIND_NAMES[p.kind], p.default, annotation_text(p.annotation)))
+        if isinstance(p.default, str) and p.default == _UNREPRESENTABLE:
+            out.append(param(p.name, KIND_NAMES[p.kind], annotation=annotation_text(p.annotation), optional=True))
+        else:
+            out.append(param(p.name, KIND_NAMES[p.kind], p.default, annotation_text(p.annotation)))
     return out
 
 
@@ -295,6 +304,7 @@ def signature(obj, names, drop_first=False):
     if params is None:
         text_sig = getattr(obj, "__text_signature__", None)
         if isinstance(text_sig, str):
+            text_sig = text_sig.replace("=<unrepresentable>", "=%r" % _UNREPRESENTABLE)
             try:
                 fake = types.SimpleNamespace()
                 sig = inspect._signature_fromstr(inspect.Signature, fake, text_sig, False)
@@ -398,7 +408,10 @@ def describe_class(name, cls, skipped, modname):
                 fn = raw.__func__
                 params, returns, source = signature(fn, [attr])
                 kind = "staticmethod"
-            elif isinstance(raw, classmethod):
+            elif isinstance(raw, classmethod) or type(raw).__name__ == "classmethod_descriptor":
+                # A Python (or Cython) classmethod, or a C one (`date.today`, `int.from_bytes`:
+                # a `classmethod_descriptor` in the class dict, which `inspect` calls a method
+                # descriptor). Bound to the class, its signature has no `cls`.
                 fn = getattr(cls, attr)
                 params, returns, source = signature(fn, [attr])
                 kind = "classmethod"
@@ -747,9 +760,16 @@ def main(argv):
         result = interned(introspect(argv[4], generator, argv[3] == "1"))
     else:
         raise SystemExit("pymodgen introspect: unknown mode %r" % mode)
-    with open(out_path, "w", encoding="utf-8") as f:
-        # One shot, so the C encoder runs (json.dump is pure Python); compact: numpy's is big.
-        f.write(json.dumps(result, ensure_ascii=False, separators=(",", ":")))
+    # One shot, so the C encoder runs (json.dump is pure Python); compact: numpy's is big.
+    text = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a docstring or default written with `\ud800`): no UTF-8 for it, nor
+        # a Rust string. It becomes U+FFFD; a pair split in two code points joins again.
+        data = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+    with open(out_path, "wb") as f:
+        f.write(data)
     os._exit(0)  # skip interpreter teardown: atexit handlers of the module may hang or print
 
 

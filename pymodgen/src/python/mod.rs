@@ -230,4 +230,17 @@ mod tests {
         let json = run_code(&interpreter, &code, "mode", &["a", "b c"], Duration::from_secs(60), "a test").unwrap();
         assert_eq!(json, r#"["mode", ["a", "b c"], 3999, ""]"#);
     }
+
+    /// The Common Lisp runtime carries a copy of `module_hash.py` (installed, it reads nothing
+    /// outside its own directory) and must compute the hash the generator computes: this
+    /// file is the source, the copy the same bytes.
+    #[test]
+    fn the_lisp_runtime_carries_this_module_hash_script() {
+        let copy = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime/lisp/src/module_hash.py");
+        let copy = std::fs::read_to_string(copy).unwrap_or_else(|e| panic!("{copy}: {e}"));
+        assert!(
+            copy == include_str!("module_hash.py"),
+            "runtime/lisp/src/module_hash.py differs from pymodgen/src/python/module_hash.py, its source: copy the source over it"
+        );
+    }
 }

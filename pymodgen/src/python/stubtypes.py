@@ -273,6 +273,11 @@ def apply_defs(f, st, mod, scope, group, drop_first):
     sigs = [stub_signature(st, mod, scope, fn, drop_first and not _is_decorated(fn, ("staticmethod",)))
             for fn in defs]
     extra = [_unpacked(st, mod, scope, fn) for fn in defs]
+    if f["signature_source"] == "fallback":
+        # The runtime gave no signature (`date.today`, `datetime.combine`): the stub's is the
+        # best there is (its overloads merged), typed below like a runtime one.
+        f["params"] = _merged_params([params for params, _, _ in sigs])
+        f["signature_source"] = "stub"
     if group["overloads"]:
         f["overloads"] = [{"params": p, "returns": r, "return_type": t} for p, r, t in sigs]
     index = []
@@ -316,6 +321,66 @@ def apply_defs(f, st, mod, scope, group, drop_first):
         f["stub_returns"] = _join_texts([r for _, r, _ in sigs])
     f["type_source"] = mod.source
     return True
+
+
+def _merged_params(signatures):
+    """One parameter list that accepts every call of the stub signatures (their overloads):
+    positional parameters by position (named when every overload that has one names it the
+    same, else positional-only), keyword-only ones by name, each required only when every
+    overload requires it; a default kept only when every overload gives the same one. Types
+    are left to the caller."""
+    def fresh(q, kind=None, optional=False):
+        out = dict(q, type=None, annotation=None)
+        if kind is not None:
+            out["kind"] = kind
+        if optional or out["default"] == "...":  # a stub's `= ...`: a default it does not say
+            out.update(required=False, default=None, literal=None)
+        return out
+
+    n = len(signatures)
+    positional, keyword, variadic = [], {}, {}
+    for params in signatures:
+        at = 0
+        for q in params:
+            if q["kind"] in _POSITIONAL:
+                if at == len(positional):
+                    positional.append([])
+                positional[at].append(q)
+                at += 1
+            elif q["kind"] == "keyword_only":
+                keyword.setdefault(q["name"], []).append(q)
+            else:
+                variadic.setdefault(q["kind"], q)
+    out = []
+    for slot in positional:
+        first = slot[0]
+        named = len({q["name"] for q in slot}) == 1 and all(q["kind"] == "positional_or_keyword" for q in slot)
+        kind = "positional_or_keyword" if named else "positional_only"
+        same = len(slot) == n and len({(q["required"], q["default"]) for q in slot}) == 1
+        out.append(fresh(first, kind, optional=not same))
+    if "var_positional" in variadic:
+        out.append(fresh(variadic["var_positional"]))
+    # Positional-only must lead: once a slot is positional-only, every slot before it is too.
+    last_only = max((i for i, q in enumerate(out) if q["kind"] == "positional_only"), default=-1)
+    for q in out[:max(last_only, 0)]:
+        if q["kind"] == "positional_or_keyword":
+            q["kind"] = "positional_only"
+    # A required parameter after an optional one (overloads of different arity) cannot be
+    # said in one signature: it becomes optional too.
+    seen_optional = False
+    for q in out:
+        if q["kind"] not in _POSITIONAL:
+            continue
+        if not q["required"]:
+            seen_optional = True
+        elif seen_optional:
+            q.update(required=False, default=None, literal=None)
+    for name, slot in keyword.items():
+        same = len(slot) == n and len({(q["required"], q["default"]) for q in slot}) == 1
+        out.append(fresh(slot[0], optional=not same))
+    if "var_keyword" in variadic:
+        out.append(fresh(variadic["var_keyword"]))
+    return out
 
 
 _JOINED = {}

@@ -367,10 +367,7 @@ unsafe fn resolve(path: *const Obj, npath: i64, rec: &mut Recorder) -> Option<Ob
             let next = if next.is_null() && ffi::PyModule_Check(cur) != 0 {
                 // maybe a submodule not imported yet
                 rec.refuse();
-                let mut ptype = null_mut();
-                let mut pvalue = null_mut();
-                let mut ptb = null_mut();
-                ffi::PyErr_Fetch(&mut ptype, &mut pvalue, &mut ptb);
+                let saved = SavedError::take();
                 let modname = ffi::PyModule_GetNameObject(cur);
                 let full = if modname.is_null() {
                     null_mut()
@@ -385,19 +382,11 @@ unsafe fn resolve(path: *const Obj, npath: i64, rec: &mut Recorder) -> Option<Ob
                 }
                 if m.is_null() {
                     ffi::PyErr_Clear();
-                    ffi::PyErr_Restore(ptype, pvalue, ptb);
+                    saved.restore();
                     null_mut()
                 } else {
                     ffi::Py_DECREF(m);
-                    if !ptype.is_null() {
-                        ffi::Py_DECREF(ptype);
-                    }
-                    if !pvalue.is_null() {
-                        ffi::Py_DECREF(pvalue);
-                    }
-                    if !ptb.is_null() {
-                        ffi::Py_DECREF(ptb);
-                    }
+                    saved.discard();
                     ffi::PyObject_GetAttr(cur, name)
                 }
             } else {

@@ -43,6 +43,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicUsize, Ordering}
 
 use fpenv::{FpWords, PyFpEnv};
 
+mod abi;
 mod arrays;
 mod call;
 mod callbacks;
@@ -59,6 +60,7 @@ mod values;
 
 // The items of the submodules are the crate's Rust API (its tests use it); the `pmg_*`
 // functions are exported from the cdylib under the same names either way.
+pub use abi::*;
 pub use arrays::*;
 pub use call::*;
 pub use callbacks::*;
@@ -213,16 +215,10 @@ fn set_error(ty: &str, msg: &str, tb: &str) {
 /// skipped, so the type and message survive.
 unsafe fn fetch_py_error() {
     unsafe {
-        let (mut ty, mut val, mut tb) = (null_mut(), null_mut(), null_mut());
-        ffi::PyErr_Fetch(&mut ty, &mut val, &mut tb);
-        if ty.is_null() {
+        let Some((ty, val, tb)) = raised_exception() else {
             set_error("SystemError", "a Python call failed without setting an exception", "");
             return;
-        }
-        ffi::PyErr_NormalizeException(&mut ty, &mut val, &mut tb);
-        if !tb.is_null() && !val.is_null() {
-            ffi::PyException_SetTraceback(val, tb);
-        }
+        };
         let name = type_name(ty);
         let msg = exception_text(val);
         let tbtext = traceback_text(tb);
@@ -233,6 +229,82 @@ unsafe fn fetch_py_error() {
         }
         let full = format!("{tbtext}{name}: {msg}\n");
         set_error(&name, &msg, &full);
+    }
+}
+
+/// Takes the current exception out of the thread state: (type, normalized value,
+/// traceback), new references (the traceback may be NULL), or None when none is set.
+#[cfg(Py_3_12)]
+unsafe fn raised_exception() -> Option<(Obj, Obj, Obj)> {
+    unsafe {
+        let val = ffi::PyErr_GetRaisedException();
+        if val.is_null() {
+            return None;
+        }
+        let ty = ffi::Py_NewRef(ffi::Py_TYPE(val) as Obj);
+        Some((ty, val, ffi::PyException_GetTraceback(val)))
+    }
+}
+
+/// Takes the current exception out of the thread state: (type, normalized value,
+/// traceback), new references (the traceback may be NULL), or None when none is set.
+#[cfg(not(Py_3_12))]
+unsafe fn raised_exception() -> Option<(Obj, Obj, Obj)> {
+    unsafe {
+        let (mut ty, mut val, mut tb) = (null_mut(), null_mut(), null_mut());
+        ffi::PyErr_Fetch(&mut ty, &mut val, &mut tb);
+        if ty.is_null() {
+            return None;
+        }
+        ffi::PyErr_NormalizeException(&mut ty, &mut val, &mut tb);
+        if !tb.is_null() && !val.is_null() {
+            ffi::PyException_SetTraceback(val, tb);
+        }
+        Some((ty, val, tb))
+    }
+}
+
+/// The current exception, taken out of the thread state while other Python code runs,
+/// then put back (`restore`) or dropped (`discard`). GIL held.
+struct SavedError(#[cfg(Py_3_12)] Obj, #[cfg(not(Py_3_12))] [Obj; 3]);
+
+impl SavedError {
+    #[cfg(Py_3_12)]
+    unsafe fn take() -> SavedError {
+        SavedError(unsafe { ffi::PyErr_GetRaisedException() })
+    }
+
+    #[cfg(not(Py_3_12))]
+    unsafe fn take() -> SavedError {
+        let (mut ty, mut val, mut tb) = (null_mut(), null_mut(), null_mut());
+        unsafe { ffi::PyErr_Fetch(&mut ty, &mut val, &mut tb) };
+        SavedError([ty, val, tb])
+    }
+
+    /// Makes it the current exception again (replacing any).
+    #[cfg(Py_3_12)]
+    unsafe fn restore(self) {
+        unsafe { ffi::PyErr_SetRaisedException(self.0) };
+    }
+
+    /// Makes it the current exception again (replacing any).
+    #[cfg(not(Py_3_12))]
+    unsafe fn restore(self) {
+        let [ty, val, tb] = self.0;
+        unsafe { ffi::PyErr_Restore(ty, val, tb) };
+    }
+
+    /// Drops it.
+    unsafe fn discard(self) {
+        #[cfg(Py_3_12)]
+        let objects = [self.0];
+        #[cfg(not(Py_3_12))]
+        let objects = self.0;
+        for o in objects {
+            if !o.is_null() {
+                unsafe { ffi::Py_DECREF(o) };
+            }
+        }
     }
 }
 

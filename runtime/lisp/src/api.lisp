@@ -25,7 +25,9 @@ Python's order (the order of the call)."
 
 (defun dispatch-callback (handle args kwargs)
   ;; Runs with the GIL held by Python (the runtime marks it held for this thread).
-  (let ((*in-gil* t) (*remote* nil) (*pinned-arrays* nil) (*shared-arrays* nil))
+  ;; (a conversion the callback makes is its own, not part of the one that called Python)
+  (let ((*in-gil* t) (*remote* nil) (*pinned-arrays* nil) (*shared-arrays* nil)
+        (*conversion-memo* :none))
     (handler-case
         (let* ((f (handle-object handle))
                (pos (if (cffi:null-pointer-p args)
@@ -216,10 +218,15 @@ globals().pop('_m', None)")
 ;;; ------------------------------------------------------------------------------------
 ;;; eval / exec
 
-(defun code-string (code-strings)
+(defun code-string (code-strings function)
   (if (and code-strings (null (cdr code-strings)) (stringp (car code-strings)))
       (car code-strings)
-      (apply #'concatenate 'string code-strings)))
+      (progn
+        (dolist (c code-strings)
+          (unless (stringp c)
+            (%bad-argument function c 'string
+                           "a string of Python code (PYEVAL and PYEXEC also take Lisp values)")))
+        (apply #'concatenate 'string code-strings))))
 
 (defun raw-pyeval (&rest code-strings)
   "Evaluates the Python expression made of CODE-STRINGS (concatenated) in __main__ and
@@ -227,7 +234,7 @@ returns its value. The compiled code of a given text is cached, so evaluating th
 text again costs no compilation. Prefer pycall, pyvalue, pyslot-value and pymethod."
   (unless *alive* (python-start-if-not-alive))
   (cffi:with-foreign-object (out :uint8 +value-size+)
-    (let ((tag (pmg-eval (code-string code-strings) 0 out (raw-flag (if *remote* :wrapper :lisp)))))
+    (let ((tag (pmg-eval (code-string code-strings 'raw-pyeval) 0 out (raw-flag (if *remote* :wrapper :lisp)))))
       (finish-call tag out (if *remote* :wrapper :lisp)))))
 
 (defun %eval-cell (cell)
@@ -261,7 +268,7 @@ text again costs no compilation. Prefer pycall, pyvalue, pyslot-value and pymeth
   "Executes the Python statements made of CODE-STRINGS (concatenated) in __main__."
   (unless *alive* (python-start-if-not-alive))
   (cffi:with-foreign-object (out :uint8 +value-size+)
-    (pmg-decref (finish-call (pmg-eval (code-string code-strings) 1 out 1) out :pointer)))
+    (pmg-decref (finish-call (pmg-eval (code-string code-strings 'raw-pyexec) 1 out 1) out :pointer)))
   (values))
 
 (defun number-text-p (string)
@@ -325,17 +332,27 @@ assignment target). Returns VALUE."
 
 (defun import-module (name &key (as nil))
   "import NAME [as AS] in __main__, so that pycall and pyvalue can use the name. T."
+  (%check-argument import-module name string "a module name (a string such as \"numpy.linalg\")")
+  (%check-argument import-module as (or null string) "NIL or a Python name (a string) for :AS")
   (raw-pyexec (format nil "import ~A~@[ as ~A~]" name as))
   t)
 
 (defun import-function (name from &key (as nil))
   "from FROM import NAME [as AS] in __main__. T."
+  (%check-argument import-function name string "a Python name (a string such as \"sqrt\")")
+  (%check-argument import-function from string "a module name (a string such as \"math\")")
+  (%check-argument import-function as (or null string) "NIL or a Python name (a string) for :AS")
   (raw-pyexec (format nil "from ~A import ~A~@[ as ~A~]" from name as))
   t)
 
 (defun export-function (function python-name)
   "Makes a lisp function available in python process as python-name"
-  (setf (pyvalue python-name) function)
+  (unless (or (functionp function) (and (symbolp function) function (fboundp function)))
+    (%bad-argument 'export-function function '(or function symbol)
+                   "a Lisp function or the name of one (a symbol that is FBOUNDP)"))
+  (%check-argument export-function python-name (or string symbol)
+                   "a Python name: a string (\"lisp_add\") or a symbol")
+  (setf (pyvalue python-name) (if (symbolp function) (fdefinition function) function))
   python-name)
 
 (defun lispify-name (name)
@@ -343,6 +360,8 @@ assignment target). Returns VALUE."
 case letter is followed by an upper case one, a letter by a digit, and after an underscore;
 joined by hyphens and upcased, underscores dropped: fooBar -> FOO-BAR, foo_bar -> FOO-BAR,
 log10 -> LOG-10, nilAndT -> NIL-AND-T."
+  (unless (stringp name)
+    (%bad-argument nil name 'string "a Python name (a string such as \"sqrt\" or \"nilAndT\")"))
   (let ((text (with-output-to-string (s)
                 (loop for prev = nil then c
                       for c across name
@@ -485,8 +504,13 @@ form a string."
 (defun pygenerator (function stop-value)
   "A Python generator (a PYOBJECT-WRAPPER) yielding (funcall FUNCTION) until it returns
 STOP-VALUE."
+  (unless (or (functionp function) (and (symbolp function) function (fboundp function)))
+    (%bad-argument 'pygenerator function '(or function symbol)
+                   "a Lisp function of no arguments or the name of one"))
   (let ((*lispifiers* nil) (*pythonizers* nil))
-    (with-remote-objects (pycall "_pymodgen.generator" function stop-value))))
+    (with-remote-objects (pycall "_pymodgen.generator"
+                                 (if (symbolp function) (fdefinition function) function)
+                                 stop-value))))
 
 (defun link-head-p (link name)
   "LINK is a list whose car is a symbol or string named NAME (AREF, @, CHAIN: in any

@@ -26,16 +26,18 @@
           (setf (gethash string *interned*) (cons *generation* p))
           p))))
 
-(defun python-name (designator)
-  "Python name for a string or symbol (:foo-bar -> \"foo_bar\")."
-  (etypecase designator
+(defun python-name (designator &optional function)
+  "Python name for a string or symbol (:foo-bar -> \"foo_bar\"). FUNCTION names the entry
+that got DESIGNATOR, for the error."
+  (typecase designator
     (string designator)
     (symbol (or (get designator 'python-name)
                 (setf (get designator 'python-name)
                       (let ((n (symbol-name designator)))
                         (substitute #\_ #\- (if (notany #'lower-case-p n)
                                                 (string-downcase n)
-                                                n))))))))
+                                                n))))))
+    (t (%bad-argument function designator '(or string symbol) +name-words+))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Name cells: a dotted Python name resolved at each call (so redefinitions are seen),
@@ -92,15 +94,18 @@ lambda ...): decided once per string."
                 (name-cell string)
                 (make-code-cell (coerce string 'simple-string))))))
 
-(defun callable-target (designator)
-  "A name-cell, code-cell or a borrowed PyObject* for a Python function designator."
-  (etypecase designator
+(defun callable-target (designator &optional (function 'pycall))
+  "A name-cell, code-cell or a borrowed PyObject* for a Python function designator.
+FUNCTION names the entry that got DESIGNATOR, for the error."
+  (typecase designator
     (string (designator-cell designator))
     (code-cell designator)
     (name-cell designator)
     (pyobject-wrapper (pyobject-wrapper-pointer designator))
     (%pointer designator)
-    (symbol (name-cell (python-name designator)))))
+    (symbol (name-cell (python-name designator)))
+    (t (%bad-argument function designator '(or string symbol pyobject-wrapper function)
+                      +designator-words+))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Arguments
@@ -121,8 +126,8 @@ passed as their character data, pinned during the call)."
 (defun fill-immediate (buf i x)
   (let ((off (* i +arg-size+)))
     (macrolet ((put (tag type value)
-                 `(setf (%mem-ref buf :int64 off) ,tag
-                        (%mem-ref buf ,type (+ off 8)) ,value)))
+                 `(setf (%mem-ref buf :int64 (+ off +arg-tag-offset+)) ,tag
+                        (%mem-ref buf ,type (+ off +arg-bits-offset+)) ,value)))
       (typecase x
         ((signed-byte 64) (put +arg-i64+ :int64 x))
         (double-float (put +arg-f64+ :double x))
@@ -130,10 +135,10 @@ passed as their character data, pinned during the call)."
         (pyobject-wrapper (put +arg-borrowed+ :uint64 (pyobject-wrapper-address x)))
         ((simple-array character (*))
          (put +arg-str4+ :uint64 (%vector-address x))
-         (setf (%mem-ref buf :int64 (+ off 16)) (%vector-length x)))
+         (setf (%mem-ref buf :int64 (+ off +arg-len-offset+)) (%vector-length x)))
         (simple-base-string
          (put +arg-str1+ :uint64 (%vector-address x))
-         (setf (%mem-ref buf :int64 (+ off 16)) (%vector-length x)))
+         (setf (%mem-ref buf :int64 (+ off +arg-len-offset+)) (%vector-length x)))
         (t (put (if x +arg-true+ +arg-false+) :int64 0))))))
 
 (defun split-call-args (args)
@@ -229,8 +234,8 @@ passed as their character data, pinned during the call)."
                  (if (and (immediate-p x) (null *pythonizers*))
                      (fill-immediate buf filled x)
                      (let ((p (%pythonize x)))
-                       (setf (%mem-ref buf :int64 off) +arg-owned+
-                             (%mem-ref buf :pointer (+ off 8)) p))))
+                       (setf (%mem-ref buf :int64 (+ off +arg-tag-offset+)) +arg-owned+
+                             (%mem-ref buf :pointer (+ off +arg-bits-offset+)) p))))
                (incf filled)))
         (unwind-protect
              (progn
@@ -250,8 +255,9 @@ passed as their character data, pinned during the call)."
           (unless called
             ;; a conversion failed: drop the objects made so far
             (dotimes (i filled)
-              (when (= (cffi:mem-ref buf :int64 (* i +arg-size+)) +arg-owned+)
-                (pmg-decref (cffi:mem-ref buf :pointer (+ 8 (* i +arg-size+)))))))))))
+              (let ((off (* i +arg-size+)))
+                (when (= (cffi:mem-ref buf :int64 (+ off +arg-tag-offset+)) +arg-owned+)
+                  (pmg-decref (cffi:mem-ref buf :pointer (+ off +arg-bits-offset+)))))))))))
       (if (<= n +max-fast-args+)
           ;; constant sizes: stack allocation
           (cffi:with-foreign-objects ((buf :uint8 (* +max-fast-args+ +arg-size+))
@@ -365,6 +371,8 @@ symbol (its lowercased name). ARGS: positional values, then keyword arguments as
 (defun pymethod (object method-name &rest args)
   "Calls method METHOD-NAME (string or symbol) of OBJECT (a wrapper, or a Lisp value that
 is first converted to Python) with pycall-style ARGS."
+  (%check-argument pymethod method-name (or string symbol)
+                   "a method name: a string (\"append\") or a symbol ('append)")
   (with-python-gil
     (let* ((obj (%pythonize object))
            (m (unwind-protect (pmg-getattr obj (python-name method-name))
@@ -382,6 +390,8 @@ is first converted to Python) with pycall-style ARGS."
   "Get the value of a python-name-or-variable. Example:
  (pyvalue \"sys\") ;=> <module 'sys' (built-in)>
  (pyvalue \"sys.path\") ;=> #(\"/usr/lib/python311.zip\" ...)"
+  (%check-argument pyvalue python-name-or-variable (or string symbol pyobject-wrapper)
+                   "a Python name (a string such as \"sys.path\", or a symbol) or a pyobject-wrapper")
   (unless *alive* (python-start-if-not-alive))
   (etypecase python-name-or-variable
     (string (with-python-gil (finish-pointer (resolve-name python-name-or-variable))))
@@ -390,9 +400,9 @@ is first converted to Python) with pycall-style ARGS."
 
 (defun (setf pyvalue) (value python-name)
   "Sets the Python variable (or dotted attribute) PYTHON-NAME to VALUE."
-  (unless *alive* (python-start-if-not-alive))
-  (let* ((name (python-name python-name))
+  (let* ((name (python-name python-name '(setf pyvalue)))
          (dot (position #\. name :from-end t)))
+    (unless *alive* (python-start-if-not-alive))
     (with-python-gil
       (let ((v (%pythonize value)))
         (unwind-protect
@@ -412,6 +422,7 @@ is first converted to Python) with pycall-style ARGS."
 
 (defun pyslot-value (object slot-name)
   "getattr(OBJECT, SLOT-NAME) converted to Lisp."
+  (python-name slot-name 'pyslot-value)
   (unless *alive* (python-start-if-not-alive))
   (with-python-gil
     (let ((obj (%pythonize object)))
@@ -419,6 +430,7 @@ is first converted to Python) with pycall-style ARGS."
         (pmg-decref obj)))))
 
 (defun (setf pyslot-value) (new-value object slot-name)
+  (python-name slot-name '(setf pyslot-value))
   (unless *alive* (python-start-if-not-alive))
   (with-python-gil
     (let ((obj (%pythonize object)) (v (%pythonize new-value)))

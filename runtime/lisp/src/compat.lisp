@@ -7,9 +7,9 @@
 
 (export '(simple-pyerror pyfor +disable-pystop+) '#:pymodgen)
 
-(defconstant +disable-pystop+ nil
-  "py4cl2-cffi's configuration constant: true when PYSTOP is disabled. PYSTOP always works
-here (the interpreter stays loaded; a new session starts on the next call), so NIL.")
+(defconstant +disable-pystop+ (and pymodgen/config:*disable-pystop* t)
+  "py4cl2-cffi's configuration constant: T when PYMODGEN/CONFIG:*DISABLE-PYSTOP* was true
+when the runtime was loaded (PYSTOP then does nothing; it checks the variable at each call).")
 
 (defun pyerror-stop-iteration-p (condition)
   (and (typep condition 'pyerror) (string= "StopIteration" (pyerror-type condition))))

@@ -74,15 +74,63 @@ exception came from a Lisp error inside a callback, that Lisp condition itself."
 
 (defvar *conversion-depth* 0)
 (defconstant +max-conversion-depth+ 1000
-  "Containers nested deeper than this (or cyclic) are refused, as Python's own recursion
-limit would: a Lisp condition instead of a stack overflow inside foreign code.")
+  "Containers nested deeper than this are refused, as Python's own recursion limit would: a
+Lisp condition instead of a stack overflow inside foreign code.")
 
-(defmacro with-nesting (&body body)
-  `(let ((*conversion-depth* (1+ *conversion-depth*)))
-     (when (> *conversion-depth* +max-conversion-depth+)
-       (error "pymodgen: containers nested more than ~D deep (or cyclic) cannot be converted"
-              +max-conversion-depth+))
-     ,@body))
+(defun %brief (object)
+  "OBJECT printed in a few dozen characters at most, circular structure included."
+  (let ((*print-circle* t) (*print-length* 4) (*print-level* 3) (*print-lines* nil)
+        (*print-readably* nil) (*print-pretty* nil))
+    (let ((text (handler-case (prin1-to-string object)
+                  (error () (format nil "#<~S>" (type-of object))))))
+      (if (> (length text) 80) (concatenate 'string (subseq text 0 77) "...") text))))
+
+(define-condition python-conversion-error (error)
+  ((object :initarg :object :reader python-conversion-error-object)
+   (reason :initarg :reason :reader python-conversion-error-reason))
+  (:report (lambda (c s)
+             (format s "pymodgen: cannot convert ~A to Python: ~A"
+                     (%brief (python-conversion-error-object c))
+                     (python-conversion-error-reason c))))
+  (:documentation "A Lisp value that has no Python counterpart: a dotted list, containers
+nested more than +MAX-CONVERSION-DEPTH+ deep, or circular structure (see
+CIRCULAR-STRUCTURE-ERROR). Converting Python values to Lisp signals it too, for Python
+containers nested too deep or that contain themselves (the object is then a wrapper)."))
+
+(define-condition circular-structure-error (python-conversion-error) ()
+  (:documentation "A Lisp container that contains itself (a list whose tail comes back to an
+earlier cons, a list, vector or hash table that is its own element, key or value at any
+depth): Python has no tuple that contains itself, and copying it would never end."))
+
+(define-condition pymodgen-type-error (type-error)
+  ((function :initarg :function :initform nil :reader pymodgen-type-error-function)
+   (accepts :initarg :accepts :reader pymodgen-type-error-accepts))
+  (:report (lambda (c s)
+             (format s "pymodgen: ~@[~(~A~): ~]~A is not ~A"
+                     (pymodgen-type-error-function c) (%brief (type-error-datum c))
+                     (pymodgen-type-error-accepts c))))
+  (:documentation "An argument of a runtime entry (PYCALL, PYVALUE, DEFPYMODULE ...) of a type
+it does not take; the message says what it accepts. A TYPE-ERROR (DATUM, EXPECTED-TYPE)."))
+
+(defun %bad-argument (function datum expected-type accepts)
+  "Signals a PYMODGEN-TYPE-ERROR: FUNCTION (a symbol, or NIL) got DATUM, not of
+EXPECTED-TYPE; ACCEPTS says in words what it takes."
+  (error 'pymodgen-type-error :function function :datum datum :expected-type expected-type
+                              :accepts accepts))
+
+(defmacro %check-argument (function place type accepts)
+  "Signals a PYMODGEN-TYPE-ERROR unless the value of PLACE is of TYPE."
+  `(unless (typep ,place ',type) (%bad-argument ',function ,place ',type ,accepts)))
+
+(defparameter +designator-words+
+  "a Python function designator: a string naming a Python callable (\"str\", \"numpy.linalg.norm\") or holding Python code (\"lambda x: x*x\"), a symbol (its lowercased name: 'len), a pyobject-wrapper, or a Lisp function")
+(defparameter +name-words+ "a Python name: a string (\"sys.path\") or a symbol ('foo-bar for foo_bar)")
+(defparameter +code-words+ "a string of Python code")
+
+(defun %depth-error (object)
+  (error 'python-conversion-error
+         :object object
+         :reason (format nil "containers nested more than ~D deep" +max-conversion-depth+)))
 
 (declaim (inline check-pointer))
 (defun check-pointer (p)
@@ -160,13 +208,16 @@ threads that call Python inside this scope: they wait for the GIL."
 
 (defvar *after-start-hooks* nil "Functions called (in order) at the end of PYSTART.")
 
-(defun pystart ()
+(defun pystart (&key (verbose pymodgen/config:*pystart-verbosity*))
   "Starts the Python session: loads the chosen interpreter's libpython and the runtime
-(once), initializes the interpreter with that interpreter's prefix and sys.path, runs
-*ADDITIONAL-INIT-CODES*. Returns T. (Restarts after PYSTOP.)"
+(once), initializes the interpreter with that interpreter's prefix and sys.path (plus
+PYMODGEN/CONFIG:*PYTHON-SITE-PACKAGES-PATH*), runs *ADDITIONAL-INIT-CODES*. Returns T.
+(Restarts after PYSTOP.) VERBOSE: says what runs (src/call-mode.lisp)."
   (bt:with-recursive-lock-held (*start-lock*)
+    (when (and verbose *alive*) (report-start nil))
     (unless *alive*
       (let ((config (load-libraries)))
+        (prepare-call-mode)                ; (src/call-mode.lisp)
         (when (minusp (pmg-initialize (python-executable config) (cffi:null-pointer)))
           (signal-last-error))
         (setf *generation* (current-generation)
@@ -174,16 +225,18 @@ threads that call Python inside this scope: they wait for the GIL."
         (handler-bind ((error (lambda (c) (declare (ignore c))
                                 (pmg-stop) (setf *alive* nil))))
           (dolist (hook *after-start-hooks*) (funcall hook))
-          (dolist (code *additional-init-codes*) (raw-pyexec code))))))
+          (dolist (code *additional-init-codes*) (raw-pyexec code)))
+        (when verbose (report-start t)))))
   t)
 
 (defun pystop ()
   "Ends the Python session: clears __main__, invalidates cached callables, and makes
 further calls start a new session. CPython cannot re-initialize extension modules such as
 numpy within one process, so the interpreter itself stays loaded (imported modules stay
-imported). Python objects still referenced from Lisp stay valid."
+imported). Python objects still referenced from Lisp stay valid. Does nothing while
+PYMODGEN/CONFIG:*DISABLE-PYSTOP* is true."
   (bt:with-recursive-lock-held (*start-lock*)
-    (when *alive*
+    (when (and *alive* (not pymodgen/config:*disable-pystop*))
       (pmg-stop)
       (setf *alive* nil
             *generation* (current-generation))))

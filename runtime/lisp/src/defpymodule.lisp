@@ -342,7 +342,7 @@ them. Returns the system directory."
       (uiop:delete-directory-tree tmp :validate t :if-does-not-exist :ignore))
     dir))
 
-(defun getpid* () (or (ignore-errors (funcall (find-symbol "GETPID" "SB-POSIX"))) (get-universal-time)))
+(defun getpid* () (or (ignore-errors (%getpid)) (get-universal-time)))
 
 (defun %check-module-hash (&key system module version python hash generator submodules
                              lisp-package packages)
@@ -382,9 +382,10 @@ to PY.<NAME>, e.g. Python's keyword module to PY.KEYWORD).")
     (error "defpymodule: :lisp-package ~S would redefine the Lisp package of that name; ~
             choose another" name)))
 
-(defun %generate-module-forms (pymodule-name import-submodules lisp-package silent)
-  "Generates (or reuses) the bindings of PYMODULE-NAME and returns their forms, with
-packages renamed under LISP-PACKAGE, and the recorded check plist."
+(defun %generated-system (pymodule-name import-submodules lisp-package silent)
+  "Generates (or reuses) the bindings of PYMODULE-NAME. Returns the generated files but the
+check file, the package renames for LISP-PACKAGE, the recorded check plist and the system
+directory."
   (let* ((out (merge-pathnames (make-pathname :directory (list :relative
                                                                (string-downcase (or lisp-package pymodule-name))
                                                                (if import-submodules "with-submodules" "module")))
@@ -401,9 +402,143 @@ packages renamed under LISP-PACKAGE, and the recorded check plist."
                                 until (eq form s)
                                 when (and (consp form) (eq (first form) '%check-module-hash))
                                   return form)))))
-             (renames (and lisp-package (%package-renames check lisp-package)))
-             (forms (read-generated-forms (butlast files) renames)))
-        (values forms (rest check))))))
+             (renames (and lisp-package (%package-renames check lisp-package))))
+        (values (butlast files) renames (rest check) dir)))))
+
+(defun %generate-module-forms (pymodule-name import-submodules lisp-package silent)
+  "Generates (or reuses) the bindings of PYMODULE-NAME and returns their forms, with
+packages renamed under LISP-PACKAGE, and the recorded check plist."
+  (multiple-value-bind (files renames check)
+      (%generated-system pymodule-name import-submodules lisp-package silent)
+    (values (read-generated-forms files renames) check)))
+
+;;; ------------------------------------------------------------------------------------
+;;; Compiled bindings: what DEFPYMODULE loads
+;;;
+;;; DEFPYMODULE never inlines a module's definitions into its expansion (a form SBCL would
+;;; compile as one function when it is not at top level: hundreds of MB of heap for pandas).
+;;; It compiles the generated files (their packages renamed) once into fasls kept beside the
+;;; generated system, per implementation, recompiling a file only when the generator's
+;;; output changed, and LOADs them; its expansion is one small call naming those fasls. So
+;;; it costs the same at top level, inside LET, HANDLER-BIND or a function, at the REPL or
+;;; in a compiled file.
+
+(defvar *loaded-bindings* (%make-synchronized-hash-table :test #'equal)
+  "fasl namestring -> its FILE-WRITE-DATE when this image loaded it.")
+
+(defvar *bindings-lock* (bt:make-recursive-lock "pymodgen defpymodule bindings"))
+
+(defun %bindings-directory (system-dir lisp-package)
+  (merge-pathnames (make-pathname :directory (list :relative "compiled"
+                                                   (string-downcase (or lisp-package "-"))
+                                                   (uiop:implementation-identifier)))
+                   system-dir))
+
+(defun %write-renamed-source (file renames target)
+  "Writes the forms of the generated FILE, with packages renamed through RENAMES, to TARGET
+(read and printed with standard syntax). The packages FILE defines must exist (earlier files
+are loaded first)."
+  (let ((forms '()))
+    (with-standard-io-syntax
+      (let ((*package* (find-package "CL-USER")) (*read-eval* nil))
+        (with-open-file (s file :external-format :utf-8)
+          (loop for form = (read s nil s)
+                until (eq form s)
+                do (let ((form (%rename-package-form form renames)))
+                     (push (cons *package* form) forms)
+                     (cond ((and (consp form) (eq (first form) 'cl:in-package))
+                            (setf *package* (find-package (second form))))
+                           ((and (consp form) (eq (first form) 'cl:defpackage))
+                            (eval form)))))))
+      (let ((tmp (make-pathname :name (format nil "~A-tmp~D" (pathname-name target) (getpid*))
+                                :defaults target)))
+        (with-open-file (s tmp :direction :output :if-exists :supersede :external-format :utf-8)
+          (format s ";;;; ~A with packages renamed, for DEFPYMODULE (written by pymodgen)~%"
+                  (file-namestring file))
+          (loop for (package . form) in (nreverse forms)
+                do (let ((*package* package) (*print-readably* t) (*print-circle* nil)
+                         (*print-pretty* nil))
+                     (terpri s) (prin1 form s) (terpri s))))
+        (uiop:rename-file-overwriting-target tmp target)))))
+
+(defun %same-file-contents-p (a b)
+  (and (probe-file a) (probe-file b)
+       (with-open-file (sa a :element-type '(unsigned-byte 8))
+         (with-open-file (sb b :element-type '(unsigned-byte 8))
+           (and (= (file-length sa) (file-length sb))
+                (let ((ba (make-array (file-length sa) :element-type '(unsigned-byte 8)))
+                      (bb (make-array (file-length sb) :element-type '(unsigned-byte 8))))
+                  (read-sequence ba sa) (read-sequence bb sb)
+                  (equalp ba bb)))))))
+
+(defun %load-bindings-fasl (fasl force)
+  "LOADs FASL when FORCE, or unless this image loaded it already as it is now."
+  (let ((key (namestring fasl)) (date (file-write-date fasl)))
+    (unless (and (not force) (eql (gethash key *loaded-bindings*) date))
+      (let ((*load-verbose* nil) (*load-print* nil))
+        (handler-bind ((style-warning #'muffle-warning))
+          (load fasl)))
+      (setf (gethash key *loaded-bindings*) date))))
+
+(defun %build-bindings (pymodule-name import-submodules lisp-package silent)
+  "Generates (or reuses) the bindings of PYMODULE-NAME, compiles what changed and loads the
+fasls (those this image has loaded as they are are not loaded again). Returns the plist
+%LOAD-DEFPYMODULE takes."
+  (multiple-value-bind (files renames check system-dir)
+      (%generated-system pymodule-name import-submodules lisp-package silent)
+    (bt:with-recursive-lock-held (*bindings-lock*)
+      (let* ((bdir (%bindings-directory system-dir lisp-package))
+             (packages (loop for p in (let ((ps (getf check :packages)))
+                                        (if (eq (car ps) 'quote) (second ps) ps))
+                             collect (or (cdr (assoc p renames :test #'string=)) p)))
+             (stale nil)
+             ;; (the packages were deleted since they were loaded: load every file again)
+             (force (notevery #'find-package packages))
+             (fasls
+               (loop for file in files
+                     collect
+                     (let* ((name (pathname-name file))
+                            (copy (make-pathname :name name :type "generated" :defaults bdir))
+                            (source (make-pathname :name name :type "lisp" :defaults bdir))
+                            (fasl (make-pathname :name name :type +bindings-fasl-type+ :defaults bdir)))
+                       (ensure-directories-exist bdir)
+                       ;; the generator's text changed (or first time): new renamed source
+                       (unless (and (probe-file source) (%same-file-contents-p file copy))
+                         (%write-renamed-source file renames source)
+                         (uiop:copy-file file copy)
+                         (setf stale t))
+                       ;; a changed file may change the packages later files read into: from
+                       ;; the first changed file on, every file is compiled again
+                       (when (or stale (not (probe-file fasl))
+                                 (< (file-write-date fasl) (file-write-date source)))
+                         (setf stale t)
+                         (let ((tmp (make-pathname :name (format nil "~A-tmp~D" name (getpid*))
+                                                   :defaults fasl)))
+                           (handler-bind ((style-warning #'muffle-warning))
+                             (with-compilation-unit (:override t)
+                               (unless (%compile-bindings-file source tmp)
+                                 (error "defpymodule: compiling the bindings of ~A failed (~A)"
+                                        pymodule-name source))))
+                           (uiop:rename-file-overwriting-target tmp fasl)))
+                       (%load-bindings-fasl fasl force)
+                       (namestring fasl)))))
+        (list :module pymodule-name :submodules import-submodules :lisp-package lisp-package
+              :fasls fasls :packages packages :check check)))))
+
+(defun %load-defpymodule (bindings recompile-on-change)
+  "What a DEFPYMODULE form does when evaluated or loaded: loads the compiled BINDINGS (the
+plist of %BUILD-BINDINGS; generated and compiled again if they are gone from the cache),
+then checks the module version hash. T."
+  (destructuring-bind (&key module submodules lisp-package fasls packages check) bindings
+    (if (every #'probe-file fasls)
+        (bt:with-recursive-lock-held (*bindings-lock*)
+          (let ((force (notevery #'find-package packages)))
+            (dolist (fasl fasls) (%load-bindings-fasl fasl force))))
+        (%build-bindings module submodules lisp-package t))
+    (%check-defpymodule-hash module (getf check :hash) (getf check :generator)
+                             (getf check :version) recompile-on-change submodules
+                             lisp-package (getf check :python))
+    t))
 
 (defun %check-defpymodule-hash (module hash generator version recompile-on-change import-submodules
                                 lisp-package &optional python)
@@ -442,11 +577,9 @@ COMPILE-SYSTEM :FORCE is refused), on its next load, by deleting its fasls."
         (asdf:compile-system system :force t))))
 
 (defun %defpymodule-load-time (pymodule-name import-submodules lisp-package silent)
-  "DEFPYMODULE without cache: generate and load the bindings now."
-  (let ((forms (%generate-module-forms pymodule-name import-submodules lisp-package silent))
-        (*package* (find-package "CL-USER")))
-    (dolist (form forms) (eval form))
-    t))
+  "DEFPYMODULE without cache: generate (or reuse) and load the compiled bindings now."
+  (%build-bindings pymodule-name import-submodules lisp-package silent)
+  t)
 
 ;;; api.lisp reserves DEFPYMODULE (a placeholder) and has a pycall-style DEFPYFUN; the
 ;;; generator-based macros below replace them, and DEFPYFUN falls back to the pycall-style
@@ -483,6 +616,10 @@ looked up again after PYSTOP/PYSTART). SILENT: prints status lines when NIL.
 The generator is found as *PYMODGEN-EXECUTABLE* describes; it is given the runtime's
 interpreter. Generated systems live under *DEFPYMODULE-DIRECTORY*."
   (declare (ignore safety))
+  (%check-argument defpymodule pymodule-name string
+                   "a Python module name (a string such as \"numpy\" or \"matplotlib.pyplot\")")
+  (%check-argument defpymodule lisp-package (or null string symbol)
+                   "NIL or a package name (a string or a symbol) for :LISP-PACKAGE")
   (let ((lisp-package (and lisp-package (string-upcase (string lisp-package)))))
     (when lisp-package (%check-lisp-package lisp-package))
     (cond
@@ -495,14 +632,11 @@ interpreter. Generated systems live under *DEFPYMODULE-DIRECTORY*."
                           (when continue-ignoring-errors
                             (warn "~A" e)
                             (return-from defpymodule nil)))))
-         (multiple-value-bind (forms check)
-             (%generate-module-forms pymodule-name import-submodules lisp-package silent)
-           `(progn
-              ,@forms
-              (%check-defpymodule-hash ,pymodule-name ,(getf check :hash) ,(getf check :generator)
-                                       ,(getf check :version) ',recompile-on-change ,import-submodules
-                                       ,lisp-package ,(getf check :python))
-              t))))))))
+         ;; generated, compiled and loaded now (so the rest of a file being compiled sees
+         ;; the packages, functions and compiler macros); the expansion loads the fasls
+         `(%load-defpymodule
+           ',(%build-bindings pymodule-name import-submodules lisp-package silent)
+           ',recompile-on-change)))))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; DEFPYFUN
@@ -555,6 +689,17 @@ AS: the Lisp-side name to derive LISP-FUN-NAME from. CACHE: if non-NIL the funct
 generated at macroexpansion time, else when the form is evaluated. LISP-PACKAGE: where
 LISP-FUN-NAME is interned. SAFETY: accepted for compatibility (calls are always safe)."
   (declare (ignore safety))
+  (%check-argument defpyfun fun-name string
+                   "a Python function name (a string such as \"sqrt\" or \"math.sqrt\")")
+  (%check-argument defpyfun pymodule-name (or null string)
+                   "NIL or a Python module name (a string such as \"math\")")
+  (%check-argument defpyfun as string "a Python name (a string) for :AS")
+  (%check-argument defpyfun lisp-fun-name (or string symbol)
+                   "a function name (a string or a symbol) for :LISP-FUN-NAME")
+  (unless (or (packagep lisp-package)
+              (and (typep lisp-package '(or string symbol character)) (find-package lisp-package)))
+    (%bad-argument 'defpyfun lisp-package '(or package string symbol)
+                   "a package, or the name of an existing one, for :LISP-PACKAGE"))
   (flet ((fallback ()
            (let ((expander (get 'defpyfun 'pycall-expander)))
              (if expander

@@ -17,6 +17,9 @@ bookkeeping wrong."
             (defun ,lisp-name ,params
               (%without-interrupts (,raw-name ,@params))))))
 
+;; the ABI itself (abi.rs)
+(defpmg "pmg_abi_version" :int64)
+(defpmg "pmg_abi_layout" :pointer)
 ;; lifecycle and GIL
 (defpmg "pmg_initialize" :int (executable :string) (home :pointer))
 (defpmg "pmg_stop" :int)
@@ -98,18 +101,60 @@ bookkeeping wrong."
 (defpmg "pmg_make_callable" :pointer (handle :int64))
 (defpmg "pmg_take_freed_handles" :int64 (buf :pointer) (cap :int64))
 
-;;; Layout of struct PmgValue (runtime/capi/src/values.rs)
-(defconstant +value-size+ 56)
-(defmacro value-tag (v) `(cffi:mem-ref ,v :int 0))
-(defmacro value-kind (v) `(cffi:mem-ref ,v :int 4))
-(defmacro value-len (v) `(cffi:mem-ref ,v :int64 8))
-(defmacro value-i (v) `(cffi:mem-ref ,v :int64 16))
-(defmacro value-f (v) `(cffi:mem-ref ,v :double 24))
-(defmacro value-f2 (v) `(cffi:mem-ref ,v :double 32))
-(defmacro value-data (v) `(cffi:mem-ref ,v :pointer 40))
-(defmacro value-obj (v) `(cffi:mem-ref ,v :pointer 48))
+;;; The structs and constants shared with the library. Their sizes, offsets and values
+;;; are compared with the library's own (pmg_abi_layout, computed from the Rust
+;;; definitions) by the test ABI-LAYOUT-MATCHES-THE-LIBRARY (tests/robustness.lisp); the
+;;; ABI version is checked at load (library.lisp). The readers below take offsets and
+;;; types from these DEFCSTRUCTs at macroexpansion time: constant offsets, as written by hand.
 
-;;; Tags (runtime/capi/src/values.rs TAG_*)
+(cffi:defcstruct pmg-value              ; struct PmgValue (runtime/capi/src/values.rs)
+  (tag :int) (kind :int) (len :int64) (i :int64) (f :double) (f2 :double)
+  (data :pointer) (obj :pointer))
+
+(cffi:defcstruct pmg-arg                ; struct PmgArg (runtime/capi/src/call.rs)
+  (tag :int64) (bits :uint64) (len :int64))
+
+(cffi:defcstruct pmg-array-info         ; struct PmgArrayInfo (runtime/capi/src/arrays.rs)
+  (holder :pointer) (data :pointer) (itemsize :int64) (ndim :int64)
+  (format :char :count 16) (shape :int64 :count 32) (strides :int64 :count 32)
+  (readonly :int64))
+
+(eval-when (:compile-toplevel :load-toplevel :execute)
+  (defun slot-offset (struct slot)
+    "The byte offset of SLOT in the foreign struct STRUCT (a DEFCSTRUCT name)."
+    (cffi:foreign-slot-offset `(:struct ,struct) slot))
+  (defun slot-ref-form (pointer struct slot)
+    "A MEM-REF form (SETF-able) of SLOT of the STRUCT at POINTER, with a constant offset."
+    `(cffi:mem-ref ,pointer ,(cffi:foreign-slot-type `(:struct ,struct) slot)
+                   ,(slot-offset struct slot)))
+  (defconstant +value-size+ (cffi:foreign-type-size '(:struct pmg-value)))
+  (defconstant +arg-size+ (cffi:foreign-type-size '(:struct pmg-arg)))
+  (defconstant +arg-tag-offset+ (slot-offset 'pmg-arg 'tag))
+  (defconstant +arg-bits-offset+ (slot-offset 'pmg-arg 'bits))
+  (defconstant +arg-len-offset+ (slot-offset 'pmg-arg 'len))
+  (defconstant +array-info-size+ (cffi:foreign-type-size '(:struct pmg-array-info))))
+
+(defmacro value-tag (v) (slot-ref-form v 'pmg-value 'tag))
+(defmacro value-kind (v) (slot-ref-form v 'pmg-value 'kind))
+(defmacro value-len (v) (slot-ref-form v 'pmg-value 'len))
+(defmacro value-i (v) (slot-ref-form v 'pmg-value 'i))
+(defmacro value-f (v) (slot-ref-form v 'pmg-value 'f))
+(defmacro value-f2 (v) (slot-ref-form v 'pmg-value 'f2))
+(defmacro value-data (v) (slot-ref-form v 'pmg-value 'data))
+(defmacro value-obj (v) (slot-ref-form v 'pmg-value 'obj))
+
+(defmacro ainfo-holder (p) (slot-ref-form p 'pmg-array-info 'holder))
+(defmacro ainfo-data (p) (slot-ref-form p 'pmg-array-info 'data))
+(defmacro ainfo-itemsize (p) (slot-ref-form p 'pmg-array-info 'itemsize))
+(defmacro ainfo-ndim (p) (slot-ref-form p 'pmg-array-info 'ndim))
+(defmacro ainfo-shape (p i)
+  `(cffi:mem-ref ,p :int64 (+ ,(slot-offset 'pmg-array-info 'shape) (* 8 ,i))))
+(defun ainfo-format (p)
+  (cffi:foreign-string-to-lisp
+   p :offset #.(slot-offset 'pmg-array-info 'format)
+     :max-chars #.(1- (cffi:foreign-slot-count '(:struct pmg-array-info) 'format))))
+
+;;; PmgValue tags (runtime/capi/src/values.rs TAG_*)
 (defconstant +tag-error+ 0)
 (defconstant +tag-none+ 1)
 (defconstant +tag-true+ 2)
@@ -131,8 +176,7 @@ bookkeeping wrong."
 (defconstant +tag-lispobj+ 18)
 (defconstant +tag-other+ 19)
 
-;;; struct PmgArg: int64 tag, uint64 bits
-(defconstant +arg-size+ 24)
+;;; PmgArg tags (runtime/capi/src/call.rs ARG_*)
 (defconstant +arg-borrowed+ 0)
 (defconstant +arg-owned+ 1)
 (defconstant +arg-i64+ 2)
@@ -142,12 +186,3 @@ bookkeeping wrong."
 (defconstant +arg-none+ 6)
 (defconstant +arg-str1+ 7)
 (defconstant +arg-str4+ 8)
-
-;;; struct PmgArrayInfo
-(defconstant +array-info-size+ 568)
-(defmacro ainfo-holder (p) `(cffi:mem-ref ,p :pointer 0))
-(defmacro ainfo-data (p) `(cffi:mem-ref ,p :pointer 8))
-(defmacro ainfo-itemsize (p) `(cffi:mem-ref ,p :int64 16))
-(defmacro ainfo-ndim (p) `(cffi:mem-ref ,p :int64 24))
-(defmacro ainfo-shape (p i) `(cffi:mem-ref ,p :int64 (+ 48 (* 8 ,i))))
-(defun ainfo-format (p) (cffi:foreign-string-to-lisp p :offset 32 :max-chars 15))

@@ -95,11 +95,12 @@ integer, float, T/NIL or pyobject-wrapper."
                               collect (cons (python-name k) v))
                         (if *remote* :wrapper :lisp)))))
 
-;;; The module version hash (pymodgen/src/python/module_hash.py, run in the live
-;;; interpreter so the Lisp load-time check computes what the generator computed).
+;;; The module version hash: src/module_hash.py, the generator's own script (its source is
+;;; pymodgen/src/python/module_hash.py; tests hold the copy equal), run in the live
+;;; interpreter so the Lisp load-time check computes what the generator computed.
 
 (defparameter +module-hash-source+
-  (let ((p (asdf:system-relative-pathname "pymodgen" "../../pymodgen/src/python/module_hash.py")))
+  (let ((p (asdf:system-relative-pathname "pymodgen" "src/module_hash.py")))
     (and (probe-file p) (uiop:read-file-string p)))
   "Text of module_hash.py, read when the system is loaded.")
 

@@ -107,6 +107,7 @@ lisp objects which are EQ to each other. Returns NIL in all other cases."
 
 (defun python-object-type (o)
   "The Python type of wrapper O, as a string such as \"<class 'int'>\"."
+  (%check-argument python-object-type o pyobject-wrapper "a pyobject-wrapper")
   (with-python-gil
     (let ((ty (check-pointer (pmg-getattr (pyobject-wrapper-pointer o) "__class__"))))
       (unwind-protect (pystring-of ty 0) (pmg-decref ty)))))

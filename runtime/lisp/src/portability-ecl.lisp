@@ -149,6 +149,16 @@ row-major order, for %VECTOR-POINTER: on ECL the array itself."
 
 (defconstant +cheap-compile+ nil "NIL: COMPILE runs the C compiler (a fraction of a second each).")
 
+(defparameter +bindings-fasl-type+ "fasc" "The file type of %COMPILE-BINDINGS-FILE's output.")
+
+(defun %compile-bindings-file (source output)
+  "Compiles the generated bindings file SOURCE into OUTPUT (DEFPYMODULE's cache) with ECL's
+bytecodes compiler (what EVAL uses): gcc would take minutes for a large module (pandas,
+numpy with its submodules); a generated function is a thin call of the runtime's compiled
+code, and calls compiled in user code take the compile-time route either way. LOAD knows a
+.fasc file for bytecodes. True on success."
+  (ext::bc-compile-file source :output-file output :verbose nil :print nil))
+
 (defconstant +compiler-warns-on-type-conflicts+ nil "NIL: the compiler does not warn when a declared result type meets another type.")
 
 (defmacro %make-synchronized-hash-table (&rest args)

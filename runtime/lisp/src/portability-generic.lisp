@@ -53,6 +53,10 @@
   (ignore-errors (* -2 most-positive-single-float)))
 (defconstant +cheap-compile+ t)
 
+(defparameter +bindings-fasl-type+ (pathname-type (compile-file-pathname "x.lisp")))
+(defun %compile-bindings-file (source output)
+  (compile-file source :output-file output :verbose nil :print nil))
+
 (defconstant +compiler-warns-on-type-conflicts+ nil)
 
 (defmacro %make-synchronized-hash-table (&rest args) `(make-hash-table ,@args))

@@ -68,6 +68,13 @@ row-major order: what %VECTOR-POINTER takes."
 
 (defconstant +cheap-compile+ t "T: COMPILE is cheap (native code in memory, ~1 ms).")
 
+(defparameter +bindings-fasl-type+ "fasl" "The file type of %COMPILE-BINDINGS-FILE's output.")
+
+(defun %compile-bindings-file (source output)
+  "Compiles the generated bindings file SOURCE into OUTPUT (DEFPYMODULE's cache); true on
+success."
+  (compile-file source :output-file output :verbose nil :print nil))
+
 (defconstant +compiler-warns-on-type-conflicts+ t "T: the compiler warns when it proves a value of the wrong type (a declared result type used as a number).")
 
 (defmacro %make-synchronized-hash-table (&rest args)

@@ -18,6 +18,7 @@
 ;;;;   %FLOAT-NAN-P, %FLOAT-INFINITY-P, +DOUBLE-FLOAT-POSITIVE-INFINITY+ (and -NEGATIVE-,
 ;;;;   +SINGLE-FLOAT-...+)
 ;;;;   +CHEAP-COMPILE+                        whether COMPILE is fast (tests size themselves)
+;;;;   %COMPILE-BINDINGS-FILE, +BINDINGS-FASL-TYPE+   DEFPYMODULE's compiled bindings
 ;;;;   +COMPILER-WARNS-ON-TYPE-CONFLICTS+     whether declared result types draw warnings
 ;;;;   %MAKE-SYNCHRONIZED-HASH-TABLE          a hash table safe for several threads
 ;;;;   %COUNTER-CELL (type), %ATOMIC-INCF-CAR

@@ -88,17 +88,119 @@ Python floats (float32 is not a float: time.sleep and others refuse it)."
        (unwind-protect (multiple-value-prog1 (progn ,@body) (setf ,ok t))
          (unless ,ok (pmg-decref ,var))))))
 
-(defmethod pythonize :around ((o sequence))
-  (with-nesting (call-next-method)))
+;;; Containers: depth, cycles and shared structure. One conversion (one argument, one value
+;;; set...) starts at its outermost container, which binds *CONVERSION-MEMO*. Containers met
+;;; inside it are recorded (from the first nested container on, so a flat list records
+;;; nothing): :IN-PROGRESS while converted, then their Python object. Meeting a container
+;;; that is in progress is a cycle (CIRCULAR-STRUCTURE-ERROR); meeting one that is done gives
+;;; the same Python object again, so shared structure is converted once, and arrives in
+;;; Python shared as it was in Lisp (as pickle and copy.deepcopy keep sharing).
+
+(defvar *conversion-memo* :none
+  ":NONE outside a conversion to Python; inside one, the record described above: an EQ
+alist while it is short, then an EQ hash table. Its Python objects are references it owns,
+released when the outermost conversion ends.")
+(defvar *conversion-root* nil "The outermost container of the current conversion.")
+
+(defconstant +memo-alist-limit+ 16 "Records beyond this many go into a hash table.")
+
+(defun release-conversion-memo (memo)
+  (flet ((release (v) (unless (eq v :in-progress) (pmg-decref v))))
+    (if (listp memo)
+        (loop for (nil . v) in memo do (release v))
+        (maphash (lambda (k v) (declare (ignore k)) (release v)) memo))))
+
+(defun memo-lookup (object)
+  (let ((memo *conversion-memo*))
+    (if (listp memo)
+        (cdr (assoc object memo :test #'eq))
+        (gethash object memo))))
+
+(defun memo-record (object value)
+  "Records VALUE for OBJECT (a new entry or an update)."
+  (let ((memo *conversion-memo*))
+    (if (listp memo)
+        (let ((entry (assoc object memo :test #'eq)))
+          (cond (entry (setf (cdr entry) value))
+                ((< (length memo) +memo-alist-limit+)
+                 (setf *conversion-memo* (acons object value memo)))
+                (t (let ((table (make-hash-table :test 'eq)))
+                     (loop for (k . v) in memo do (setf (gethash k table) v))
+                     (setf (gethash object table) value
+                           *conversion-memo* table)))))
+        (setf (gethash object memo) value))))
+
+(defun circular-error (object)
+  (error 'circular-structure-error
+         :object object
+         :reason (format nil "the ~A contains itself (circular structure)"
+                         (typecase object
+                           (list "list") (hash-table "hash table") (vector "vector") (t "array")))))
+
+(defun memoized-conversion (object thunk)
+  "THUNK's conversion of the container OBJECT, nested in a conversion: see above."
+  (declare (function thunk))
+  (when (> *conversion-depth* +max-conversion-depth+) (%depth-error *conversion-root*))
+  (when (null *conversion-memo*)
+    ;; the first nested container: the outermost one is in progress too
+    (memo-record *conversion-root* :in-progress))
+  (let ((seen (memo-lookup object)))
+    (cond ((eq seen :in-progress) (circular-error object))
+          (seen (pmg-incref seen) seen)
+          (t (memo-record object :in-progress)
+             (let ((p (funcall thunk)))
+               (pmg-incref p)        ; the record's own reference
+               (memo-record object p)
+               p)))))
+
+(defmacro with-container-conversion ((object) &body body)
+  "BODY converts the container OBJECT to a new reference, with the depth, cycle and sharing
+rules above."
+  (let ((o (gensym "O")) (thunk (gensym "THUNK")))
+    `(let ((,o ,object)
+           (*conversion-depth* (1+ *conversion-depth*)))
+       (flet ((,thunk () ,@body))
+         (declare (dynamic-extent #',thunk))
+         (if (eq *conversion-memo* :none)
+             (let ((*conversion-memo* nil) (*conversion-root* ,o))
+               (unwind-protect (,thunk)
+                 (when *conversion-memo* (release-conversion-memo *conversion-memo*))))
+             (memoized-conversion ,o #',thunk))))))
+
+(defmethod pythonize :around ((o list))
+  (if (null o) (call-next-method) (with-container-conversion (o) (call-next-method))))
+
+(defmethod pythonize :around ((o array))
+  ;; strings and specialized arrays contain no Lisp objects
+  (if (or (stringp o) (not (eq t (array-element-type o))))
+      (call-next-method)
+      (with-container-conversion (o) (call-next-method))))
 
 (defmethod pythonize :around ((o hash-table))
-  (with-nesting (call-next-method)))
+  (with-container-conversion (o) (call-next-method)))
+
+(defun list-length-or-shape (list)
+  "The length of LIST, or NIL and :DOTTED or :CIRCULAR (CLtL's LIST-LENGTH, which tells
+dotted lists apart instead of signalling)."
+  (declare (list list) (optimize speed))
+  (do ((n 0 (+ n 2)) (fast list (cddr fast)) (slow list (cdr slow)))
+      (nil)
+    (declare (fixnum n))
+    (cond ((null fast) (return n))
+          ((atom fast) (return (values nil :dotted)))
+          ((null (cdr fast)) (return (1+ n)))
+          ((atom (cdr fast)) (return (values nil :dotted)))
+          ((and (eq fast slow) (> n 0)) (return (values nil :circular))))))
 
 (defmethod pythonize ((o list))
-  (if (alexandria:proper-list-p o)
-      (with-python-gil
-        (with-new-container (tu 0 (length o)) (fill-container tu o) tu))
-      (error "pymodgen: cannot pythonize the improper list ~S" o)))
+  (multiple-value-bind (n shape) (list-length-or-shape o)
+    (case shape
+      (:circular (error 'circular-structure-error
+                        :object o :reason "the list is circular (its tail comes back to an earlier cons)"))
+      (:dotted (error 'python-conversion-error
+                      :object o :reason "a dotted list has no Python counterpart (lists are tuples)"))
+      (t (with-python-gil
+           (with-new-container (tu 0 n) (fill-container tu o) tu))))))
 
 (defmethod pythonize ((o hash-table))
   (with-python-gil
@@ -113,6 +215,12 @@ Python floats (float32 is not a float: time.sleep and others refuse it)."
 (defun pybytes (octets)
   "A Python bytes object (a PYOBJECT-WRAPPER) holding the octets of the Lisp sequence
 OCTETS."
+  (unless (and (typep octets 'sequence)
+               (or (typep octets '(array (unsigned-byte 8) (*)))
+                   (and (or (not (listp octets)) (list-length-or-shape octets))
+                        (every (lambda (x) (typep x '(unsigned-byte 8))) octets))))
+    (%bad-argument 'pybytes octets '(or (vector (unsigned-byte 8)) sequence)
+                   "a sequence of octets (integers from 0 to 255)"))
   (let ((v (coerce octets '(simple-array (unsigned-byte 8) (*)))))
     (%with-pinned (v)
       (wrap-new-reference (check-pointer (pmg-bytes (%vector-pointer v) (length v)))))))
@@ -201,8 +309,11 @@ for as long as Python uses the result."
            (with-new-container (l 1 (length o)) (fill-container l o) l)))
         (t ;; a general multi-dimensional array: a numpy array of the one numeric type all its
            ;; elements share (so #2A((1d0 2d0) (3d0 4d0)) is float64), else of objects
+         ;; (the dtype as a Python str already: a pythonizer of strings or vectors must not
+         ;; turn it into something else)
          (call-to-pointer (name-cell "numpy.array") (list (nested-lists o))
-                          (list "dtype" (uniform-dtype o))))))
+                          (list "dtype" (wrap-new-reference
+                                         (lisp-string-to-python (uniform-dtype o))))))))
 
 (defun uniform-dtype (array)
   "The numpy dtype that holds every element of ARRAY exactly: float64, float32, int64 or

@@ -19,7 +19,8 @@
 (defparameter *fuzz-all-classes*
   '(:roundtrip :to-python :from-python :call-shapes :odd-keywords :python-raises
     :callback-value :callback-error :callback-python-error :callback-recurse
-    :callback-unwind :deep-recursion :float-env :output :threads :wrappers :restart)
+    :callback-unwind :deep-recursion :float-env :output :threads :wrappers :restart
+    :circular :wrong-types)
   "Every step class the generator knows.")
 
 (defparameter *fuzz-known-failing*
@@ -726,10 +727,143 @@ fz_helpers_loaded = True
     (let ((bad (remove nil results)))
       (when bad (format nil "~{~A~^; ~}" (substitute "a thread hung (120 s)" :timeout bad))))))
 
+;;; Circular and shared structure; wrong argument types to each runtime entry
+
+(defun fzgen-container (items)
+  "A fresh list, vector or hash table (EQUAL) holding ITEMS."
+  (case (rnd 3)
+    (0 (copy-list items))
+    (1 (coerce items 'vector))
+    (t (let ((h (make-hash-table :test #'equal)))
+         (loop for x in items for i from 0 do (setf (gethash (format nil "k~D" i) h) x))
+         h))))
+
+(defun fz-container-set (container item)
+  "Puts ITEM into CONTAINER (replacing an element, or as a new value)."
+  (etypecase container
+    (cons (setf (nth (rnd (length container)) container) item))
+    (vector (if (plusp (length container))
+                (setf (aref container (rnd (length container))) item)
+                (return-from fz-container-set nil)))
+    (hash-table (setf (gethash (format nil "c~D" (rnd 100)) container) item)))
+  t)
+
+(defun fzgen-circular ()
+  "A container that contains itself: a cdr-circular list, or a path of 1-4 random
+containers whose last holds the first; maybe inside further acyclic containers."
+  (let ((c (if (one-in 3)
+               (let ((l (loop repeat (1+ (rnd 4)) collect (first (fzgen-value 1 :keywords nil)))))
+                 (setf (cdr (last l)) l)
+                 l)
+               (let* ((path (loop repeat (1+ (rnd 4))
+                                  collect (fzgen-container
+                                           (loop repeat (1+ (rnd 3))
+                                                 collect (first (fzgen-value 1 :keywords nil)))))))
+                 ;; link each to the next, the last to the first
+                 (loop for (a b) on (append path (list (first path))) while b
+                       do (fz-container-set a b))
+                 (first path)))))
+    (loop repeat (rnd 3)
+          do (setf c (fzgen-container (list* c (loop repeat (rnd 3)
+                                                     collect (first (fzgen-value 1 :keywords nil)))))))
+    c))
+
+(defun circular-outcome-problem (r what)
+  "NIL when R (an OUTCOME) is a CIRCULAR-STRUCTURE-ERROR whose report prints (without
+*PRINT-CIRCLE*) and says what it found, else a description."
+  (let ((c (car (last r))))
+    (cond ((not (and (eq (first r) :error) (typep c 'circular-structure-error)))
+           (format nil "~A: expected a circular-structure-error, got ~A" what (short r)))
+          (t (let ((text (let ((*print-circle* nil) (*print-length* nil) (*print-level* nil))
+                           (princ-to-string c))))
+               (unless (and (search "cannot convert" text)
+                            (or (search "contains itself" text) (search "is circular" text))
+                            (< (length text) 400))
+                 (format nil "~A: the report ~S" what (short text))))))))
+
+(defun step-circular ()
+  (ensure-fuzz-helpers)
+  (if (one-in 3)
+      ;; shared, acyclic: one Python object for each shared container, and a 2^k-path DAG
+      (let* ((shared (fzgen-container (loop repeat (1+ (rnd 3))
+                                            collect (first (fzgen-value 1 :keywords nil)))))
+             (n (+ 2 (rnd 3)))
+             (outer (fzgen-container (loop repeat n collect shared)))
+             (dag (let ((x (fzgen-container (list shared))))
+                    (dotimes (i (+ 20 (rnd 30)) x) (setf x (list x x)))))
+             (r (outcome (pycall "lambda o, d: (len(set(map(id, (o.values() if isinstance(o, dict) else o)))), d[0] is d[1])"
+                                 outer dag))))
+        (unless (and (eq (first r) :value) (equalp (second r) '(1 t)))
+          (format nil "shared ~A in ~A: expected (1 T), got ~A" (short shared) (type-of outer) (short r))))
+      (let* ((c (fzgen-circular))
+             (entry (rnd 7))
+             (r (outcome (ecase entry
+                           (0 (pycall "fz_ident" c))
+                           (1 (pycall "fz_sig" 1 :c c))
+                           (2 (%call-cell (%callable-cell "__main__" "fz_ident") (list c) nil))
+                           (3 (setf (pyvalue "fz_cyc") c))
+                           (4 (pyeval "fz_ident(" c ")"))
+                           (5 (with-pythonizers ((vector "tuple")) (pycall "fz_ident" c)))
+                           ;; returned by a Lisp callback: the condition comes back out
+                           (6 (pycall "fz_call" (lambda () c)))))))
+        (circular-outcome-problem r (format nil "entry ~D" entry)))))
+
+(defparameter +fz-entries+
+  ;; (name accepts-p thunk-maker): (funcall thunk-maker wrong) calls the entry with WRONG in
+  ;; the argument ACCEPTS-P judges
+  (list (list "pycall" (lambda (x) (typep x '(or string symbol pyobject-wrapper function)))
+              (lambda (x) (lambda () (pycall x 1))))
+        (list "pyvalue" (lambda (x) (typep x '(or string symbol pyobject-wrapper)))
+              (lambda (x) (lambda () (pyvalue x))))
+        (list "(setf pyvalue)" (lambda (x) (typep x '(or string symbol)))
+              (lambda (x) (lambda () (setf (pyvalue x) 1))))
+        (list "pyslot-value" (lambda (x) (typep x '(or string symbol)))
+              (lambda (x) (lambda () (pyslot-value "abc" x))))
+        (list "pymethod" (lambda (x) (typep x '(or string symbol)))
+              (lambda (x) (lambda () (pymethod "abc" x))))
+        (list "raw-pyeval" #'stringp (lambda (x) (lambda () (raw-pyeval "1 + " x))))
+        (list "raw-pyexec" #'stringp (lambda (x) (lambda () (raw-pyexec x))))
+        (list "import-module" #'stringp (lambda (x) (lambda () (import-module x))))
+        (list "import-function" #'stringp (lambda (x) (lambda () (import-function "sqrt" x))))
+        (list "export-function" (lambda (x) (typep x '(or string symbol)))
+              (lambda (x) (lambda () (export-function #'identity x))))
+        (list "pygenerator" (lambda (x) (or (functionp x) (and (symbolp x) x (fboundp x))))
+              (lambda (x) (lambda () (pygenerator x nil))))
+        (list "python-object-type" #'pyobject-wrapper-p (lambda (x) (lambda () (python-object-type x))))
+        (list "pybytes" (lambda (x) (and (typep x 'sequence)
+                                         (or (not (listp x)) (pymodgen::list-length-or-shape x))
+                                         (every (lambda (e) (typep e '(unsigned-byte 8))) x)))
+              (lambda (x) (lambda () (pybytes x))))
+        (list "defpymodule" #'stringp (lambda (x) (lambda () (macroexpand-1 `(defpymodule ,x)))))
+        (list "defpyfun" (lambda (x) (typep x '(or null string)))
+              (lambda (x) (lambda () (macroexpand-1 `(defpyfun "sqrt" ,x)))))))
+
+(defun fzgen-wrong-value ()
+  (case (rnd 4)
+    (0 (first (fzgen-value 2 :keywords nil)))
+    (1 (fzgen-circular))
+    (t (pick (list 42 -1 (expt 2 100) 1.5d0 2.5f0 2/3 #C(1 2) #\a (list 1 2) (cons 1 2)
+                   (vector 1 2) (make-hash-table) (make-fz-thing 7) (make-array '(2 2))
+                   (list "str") (vector "str") (find-package "CL") #p"/tmp/x")))))
+
+(defun step-wrong-types ()
+  (destructuring-bind (name accepts-p thunk-maker) (pick +fz-entries+)
+    (let ((wrong (loop for x = (fzgen-wrong-value) unless (funcall accepts-p x) return x)))
+      (let* ((r (outcome (funcall (funcall thunk-maker wrong))))
+             (c (car (last r)))
+             (text (and (eq (first r) :error)
+                        (let ((*print-circle* nil))
+                          (handler-case (princ-to-string c) (error (e) (format nil "unprintable: ~A" e)))))))
+        (unless (and (typep c 'pymodgen-type-error)
+                     (search (format nil "pymodgen: ~A: " name) text)
+                     (< (length text) 600))
+          (format nil "~A given ~A: expected a pymodgen-type-error naming it, got ~A~@[ ~S~]"
+                  name (short wrong) (short r) text))))))
+
 (defparameter +thread-safe-classes+
   '(:roundtrip :to-python :from-python :call-shapes :python-raises :callback-value
     :callback-error :callback-python-error :callback-recurse :output :wrappers
-    :odd-keywords :callback-unwind :float-env))
+    :odd-keywords :callback-unwind :float-env :circular :wrong-types))
 
 (defun run-step (class seed case &optional classes)
   "Runs one step of CLASS; NIL or a failure description (unexpected conditions included)."
@@ -751,6 +885,8 @@ fz_helpers_loaded = True
         (:output (step-output))
         (:wrappers (step-wrappers))
         (:restart (step-restart))
+        (:circular (step-circular))
+        (:wrong-types (step-wrong-types))
         (:threads (step-threads seed case (or (intersection classes +thread-safe-classes+) '(:roundtrip)))))
     (serious-condition (c)
       (format nil "unexpected ~S: ~A" (type-of c)

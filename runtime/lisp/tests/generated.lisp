@@ -41,7 +41,10 @@
                      (format nil "import runpy; ns = runpy.run_path(~S); print(ns['module_hash']('json', 'tag-x')['hash'])"
                              (namestring script)))
                :output :string)))
-    (is (equal (string-trim '(#\Newline) out) (%module-hash "json" "tag-x")))))
+    (is (equal (string-trim '(#\Newline) out) (%module-hash "json" "tag-x")))
+    ;; the runtime's copy (src/module_hash.py) is the generator's script, byte for byte
+    (is (equal (uiop:read-file-string script) pymodgen::+module-hash-source+)
+        "runtime/lisp/src/module_hash.py differs from its source ~A" (namestring script))))
 
 (test py4cl2-cffi-drop-in
   (is (eq 'py4cl2-cffi:pycall 'pymodgen:pycall))

@@ -299,25 +299,26 @@ def in_python_thread(f, x):
 ;;; ------------------------------------------------------------------------------------
 ;;; Child processes: repros that hung or killed the process
 
-(defun child-lisp-command (forms &key core)
-  "The command line of a fresh Lisp (this implementation) with pymodgen loaded (or from
-CORE) that evaluates FORMS (strings)."
+(defun child-lisp-command (forms &key core (system "pymodgen"))
+  "The command line of a fresh Lisp (this implementation) with SYSTEM loaded (pymodgen;
+NIL: none, only ASDF set up to find it) or started from CORE, that evaluates FORMS (strings)."
   (let ((root (namestring (asdf:system-source-directory "pymodgen"))))
     (%lisp-command (append (unless core
-                             (list "(require :asdf)"
-                                   (format nil "(push #p~S asdf:*central-registry*)" root)
-                                   "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"pymodgen\"))"))
+                             (list* "(require :asdf)"
+                                    (format nil "(push #p~S asdf:*central-registry*)" root)
+                                    (and system
+                                         (list (format nil "(handler-bind ((warning #'muffle-warning)) (asdf:load-system ~S))" system)))))
                            forms)
                    :core core)))
 
-(defun run-child-lisp (forms &key (timeout 120) core (environment nil))
-  "Runs FORMS (strings) in a fresh Lisp with pymodgen loaded (or from CORE) under
-`timeout -s KILL`, with the variables ENVIRONMENT (\"NAME=VALUE\" strings) added; returns
-(values output exit-code)."
+(defun run-child-lisp (forms &key (timeout 120) core (environment nil) (system "pymodgen"))
+  "Runs FORMS (strings) in a fresh Lisp with SYSTEM loaded (see CHILD-LISP-COMMAND) or from
+CORE under `timeout -s KILL`, with the variables ENVIRONMENT (\"NAME=VALUE\" strings) added;
+returns (values output exit-code)."
   ;; (through env(1): UIOP:RUN-PROGRAM's :ENVIRONMENT is ignored by older ASDFs, ECL's 3.1.8)
   (let* ((args (append (list "env") environment
                        (list "timeout" "-s" "KILL" (princ-to-string timeout))
-                       (child-lisp-command forms :core core))))
+                       (child-lisp-command forms :core core :system system))))
     (multiple-value-bind (out err code)
         (uiop:run-program args :output :string :error-output :output :ignore-error-status t)
       (declare (ignore err))
@@ -341,6 +342,47 @@ CORE) that evaluates FORMS (strings)."
     (is (search "MESSAGE maximum recursion depth exceeded" out) "~A" out)
     (is (search "SHALLOW 20" out) "~A" out)
     (is (search "AFTER 42" out) "~A" out)))
+
+(test circular-and-shared-structure
+  ;; a fresh image: circular containers of every kind converted to Python each signal a
+  ;; CIRCULAR-STRUCTURE-ERROR, printed with the default printer settings (printing the first
+  ;; of them used to exhaust the heap and kill SBCL); shared but acyclic structure is
+  ;; converted once (a 2^60-path DAG), and arrives shared
+  (multiple-value-bind (out code)
+      (run-child-lisp
+       (list "(in-package :pymodgen)"
+             "(setf *print-circle* nil)"
+             "(defmacro try (name form)
+                `(format t \"~&~A: ~A~%\" ,name
+                         (handler-case (prin1-to-string ,form)
+                           (error (c) (format nil \"~S ~A\" (type-of c) c)))))"
+             "(try \"CDR\" (let ((l (list 1 2))) (setf (cdr (last l)) l) (pycall \"len\" l)))"
+             "(try \"CAR\" (let ((l (list 1 2))) (setf (car l) l) (pycall \"len\" l)))"
+             "(try \"VECTOR\" (let ((v (vector 1 2))) (setf (aref v 1) v) (pycall \"len\" v)))"
+             "(try \"HASH-VALUE\" (let ((h (make-hash-table))) (setf (gethash 1 h) h) (pycall \"len\" h)))"
+             "(try \"HASH-KEY\" (let ((h (make-hash-table)) (k (list 1))) (setf (gethash k h) 1 (cdr k) (list h)) (pycall \"len\" h)))"
+             "(try \"MIXED\" (let* ((h (make-hash-table)) (l (list 1 (vector 2 h)))) (setf (gethash \"k\" h) (list l)) (pycall \"len\" l)))"
+             "(try \"ARRAY\" (let ((a (make-array '(2 2) :initial-element 0))) (setf (aref a 1 1) (list a)) (pycall \"len\" a)))"
+             "(try \"NESTED-CDR\" (let ((l (list 1 2))) (setf (cdr (last l)) l) (pycall \"len\" (vector 1 (list 2 l)))))"
+             "(try \"KWARG\" (let ((l (list 1 2))) (setf (cdr (last l)) l) (pycall \"dict\" :a l)))"
+             "(try \"SETF-PYVALUE\" (let ((v (vector 1 2))) (setf (aref v 0) v) (setf (pyvalue \"cyc\") v)))"
+             "(try \"PYEVAL\" (let ((v (vector 1 2))) (setf (aref v 0) v) (pyeval \"len(\" v \")\")))"
+             "(try \"DAG\" (let ((x (list 1 2))) (dotimes (i 60) (setf x (list x x))) (pycall \"lambda t: (len(t), t[0] is t[1])\" x)))"
+             "(try \"SHARED\" (let ((v (vector 1 2)) (h (make-hash-table))) (pycall \"lambda a: (a[0] is a[1], a[2]['x'] is a[2]['y'] is a[0])\" (progn (setf (gethash \"x\" h) v (gethash \"y\" h) v) (list v v h)))))"
+             "(try \"AFTER\" (pycall \"str\" 42))")
+       :timeout 180)
+    (is (eql 0 code) "~A" out)
+    (setf out (format nil "~%~A" out))
+    (dolist (name '("CDR" "CAR" "VECTOR" "HASH-VALUE" "HASH-KEY" "MIXED" "ARRAY" "NESTED-CDR" "KWARG"
+                    "SETF-PYVALUE" "PYEVAL"))
+      (let* ((start (search (format nil "~%~A: " name) out))
+             (line (and start (subseq out (1+ start) (position #\Newline out :start (1+ start))))))
+        (is (and line (search "CIRCULAR-STRUCTURE-ERROR pymodgen: cannot convert" line)
+                 (or (search "contains itself" line) (search "is circular" line)))
+            "~A: ~A" name (or line out))))
+    (is (search "DAG: (2 T)" out) "~A" out)
+    (is (search "SHARED: (T T)" out) "~A" out)
+    (is (search "AFTER: \"42\"" out) "~A" out)))
 
 (test saved-image-stale-wrapper
   (unless-skipped ((not pymodgen::+saved-images+) "~A saves no Lisp images" (lisp-implementation-type))

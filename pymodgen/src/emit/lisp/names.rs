@@ -34,7 +34,8 @@ pub(super) fn kebab(python: &str) -> String {
         name = "py".to_owned();
     }
     // A name that could read as a number (`1`, `2d`) gets a prefix.
-    if name.starts_with(|c: char| c.is_ascii_digit()) {
+    // Any decimal digit: SBCL's reader reads `١٢` (Arabic-Indic digits) as a number too.
+    if name.starts_with(|c: char| c.is_numeric()) {
         name.insert_str(0, "py-");
     }
     name
@@ -97,6 +98,31 @@ pub(super) fn escape(text: &str) -> String {
             out.push('\\');
         }
         out.push(c);
+    }
+    out
+}
+
+/// A docstring's contents: [`escape`]d, and the characters other than newline and tab that
+/// a docstring should not carry raw (CR, NUL, ESC, the bidi and zero-width characters, lone
+/// surrogates already being U+FFFD) written as Python escapes (`\r`, `\x00`, `\u202e`), so
+/// the file stays text and the documentation reads as Python's `repr` would show it.
+pub(super) fn doc(text: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' | '"' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\t' => out.push(c),
+            '\r' => out.push_str("\\\\r"),
+            c if crate::manifest::unprintable(c) && (c as u32) < 0x100 => {
+                out.push_str(&format!("\\\\x{:02x}", c as u32))
+            }
+            c if crate::manifest::unprintable(c) => out.push_str(&format!("\\\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
     }
     out
 }
@@ -166,6 +192,7 @@ mod tests {
     #[test]
     fn escapes() {
         assert_eq!(escape(r#"a "b" \c"#), r#"a \"b\" \\c"#);
+        assert_eq!(doc("a\r\nb\rc\u{0}\u{202e}\"\t"), "a\nb\\\\rc\\\\x00\\\\u202e\\\"\t");
     }
 
     #[test]

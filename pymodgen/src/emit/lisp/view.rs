@@ -169,7 +169,7 @@ pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> Modu
             attributes.push(AttributeView {
                 name,
                 attribute: names::escape(&a.name),
-                doc: names::escape(&doc),
+                doc: names::doc(&doc),
                 writable: !a.readonly,
             });
         }
@@ -187,7 +187,7 @@ pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> Modu
             name,
             module: names::escape(m),
             attribute: names::escape(&o.name),
-            doc: names::escape(&format!("The current value of {m}.{} (a {}).", o.name, o.type_)),
+            doc: names::doc(&format!("The current value of {m}.{} (a {}).", o.name, o.type_)),
         });
     }
 
@@ -203,7 +203,7 @@ pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> Modu
         package: PackageView {
             name: package.clone(),
             module: m.clone(),
-            doc: names::escape(manifest.doc.as_deref().unwrap_or("")),
+            doc: names::doc(manifest.doc.as_deref().unwrap_or("")),
             shadow,
             exports: exports.into_iter().collect(),
         },
@@ -264,7 +264,7 @@ fn constructor(module: &str, name: String, class: &Class) -> FunctionView {
     // An instance of the class: a wrapper, or what a DEFINE-LISPIFIER makes of it.
     view.returns = None;
     if f.doc.is_none() || f.doc == class.doc {
-        view.doc = names::escape(&doc_text(class.doc.as_deref(), module, &class.name, f));
+        view.doc = names::doc(&doc_text(class.doc.as_deref(), module, &class.name, f));
     }
     view
 }
@@ -433,7 +433,7 @@ fn function(module: &str, name: String, path: &str, f: &Function, self_param: Op
         name,
         module: names::escape(module),
         path: names::escape(path),
-        doc: names::escape(&doc_text(f.doc.as_deref(), module, path, f)),
+        doc: names::doc(&doc_text(f.doc.as_deref(), module, path, f)),
         simple,
         positional,
         args,

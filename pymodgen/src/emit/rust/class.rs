@@ -107,7 +107,7 @@ pub(crate) fn emit(
         });
         if !a.readonly && a.kind != AttributeKind::Data {
             let setter = ident(&inherent.unique(format!("set_{}", getter.to_string().trim_start_matches("r#"))));
-            let doc = format!(" Sets the attribute `{attr}`.");
+            let doc = docs::attr(&format!(" Sets the attribute `{attr}`."));
             let value =
                 typer.param(a.type_.as_ref(), site).unwrap_or_else(|| quote!(impl #rt::pyo3::IntoPyObject<'py>));
             fns.push(quote! {
@@ -157,7 +157,7 @@ pub(crate) fn emit(
             }
         }
     });
-    let type_doc = format!(" The Python class `{module}.{py_name}` itself.");
+    let type_doc = docs::attr(&format!(" The Python class `{module}.{py_name}` itself."));
     quote! {
         #doc
         #derive

@@ -4,8 +4,8 @@
 use proc_macro2::{Literal as Lit, TokenStream};
 use quote::quote;
 
-use super::Ctx;
 use super::names::ident;
+use super::{Ctx, docs};
 use crate::manifest::{Constant, Literal};
 
 /// A Rust constant for `c`, if its value is a literal Rust can hold exactly.
@@ -39,7 +39,7 @@ pub(crate) fn constant(c: &Constant, rust_name: &str) -> Option<TokenStream> {
         }
         Literal::None | Literal::Tuple(_) => return None,
     };
-    let doc = format!(" Python constant `{}` = `{}`.", c.name, c.repr.replace('`', "'"));
+    let doc = docs::attr(&format!(" Python constant `{}` = `{}`.", c.name, c.repr.replace('`', "'")));
     Some(quote! {
         #[doc = #doc]
         pub const #name: #ty = #value;
@@ -47,7 +47,7 @@ pub(crate) fn constant(c: &Constant, rust_name: &str) -> Option<TokenStream> {
 }
 
 fn float_const(name: &proc_macro2::Ident, value: TokenStream, py: &str, repr: &str) -> TokenStream {
-    let doc = format!(" Python constant `{py}` = `{repr}`.");
+    let doc = docs::attr(&format!(" Python constant `{py}` = `{repr}`."));
     quote! {
         #[doc = #doc]
         pub const #name: f64 = #value;
@@ -76,7 +76,7 @@ pub(crate) fn getter(ctx: &Ctx, attr: &str, rust_name: &str, what: &str) -> Toke
     let module = &ctx.module;
     let pyver = &ctx.python_version;
     let name = ident(rust_name);
-    let doc = format!(" Reads `{module}.{attr}` ({what}).");
+    let doc = docs::attr(&format!(" Reads `{module}.{attr}` ({what})."));
     quote! {
         #[doc = #doc]
         #[inline]

@@ -119,14 +119,55 @@ fn dedent(text: &str) -> String {
     text.lines().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() }).collect::<Vec<_>>().join("\n")
 }
 
+/// One doc line as rustdoc may hold it: `/// line` is how it is printed, so no character may
+/// end the comment early or be refused in it. A CR (`bare CR not allowed in doc-comment`),
+/// other control characters and the bidi and zero-width characters (the
+/// `text_direction_codepoint_in_comment` lint, deny by default) are written as Python
+/// escapes (`\r`, `\x00`, `\u202e`); a line break inside a line splits it.
+fn doc_attr_lines(lines: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(lines.len());
+    for l in lines {
+        for part in l.split('\n') {
+            let mut text = String::with_capacity(part.len() + 1);
+            if !part.is_empty() {
+                text.push(' ');
+            }
+            push_clean(&mut text, part);
+            out.push(text);
+        }
+    }
+    out
+}
+
+fn push_clean(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\t' => out.push(c),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if crate::manifest::unprintable(c) && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if crate::manifest::unprintable(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The text of a one-line `#[doc = ...]` built from names and values: characters a doc
+/// comment cannot hold written as escapes (see [`outer`]).
+pub(crate) fn attr(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_clean(&mut out, text);
+    out
+}
+
 /// `#[doc = " line"]` attributes (outer).
 pub(crate) fn outer(lines: &[String]) -> TokenStream {
-    let lines = lines.iter().map(|l| if l.is_empty() { String::new() } else { format!(" {l}") });
+    let lines = doc_attr_lines(lines);
     quote! { #(#[doc = #lines])* }
 }
 
 /// `#![doc = " line"]` attributes (inner, for modules).
 pub(crate) fn inner(lines: &[String]) -> TokenStream {
-    let lines = lines.iter().map(|l| if l.is_empty() { String::new() } else { format!(" {l}") });
+    let lines = doc_attr_lines(lines);
     quote! { #(#![doc = #lines])* }
 }

@@ -336,8 +336,9 @@ pub(crate) fn emit(
                 (param_type(ctx, typer, p.param, python_name), set, format!(" Sets `{name}`{default}."))
             }
         };
+        let what_doc = super::docs::attr(&what);
         setters.push(quote! {
-            #[doc = #what]
+            #[doc = #what_doc]
             #[inline]
             pub fn #setter(self, #arg: #ty) -> Self {
                 #builder(#set)
@@ -350,8 +351,9 @@ pub(crate) fn emit(
     } else {
         format!(" A pending call of `{}.{python_name}`, from [`{with_name}`](fn@{with_name}).", ctx.module)
     };
+    let struct_doc_text = super::docs::attr(&struct_doc);
     let types = quote! {
-        #[doc = #struct_doc]
+        #[doc = #struct_doc_text]
         #[must_use = "a call builder does nothing until `.call()`"]
         pub struct #builder<'py>(#private::Call<'py, #nslots>);
         impl<'py> #builder<'py> {

@@ -105,6 +105,23 @@ pub(crate) fn base(name: &str, case: Case) -> String {
         Case::Shouty => trimmed.to_shouty_snake_case(),
     };
     s.retain(|c| c.is_ascii_alphanumeric() || c == '_');
+    // Dropped characters can leave `__` or an edge `_` (`k_日_a`, `日_b`): the case lints refuse
+    // the first, and the second is not the name.
+    while s.contains("__") {
+        s = s.replace("__", "_");
+    }
+    let s_trimmed = s.trim_matches('_');
+    if s_trimmed.len() != s.len() {
+        s = s_trimmed.to_owned();
+    }
+    // A word that started with a letter without case (`日list`) is left lower case once that
+    // letter is dropped: camel case starts upper case.
+    if case == Case::Camel {
+        if let Some(first) = s.get(..1) {
+            let upper = first.to_ascii_uppercase();
+            s.replace_range(..1, &upper);
+        }
+    }
     if s.is_empty() {
         s = match case {
             Case::Camel => "Item".into(),
@@ -113,7 +130,7 @@ pub(crate) fn base(name: &str, case: Case) -> String {
         };
     }
     if s.starts_with(|c: char| c.is_ascii_digit()) {
-        s.insert(0, if case == Case::Camel { 'N' } else { 'n' });
+        s.insert(0, if case == Case::Snake { 'n' } else { 'N' });
     }
     if SUFFIX_KEYWORDS.contains(&s.as_str()) || SHADOWED.contains(&s.as_str()) || s.starts_with("__pymodgen") {
         s.push('_');
@@ -165,10 +182,16 @@ impl Scope {
         if case == Case::Camel { self.unique_camel(base) } else { self.unique(base) }
     }
 
-    /// Like [`Scope::unique`], with a bare number suffix (`Bool2`), as camel case wants.
+    /// Like [`Scope::unique`], with a bare number suffix (`Bool2`), as camel case wants: a
+    /// name escaped with `_` (`None_`) numbers without it (`None2`, not `None_2`, which the
+    /// `non_camel_case_types` lint refuses).
     fn unique_camel(&mut self, s: String) -> String {
-        let sep = if s.ends_with(|c: char| c.is_ascii_digit()) { "_" } else { "" };
-        self.unique_with(s, sep)
+        if self.taken.insert(s.clone()) {
+            return s;
+        }
+        let stem = s.trim_end_matches('_');
+        let sep = if stem.ends_with(|c: char| c.is_ascii_digit()) { "_" } else { "" };
+        (2..).map(|n| format!("{stem}{sep}{n}")).find(|c| self.taken.insert(c.clone())).expect("an unbounded range")
     }
 
     /// Makes `s` unique in this scope.
@@ -207,5 +230,15 @@ mod tests {
         assert_eq!(s.name("E", Case::Shouty), "E_2");
         assert_eq!(s.name("2d", Case::Snake), "n2d");
         assert_eq!(s.name("Option", Case::Camel), "Option_");
+        // A second `None` after case folding: `None2`, never `None_2`.
+        assert_eq!(s.name("None", Case::Camel), "None_");
+        assert_eq!(s.name("none", Case::Camel), "None2");
+        assert_eq!(s.name("NONE", Case::Camel), "None3");
+        assert_eq!(s.name("x1", Case::Camel), "X1");
+        assert_eq!(s.name("X1", Case::Camel), "X1_2");
+        assert_eq!(s.name("日match", Case::Camel), "Match");
+        assert_eq!(s.name("k_日_a", Case::Snake), "k_a");
+        assert_eq!(s.name("日_b", Case::Snake), "b");
+        assert_eq!(s.name("1_t", Case::Shouty), "N1_T");
     }
 }

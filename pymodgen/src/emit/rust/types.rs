@@ -475,14 +475,17 @@ pub(crate) fn enum_items(rt: &TokenStream, private: &TokenStream, module: &str, 
     let name = ident(&e.name);
     let mut variants = Scope::new();
     let idents: Vec<_> = e.values.iter().map(|v| ident(&variants.name(&variant_text(v), Case::Camel))).collect();
-    let docs = e.values.iter().map(|v| format!(" `{}`", Literal::Str(v.clone()).python().replace('`', "'")));
+    let docs = e
+        .values
+        .iter()
+        .map(|v| super::docs::attr(&format!(" `{}`", Literal::Str(v.clone()).python().replace('`', "'"))));
     let values = &e.values;
     let n = proc_macro2::Literal::usize_unsuffixed(values.len());
     let text: Vec<String> = e.values.iter().map(|v| Literal::Str(v.clone()).python()).collect();
-    let doc = format!(
+    let doc = super::docs::attr(&format!(
         " The Python values `Literal[{}]` (a type of `{module}`'s stubs), as an enum: it converts to and from Python's `str`.",
         text.join(", ").replace('`', "'")
-    );
+    ));
     quote! {
         #[doc = #doc]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,0 +1,182 @@
+;;;; tests/config.lisp -- py4cl2-cffi's configuration (package PY4CL2-CFFI/CONFIG, also
+;;;; PYMODGEN/CONFIG), PYSTART :VERBOSE and the call modes (issue 20), used as py4cl2-cffi's
+;;;; own code and README use them: the config system is loaded first, its variables set,
+;;;; then the runtime loaded (in a fresh child Lisp).
+
+(defpackage #:pymodgen-config-tests
+  (:use #:cl #:py4cl2-cffi #:fiveam)
+  (:import-from #:pymodgen-tests #:run-child-lisp))
+
+(in-package #:pymodgen-config-tests)
+
+(def-suite config :in pymodgen-tests::pymodgen
+  :description "py4cl2-cffi/config, pystart :verbose and the call modes.")
+(in-suite config)
+
+(defun python-says (code) (pyeval code))
+
+(defun contains (part whole) (and (search part whole) t))
+
+(defmacro with-temporary-directory ((var) &body body)
+  "BODY with VAR bound to the native namestring (ending in /) of a fresh directory,
+deleted afterwards."
+  `(let ((,var (format nil "~Apymodgen-config-~D-~D/"
+                       (uiop:native-namestring (uiop:temporary-directory))
+                       (pymodgen::%getpid) (random 1000000 (make-random-state t)))))
+     (ensure-directories-exist ,var)
+     (unwind-protect (progn ,@body)
+       (uiop:delete-directory-tree (pathname ,var) :validate t :if-does-not-exist :ignore))))
+
+(defun link-interpreter (directory name)
+  "A symbolic link DIRECTORY/NAME to the running interpreter: another path to the same
+Python (sys.executable reports the path it was started as)."
+  (let ((link (concatenate 'string directory name)))
+    (uiop:run-program (list "ln" "-s" (python-says "__import__('sys').executable") link))
+    link))
+
+(defun output-line (prefix output)
+  "The rest of the line of OUTPUT that starts with PREFIX, or NIL."
+  (let ((start (search (format nil "~%~A" prefix) (format nil "~%~A" output))))
+    (and start
+         (let ((from (+ start 1 (length prefix))))
+           (subseq output (1- from) (position #\Newline output :start (1- from)))))))
+
+;;; In this Lisp (multi-threaded, loaded without configuration)
+
+(test configuration-values
+  ;; as py4cl2-cffi computes them: the interpreter's version string and its python3-config
+  ;; ldflags and includes
+  (is (string= (python-says "__import__('platform').python_version()")
+               py4cl2-cffi/config:+python-version-string+))
+  (let ((mm (python-says "'%d.%d' % __import__('sys').version_info[:2]")))
+    (is (member (format nil "-lpython~A~A" mm (python-says "__import__('sys').abiflags"))
+                py4cl2-cffi/config:*python-ldflags* :test #'string=))
+    (is (member (format nil "-L~A" (python-says "__import__('sysconfig').get_config_var('LIBDIR')"))
+                py4cl2-cffi/config:*python-ldflags* :test #'string=))
+    (is (member (format nil "-I~A" (python-says "__import__('sysconfig').get_path('include')"))
+                py4cl2-cffi/config:*python-includes* :test #'string=))
+    (is (member "-lm" py4cl2-cffi/config:*python-ignore-ldflags* :test #'string=))
+    (is (equal (list (format nil "libpython~A.so" mm))
+               (pymodgen/config::python-libraries (list "-lm" (format nil "-lpython~A" mm))))))
+  (is (null py4cl2-cffi/config:*python-site-packages-path*))
+  (is (eq :multi-threaded py4cl2-cffi/config:*python-call-mode*))
+  (is (eq :multi-threaded +python-call-mode+))
+  (is (eq +python-call-mode+ pymodgen:+python-call-mode+))
+  (is (null pymodgen::+disable-pystop+)))
+
+(test shared-library-from-ldflag
+  (is (string= "libpython3.11.so"
+               (py4cl2-cffi/config:shared-library-from-ldflag "-lpython3.11" :linux)))
+  (is (string= "libpython3.11.dylib"
+               (py4cl2-cffi/config:shared-library-from-ldflag "-lpython3.11" :macosx)))
+  (is (string= "libpython3.11.dll"
+               (py4cl2-cffi/config:shared-library-from-ldflag "-lpython3.11" :win)))
+  (is (string= (format nil "lib~A.so" "z")
+               (py4cl2-cffi/config:shared-library-from-ldflag "-lz" (uiop:operating-system))))
+  (signals error (py4cl2-cffi/config:shared-library-from-ldflag "-lz" :no-such-os)))
+
+(test print-configuration-reports-what-runs
+  (pystart)
+  (let ((text (with-output-to-string (s) (py4cl2-cffi/config:print-configuration s)))
+        (config (pymodgen::load-libraries)))
+    (is (contains (pymodgen::python-executable config) text))
+    (is (contains (python-says "__import__('platform').python_version()") text))
+    (is (contains (pymodgen::python-libpython config) text))
+    (is (contains (namestring pymodgen::*runtime-library-path*) text))
+    (is (contains ":multi-threaded" text))
+    (is (contains "Python running:             yes" text))))
+
+(test pystart-verbose
+  (pystart)
+  ;; already running: says so, with what runs
+  (let ((text (with-output-to-string (*standard-output*) (pystart :verbose t))))
+    (is (contains "Python was already running" text))
+    (is (contains (pymodgen::python-libpython (pymodgen::load-libraries)) text)))
+  (is (string= "" (with-output-to-string (*standard-output*) (pystart :verbose nil))))
+  (is (string= "" (with-output-to-string (*standard-output*) (pystart))))
+  ;; the default comes from *PYSTART-VERBOSITY*
+  (let ((py4cl2-cffi/config:*pystart-verbosity* t))
+    (is (contains "already running" (with-output-to-string (*standard-output*) (pystart))))))
+
+(test disable-pystop
+  (pystart)
+  (pyexec "cfg_kept = 5")
+  (let ((py4cl2-cffi/config:*disable-pystop* t))
+    (is (eq t (pystop)))
+    (is (python-alive-p))
+    (is (eql 5 (pyeval "cfg_kept"))))
+  ;; and PYSTOP works again once the variable is false
+  (pystop)
+  (is (not (python-alive-p)))
+  (pystart)
+  (signals pyerror (pyeval "cfg_kept")))
+
+;;; In a fresh child Lisp: the configuration set before the runtime loads
+
+(test config-before-runtime
+  ;; py4cl2-cffi's README: load py4cl2-cffi/config, set the variables, then load the
+  ;; runtime. The explicit interpreter wins over PYMODGEN_PYTHON; loading the config loads
+  ;; no libpython and no runtime.
+  (with-temporary-directory (dir)
+    (let ((mine (link-interpreter dir "mypython"))
+          (other (link-interpreter dir "otherpython"))
+          (site (concatenate 'string dir "site/")))
+      (ensure-directories-exist site)
+      (with-open-file (s (concatenate 'string site "cfgmod.py") :direction :output)
+        (write-line "answer = 42" s))
+      (multiple-value-bind (out code)
+          (run-child-lisp
+           (list "(asdf:load-system \"py4cl2-cffi/config\")"
+                 "(format t \"~&RUNTIME ~:[no~;yes~]~%\" (find-package \"PYMODGEN\"))"
+                 "(format t \"~&LIBPYTHON ~:[no~;yes~]~%\" (search \"libpython\" (uiop:read-file-string \"/proc/self/maps\")))"
+                 "(format t \"~&VERSION ~A~%\" py4cl2-cffi/config:+python-version-string+)"
+                 (format nil "(setf py4cl2-cffi/config:*python-executable-path* ~S)" mine)
+                 (format nil "(push ~S py4cl2-cffi/config:*python-site-packages-path*)" site)
+                 "(setf py4cl2-cffi/config:*pystart-verbosity* t)"
+                 "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"py4cl2-cffi\"))"
+                 "(py4cl2-cffi:pystart)"
+                 "(format t \"~&EXE ~A~%\" (py4cl2-cffi:pyeval \"__import__('sys').executable\"))"
+                 "(format t \"~&ANSWER ~A~%\" (py4cl2-cffi:pyeval \"__import__('cfgmod').answer\"))"
+                 "(format t \"~&MODE ~S~%\" py4cl2-cffi:+python-call-mode+)"
+                 "(py4cl2-cffi/config:print-configuration)")
+           :system nil :timeout 300
+           :environment (list (format nil "PYMODGEN_PYTHON=~A" other)))
+        (is (eql 0 code) "~A" out)
+        (is (equal "no" (output-line "RUNTIME " out)) "~A" out)
+        (is (equal "no" (output-line "LIBPYTHON " out)) "~A" out)
+        (is (equal py4cl2-cffi/config:+python-version-string+ (output-line "VERSION " out)))
+        (is (contains (format nil "started Python: ~A" mine) out) "~A" out)
+        (is (equal mine (output-line "EXE " out)) "~A" out)
+        (is (equal "42" (output-line "ANSWER " out)) "~A" out)
+        (is (equal ":MULTI-THREADED" (output-line "MODE " out)) "~A" out)
+        (is (contains site (output-line "sys.path additions:" out)) "~A" out)
+        (is (contains mine (output-line "Python executable:" out)) "~A" out)))))
+
+(test executable-path-environment-variable
+  ;; PY4CL2_CONFIG_PYTHON_EXECUTABLE_PATH sets *PYTHON-EXECUTABLE-PATH*, and so the
+  ;; interpreter, over PYMODGEN_PYTHON
+  (with-temporary-directory (dir)
+    (let ((mine (link-interpreter dir "envpython"))
+          (other (link-interpreter dir "otherpython")))
+      (multiple-value-bind (out code)
+          (run-child-lisp
+           (list "(format t \"~&VAR ~A~%\" py4cl2-cffi/config:*python-executable-path*)"
+                 "(format t \"~&EXE ~A~%\" (pymodgen:pyeval \"__import__('sys').executable\"))")
+           :timeout 300
+           :environment (list (format nil "PY4CL2_CONFIG_PYTHON_EXECUTABLE_PATH=~A" mine)
+                              (format nil "PYMODGEN_PYTHON=~A" other)))
+        (is (eql 0 code) "~A" out)
+        (is (equal mine (output-line "VAR " out)) "~A" out)
+        (is (equal mine (output-line "EXE " out)) "~A" out)))))
+
+(test single-threaded-system-selects-the-mode
+  ;; py4cl2-cffi/single-threaded selects the mode before the runtime loads
+  (multiple-value-bind (out code)
+      (run-child-lisp
+       (list "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"py4cl2-cffi/single-threaded\"))"
+             "(format t \"~&MODE ~S ~S~%\" py4cl2-cffi:+python-call-mode+ py4cl2-cffi/config:*python-call-mode*)"
+             "(format t \"~&SAME ~A~%\" (eq 'py4cl2-cffi:pycall 'py4cl2-cffi/single-threaded:pycall))")
+       :system nil :timeout 300)
+    (is (eql 0 code) "~A" out)
+    (is (equal ":SINGLE-THREADED :SINGLE-THREADED" (output-line "MODE " out)) "~A" out)
+    (is (equal "T" (output-line "SAME " out)) "~A" out)))
