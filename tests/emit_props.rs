@@ -8,7 +8,7 @@
 //! fixed seed and `PYMODGEN_PROPTEST_CASES` cases (default 48); `scripts/proptest` runs the
 //! long mode (more cases, a new seed each run, printed so that a failure can be replayed with
 //! `PYMODGEN_PROPTEST_SEED`). A failing case is named by its module (`case_17`), and its
-//! manifest is written beside the generated code (`target/pymodgen-e2e/proptest/`).
+//! manifest is written beside the generated code (`<target>/tmp/pymodgen-e2e/proptest/`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,8 +27,10 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
+/// Under cargo's `CARGO_TARGET_TMPDIR`, as tests/rust_e2e.rs: a run from an empty target
+/// directory starts from nothing.
 fn work_dir() -> PathBuf {
-    root().join("target/pymodgen-e2e")
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("pymodgen-e2e")
 }
 
 /// Names that have broken, or could break, a generator: keywords of Rust, Python and Lisp,
@@ -516,7 +518,8 @@ fn random_manifests_give_rust_and_lisp_without_warnings() {
     let rust = Command::new(env!("CARGO"))
         .args(["check", "--message-format", "short"])
         .current_dir(&krate)
-        .env("CARGO_TARGET_DIR", work_dir().join("target-tools"))
+        // A crate graph of its own: its own target directory (see tests/rust_e2e.rs).
+        .env("CARGO_TARGET_DIR", work_dir().join("target-tools/emit-props"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&rust.stderr);

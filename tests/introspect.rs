@@ -560,6 +560,26 @@ fn typeshed_types_for_the_standard_library() {
     assert_eq!(load("platform")[0].function("python_version").unwrap().return_type, Some(str_));
 }
 
+/// Types come from typeshed as it reads for the running interpreter (its `sys.version_info`
+/// branches): math functions added in 3.11, 3.12 and 3.13 are there and typed from that
+/// version on, and absent before (scripts/test-matrix runs this on each version).
+#[test]
+fn typeshed_follows_the_running_python_version() {
+    let math = &load("math")[0];
+    let minor: u32 = math.python.version.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap();
+    for (name, since) in [("cbrt", 11), ("sumprod", 12), ("fma", 13)] {
+        match math.function(name) {
+            Some(f) if minor >= since => {
+                assert_eq!(f.type_source, Some(TypeSource::Typeshed), "math.{name} on 3.{minor}");
+                assert_eq!(f.return_type, Some(class("builtins.float")), "math.{name} on 3.{minor}");
+                assert!(f.params.iter().all(|p| p.type_.is_some()), "math.{name} on 3.{minor}: {:?}", f.params);
+            }
+            None if minor < since => {}
+            other => panic!("math.{name} on Python 3.{minor}: {other:?}"),
+        }
+    }
+}
+
 /// numpy's own stubs: linspace's overloads in stub order, NDArray expanded to
 /// `numpy.ndarray[shape, numpy.dtype[scalar]]`.
 #[test]

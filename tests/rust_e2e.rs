@@ -187,14 +187,14 @@ fn main() {{
         let out = Command::new(env!("CARGO"))
             .args(["build", "-q", "--example", "mismatch"])
             .current_dir(&dir)
-            .env("CARGO_TARGET_DIR", work_dir().join("target"))
+            .env("CARGO_TARGET_DIR", crates_target(&dir))
             .env("RUSTFLAGS", "-D warnings")
             .output()
             .unwrap();
         (out.status.success(), (), String::from_utf8_lossy(&out.stderr).into_owned())
     };
     assert!(ok, "{stderr}");
-    let out = Command::new(work_dir().join("target/debug/examples/mismatch"))
+    let out = Command::new(crates_target(&dir).join("debug/examples/mismatch"))
         .env("LD_LIBRARY_PATH", other.parent().unwrap())
         .output()
         .unwrap();
@@ -568,7 +568,8 @@ fn main() {{
     let doc = Command::new(env!("CARGO"))
         .args(["doc", "--no-deps", "-q"])
         .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", work_dir().join("target"))
+        .env("CARGO_TARGET_DIR", crates_target(&dir))
+        .env("RUSTFLAGS", "-D warnings")
         .env("RUSTDOCFLAGS", "-D warnings")
         .output()
         .unwrap();
