@@ -54,6 +54,7 @@ mod interrupts;
 mod lifecycle;
 mod objects;
 mod pathcache;
+mod pyinit;
 mod refcount;
 mod values;
 
