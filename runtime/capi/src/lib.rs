@@ -55,6 +55,7 @@ mod interrupts;
 mod lifecycle;
 mod objects;
 mod pathcache;
+mod pyinit;
 mod refcount;
 mod values;
 
