@@ -72,3 +72,43 @@ pub fn layout() -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each struct's listed fields cover all its bytes without overlapping: a field added
+    /// to a struct but not to [`layout`] (so never compared with the Lisp side) fails this.
+    #[test]
+    fn layout_lists_every_field_of_every_struct() {
+        let text = layout();
+        let mut structs: Vec<(&str, usize)> = Vec::new();
+        let mut fields: Vec<(&str, usize, usize)> = Vec::new();
+        for line in text.lines() {
+            let words: Vec<&str> = line.split(' ').collect();
+            let n = |i: usize| words[i].parse::<usize>().unwrap_or_else(|_| panic!("bad line {line:?}"));
+            match words[0] {
+                "struct" => structs.push((words[1], n(2))),
+                "field" => fields.push((words[1].split('.').next().unwrap(), n(2), n(3))),
+                "const" => assert_eq!(words.len(), 3, "{line:?}"),
+                _ => panic!("bad line {line:?}"),
+            }
+        }
+        assert_eq!(structs.len(), 3, "{text}");
+        for (name, size) in structs {
+            let mut covered = vec![false; size];
+            for &(_, offset, len) in fields.iter().filter(|f| f.0 == name) {
+                for b in &mut covered[offset..offset + len] {
+                    assert!(!*b, "{name}: fields overlap at {offset}");
+                    *b = true;
+                }
+            }
+            // (padding is allowed only where C would put it: none in these structs)
+            let missing: Vec<usize> = (0..size).filter(|&i| !covered[i]).collect();
+            assert!(missing.is_empty(), "{name}: bytes {missing:?} are in no listed field");
+        }
+        assert_eq!(pmg_abi_version(), ABI_VERSION);
+        let from_c = unsafe { CStr::from_ptr(pmg_abi_layout()) }.to_str().unwrap();
+        assert_eq!(from_c, text);
+    }
+}
