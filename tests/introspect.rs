@@ -580,6 +580,69 @@ fn typeshed_follows_the_running_python_version() {
     }
 }
 
+/// Classmethods and staticmethods implemented in C: a `classmethod_descriptor` in the class
+/// dict is a classmethod (`date.today`, `int.from_bytes`), a C `staticmethod` a staticmethod
+/// (`str.maketrans`, whose `<unrepresentable>` defaults make optional parameters); where the
+/// runtime has no signature the stub's is used (`def today(cls) -> Self`), overloads merged.
+#[test]
+fn c_classmethods_and_staticmethods() {
+    let method = |m: &Manifest, class: &str, name: &str| {
+        let c = m.classes.iter().find(|c| c.name == class).unwrap_or_else(|| panic!("class {class}"));
+        c.methods.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("{class}.{name}")).clone()
+    };
+    let datetime = &load("datetime")[0];
+    let today = method(datetime, "date", "today");
+    assert_eq!((today.kind, today.signature_source), (FunctionKind::Classmethod, SignatureSource::Stub));
+    assert!(today.params.is_empty(), "{:?}", today.params);
+    assert_eq!(today.return_type, Some(Type::SelfType));
+    let now = method(datetime, "datetime", "now");
+    assert_eq!((now.kind, now.params.len(), now.params[0].name.as_str()), (FunctionKind::Classmethod, 1, "tz"));
+    let combine = method(datetime, "datetime", "combine");
+    assert_eq!(combine.signature_source, SignatureSource::Stub);
+    let shape: Vec<(&str, ParamKind, bool)> =
+        combine.params.iter().map(|p| (p.name.as_str(), p.kind, p.required)).collect();
+    assert_eq!(
+        shape,
+        [
+            ("date", ParamKind::PositionalOrKeyword, true),
+            ("time", ParamKind::PositionalOrKeyword, true),
+            ("tzinfo", ParamKind::PositionalOrKeyword, false)
+        ]
+    );
+    // A stub's `= ...` says there is a default, not which: none is restated.
+    assert_eq!(combine.params[2].default, None);
+    let builtins = &load("builtins")[0];
+    for (class, name) in [("int", "from_bytes"), ("dict", "fromkeys"), ("bytes", "fromhex"), ("float", "fromhex")] {
+        let f = method(builtins, class, name);
+        assert_eq!(f.kind, FunctionKind::Classmethod, "{class}.{name}");
+        assert_ne!(f.signature_source, SignatureSource::Fallback, "{class}.{name}");
+    }
+    let maketrans = method(builtins, "str", "maketrans");
+    assert_eq!(
+        (maketrans.kind, maketrans.signature_source),
+        (FunctionKind::Staticmethod, SignatureSource::TextSignature)
+    );
+    let shape: Vec<(&str, ParamKind, bool)> =
+        maketrans.params.iter().map(|p| (p.name.as_str(), p.kind, p.required)).collect();
+    assert_eq!(
+        shape,
+        [
+            ("x", ParamKind::PositionalOnly, true),
+            ("y", ParamKind::PositionalOnly, false),
+            ("z", ParamKind::PositionalOnly, false)
+        ]
+    );
+    assert_eq!(maketrans.overloads.len(), 3);
+    // No classmethod or staticmethod of these modules is left without a signature.
+    for m in [datetime, builtins] {
+        for c in &m.classes {
+            for f in c.methods.iter().filter(|f| f.kind != FunctionKind::Method) {
+                assert_ne!(f.signature_source, SignatureSource::Fallback, "{}.{}.{}", m.module, c.name, f.name);
+            }
+        }
+    }
+}
+
 /// numpy's own stubs: linspace's overloads in stub order, NDArray expanded to
 /// `numpy.ndarray[shape, numpy.dtype[scalar]]`.
 #[test]
