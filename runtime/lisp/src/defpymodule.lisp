@@ -471,6 +471,16 @@ are loaded first)."
                   (read-sequence ba sa) (read-sequence bb sb)
                   (equalp ba bb)))))))
 
+(defun %runtime-date ()
+  "The newest write date of the runtime files whose macros compiled bindings expand (a
+binding fasl older than this is compiled again, as ASDF recompiles a system after its
+dependency changed)."
+  (reduce #'max (mapcar (lambda (name)
+                          (or (ignore-errors
+                               (file-write-date (asdf:system-relative-pathname "pymodgen" name)))
+                              0))
+                        '("src/generated.lisp" "src/defpymodule.lisp" "src/call.lisp"))))
+
 (defun %load-bindings-fasl (fasl force)
   "LOADs FASL when FORCE, or unless this image loaded it already as it is now."
   (let ((key (namestring fasl)) (date (file-write-date fasl)))
@@ -492,6 +502,7 @@ fasls (those this image has loaded as they are are not loaded again). Returns th
                                         (if (eq (car ps) 'quote) (second ps) ps))
                              collect (or (cdr (assoc p renames :test #'string=)) p)))
              (stale nil)
+             (runtime-date (%runtime-date))
              ;; (the packages were deleted since they were loaded: load every file again)
              (force (notevery #'find-package packages))
              (fasls
@@ -510,7 +521,8 @@ fasls (those this image has loaded as they are are not loaded again). Returns th
                        ;; a changed file may change the packages later files read into: from
                        ;; the first changed file on, every file is compiled again
                        (when (or stale (not (probe-file fasl))
-                                 (< (file-write-date fasl) (file-write-date source)))
+                                 (< (file-write-date fasl)
+                                    (max (file-write-date source) runtime-date)))
                          (setf stale t)
                          (let ((tmp (make-pathname :name (format nil "~A-tmp~D" name (getpid*))
                                                    :defaults fasl)))
@@ -530,7 +542,8 @@ fasls (those this image has loaded as they are are not loaded again). Returns th
 plist of %BUILD-BINDINGS; generated and compiled again if they are gone from the cache),
 then checks the module version hash. T."
   (destructuring-bind (&key module submodules lisp-package fasls packages check) bindings
-    (if (every #'probe-file fasls)
+    (if (let ((runtime-date (%runtime-date)))
+          (every (lambda (f) (and (probe-file f) (>= (file-write-date f) runtime-date))) fasls))
         (bt:with-recursive-lock-held (*bindings-lock*)
           (let ((force (notevery #'find-package packages)))
             (dolist (fasl fasls) (%load-bindings-fasl fasl force))))
