@@ -116,11 +116,11 @@ pub(crate) fn base(name: &str, case: Case) -> String {
     }
     // A word that started with a letter without case (`日list`) is left lower case once that
     // letter is dropped: camel case starts upper case.
-    if case == Case::Camel {
-        if let Some(first) = s.get(..1) {
-            let upper = first.to_ascii_uppercase();
-            s.replace_range(..1, &upper);
-        }
+    if case == Case::Camel
+        && let Some(first) = s.get(..1)
+    {
+        let upper = first.to_ascii_uppercase();
+        s.replace_range(..1, &upper);
     }
     if s.is_empty() {
         s = match case {
