@@ -54,12 +54,24 @@ static FLOOR_WAITERS: AtomicUsize = AtomicUsize::new(0);
 static WAITING: AtomicU64 = AtomicU64::new(0);
 
 /// How long a waiting side spins before it sleeps: a call's reply (or the next call of a
-/// busy Lisp thread) usually comes sooner, and a futex wake costs microseconds.
-const SPIN: std::time::Duration = std::time::Duration::from_micros(20);
+/// busy Lisp thread) usually comes sooner when both threads have a core, and a futex wake
+/// costs microseconds. PYMODGEN_HANDOFF_SPIN_US sets it (0: sleep at once, best when the
+/// cores are oversubscribed).
+fn spin_time() -> std::time::Duration {
+    static SPIN: OnceLock<std::time::Duration> = OnceLock::new();
+    *SPIN.get_or_init(|| {
+        let us = std::env::var("PYMODGEN_HANDOFF_SPIN_US").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(20);
+        std::time::Duration::from_micros(us)
+    })
+}
 
 /// Spins (checking `ready`) for at most `SPIN`; true when `ready` became true.
 #[inline]
 fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
+    let spin = spin_time();
+    if spin.is_zero() {
+        return ready();
+    }
     let start = std::time::Instant::now();
     let mut i = 0u32;
     loop {
@@ -67,7 +79,7 @@ fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
             return true;
         }
         i = i.wrapping_add(1);
-        if i.is_multiple_of(64) && start.elapsed() > SPIN {
+        if i.is_multiple_of(64) && start.elapsed() > spin {
             return false;
         }
         std::hint::spin_loop();
