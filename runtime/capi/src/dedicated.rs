@@ -23,7 +23,7 @@
 //! without it (`pmg_initialize`, `pmg_gil_enter`/`exit`/`held`, `pmg_set_python_error`).
 
 use super::*;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Condvar, OnceLock};
 use std::thread::{self, Thread};
 
@@ -122,8 +122,28 @@ pub(super) fn single() -> bool {
     SINGLE.load(Ordering::Relaxed)
 }
 
+/// Waits that found nothing by spinning, recently (per direction): past `MISSES_TO_STOP`
+/// the side sleeps at once (the cores are oversubscribed: spinning only delays the peer),
+/// spinning again every `PROBE`th wait to find out whether it pays again.
+static MISSES: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
+static WAITS: AtomicU32 = AtomicU32::new(0);
+const MISSES_TO_STOP: u32 = 16;
+const PROBE: u32 = 64;
+
 fn wait(slot: &AtomicPtr<Task<'static>>) -> TaskPtr {
-    spin_until(|| !slot.load(Ordering::Relaxed).is_null());
+    let misses = &MISSES[std::ptr::eq(slot, &TO_LISP) as usize];
+    let probe = WAITS.fetch_add(1, Ordering::Relaxed).is_multiple_of(PROBE);
+    if misses.load(Ordering::Relaxed) < MISSES_TO_STOP || probe {
+        if spin_until(|| !slot.load(Ordering::Relaxed).is_null()) {
+            let m = misses.load(Ordering::Relaxed);
+            if m > 0 {
+                misses.store(if probe { 0 } else { m - 1 }, Ordering::Relaxed);
+            }
+        } else {
+            let m = misses.load(Ordering::Relaxed);
+            misses.store((m + 1).min(2 * MISSES_TO_STOP), Ordering::Relaxed);
+        }
+    }
     loop {
         let p = slot.swap(null_mut(), Ordering::Acquire);
         if !p.is_null() {
