@@ -10,6 +10,9 @@
   (push (make-pathname :name nil :type nil :defaults (or *compile-file-truename* *load-truename*))
         asdf:*central-registry*)
   (handler-bind ((warning #'muffle-warning))
+    ;; PYMODGEN_BENCH_CALL_MODE=single-threaded: the same loops in the single-threaded mode
+    (when (equal (uiop:getenv "PYMODGEN_BENCH_CALL_MODE") "single-threaded")
+      (asdf:load-system "pymodgen/select-single-threaded"))
     (asdf:load-system "pymodgen")))
 
 (defpackage #:pymodgen-bench (:use #:cl #:pymodgen))
@@ -139,8 +142,9 @@ in this run: the same loops with the switch turned off (unsafe; only measured he
               (/ bytes memcpy 1d9)))))
 
 (pystart)
-(format t "~&pymodgen Lisp runtime benchmark -- ~A ~A, Python ~{~A~^.~}~%"
-        (lisp-implementation-type) (lisp-implementation-version) (subseq (pyversion-info) 0 3))
+(format t "~&pymodgen Lisp runtime benchmark -- ~A ~A, Python ~{~A~^.~}, call mode ~(~S~)~%"
+        (lisp-implementation-type) (lisp-implementation-version) (subseq (pyversion-info) 0 3)
+        +python-call-mode+)
 (bench-calls)
 (bench-float-switch)
 (bench-arrays)

@@ -53,7 +53,7 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         if lisp_fp != FpWords::UNSET {
             lisp_fp.restore();
         }
-        let r = f(handle, args, kwargs);
+        let r = dedicated::call_lisp(f, handle, args, kwargs);
         py_fp.restore();
         fpenv::mask_x87();
         interrupts::set_in_python(t, inside);

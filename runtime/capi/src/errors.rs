@@ -29,6 +29,9 @@ pub extern "C" fn pmg_error_clear() {
 /// so that the Lisp side resumes the exit from the frame that made the call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_set_python_error(kind: c_int, msg: *const c_char) {
+    if dedicated::active() {
+        return dedicated::ship((), || unsafe { pmg_set_python_error(kind, msg) });
+    }
     let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
         let t = tls();
         let depth = t.depth.get();

@@ -95,6 +95,16 @@ pub extern "C" fn pmg_in_python() -> c_int {
 /// inside Python (nothing to do), -1 when Python is not running.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_interrupt_thread(os_thread: u64) -> c_int {
+    // (the single-threaded mode: a Lisp thread's call runs on the dedicated thread)
+    let target = dedicated::interrupt_target(os_thread);
+    let r = interrupt_thread(target);
+    if r == 1 && target != os_thread {
+        dedicated::wake();
+    }
+    r
+}
+
+fn interrupt_thread(os_thread: u64) -> c_int {
     if !ALIVE.load(Ordering::Acquire) {
         return -1;
     }
@@ -110,6 +120,14 @@ pub extern "C" fn pmg_interrupt_thread(os_thread: u64) -> c_int {
         if info.ident == MAIN_IDENT.load(Ordering::Relaxed) {
             TRIPPED.store(true, Ordering::Release);
             unsafe { ffi::PyErr_SetInterruptEx(2) }; // SIGINT: KeyboardInterrupt
+            // Requested from another thread, this sets no eval breaker for the main thread
+            // (CPython computes it for the calling thread): a busy loop there would not see
+            // it. Taking the GIL once from a helper thread makes the main thread drop it and
+            // recompute its eval breaker when it takes it back.
+            std::thread::spawn(|| unsafe {
+                let g = ffi::PyGILState_Ensure();
+                ffi::PyGILState_Release(g);
+            });
             return 1;
         }
         // Another thread: an asynchronous exception, set with the GIL by a helper thread
@@ -195,14 +213,20 @@ unsafe extern "C" fn relay_handler(sig: c_int, info: *mut c_void, ctx: *mut c_vo
     };
     let relay = RELAY_THREAD.load(Ordering::Relaxed);
     // (no thread-local access here: in a shared library it may allocate on first use)
-    let busy = in_python_now();
     let me = unsafe { pthread_self() } as u64;
-    if busy && sig == 15 && me == MAIN_IDENT.load(Ordering::Relaxed) {
+    // (the single-threaded mode: a Lisp thread waiting for its call on the dedicated
+    // thread, which receives no signals, counts as executing Python on the main thread)
+    let waiting = dedicated::waiting(me);
+    let busy = waiting || in_python_now();
+    if busy && sig == 15 && (waiting || me == MAIN_IDENT.load(Ordering::Relaxed)) {
         // SIGTERM on Python's main thread: end the call with KeyboardInterrupt and let the
         // Lisp handler (deferred until the call returns) exit from this very thread; run
         // on the relay instead, SBCL's exit would wait for the relay thread to stop
         TRIPPED.store(true, Ordering::Release);
         unsafe { ffi::PyErr_SetInterruptEx(2) };
+        if waiting {
+            dedicated::wake();
+        }
     } else if busy && relay != 0 && relay != me {
         unsafe { pthread_kill(relay as usize, sig) };
         return;

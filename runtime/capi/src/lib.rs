@@ -49,6 +49,7 @@ mod call;
 mod callbacks;
 mod capture;
 mod construct;
+mod dedicated;
 mod errors;
 mod fpenv;
 mod interrupts;
@@ -67,6 +68,7 @@ pub use call::*;
 pub use callbacks::*;
 pub use capture::*;
 pub use construct::*;
+pub use dedicated::{pmg_call_mode, pmg_set_call_mode};
 pub use errors::*;
 pub use fpenv::{pmg_fp_words, pmg_set_fp_switch};
 pub use interrupts::*;
@@ -526,7 +528,7 @@ plain_call_result!((), bool, c_int, i64);
 
 /// Runs `f` with the GIL, catching panics; `fail` is returned on any failure.
 #[inline]
-fn with_gil<R: CallResult>(fail: R, f: impl FnOnce() -> Option<R>) -> R {
+fn with_gil<R: CallResult + Copy>(fail: R, f: impl FnOnce() -> Option<R>) -> R {
     with_gil_t(fail, |_| f())
 }
 
@@ -535,7 +537,10 @@ fn with_gil<R: CallResult>(fail: R, f: impl FnOnce() -> Option<R>) -> R {
 /// is restored before returning. When a Lisp callback inside made a non-local exit, the
 /// call fails with "pymodgen.LispUnwind" whatever Python did with the exception.
 #[inline]
-fn with_gil_t<R: CallResult>(fail: R, f: impl FnOnce(&'static Tls) -> Option<R>) -> R {
+fn with_gil_t<R: CallResult + Copy>(fail: R, f: impl FnOnce(&'static Tls) -> Option<R>) -> R {
+    if dedicated::active() {
+        return dedicated::ship(fail, move || with_gil_t(fail, f));
+    }
     let fp = PyFpEnv::enter();
     let Some(g) = Gil::enter() else { return fail };
     let t = g.t;

@@ -15,6 +15,9 @@ pub extern "C" fn pmg_built_python_version() -> *const c_char {
 /// Returns 0, or -1 with the last error set.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_initialize(executable: *const c_char, home: *const c_char) -> c_int {
+    if dedicated::active() {
+        return dedicated::ship(-1, || unsafe { pmg_initialize(executable, home) });
+    }
     let _fp = PyFpEnv::enter();
     fpenv::mask_x87();
     let r = catch_unwind(AssertUnwindSafe(|| unsafe { initialize(executable, home) }));
@@ -142,6 +145,15 @@ pub extern "C" fn pmg_generation() -> i64 {
 /// Takes the GIL for the calling thread (nestable). Returns 1, or 0 with the last error.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_gil_enter() -> c_int {
+    if dedicated::active() {
+        // the scope opens on the dedicated thread; this thread keeps the floor until it closes
+        dedicated::hold_floor();
+        let r = dedicated::ship(0, || pmg_gil_enter());
+        if r == 0 {
+            dedicated::drop_floor();
+        }
+        return r;
+    }
     // (taking the GIL flushes queued decrefs: Python code, in Python's float environment)
     let _fp = PyFpEnv::enter();
     match catch_unwind(Gil::enter) {
@@ -163,6 +175,11 @@ thread_local! {
 /// Leaves a scope opened by `pmg_gil_enter` (releases the GIL at the outermost one).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_gil_exit() {
+    if dedicated::active() {
+        dedicated::ship((), || pmg_gil_exit());
+        dedicated::drop_floor();
+        return;
+    }
     let acquired = GIL_SCOPE_ACQ.with(|s| s.borrow_mut().pop());
     if let Some(acquired) = acquired {
         drop(Gil { acquired, t: tls() });
@@ -172,5 +189,8 @@ pub extern "C" fn pmg_gil_exit() {
 /// 1 when the calling thread holds the GIL through this runtime.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_gil_held() -> c_int {
+    if dedicated::active() {
+        return dedicated::ship(0, || pmg_gil_held());
+    }
     (tls().depth.get() > 0) as c_int
 }

@@ -6,6 +6,11 @@
 
 (export '(+python-call-mode+) '#:pymodgen)
 
+(defparameter *call-mode* (pymodgen/config::normalized-call-mode)
+  "The call mode, decided when the runtime is loaded (the runtime reads this variable, never
+the constant below: a compiler folds a constant into code, and a fasl compiled in one mode
+may be loaded in the other).")
+
 (defconstant +python-call-mode+ (pymodgen/config::normalized-call-mode)
   "The call mode this runtime was loaded with: :MULTI-THREADED (each Lisp thread calls Python
 itself) or :SINGLE-THREADED (every call runs on Python's main thread), from
@@ -34,7 +39,7 @@ directory once, also across PYSTOP/PYSTART)."
           :version (python-version config)
           :libpython (python-libpython config)
           :runtime-library (and *runtime-library-path* (namestring *runtime-library-path*))
-          :call-mode +python-call-mode+
+          :call-mode *call-mode*
           :alive (python-alive-p))))
 
 (setf pymodgen/config::*runtime-configuration-function* 'runtime-configuration)
@@ -48,8 +53,11 @@ directory once, also across PYSTOP/PYSTART)."
             (getf c :runtime-library) (getf c :call-mode)
             (mapcar #'uiop:native-namestring pymodgen/config:*python-site-packages-path*))))
 
+(defpmg "pmg_set_call_mode" :int (mode :int))
+(defpmg "pmg_call_mode" :int)
+
 (defun prepare-call-mode ()
-  "Called by PYSTART before Python starts: sets up the call mode +PYTHON-CALL-MODE+."
-  (when (eq +python-call-mode+ :single-threaded)
-    (error "pymodgen: the :single-threaded call mode is not implemented yet in this
-version of the runtime; load the runtime without selecting it (:multi-threaded).")))
+  "Called by PYSTART before Python starts: puts the C ABI in the mode *CALL-MODE*
+(the single-threaded mode starts its dedicated thread: runtime/capi/src/dedicated.rs)."
+  (when (minusp (pmg-set-call-mode (if (eq *call-mode* :single-threaded) 1 0)))
+    (signal-last-error)))

@@ -313,8 +313,8 @@ directly; such an interrupt waits until the Python call returns. Called by PYSTA
       (setf *original-interrupt-thread* original)
       (setf (fdefinition 'bt:interrupt-thread)
             (lambda (thread function &rest args)
-              (ignore-errors (forward-interrupt thread))
-              (apply original thread function args))))))
+              (call-with-interrupt-forwarding
+               thread (lambda () (apply original thread function args))))))))
 
 ;;; Callbacks nest Lisp -> Python -> Lisp ... as deep as Python's recursion limit (1000):
 ;;; ECL's default frame and binding stacks (a few thousand entries) overflow first, so

@@ -270,8 +270,8 @@ it; the Lisp interrupt then runs as soon as the call has returned. Called by PYS
   (unless (sb-int:encapsulated-p 'sb-thread:interrupt-thread 'pymodgen)
     (sb-int:encapsulate 'sb-thread:interrupt-thread 'pymodgen
                         (lambda (f thread function)
-                          (ignore-errors (forward-interrupt thread))
-                          (funcall f thread function))))
+                          (call-with-interrupt-forwarding
+                           thread (lambda () (funcall f thread function))))))
   (unless (and *signal-relay* (sb-thread:thread-alive-p *signal-relay*))
     (setf *signal-relay*
           (sb-thread:make-thread (lambda () (loop (sleep 3600)))

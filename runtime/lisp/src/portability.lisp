@@ -94,6 +94,22 @@ implementation cannot resume the exit to its target.")))
 ;;; ------------------------------------------------------------------------------------
 ;;; Interrupts
 
+(defvar *call-mode*)                    ; (src/call-mode.lisp)
+
+(defun call-with-interrupt-forwarding (thread interrupt)
+  "Calls INTERRUPT (which queues a Lisp interrupt for THREAD, e.g. the implementation's
+INTERRUPT-THREAD) and asks Python to end the call THREAD is executing, in the order the
+call mode needs. Multi-threaded: Python first (the interrupt's signal then wakes a blocking
+call on THREAD, e.g. a sleep, which sees Python's request). Single-threaded: the Lisp
+interrupt first, so that it is pending when the call, run and woken on the dedicated thread,
+returns at once."
+  (declare (function interrupt))
+  (if (and (boundp '*call-mode*) (eq *call-mode* :single-threaded))
+      (multiple-value-prog1 (funcall interrupt)
+        (ignore-errors (forward-interrupt thread)))
+      (progn (ignore-errors (forward-interrupt thread))
+             (funcall interrupt))))
+
 (defun forward-interrupt (thread)
   "If THREAD is executing Python, asks Python to raise KeyboardInterrupt in it (the Lisp
 interrupt itself runs when the Python call has returned)."

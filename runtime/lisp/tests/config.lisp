@@ -59,9 +59,11 @@ Python (sys.executable reports the path it was started as)."
     (is (equal (list (format nil "libpython~A.so" mm))
                (pymodgen/config::python-libraries (list "-lm" (format nil "-lpython~A" mm))))))
   (is (null py4cl2-cffi/config:*python-site-packages-path*))
-  (is (eq :multi-threaded py4cl2-cffi/config:*python-call-mode*))
-  (is (eq :multi-threaded +python-call-mode+))
-  (is (eq +python-call-mode+ pymodgen:+python-call-mode+))
+  ;; (this suite also runs in the single-threaded mode: scripts/lisp-test)
+  ;; (SYMBOL-VALUE: this file's fasl may have been compiled in the other mode)
+  (is (eq (pymodgen/config::normalized-call-mode) (symbol-value '+python-call-mode+)))
+  (is (eql (if (eq (symbol-value '+python-call-mode+) :single-threaded) 1 0)
+           (pymodgen::pmg-call-mode)))
   (is (null pymodgen::+disable-pystop+)))
 
 (test shared-library-from-ldflag
@@ -83,7 +85,7 @@ Python (sys.executable reports the path it was started as)."
     (is (contains (python-says "__import__('platform').python_version()") text))
     (is (contains (pymodgen::python-libpython config) text))
     (is (contains (namestring pymodgen::*runtime-library-path*) text))
-    (is (contains ":multi-threaded" text))
+    (is (contains (format nil "~(~S~)" (symbol-value '+python-call-mode+)) text))
     (is (contains "Python running:             yes" text))))
 
 (test pystart-verbose
@@ -169,14 +171,93 @@ Python (sys.executable reports the path it was started as)."
         (is (equal mine (output-line "VAR " out)) "~A" out)
         (is (equal mine (output-line "EXE " out)) "~A" out)))))
 
-(test single-threaded-system-selects-the-mode
-  ;; py4cl2-cffi/single-threaded selects the mode before the runtime loads
+;;; The single-threaded call mode, in a child Lisp that selects it
+
+(defparameter +single-threaded-checks+
+  '("(defvar cl-user::*caller* 0)"
+    "(py4cl2-cffi:pyexec \"import threading, signal, time\")"
+    ;; from four Lisp threads, every call runs on Python's main thread, signal.signal works
+    "(format t \"~&MAIN ~S~%\"
+       (mapcar #'bt:join-thread
+         (loop for k below 4 collect
+           (bt:make-thread
+             (lambda ()
+               (and (loop repeat 200 always (eq t (py4cl2-cffi:pyeval \"threading.current_thread() is threading.main_thread()\")))
+                    (eql 0 (py4cl2-cffi:pyeval \"signal.signal(signal.SIGUSR1, signal.SIG_IGN) and 0\"))
+                    (eq t (py4cl2-cffi:pyeval \"signal.getsignal(signal.SIGUSR1) is signal.SIG_IGN\"))))))))"
+    ;; a callback runs in the Lisp thread that made the call, with its special bindings;
+    ;; Python calls made inside it run on the main thread again
+    "(format t \"~&CALLBACK ~S~%\"
+       (bt:join-thread
+         (bt:make-thread
+           (lambda ()
+             (let ((cl-user::*caller* 7) (me (bt:current-thread)))
+               (py4cl2-cffi:pycall \"list\"
+                 (py4cl2-cffi:pycall \"map\"
+                   (lambda (x)
+                     (list x (eq me (bt:current-thread)) cl-user::*caller*
+                           (py4cl2-cffi:pyeval \"threading.current_thread().name\")))
+                   #(1 2))))))))"
+    ;; errors with tracebacks, non-local exits out of callbacks, output capture
+    "(format t \"~&ERROR ~A~%\" (handler-case (py4cl2-cffi:pyexec (format nil \"def f(): return 1/0~%f()\"))
+                                    (py4cl2-cffi:pyerror (e) (list (py4cl2-cffi:pyerror-type e) (and (search \"in f\" (py4cl2-cffi:pyerror-traceback e)) t)))))"
+    "(format t \"~&THROW ~S~%\" (catch 'out (py4cl2-cffi:pycall \"list\" (py4cl2-cffi:pycall \"map\" (lambda (x) (throw 'out (* 10 x))) #(4 5)))))"
+    "(format t \"~&LISP-ERROR ~S~%\" (handler-case (py4cl2-cffi:pycall \"list\" (py4cl2-cffi:pycall \"map\" (lambda (x) (error \"bad ~A\" x)) #(7))) (simple-error (e) (princ-to-string e))))"
+    "(format t \"~&OUTPUT ~S~%\" (string-trim '(#\\Newline) (py4cl2-cffi:with-python-output (py4cl2-cffi:pyexec \"print('out', threading.current_thread() is threading.main_thread())\"))))"
+    "(format t \"~&GIL ~S~%\" (py4cl2-cffi:with-python-gil (list (py4cl2-cffi:pyeval \"1+1\") (py4cl2-cffi:pyeval \"threading.current_thread().name\"))))"
+    ;; a thread Python started calls a Lisp callback that calls Python: no deadlock
+    "(format t \"~&PYTHREAD ~S~%\" (py4cl2-cffi:pycall (py4cl2-cffi:pyeval \"lambda f: (lambda r, t: (t.start(), t.join(), r[0])[2])(r := [None], threading.Thread(target=lambda: r.__setitem__(0, f(3))))\") (lambda (x) (format nil \"~A ~A\" x (py4cl2-cffi:pyeval \"threading.current_thread() is threading.main_thread()\")))))"
+    ;; an interrupt (a timeout) ends a long Python call made by another Lisp thread
+    "(format t \"~&TIMEOUT ~S~%\" (bt:join-thread (bt:make-thread (lambda () (let ((t0 (get-internal-real-time))) (handler-case (bt:with-timeout (1) (py4cl2-cffi:pyexec \"time.sleep(20)\") :slept) (bt:timeout () (list :timeout (< (- (get-internal-real-time) t0) (* 10 internal-time-units-per-second))))))))))"
+    "(format t \"~&AFTER ~S~%\" (py4cl2-cffi:pyeval \"threading.current_thread() is threading.main_thread()\"))")
+  "Forms run in a child Lisp in the single-threaded mode, each printing a line.")
+
+(test single-threaded-mode
+  ;; py4cl2-cffi/single-threaded selects the mode before the runtime loads; every call from
+  ;; every Lisp thread runs on Python's main thread, and the rest keeps working
   (multiple-value-bind (out code)
       (run-child-lisp
-       (list "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"py4cl2-cffi/single-threaded\"))"
-             "(format t \"~&MODE ~S ~S~%\" py4cl2-cffi:+python-call-mode+ py4cl2-cffi/config:*python-call-mode*)"
-             "(format t \"~&SAME ~A~%\" (eq 'py4cl2-cffi:pycall 'py4cl2-cffi/single-threaded:pycall))")
+       (append
+        (list "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"py4cl2-cffi/single-threaded\"))"
+              "(format t \"~&MODE ~S ~S~%\" py4cl2-cffi:+python-call-mode+ py4cl2-cffi/config:*python-call-mode*)"
+              "(format t \"~&SAME ~A~%\" (eq 'py4cl2-cffi:pycall 'py4cl2-cffi/single-threaded:pycall))"
+              "(py4cl2-cffi:pystart :verbose t)")
+        +single-threaded-checks+)
        :system nil :timeout 300)
     (is (eql 0 code) "~A" out)
     (is (equal ":SINGLE-THREADED :SINGLE-THREADED" (output-line "MODE " out)) "~A" out)
-    (is (equal "T" (output-line "SAME " out)) "~A" out)))
+    (is (equal "T" (output-line "SAME " out)) "~A" out)
+    (is (contains "call mode :single-threaded" out) "~A" out)
+    (is (equal "(T T T T)" (output-line "MAIN " out)) "~A" out)
+    (is (equal "#((1 T 7 \"MainThread\") (2 T 7 \"MainThread\"))" (output-line "CALLBACK " out))
+        "~A" out)
+    (is (equal "(ZeroDivisionError T)" (output-line "ERROR " out)) "~A" out)
+    (is (equal "40" (output-line "THROW " out)) "~A" out)
+    (is (equal "\"bad 7\"" (output-line "LISP-ERROR " out)) "~A" out)
+    (is (equal "\"out True\"" (output-line "OUTPUT " out)) "~A" out)
+    (is (equal "(2 \"MainThread\")" (output-line "GIL " out)) "~A" out)
+    (is (equal "\"3 NIL\"" (output-line "PYTHREAD " out)) "~A" out)
+    (is (equal "(:TIMEOUT T)" (output-line "TIMEOUT " out)) "~A" out)
+    (is (equal "T" (output-line "AFTER " out)) "~A" out)))
+
+(test single-threaded-matplotlib
+  ;; matplotlib drawn from two Lisp threads, written to a PNG
+  (with-temporary-directory (dir)
+    (let ((png (concatenate 'string dir "figure.png")))
+      (multiple-value-bind (out code)
+          (run-child-lisp
+           (list "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"py4cl2-cffi/single-threaded\"))"
+                 "(py4cl2-cffi:pyexec \"import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt\")"
+                 "(bt:join-thread (bt:make-thread (lambda () (py4cl2-cffi:pyexec \"fig, ax = plt.subplots()\") (py4cl2-cffi:pycall \"ax.plot\" #(1 2 3) #(1 4 9)))))"
+                 (format nil "(bt:join-thread (bt:make-thread (lambda () (py4cl2-cffi:pycall \"ax.set_title\" \"two threads\") (py4cl2-cffi:pycall \"fig.savefig\" ~S))))" png)
+                 "(format t \"~&SAVED~%\")")
+           :system nil :timeout 300 :environment (list "MPLBACKEND=Agg"))
+        (is (eql 0 code) "~A" out)
+        (is (contains "SAVED" out) "~A" out)
+        (is (probe-file png) "~A" out)
+        (when (probe-file png)
+          (with-open-file (s png :element-type '(unsigned-byte 8))
+            (let ((magic (make-array 4 :element-type '(unsigned-byte 8))))
+              (read-sequence magic s)
+              (is (equalp #(137 80 78 71) magic))
+              (is (> (file-length s) 1000)))))))))
