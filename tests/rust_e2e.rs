@@ -1093,12 +1093,14 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A program built in a virtual environment runs outside it: a venv (outside the workspace)
-/// holds a package the base interpreter lacks (`humanize`, from PyPI); a crate with
-/// `bind_pymodule!("humanize")` and the documented build.rs line is built with only the
-/// venv's `VIRTUAL_ENV` and `PATH`, then run with no venv variable and the venv's `bin` not on
-/// `PATH`: it starts the venv's interpreter (sys.prefix is the venv) and the call works.
-/// `PYMODGEN_PYTHON` at run time selects another interpreter: the base one, which lacks the
-/// module, and the error names both interpreters; one that does not exist is a one-line error.
+/// holds a package from PyPI (`humanize`, pinned); a crate with `bind_pymodule!("humanize")`
+/// and the documented build.rs line is built with only the venv's `VIRTUAL_ENV` and `PATH`,
+/// then run with no venv variable and the venv's `bin` not on `PATH`: it starts the venv's
+/// interpreter (sys.prefix is the venv, humanize is the venv's) and the call works.
+/// (The base interpreter may have humanize too on a shared machine: the checks hold either
+/// way.) `PYMODGEN_PYTHON` at run time selects another interpreter: an empty venv's, which
+/// lacks the module, and the error names both interpreters; one that does not exist is a
+/// one-line error.
 #[test]
 fn program_built_in_a_venv_runs_outside_it() {
     let base = pymodgen::libpython(None).unwrap().interpreter.path;
@@ -1114,8 +1116,9 @@ fn program_built_in_a_venv_runs_outside_it() {
          (is the package index reachable?):\n{}",
         String::from_utf8_lossy(&pip.stderr)
     );
-    let lacks = Command::new(&base).args(["-c", "import humanize"]).output().unwrap();
-    assert!(!lacks.status.success(), "the base interpreter {} has humanize: the test proves nothing", base.display());
+    let empty = tmp.path().join("empty");
+    let status = Command::new(&base).args(["-m", "venv", "--without-pip"]).arg(&empty).status().unwrap();
+    assert!(status.success(), "{} -m venv failed", base.display());
 
     let krate = tmp.path().join("app");
     std::fs::create_dir_all(krate.join("src")).unwrap();
@@ -1145,7 +1148,7 @@ fn main() {
     Python::attach(|py| {
         println!("{}", py.import("sys").unwrap().getattr("prefix").unwrap());
         match humanize::intcomma(py, 1234567) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => println!("{s}\n{}", py.import("humanize").unwrap().getattr("__file__").unwrap()),
             Err(e) => println!("{}", pymodgen_runtime::render_error(py, &e)),
         }
     });
@@ -1192,15 +1195,18 @@ fn main() {
     let prefix = Path::new(stdout.lines().next().unwrap()).canonicalize().unwrap();
     assert_eq!(prefix, venv.canonicalize().unwrap(), "{stdout}");
     assert_eq!(stdout.lines().nth(1), Some("1,234,567"), "{stdout}");
+    let module = Path::new(stdout.lines().nth(2).unwrap()).canonicalize().unwrap();
+    assert!(module.starts_with(venv.canonicalize().unwrap()), "{stdout}");
 
-    // The base interpreter, chosen at run time, lacks the module: the error names both.
-    let (code, stdout, stderr) = run(Some(&base));
+    // An interpreter without the module, chosen at run time: the error names both.
+    let other = empty.join("bin/python");
+    let (code, stdout, stderr) = run(Some(&other));
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     let error = stdout.lines().last().unwrap();
     assert!(
         error.starts_with(
             "ModuleNotFoundError: No module named 'humanize' (importing humanize: this program runs Python "
-        ) && error.contains(&format!(" at {} ", base.display()))
+        ) && error.contains(&format!(" at {} ", other.display()))
             && error.contains(&format!(
                 "bindings were made for Python {} ({}",
                 pymodgen::libpython(None).unwrap().version,
