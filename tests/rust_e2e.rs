@@ -319,6 +319,19 @@ fn numpy_with_submodules() {
     o.numpy_arrays = Some(true);
     let counts = pymodgen::emit::rust::return_type_counts(&loaded.manifests, &o).unwrap();
     eprintln!("numpy --submodules (Rust, numpy arrays typed): {}", return_share(&counts));
+    // numpy's own stubs type hanning's result NDArray[float64] from numpy 2.3 on; numpy 2.2
+    // (the last release for Python 3.10) says an array of `floating[Any]`: an untyped array,
+    // whose elements are then read as f64 after a checked cast.
+    let version = loaded.manifests[0].version.clone().unwrap_or_default();
+    let typed_hanning = !(version.starts_with("1.")
+        || version.starts_with("2.0.")
+        || version.starts_with("2.1.")
+        || version.starts_with("2.2."));
+    let hanning = if typed_hanning {
+        "let h: Bound<'_, PyArrayDyn<f64>> = py_numpy::hanning(py, 3).unwrap();"
+    } else {
+        "let h: Bound<'_, PyArrayDyn<f64>> = py_numpy::hanning(py, 3).unwrap().into_any().cast_into().unwrap();"
+    };
     let out = run(
         &dir,
         &format!(
@@ -334,7 +347,7 @@ fn main() {{
         println!("{{}}", svd);
         // Typed arrays (the crate enables the runtime's numpy feature): NDArray[float64].
         use pymodgen_runtime::numpy::{{PyArrayDyn, PyArrayMethods}};
-        let h: Bound<'_, PyArrayDyn<f64>> = py_numpy::hanning(py, 3).unwrap();
+        {hanning}
         println!("{{:?}}", h.readonly().as_slice().unwrap());
     }});
 }}
@@ -1129,13 +1142,14 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A program built in a virtual environment runs outside it: a venv (outside the workspace)
-/// holds a package the base interpreter lacks (`inflection`, from PyPI; not `humanize`, which the
-/// third-party sweep installs into the base interpreter); a crate with
-/// `bind_pymodule!("inflection")` and the documented build.rs line is built with only the
-/// venv's `VIRTUAL_ENV` and `PATH`, then run with no venv variable and the venv's `bin` not on
-/// `PATH`: it starts the venv's interpreter (sys.prefix is the venv) and the call works.
-/// `PYMODGEN_PYTHON` at run time selects another interpreter: the base one, which lacks the
-/// module, and the error names both interpreters; one that does not exist is a one-line error.
+/// holds a package from PyPI (`humanize`, pinned); a crate with `bind_pymodule!("humanize")`
+/// and the documented build.rs line is built with only the venv's `VIRTUAL_ENV` and `PATH`,
+/// then run with no venv variable and the venv's `bin` not on `PATH`: it starts the venv's
+/// interpreter (sys.prefix is the venv, humanize is the venv's) and the call works.
+/// (The base interpreter may have humanize too on a shared machine: the checks hold either
+/// way.) `PYMODGEN_PYTHON` at run time selects another interpreter: an empty venv's, which
+/// lacks the module, and the error names both interpreters; one that does not exist is a
+/// one-line error.
 #[test]
 fn program_built_in_a_venv_runs_outside_it() {
     let base = pymodgen::libpython(None).unwrap().interpreter.path;
@@ -1144,15 +1158,16 @@ fn program_built_in_a_venv_runs_outside_it() {
     let status = Command::new(&base).args(["-m", "venv"]).arg(&venv).status().unwrap();
     assert!(status.success(), "{} -m venv failed", base.display());
     let pip =
-        Command::new(venv.join("bin/python")).args(["-m", "pip", "install", "-q", "inflection==0.5.1"]).output().unwrap();
+        Command::new(venv.join("bin/python")).args(["-m", "pip", "install", "-q", "humanize==4.9.0"]).output().unwrap();
     assert!(
         pip.status.success(),
-        "this test needs inflection from PyPI (pip install inflection==0.5.1 in a venv), and pip failed \
+        "this test needs humanize from PyPI (pip install humanize==4.9.0 in a venv), and pip failed \
          (is the package index reachable?):\n{}",
         String::from_utf8_lossy(&pip.stderr)
     );
-    let lacks = Command::new(&base).args(["-c", "import inflection"]).output().unwrap();
-    assert!(!lacks.status.success(), "the base interpreter {} has inflection: the test proves nothing", base.display());
+    let empty = tmp.path().join("empty");
+    let status = Command::new(&base).args(["-m", "venv", "--without-pip"]).arg(&empty).status().unwrap();
+    assert!(status.success(), "{} -m venv failed", base.display());
 
     let krate = tmp.path().join("app");
     std::fs::create_dir_all(krate.join("src")).unwrap();
@@ -1176,13 +1191,13 @@ fn program_built_in_a_venv_runs_outside_it() {
         krate.join("src/main.rs"),
         r#"use pymodgen_runtime::pyo3::prelude::*;
 
-pymodgen_macros::bind_pymodule!("inflection");
+pymodgen_macros::bind_pymodule!("humanize");
 
 fn main() {
     Python::attach(|py| {
         println!("{}", py.import("sys").unwrap().getattr("prefix").unwrap());
-        match inflection::camelize(py, "device_type") {
-            Ok(s) => println!("{s}"),
+        match humanize::intcomma(py, 1234567) {
+            Ok(s) => println!("{s}\n{}", py.import("humanize").unwrap().getattr("__file__").unwrap()),
             Err(e) => println!("{}", pymodgen_runtime::render_error(py, &e)),
         }
     });
@@ -1228,16 +1243,19 @@ fn main() {
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     let prefix = Path::new(stdout.lines().next().unwrap()).canonicalize().unwrap();
     assert_eq!(prefix, venv.canonicalize().unwrap(), "{stdout}");
-    assert_eq!(stdout.lines().nth(1), Some("DeviceType"), "{stdout}");
+    assert_eq!(stdout.lines().nth(1), Some("1,234,567"), "{stdout}");
+    let module = Path::new(stdout.lines().nth(2).unwrap()).canonicalize().unwrap();
+    assert!(module.starts_with(venv.canonicalize().unwrap()), "{stdout}");
 
-    // The base interpreter, chosen at run time, lacks the module: the error names both.
-    let (code, stdout, stderr) = run(Some(&base));
+    // An interpreter without the module, chosen at run time: the error names both.
+    let other = empty.join("bin/python");
+    let (code, stdout, stderr) = run(Some(&other));
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     let error = stdout.lines().last().unwrap();
     assert!(
         error.starts_with(
-            "ModuleNotFoundError: No module named 'inflection' (importing inflection: this program runs Python "
-        ) && error.contains(&format!(" at {} ", base.display()))
+            "ModuleNotFoundError: No module named 'humanize' (importing humanize: this program runs Python "
+        ) && error.contains(&format!(" at {} ", other.display()))
             && error.contains(&format!(
                 "bindings were made for Python {} ({}",
                 pymodgen::libpython(None).unwrap().version,
