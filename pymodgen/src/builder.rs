@@ -142,7 +142,7 @@ impl Builder {
             let text = rust::module_file(&manifests, &options)?;
             // Named as requested: `os.path` gives `os.path.rs` even where it is `posixpath`.
             let path = out_dir.join(format!("{stem}.rs"));
-            write_if_changed(&path, &text)?;
+            crate::write_if_changed(&path, &text)?;
             files.push(path);
             if let Some(dir) = manifests[0].python.libpython.as_deref().and_then(|l| Path::new(l).parent()) {
                 libdirs.insert(dir.to_path_buf());
@@ -163,14 +163,4 @@ impl Builder {
         }
         Ok(Generated { files, tracked })
     }
-}
-
-fn write_if_changed(path: &Path, text: &str) -> Result<()> {
-    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
-        return Ok(());
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io("creating directory", parent, e))?;
-    }
-    std::fs::write(path, text).map_err(|e| Error::io("writing", path, e))
 }

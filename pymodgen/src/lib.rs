@@ -161,14 +161,22 @@ pub fn write_output(dir: &std::path::Path, output: &Output) -> Result<Vec<PathBu
     let mut written = Vec::new();
     for (rel, contents) in &output.files {
         let path = dir.join(rel);
-        if std::fs::read(&path).is_ok_and(|old| old == contents.as_bytes()) {
-            continue;
+        if write_if_changed(&path, contents)? {
+            written.push(path);
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io("creating directory", parent, e))?;
-        }
-        std::fs::write(&path, contents).map_err(|e| Error::io("writing", &path, e))?;
-        written.push(path);
     }
     Ok(written)
+}
+
+/// Writes `text` to `path` (creating its directory) unless the file already holds exactly
+/// that, as cxx's `out.rs` and prost's `write_file_if_changed` do. Returns whether it wrote.
+pub(crate) fn write_if_changed(path: &std::path::Path, text: &str) -> Result<bool> {
+    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(false);
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io("creating directory", parent, e))?;
+    }
+    std::fs::write(path, text).map_err(|e| Error::io("writing", path, e))?;
+    Ok(true)
 }

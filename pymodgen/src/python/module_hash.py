@@ -5,12 +5,13 @@ runtime (run inside the live interpreter for the load-time recompile check), so 
 compute the same value. Only the standard library is used, and the module itself is never
 imported: for a dotted name only its parent packages are (that is what finding it needs).
 
-The hash covers, as design.md asks: the interpreter (executable path and version), the
-module's distribution version (dist-info METADATA, when there is one), the size and mtime of
-every source and extension file of the module (the whole package tree for a package), the
-stub files its types come from (a `.pyi` beside a single-file module, the module's part of a
-`<top>-stubs` distribution, and typeshed-client's version, whose typeshed covers the standard
-library), and the generator tag passed in (pymodgen's version plus the manifest schema).
+The hash covers, as the README's "The cache and the module version hash" says: the
+interpreter (executable path and version), the module's distribution version (dist-info
+METADATA, when there is one), the size and mtime of every source and extension file of the
+module (the whole package tree for a package), the stub files its types come from (a `.pyi`
+beside a single-file module, the module's part of a `<top>-stubs` distribution, and
+typeshed-client's version, whose typeshed covers the standard library), and the generator
+tag passed in (pymodgen's version plus the manifest schema).
 """
 
 import hashlib

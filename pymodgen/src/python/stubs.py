@@ -1,7 +1,7 @@
 """Stubs for manifest schema 2: finding `.pyi` files, parsing them with `ast`, resolving names.
 
 Part of pymodgen's introspection script (see stubtypes.py, which uses it). Search order, as
-PEP 561 and design.md give it: a `<top>-stubs` distribution on `sys.path`; the package's own
+PEP 561 gives it (README, "Types"): a `<top>-stubs` distribution on `sys.path`; the package's own
 `.pyi` files (and the `.py` files of a `py.typed` package, which its stubs import from);
 typeshed through typeshed-client. Each stub module is parsed once per process, and every
 name lookup, alias expansion and type expression is memoised, so numpy's deep aliases cost one

@@ -1,8 +1,8 @@
 """Types for manifest schema 2: the type trees, inline annotations, filling manifest entries.
 
 Part of pymodgen's introspection script (module_hash.py, this file, stubs.py, introspect.py,
-run as one `python -c` script). A callable takes its types from the first source that has
-them, in the order design.md gives: inline annotations on the runtime object, then the stubs
+sent to the interpreter as one script on its standard input). A callable takes its types from the first source that has
+them, in the order the README's "Types" gives: inline annotations on the runtime object, then the stubs
 that stubs.py finds (the package's own `.pyi`, a `<top>-stubs` distribution, typeshed). Types
 are plain dicts (see `Type` in manifest.rs), never mutated once built, so memoised ones are
 shared freely.
