@@ -33,6 +33,7 @@ pymodgen-capi C ABI): the py4cl2-cffi API, without segfaults."
                              (:file "lispify")
                              (:file "designators")
                              (:file "call")
+                             (:static-file "helper.py")     ; the module _pymodgen, read by api.lisp
                              (:file "api")
                              (:static-file "module_hash.py") ; read by generated.lisp
                              (:file "generated")
