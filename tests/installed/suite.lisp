@@ -25,7 +25,10 @@
     (handler-bind ((warning #'muffle-warning))
       (asdf:load-system "fiveam")
       (asdf:load-system "pymodgen")
-      (asdf:load-system "pymodgen/py4cl2-cffi"))
+      (asdf:load-system "pymodgen/py4cl2-cffi")
+      ;; py4cl2-cffi's own system names (py4cl2-cffi.asd ships in the wheel too)
+      (asdf:load-system "py4cl2-cffi/config")
+      (asdf:load-system "py4cl2-cffi"))
   (error (c) (setf *load-error* c)))
 
 (when *load-error*
@@ -41,6 +44,7 @@
     (fiveam:is (under-p (asdf:system-source-directory "pymodgen") venv))
     (fiveam:is (under-p pymodgen::*runtime-library-path* venv))
     (fiveam:is (not (pymodgen::in-checkout-p)))
+    (fiveam:is (under-p (asdf:system-source-directory "py4cl2-cffi") venv))
     ;; the interpreter chosen is the venv's (VIRTUAL_ENV), its libpython by full path
     (fiveam:is (eql 0 (search venv (pymodgen::python-executable pymodgen::*python-config*))))))
 
