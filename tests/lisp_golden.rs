@@ -80,3 +80,75 @@ fn numpy_packages() {
     let random = file("numpy.random.lisp");
     assert!(random.contains("(cl:in-package \"NUMPY.RANDOM\")"));
 }
+
+/// The names of the runtime that generated code may use: the list at the top of
+/// `runtime/lisp/src/generated.lisp` (its comment block, before `in-package`).
+fn contract() -> std::collections::BTreeSet<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime/lisp/src/generated.lisp");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header = &text[..text.find("(in-package").expect("generated.lisp has an in-package")];
+    pymodgen_symbols(header).into_iter().map(|s| s.trim_start_matches(':').to_owned()).collect()
+}
+
+/// Every `pymodgen:NAME` / `pymodgen::NAME` in TEXT, as `NAME` (one colon dropped: `:NAME`
+/// for an internal symbol), lower case.
+fn pymodgen_symbols(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    let mut out = Vec::new();
+    let mut rest = lower.as_str();
+    while let Some(i) = rest.find("pymodgen:") {
+        let before = rest[..i].chars().next_back();
+        rest = &rest[i + "pymodgen:".len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '/') {
+            continue; // part of another name (`pymodgen-numpy:`, `pymodgen/config:`)
+        }
+        let end = rest.find(|c: char| c.is_whitespace() || "()'\"|`,;".contains(c)).unwrap_or(rest.len());
+        if end > 0 {
+            out.push(rest[..end].to_owned());
+        }
+    }
+    out
+}
+
+/// Generated code uses only the runtime names `generated.lisp` lists as its contract (the
+/// fixture with its submodule and CL clashes, the typed and adversarial fixtures, json, numpy
+/// with submodules): a template that starts calling something else of the runtime fails here
+/// until the contract says so.
+#[test]
+fn generated_code_uses_only_the_contract() {
+    let contract = contract();
+    assert!(contract.contains("%call-cell") && contract.contains("%define-python-function"), "{contract:?}");
+    for (module, submodules) in [
+        ("pymodgen_fixture", true),
+        ("pymodgen_typed", false),
+        ("pymodgen_adversarial", false),
+        ("json", false),
+        ("numpy", true),
+    ] {
+        let output =
+            pymodgen::emit(&manifests(module, submodules), Lang::Lisp, &EmitOptions::default()).expect("emits");
+        for (path, text) in &output.files {
+            // Comments may mention anything (`see pymodgen:*on-module-change*`).
+            let code: String =
+                text.lines().filter(|l| !l.trim_start().starts_with(';')).map(|l| format!("{l}\n")).collect();
+            let text = &code;
+            let mut used = pymodgen_symbols(text);
+            // A file in package PYMODGEN itself (the load-time check) names them unqualified.
+            if text.contains("(cl:in-package \"PYMODGEN\")") {
+                used.extend(text.split('(').skip(1).filter_map(|form| {
+                    let head = form.split(|c: char| c.is_whitespace() || c == ')').next()?;
+                    (head.starts_with('%')).then(|| head.to_lowercase())
+                }));
+            }
+            for name in used {
+                let name = name.trim_start_matches(':');
+                assert!(
+                    contract.contains(name),
+                    "{module}: {} uses pymodgen::{name}, which runtime/lisp/src/generated.lisp does not list \
+                     as part of the generated-code contract",
+                    path.display()
+                );
+            }
+        }
+    }
+}

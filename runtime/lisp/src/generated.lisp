@@ -1,23 +1,33 @@
 ;;;; generated.lisp -- the contract between the runtime and generated bindings.
 ;;;;
-;;;; Code emitted by pymodgen's Lisp emitter (one package per Python module, one DEFUN per
-;;;; Python function) calls exactly these three functions, all exported from PYMODGEN:
+;;;; Code emitted by pymodgen's Lisp emitter (one package per Python module, one function per
+;;;; Python function; templates in pymodgen/templates/lisp) may use exactly these names of
+;;;; package PYMODGEN, and nothing else of the runtime (tests/lisp_golden.rs checks every
+;;;; generated file against this list):
 ;;;;
-;;;;   (pymodgen:%callable-cell MODULE-NAME ATTRIBUTE-PATH) -> cell
-;;;;   (pymodgen:%call-cell CELL POSITIONAL-ARGS KEYWORD-ARGS) -> Lisp value
-;;;;   (pymodgen:%module-hash MODULE-NAME GENERATOR-TAG) -> string
+;;;;   pymodgen:%callable-cell MODULE-NAME ATTRIBUTE-PATH -> cell          (this file)
+;;;;   pymodgen:%call-cell CELL POSITIONAL-ARGS KEYWORD-ARGS -> value      (this file)
+;;;;   pymodgen::%define-python-function NAME LAMBDA-LIST (&key ...) DOC BODY  (this file)
+;;;;   pymodgen::%call-python-style CELL POSITIONAL ARGS SPEC -> value     (defpymodule.lisp)
+;;;;   pymodgen::%module-attribute MODULE NAME -> value                    (defpymodule.lisp)
+;;;;   pymodgen::%attribute OBJECT NAME, pymodgen::%set-attribute OBJECT NAME VALUE
+;;;;   pymodgen::%check-module-hash &key ...  (the load-time check of a generated system)
+;;;;   pymodgen:pyobject-wrapper  (a type, in declared result types)
+;;;;   pymodgen:+py-none+  (None, as a default shown in arglists)
 ;;;;
 ;;;; A generated function looks like this (for numpy.linalg.norm(x, ord=None, axis=None)):
 ;;;;
-;;;;   (defun norm (x &key (ord nil ord-p) (axis nil axis-p))
+;;;;   (pymodgen::%define-python-function norm (x &key (ord nil ord-p) (axis nil axis-p))
+;;;;       (:module "numpy.linalg" :path "norm" :signature "..." ...)
 ;;;;     "Matrix or vector norm. ..."
 ;;;;     (pymodgen:%call-cell
-;;;;      (load-time-value (pymodgen:%callable-cell "numpy.linalg" "norm"))
-;;;;      (list x)
-;;;;      (nconc (and ord-p (list "ord" ord)) (and axis-p (list "axis" axis)))))
+;;;;      (cl:load-time-value (pymodgen:%callable-cell "numpy.linalg" "norm"))
+;;;;      (cl:list x)
+;;;;      (cl:nconc (cl:and ord-p (cl:list "ord" ord)) (cl:and axis-p (cl:list "axis" axis)))))
 ;;;;
-;;;; and its system checks at load time that the Python module did not change since
-;;;; generation: (string= (pymodgen:%module-hash "numpy" "<tag>") "<hash at generation>").
+;;;; and its system checks at load time (%check-module-hash, with %module-hash below) that
+;;;; the Python module did not change since generation. Changing one of these names or what
+;;;; it takes is a change of the generated code's ABI: regenerate the goldens.
 
 (in-package #:pymodgen)
 
