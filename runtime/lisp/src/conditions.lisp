@@ -11,7 +11,8 @@
 ;;;; PYTHON-VALUE-ERROR). An exception whose type has no condition class in the image (a class
 ;;;; made by PYEXEC, a module without generated bindings) is signalled as the class of its
 ;;;; nearest ancestor that has one, in the order of the type's __mro__ (PYERROR-TYPE still
-;;;; names the type itself): no class is made on the fly.
+;;;; names the type itself): no class is made on the fly for it. (One is made, once, when
+;;;; several packages define a class for the same Python class: see DEFINE-PYTHON-EXCEPTION.)
 
 (in-package #:pymodgen)
 
@@ -20,48 +21,62 @@
 
 (defvar *python-exception-classes* (%make-synchronized-hash-table :test #'equal)
   "Python exception type name (as PYERROR-TYPE names it: \"ValueError\",
-\"json.decoder.JSONDecodeError\") -> (condition class name . re-export-p).")
+\"json.decoder.JSONDecodeError\") -> the condition classes defined for it, oldest first
+(several when the bindings of several modules, or packages, expose the class).")
 
 (defvar *python-condition-cache* (%make-synchronized-hash-table :test #'equal)
   "The names of an exception type's __mro__ (one per line, from the C ABI) -> the condition
 class to signal. Cleared whenever a class is registered.")
 
-(defun %register-python-exception (python-name class re-export)
-  "Makes CLASS the condition class signalled for the Python exception type PYTHON-NAME. A
-class defined by the bindings of a module that only re-exports the type (RE-EXPORT true)
-does not replace one defined by the bindings of the module that defines it."
+(defvar *combined-condition-classes* (%make-synchronized-hash-table :test #'equal)
+  "A list of condition classes -> the class made to inherit from them all.")
+
+(defun %register-python-exception (python-name class)
+  "Makes CLASS a condition class signalled for the Python exception type PYTHON-NAME."
   (let ((old (gethash python-name *python-exception-classes*)))
-    (when (or (null old) (not re-export) (cdr old) (eq (car old) class))
-      (setf (gethash python-name *python-exception-classes*) (cons class re-export))))
+    (unless (member class old)
+      (setf (gethash python-name *python-exception-classes*) (append old (list class)))))
   (clrhash *python-condition-cache*)
   class)
 
-(defmacro define-python-exception (name (&rest superclasses) python-name
-                                   &key documentation re-export)
-  "Defines NAME as the condition class signalled for the Python exception class PYTHON-NAME
-(\"module.QualName\", as PYERROR-TYPE names it), a subclass of the condition classes
-SUPERCLASSES (those of the Python bases: PYTHON-VALUE-ERROR ..., or the class of another
-DEFINE-PYTHON-EXCEPTION). Generated bindings define their module's exception classes with
-it; RE-EXPORT true: the module only re-exports the class (another module's definition of the
-same PYTHON-NAME wins). Returns NAME."
+(defmacro define-python-exception (name (&rest superclasses) python-name &key documentation)
+  "Defines NAME as a condition class signalled for the Python exception class PYTHON-NAME
+(\"module.QualName\", as PYERROR-TYPE names it) and its subclasses, a subclass of the
+condition classes SUPERCLASSES (those of the Python bases: PYTHON-VALUE-ERROR ..., or the class
+of another DEFINE-PYTHON-EXCEPTION; default PYTHON-EXCEPTION). Generated bindings define their
+module's exception classes with it. When several classes are defined for the same Python
+class (its module's bindings and those of a module that re-exports it, or the bindings of one
+module under two packages), its exceptions are signalled as a class made to inherit from them
+all, so that a handler for any of them catches them. Returns NAME."
   (check-type name symbol)
   (check-type python-name string)
   `(progn
      (define-condition ,name ,(or superclasses '(python-exception)) ()
        ,@(when documentation `((:documentation ,documentation))))
-     (%register-python-exception ,python-name ',name ,(and re-export t))
+     (%register-python-exception ,python-name ',name)
      ',name))
+
+(defun %combined-condition-class (classes)
+  "A condition class that inherits from each of CLASSES (made once), or, should CLOS refuse
+that combination, the first of them."
+  (or (gethash classes *combined-condition-classes*)
+      (setf (gethash classes *combined-condition-classes*)
+            (let ((name (make-symbol (format nil "~{~S~^+~}" classes))))
+              (handler-case (progn (eval `(define-condition ,name ,classes ())) name)
+                (error () (first classes)))))))
 
 (declaim (ftype (function (string) (values symbol &optional)) %python-condition-class))
 (defun %python-condition-class (mro)
   "The condition class to signal for a Python exception whose type's __mro__ names are MRO
-(one per line, the type first): the class registered for the first name that has one, else
-SIMPLE-PYERROR."
+(one per line, the type first): the class registered for the first name that has one (made
+from all of them when there are several), else SIMPLE-PYERROR."
   (or (gethash mro *python-condition-cache*)
       (let ((class (loop with start = 0
                          for end = (position #\Newline mro :start start)
-                         for entry = (gethash (subseq mro start end) *python-exception-classes*)
-                         when entry return (car entry)
+                         for classes = (gethash (subseq mro start end) *python-exception-classes*)
+                         when classes return (if (rest classes)
+                                                 (%combined-condition-class classes)
+                                                 (first classes))
                          while end do (setf start (1+ end))
                          finally (return 'simple-pyerror))))
         (when (> (hash-table-count *python-condition-cache*) 1000)

@@ -63,7 +63,14 @@ class CondTestMixed(ArithmeticError, LookupError): pass")
   (let ((c (condition-of (raw-pyexec "raise CondTestChild('x')"))))
     (is (typep c (intern "COND-TEST-ERROR" '#:pymodgen-tests)) "a registration clears the cache")
     (is (typep c 'python-key-error)))
-  ;; a class redefined with other bases under the same name is looked up again
+;; two classes for the same Python class (two packages' bindings): a handler for either
+  (eval '(define-python-exception cond-test-error-too (python-key-error) "__main__.CondTestError"))
+  (let ((c (condition-of (raw-pyexec "raise CondTestError('x')"))))
+    (is (typep c (intern "COND-TEST-ERROR" '#:pymodgen-tests)))
+    (is (typep c (intern "COND-TEST-ERROR-TOO" '#:pymodgen-tests)))
+    (is (typep c 'python-key-error))
+    (is (equal "__main__.CondTestError" (pyerror-type c))))
+    ;; a class redefined with other bases under the same name is looked up again
   (raw-pyexec "class CondTestChild(IndexError): pass")
   (let ((c (condition-of (raw-pyexec "raise CondTestChild('x')"))))
     (is (typep c 'python-index-error))
