@@ -92,7 +92,13 @@ pub(crate) fn flags(manifest: &Manifest) -> Vec<bool> {
     state.into_iter().map(|s| s.unwrap_or(false)).collect()
 }
 
-fn visit(manifest: &Manifest, by_qualname: &BTreeMap<&str, usize>, i: usize, state: &mut [Option<bool>], depth: usize) -> bool {
+fn visit(
+    manifest: &Manifest,
+    by_qualname: &BTreeMap<&str, usize>,
+    i: usize,
+    state: &mut [Option<bool>],
+    depth: usize,
+) -> bool {
     if let Some(known) = state[i] {
         return known;
     }
@@ -103,7 +109,9 @@ fn visit(manifest: &Manifest, by_qualname: &BTreeMap<&str, usize>, i: usize, sta
     let known = !class.qualname.starts_with("builtins.")
         && class.bases.iter().any(|base| match base.strip_prefix("builtins.") {
             Some(b) => BUILTIN_EXCEPTIONS.contains(&b),
-            None => by_qualname.get(base.as_str()).is_some_and(|&j| j != i && visit(manifest, by_qualname, j, state, depth + 1)),
+            None => by_qualname
+                .get(base.as_str())
+                .is_some_and(|&j| j != i && visit(manifest, by_qualname, j, state, depth + 1)),
         });
     state[i] = Some(known);
     known

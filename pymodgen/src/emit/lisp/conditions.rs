@@ -57,7 +57,10 @@ fn visit(
         return known;
     }
     let class = &manifest.classes[i];
-    if class.qualname.starts_with("builtins.") || by_qualname.get(class.qualname.as_str()) != Some(&i) || !visiting.insert(i) {
+    if class.qualname.starts_with("builtins.")
+        || by_qualname.get(class.qualname.as_str()) != Some(&i)
+        || !visiting.insert(i)
+    {
         state.insert(i, false);
         return false;
     }
