@@ -132,6 +132,40 @@ fn main() {{
     assert!(shared.is_empty(), "building a generated crate built shared libraries: {shared:?}");
 }
 
+/// A module's exception classes match `PyErr`s by type: `is_instance` (subclasses made at run
+/// time included) and `from_err` for the exception object.
+#[test]
+fn exceptions_by_type() {
+    let dir = generate("json", false);
+    let out = run(
+        &dir,
+        &format!(
+            r#"{PRELUDE}
+fn main() {{
+    Python::attach(|py| {{
+        match py_json::loads(py, "{{") {{
+            Err(e) if py_json::JsonDecodeError::is_instance(py, &e) => println!("decode error"),
+            Err(e) => panic!("another error: {{e}}"),
+            Ok(v) => panic!("parsed: {{v}}"),
+        }}
+        let err = py_json::loads(py, "[1,").unwrap_err();
+        let decode = py_json::JsonDecodeError::from_err(py, &err).expect("a JSONDecodeError");
+        println!("pos {{}}", decode.as_bound().getattr("pos").unwrap());
+        assert!(err.is_instance_of::<pymodgen_runtime::pyo3::exceptions::PyValueError>(py));
+        let other = py_json::loads(py, 3).unwrap_err();
+        assert!(!py_json::JsonDecodeError::is_instance(py, &other), "{{other}}");
+        assert!(py_json::JsonDecodeError::from_err(py, &other).is_none());
+        py.run(c"import json\nclass Sub(json.JSONDecodeError): pass\nx = None", None, None).unwrap();
+        let sub = py.run(c"raise Sub('m', 'doc', 1)", None, None).unwrap_err();
+        println!("subclass {{}}", py_json::JsonDecodeError::is_instance(py, &sub));
+    }});
+}}
+"#
+        ),
+    );
+    assert_eq!(out, "decode error\npos 3\nsubclass true\n");
+}
+
 /// What building `dir`'s `smoke` example produces, as cargo reports it (fresh units too):
 /// each unit's target kinds and files.
 fn artifacts(dir: &Path) -> Vec<(Vec<String>, Vec<String>)> {

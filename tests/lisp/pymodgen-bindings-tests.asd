@@ -13,6 +13,7 @@
                (:file "compile-time")
                (:file "arglists")
                (:file "classmethods")
+               (:file "conditions")
                (:file "adversarial")
                (:file "third-party")
                (:file "sweep"))

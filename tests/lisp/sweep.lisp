@@ -44,4 +44,10 @@ for n in sorted(sys.stdlib_module_names):
         (length misnamed) (reverse misnamed))
     (is (null errors) "~{~A~^~%~}" (mapcar (lambda (e) (format nil "~A: ~A" (car e) (cdr e))) errors))
     (is (null warnings) "~{~A~^~%~}" warnings)
-    (is (null style) "~{~A~^~%~}" (subseq style 0 (min 20 (length style))))))
+    (is (null style) "~{~A~^~%~}" (subseq style 0 (min 20 (length style))))
+    ;; the stdlib's exception classes are condition classes of their packages
+    (is (eq :decode (eval (read-from-string
+                           "(handler-case (json:loads \"{\") (json:json-decode-error () :decode))"))))
+    (is (eq :called (eval (read-from-string
+                           "(handler-case (subprocess:run '(\"false\") :check t)
+                              (subprocess:subprocess-error () :called))"))))))

@@ -1,5 +1,6 @@
 //! Emitters: manifest(s) → files of a binding package. Emitters never call Python.
 
+mod exceptions;
 pub mod lisp;
 pub mod rust;
 

@@ -2,6 +2,9 @@
 ;;;; The Python module {{ module }}.
 
 (cl:in-package "{{ package }}")
+{% for c in conditions %}
+{% include "lisp/condition.lisp" %}
+{% endfor -%}
 {% for f in functions %}
 {% include "lisp/function.lisp" %}
 {% endfor -%}

@@ -3,12 +3,14 @@
 
 use super::*;
 
-/// Part of the calling thread's last error: 0 type name, 1 message, 2 traceback text
-/// (UTF-8, NUL-terminated, valid until the next error on this thread); NULL if none.
+/// Part of the calling thread's last error: 0 type name, 1 message, 2 traceback text, 3 the
+/// names of the classes of the exception type's `__mro__` (the type first, `object` left
+/// out, one per line, each named as part 0 names the type; "" for an error the runtime made
+/// itself) (UTF-8, NUL-terminated, valid until the next error on this thread); NULL if none.
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_error_part(i: c_int) -> *const c_char {
     LAST_ERROR.with(|e| match (&*e.borrow(), i) {
-        (Some(err), 0..=2) => err.parts[i as usize].as_ptr(),
+        (Some(err), 0..=3) => err.parts[i as usize].as_ptr(),
         _ => ptr::null(),
     })
 }

@@ -107,7 +107,8 @@ type LispCallback = unsafe extern "C" fn(i64, Obj, Obj) -> Obj;
 static LISP_CALLBACK: AtomicPtr<c_void> = AtomicPtr::new(null_mut());
 
 struct LastError {
-    parts: [CString; 3],
+    /// Type name, message, traceback text, MRO (see `pmg_error_part`).
+    parts: [CString; 4],
 }
 
 thread_local! {
@@ -222,8 +223,13 @@ fn tls() -> &'static Tls {
 }
 
 fn set_error(ty: &str, msg: &str, tb: &str) {
+    set_error_with_mro(ty, msg, tb, "");
+}
+
+/// [`set_error`] for a Python exception whose type's `__mro__` names are known.
+fn set_error_with_mro(ty: &str, msg: &str, tb: &str, mro: &str) {
     let c = |s: &str| CString::new(s.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = Some(LastError { parts: [c(ty), c(msg), c(tb)] }));
+    LAST_ERROR.with(|e| *e.borrow_mut() = Some(LastError { parts: [c(ty), c(msg), c(tb), c(mro)] }));
 }
 
 /// Moves the current Python exception (if any) into the thread-local last error.
@@ -238,6 +244,7 @@ unsafe fn fetch_py_error() {
             return;
         };
         let name = type_name(ty);
+        let mro = mro_names(ty);
         let msg = exception_text(val);
         let tbtext = traceback_text(tb);
         for o in [ty, val, tb] {
@@ -246,7 +253,7 @@ unsafe fn fetch_py_error() {
             }
         }
         let full = format!("{tbtext}{name}: {msg}\n");
-        set_error(&name, &msg, &full);
+        set_error_with_mro(&name, &msg, &full, &mro);
     }
 }
 
@@ -364,6 +371,35 @@ unsafe fn type_name(ty: Obj) -> String {
                 }
             }
         }
+    }
+}
+
+/// The names ([`type_name`]) of the classes of an exception type's `__mro__`, the type
+/// itself first, `object` left out, one per line; "" when it has none (or reading it fails:
+/// the error is cleared). The Lisp side signals the condition class of the first it knows.
+unsafe fn mro_names(ty: Obj) -> String {
+    unsafe {
+        let mro = ffi::PyObject_GetAttrString(ty, c"__mro__".as_ptr());
+        if mro.is_null() {
+            ffi::PyErr_Clear();
+            return String::new();
+        }
+        let mut names = String::new();
+        if ffi::PyTuple_Check(mro) != 0 {
+            let object = &raw mut ffi::PyBaseObject_Type as Obj;
+            for i in 0..ffi::PyTuple_Size(mro) {
+                let t = ffi::PyTuple_GetItem(mro, i);
+                if t.is_null() || t == object {
+                    continue;
+                }
+                if !names.is_empty() {
+                    names.push('\n');
+                }
+                names.push_str(&type_name(t));
+            }
+        }
+        ffi::Py_DECREF(mro);
+        names
     }
 }
 

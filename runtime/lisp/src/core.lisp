@@ -57,10 +57,13 @@ process, i.e. one from before the Lisp image was saved -- was used."))
         (prog1 (gethash id *callback-conditions*)
           (remhash id *callback-conditions*))))))
 
+(declaim (ftype (function (string) (values symbol &optional)) %python-condition-class))
+
 (defun signal-last-error ()
   "Signals the calling thread's last runtime error as a PYERROR, or, when the Python
 exception came from a Lisp error inside a callback, that Lisp condition itself."
-  (let ((type (error-part 0)) (message (error-part 1)) (traceback (error-part 2)))
+  (let ((type (error-part 0)) (message (error-part 1)) (traceback (error-part 2))
+        (mro (error-part 3)))
     (pmg-error-clear)
     (when (string= type "pymodgen.LispUnwind")
       ;; a non-local exit out of a callback inside this call: Python has unwound, the
@@ -68,7 +71,9 @@ exception came from a Lisp error inside a callback, that Lisp condition itself."
       (resume-pending-unwind))
     (let ((c (callback-condition type message)))
       (when c (error c)))
-    (error (if (string= type "PythonNotAlive") 'python-not-alive-error 'simple-pyerror)
+    (error (cond ((string= type "PythonNotAlive") 'python-not-alive-error)
+                 ;; the condition class of the exception's type (conditions.lisp)
+                 (t (%python-condition-class (if (string= mro "") type mro))))
            :type (if (string= type "") "UnknownError" type)
            :message message :traceback traceback)))
 

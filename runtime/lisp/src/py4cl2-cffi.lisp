@@ -6,7 +6,9 @@
 
 (eval-when (:compile-toplevel :load-toplevel :execute)
   (do-external-symbols (s '#:pymodgen)
-    (unless (char= #\% (char (symbol-name s) 0))
+    (unless (or (char= #\% (char (symbol-name s) 0))
+                ;; the condition classes of Python exceptions: pymodgen:python-value-error ...
+                (member s pymodgen::+python-condition-exports+))
       (export (list s) '#:py4cl2-cffi))))
 
 ;;; py4cl2-cffi's internal helpers that its users reach with py4cl2-cffi:: (src/compat.lisp).

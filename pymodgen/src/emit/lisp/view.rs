@@ -46,6 +46,8 @@ pub(super) struct ModuleView {
     pub header: String,
     pub package: String,
     pub module: String,
+    /// The module's exception classes as condition classes (`conditions.rs`).
+    pub conditions: Vec<super::conditions::ConditionView>,
     pub functions: Vec<FunctionView>,
     pub attributes: Vec<AttributeView>,
     pub constants: Vec<ConstantView>,
@@ -141,10 +143,13 @@ pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> Modu
         let name = namer.claim(&names::kebab(&f.name));
         functions.push(function(m, name, &f.name, f, None));
     }
+    let mut class_names = Vec::with_capacity(manifest.classes.len());
     for c in &manifest.classes {
         let name = namer.claim(&names::kebab(&c.name));
+        class_names.push(name.clone());
         functions.push(constructor(m, name, c));
     }
+    let conditions = super::conditions::views(manifest, &class_names);
     for c in &manifest.classes {
         let class = names::kebab(&c.name);
         for meth in &c.methods {
@@ -211,6 +216,7 @@ pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> Modu
             header: header.to_owned(),
             package,
             module: m.clone(),
+            conditions,
             functions,
             attributes,
             constants,

@@ -14,6 +14,8 @@ use crate::manifest::{AttributeKind, Class, FunctionKind};
 /// Emits one class. `rust_name` was allocated in the module's type scope, which `typer`
 /// holds (for builder types); `path` is the wrapper's path from the root (what `Self` means
 /// in the stubs). `bases` are paths to generated base wrappers, first one is wrapped.
+/// `exception`: the class derives from `BaseException` (`emit::exceptions`): its wrapper
+/// matches `PyErr`s (`is_instance`, `from_err`).
 pub(crate) fn emit(
     ctx: &Ctx,
     typer: &Typer<'_>,
@@ -21,6 +23,7 @@ pub(crate) fn emit(
     rust_name: &str,
     path: &[String],
     bases: &[TokenStream],
+    exception: bool,
 ) -> TokenStream {
     let rt = &ctx.rt;
     let private = &ctx.private;
@@ -31,7 +34,7 @@ pub(crate) fn emit(
     let bound = quote!(#rt::pyo3::Bound<'py, #rt::pyo3::PyAny>);
 
     let mut inherent = Scope::new();
-    for r in ["type_object", "as_bound", "into_bound", "new", "new_with"] {
+    for r in ["type_object", "as_bound", "into_bound", "new", "new_with", "is_instance", "from_err"] {
         inherent.reserve(r);
     }
 
@@ -158,6 +161,34 @@ pub(crate) fn emit(
         }
     });
     let type_doc = docs::attr(&format!(" The Python class `{module}.{py_name}` itself."));
+    let matching = exception.then(|| {
+        let is_doc = docs::attr(&format!(
+            " Whether `err` is a `{module}.{py_name}` (or an instance of a subclass): match a \
+             `PyErr` by type, e.g. `Err(e) if {rust_name}::is_instance(py, &e) => ...`. False when \
+             the class cannot be looked up."
+        ));
+        let from_doc = docs::attr(&format!(
+            " The exception object of `err` when it is a `{module}.{py_name}` (or a subclass), \
+             to read its attributes; `None` otherwise."
+        ));
+        quote! {
+            #[doc = #is_doc]
+            pub fn is_instance(py: #rt::pyo3::Python<'py>, err: &#rt::pyo3::PyErr) -> bool {
+                match Self::type_object(py) {
+                    ::core::result::Result::Ok(ty) => err.is_instance(py, &ty),
+                    ::core::result::Result::Err(_) => false,
+                }
+            }
+            #[doc = #from_doc]
+            pub fn from_err(py: #rt::pyo3::Python<'py>, err: &#rt::pyo3::PyErr) -> ::core::option::Option<Self> {
+                if Self::is_instance(py, err) {
+                    ::core::option::Option::Some(Self::from(::core::clone::Clone::clone(err.value(py).as_any())))
+                } else {
+                    ::core::option::Option::None
+                }
+            }
+        }
+    });
     quote! {
         #doc
         #derive
@@ -180,6 +211,7 @@ pub(crate) fn emit(
             pub fn into_bound(self) -> #bound {
                 #into_bound
             }
+            #matching
             #(#fns)*
         }
 

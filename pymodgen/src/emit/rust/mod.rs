@@ -270,7 +270,8 @@ impl Emitter<'_> {
             std::mem::take(&mut plan.scope),
         );
         if let Some(m) = node.manifest {
-            for (c, rust) in m.classes.iter().zip(&plan.classes) {
+            let exceptions = crate::emit::exceptions::flags(m);
+            for ((c, rust), &exception) in m.classes.iter().zip(&plan.classes).zip(&exceptions) {
                 let path = [node.path.clone(), vec![rust.clone()]].concat();
                 let bases: Vec<TokenStream> = c
                     .bases
@@ -279,7 +280,7 @@ impl Emitter<'_> {
                     .filter(|p| **p != path)
                     .map(|p| relative_path(&node.path, p))
                     .collect();
-                items.push(class::emit(&ctx, &typer, c, rust, &path, &bases));
+                items.push(class::emit(&ctx, &typer, c, rust, &path, &bases, exception));
             }
             for (f, (name, with)) in m.functions.iter().zip(&plan.functions) {
                 let names = function::Names { python: f.name.clone(), func: name.clone(), with: with.clone() };

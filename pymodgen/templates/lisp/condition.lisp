@@ -1,0 +1,3 @@
+(pymodgen:define-python-exception {{ c.name }} ({{ c.superclasses }})
+  "{{ c.python }}"
+  :documentation "{{ c.doc }}")
