@@ -12,6 +12,10 @@
 ;;;;   pymodgen::%module-attribute MODULE NAME -> value                    (defpymodule.lisp)
 ;;;;   pymodgen::%attribute OBJECT NAME, pymodgen::%set-attribute OBJECT NAME VALUE
 ;;;;   pymodgen::%check-module-hash &key ...  (the load-time check of a generated system)
+;;;;   pymodgen:define-python-exception NAME SUPERCLASSES PYTHON-NAME &key DOCUMENTATION
+;;;;     (a module's exception classes as conditions; conditions.lisp), whose superclasses
+;;;;     may be the builtin ones: pymodgen:python-* (conditions.lisp, one per builtin
+;;;;     exception class, e.g. pymodgen:python-value-error)
 ;;;;   pymodgen:pyobject-wrapper  (a type, in declared result types)
 ;;;;   pymodgen:+py-none+  (None, as a default shown in arglists)
 ;;;;
