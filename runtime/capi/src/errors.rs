@@ -21,8 +21,9 @@ pub extern "C" fn pmg_error_clear() {
 }
 
 /// Sets a Python exception (used by Lisp callbacks): `kind` 0 RuntimeError, 1 TypeError,
-/// 2 AttributeError, 3 KeyError, 4 `pymodgen.LispUnwind`; `msg` UTF-8. Requires the GIL
-/// (callbacks hold it).
+/// 2 AttributeError, 3 KeyError, 4 `pymodgen.LispUnwind`, 5 RecursionError (a callback
+/// refused because the Lisp control stack is nearly exhausted); `msg` UTF-8. Requires the
+/// GIL (callbacks hold it).
 ///
 /// Kind 4 is a Lisp non-local exit (throw, return-from, a handler or restart outside)
 /// stopped at the callback boundary: the exception (a BaseException, so that `except
@@ -49,6 +50,7 @@ pub unsafe extern "C" fn pmg_set_python_error(kind: c_int, msg: *const c_char) {
                 t.unwind_at.set(depth - 1);
                 lisp_unwind_type()
             }
+            5 => ffi::PyExc_RecursionError,
             _ => ffi::PyExc_RuntimeError,
         };
         let msg = if msg.is_null() { c"Lisp error".as_ptr() } else { msg };

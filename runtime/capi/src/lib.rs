@@ -215,6 +215,15 @@ pub extern "C" fn pmg_thread_state_count() -> i64 {
     })
 }
 
+/// 1 when the thread state the PyGILState API has bound to the calling thread is the one it
+/// runs Python with (an extension's `PyGILState_Ensure`, numpy's floating-point error
+/// handler's, then finds it instead of waiting for the GIL the thread holds), 0 when not,
+/// -1 on error. Diagnostics and tests.
+#[unsafe(no_mangle)]
+pub extern "C" fn pmg_gilstate_is_own() -> i64 {
+    with_gil(-1, || unsafe { Some((ffi::PyGILState_GetThisThreadState() == ffi::PyThreadState_Get()) as i64) })
+}
+
 /// This thread's state. The reference is valid for the thread's lifetime (its destructor
 /// runs at thread exit), so it may be kept across calls made on this thread.
 #[inline]

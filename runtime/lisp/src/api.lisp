@@ -23,9 +23,21 @@ Python's order (the order of the call)."
           collect (lisp-keyword (lispify-value k nil)) collect (lispify-value v nil)
           finally (when (minusp r) (signal-last-error)))))
 
+(defparameter *callback-stack-reserve* (* 256 1024)
+  "A callback refuses to run (Python gets a RecursionError) when less than this many bytes
+of the control stack are left (at most a quarter of the stack): Lisp -> Python -> Lisp
+... nesting must end in an error Python unwinds from, before C code runs out of stack.")
+
+(defun stack-nearly-exhausted-p ()
+  (multiple-value-bind (left size) (%control-stack-left)
+    (and left (< left (min *callback-stack-reserve* (floor size 4))))))
+
 (defun dispatch-callback (handle args kwargs)
   ;; Runs with the GIL held by Python (the runtime marks it held for this thread).
   ;; (a conversion the callback makes is its own, not part of the one that called Python)
+  (when (stack-nearly-exhausted-p)
+    (pmg-set-python-error 5 "maximum recursion depth exceeded: the Lisp control stack is nearly exhausted (Lisp callbacks nested too deep)")
+    (return-from dispatch-callback (cffi:null-pointer)))
   (let ((*in-gil* t) (*remote* nil) (*pinned-arrays* nil) (*shared-arrays* nil)
         (*conversion-memo* :none))
     (handler-case

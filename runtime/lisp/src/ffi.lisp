@@ -29,6 +29,7 @@ bookkeeping wrong."
 (defpmg "pmg_gil_exit" :void)
 (defpmg "pmg_gil_held" :int)
 (defpmg "pmg_thread_state_count" :int64)
+(defpmg "pmg_gilstate_is_own" :int64)
 (defpmg "pmg_in_python" :int)
 (defpmg "pmg_interrupt_thread" :int (os-thread :uint64))
 (defpmg "pmg_set_signal_relay" :int (os-thread :uint64))

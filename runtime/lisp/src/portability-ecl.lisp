@@ -385,3 +385,7 @@ must be NIL (ECL saves no images)."
   (append (list "ecl" "--norc")
           (loop for e in evals append (list "--eval" e))
           (list "--eval" "(ext:quit 0)")))
+
+(defun %control-stack-left ()
+  "Bytes of this thread's control stack left and its size, or NIL: ECL checks its C stack in Lisp code only."
+  nil)

@@ -93,3 +93,7 @@
 (defun %lisp-command (evals &key core)
   (declare (ignore evals core))
   (unsupported "starting a child Lisp"))
+
+(defun %control-stack-left ()
+  "Bytes of this thread's control stack left and its size, or NIL: not known here."
+  nil)

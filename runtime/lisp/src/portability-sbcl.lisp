@@ -324,3 +324,15 @@ on an unhandled error."
           (when core (list "--core" core))
           (list "--noinform" "--non-interactive" "--disable-debugger")
           (loop for e in evals append (list "--eval" e))))
+
+;;; (callbacks refuse to nest deeper when it runs low: SBCL reports an exhausted control
+;;; stack safely only in Lisp code, not when C code, Python's, hits the guard page)
+(defun %control-stack-left ()
+  "Bytes of this thread's control stack left below the stack pointer (C code, Python's
+included, runs on it too) and the stack's size; NIL where that is not known."
+  #+(or x86-64 arm64)
+  (let ((sp (sb-sys:sap-int (sb-vm::current-sp)))
+        (start (ash sb-vm:*control-stack-start* sb-vm:n-fixnum-tag-bits))
+        (end (ash sb-vm:*control-stack-end* sb-vm:n-fixnum-tag-bits)))
+    (if (< start sp end) (values (- sp start) (- end start)) nil))
+  #-(or x86-64 arm64) nil)

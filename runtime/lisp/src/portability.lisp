@@ -28,6 +28,7 @@
 ;;;;   %FOREIGN-THREAD-CALLBACK               a callback Python's own threads may call
 ;;;;   %CAPTURE-UNWIND (macro), %RESUME-UNWIND, %CALIBRATE-UNWIND   non-local exits (below)
 ;;;;   %THREAD-OS-ID, INSTALL-INTERRUPT-FORWARDING,                 interrupts into Python
+;;;;   %CONTROL-STACK-LEFT                    bytes of this thread's stack left, or NIL
 ;;;;   +ALL-INTERRUPTS-FORWARDED+
 ;;;;   +SAVED-IMAGES+, ADD-SAVE-HOOK, %SAVE-IMAGE-FORM              saved images
 ;;;;   %FLOAT-TRAPS, %SET-FLOAT-TRAPS, %GETPID,       for the tests

@@ -27,6 +27,14 @@ format control with ARGUMENTS), never silently passed."
        (unwind-protect (progn (%set-float-traps (set-difference ,old ',traps)) ,@body)
          (%set-float-traps ,old)))))
 
+(defun python-minor-version ()
+  "The minor version (11 for 3.11) of the interpreter the runtime runs, asked of its
+executable in a process of its own (not through the runtime under test)."
+  (parse-integer
+   (uiop:run-program (list (pymodgen::python-executable pymodgen::*python-config*)
+                           "-c" "import sys; print(sys.version_info[1])")
+                     :output :string)))
+
 (defun leaf-suites (suite)
   "The suites below SUITE that hold tests directly (a suite of suites is not one)."
   (let ((subs (loop for name being the hash-keys of (it.bese.fiveam::tests suite)

@@ -94,7 +94,7 @@
   (let ((path (pyvalue "sys.path")))
     (is (vectorp path))
     (is (every #'stringp path))
-    (is (find-if (lambda (p) (search "python311.zip" p)) path))
+    (is (find-if (lambda (p) (search (format nil "python3~D.zip" (python-minor-version)) p)) path))
     (is (find-if (lambda (p) (search "site-packages" p)) path))
     (is (equal (pyvalue "sys.executable")
                (pymodgen::python-executable pymodgen::*python-config*)))))

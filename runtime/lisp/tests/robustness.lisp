@@ -343,6 +343,30 @@ returns (values output exit-code)."
     (is (search "SHALLOW 20" out) "~A" out)
     (is (search "AFTER 42" out) "~A" out)))
 
+(test deep-callback-nesting-stops-before-the-stack-runs-out
+  ;; a fresh image: with Python's recursion limit out of the way, Lisp -> Python -> Lisp ...
+  ;; nesting runs the control stack low, and the next callback refuses with a RecursionError
+  ;; that Python unwinds from (it used to run out in Python's C code: memory faults, then
+  ;; an abort or a hang on the GIL, on Python 3.10, 3.12 and 3.13)
+  (unless-skipped ((null (pymodgen::%control-stack-left))
+                   "~A does not tell the runtime its control stack's bounds" (lisp-implementation-type))
+  (multiple-value-bind (out code)
+      (run-child-lisp
+       (list "(in-package :pymodgen)"
+             "(raw-pyexec \"import sys; sys.setrecursionlimit(1000000)\")"
+             "(raw-pyexec \"def call_it(f, *a): return f(*a)\")"
+             "(defun rec (n) (if (zerop n) 0 (1+ (pycall \"call_it\" #'rec (1- n)))))"
+             "(let ((c (handler-case (progn (rec 100000) nil) (error (c) c))))
+                (format t \"~&TYPE ~A~%MESSAGE ~A~%\" (ignore-errors (pyerror-type c)) (ignore-errors (pyerror-message c))))"
+             "(format t \"~&SHALLOW ~A~%\" (rec 20))"
+             "(format t \"~&AFTER ~A~%\" (pycall \"str\" 42))")
+       :timeout 180)
+    (is (eql 0 code) "~A" out)
+    (is (search "TYPE RecursionError" out) "~A" out)
+    (is (search "MESSAGE maximum recursion depth exceeded: the Lisp control stack is nearly exhausted" out) "~A" out)
+    (is (search "SHALLOW 20" out) "~A" out)
+    (is (search "AFTER 42" out) "~A" out))))
+
 (test circular-and-shared-structure
   ;; a fresh image: circular containers of every kind converted to Python each signal a
   ;; CIRCULAR-STRUCTURE-ERROR, printed with the default printer settings (printing the first
