@@ -56,16 +56,31 @@ fn crates_target(dir: &Path) -> PathBuf {
     work_dir().join(if toml.contains("features = [\"numpy\"]") { "target-numpy" } else { "target" })
 }
 
-/// Writes `examples/smoke.rs`, runs it with `-D warnings`, returns its stdout.
+/// The name of the example that runs `program` in `dir`'s crate: `smoke_<crate>_<digest of
+/// the program>`. Generated crates share a target directory, where an example is built as
+/// `debug/examples/<name>`, and several tests run programs in one crate (json): with one
+/// name for all, a test could run the example another test had just built (seen: os_path's
+/// run printed json's output).
+fn example(dir: &Path, program: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut digest = std::hash::DefaultHasher::new();
+    program.hash(&mut digest);
+    let krate = dir.file_name().unwrap().to_string_lossy().replace(['-', '.'], "_");
+    format!("smoke_{krate}_{:016x}", digest.finish())
+}
+
+/// Writes `program` as an example of `dir`'s crate (see [`example`]), runs it with
+/// `-D warnings`, returns its stdout.
 fn run(dir: &Path, program: &str) -> String {
     let ex = dir.join("examples");
     std::fs::create_dir_all(&ex).unwrap();
-    let path = ex.join("smoke.rs");
+    let name = example(dir, program);
+    let path = ex.join(format!("{name}.rs"));
     if std::fs::read_to_string(&path).ok().as_deref() != Some(program) {
         std::fs::write(&path, program).unwrap();
     }
     let out = Command::new(env!("CARGO"))
-        .args(["run", "-q", "--example", "smoke"])
+        .args(["run", "-q", "--example", &name])
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", crates_target(dir))
         .env("RUSTFLAGS", "-D warnings")
@@ -88,10 +103,8 @@ const PRELUDE: &str =
 #[test]
 fn json() {
     let dir = generate("json", false);
-    let out = run(
-        &dir,
-        &format!(
-            r#"{PRELUDE}
+    let program = format!(
+        r#"{PRELUDE}
 fn main() {{
     Python::attach(|py| {{
         let d = PyDict::new(py);
@@ -113,15 +126,15 @@ fn main() {{
     }});
 }}
 "#
-        ),
     );
+    let out = run(&dir, &program);
     assert_eq!(
         out,
         "{\"b\": 1, \"a\": 2}\n{|\"a\": 2,|\"b\": 1|}\n[1, 2]\njson.decoder.JSONDecodeError: Expecting value: line 1 column 4 (char 3)\n{\"a\": 2, \"b\": 1}\n1\n"
     );
     // The runtime is an rlib: a generated crate builds no shared library (the C ABI's cdylib
     // is its own crate, pymodgen-capi, which no generated crate depends on).
-    let shared: Vec<String> = artifacts(&dir)
+    let shared: Vec<String> = artifacts(&dir, &example(&dir, &program))
         .into_iter()
         .filter(|(kinds, files)| {
             kinds.iter().any(|k| k == "cdylib" || k == "dylib")
@@ -166,11 +179,11 @@ fn main() {{
     assert_eq!(out, "decode error\npos 3\nsubclass true\n");
 }
 
-/// What building `dir`'s `smoke` example produces, as cargo reports it (fresh units too):
+/// What building `dir`'s example (see [`example`]) produces, as cargo reports it (fresh units too):
 /// each unit's target kinds and files.
-fn artifacts(dir: &Path) -> Vec<(Vec<String>, Vec<String>)> {
+fn artifacts(dir: &Path, example: &str) -> Vec<(Vec<String>, Vec<String>)> {
     let out = Command::new(env!("CARGO"))
-        .args(["build", "-q", "--example", "smoke", "--message-format=json"])
+        .args(["build", "-q", "--example", example, "--message-format=json"])
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", work_dir().join("target"))
         .env("RUSTFLAGS", "-D warnings")
