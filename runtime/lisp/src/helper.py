@@ -109,3 +109,66 @@ def version_info():
 def timeit(stmt, number, setup='pass'):
     import timeit as t
     return t.timeit(stmt, setup=setup, number=number, globals=sys.modules['__main__'].__dict__)
+
+# Classes written in Lisp (src/defpyclass.lisp). A method is a Python function calling its
+# Lisp callback, so that it binds self as any function does (a Lisp callback is a builtin,
+# which is no descriptor).
+
+def lisp_method(f, name, qualname, doc, kind):
+    '''The class member of kind 'method', 'init' (returns None), 'classmethod',
+    'staticmethod' or 'function' (a plain function: a property's getter or setter), calling
+    the Lisp callable f.'''
+    if kind == 'init':
+        def method(self, *args, **kwargs):
+            f(self, *args, **kwargs)
+    else:
+        def method(*args, **kwargs):
+            return f(*args, **kwargs)
+    method.__name__ = name
+    method.__qualname__ = qualname
+    method.__doc__ = doc
+    if kind == 'classmethod':
+        return classmethod(method)
+    if kind == 'staticmethod':
+        return staticmethod(method)
+    return method
+
+def lisp_property(fget, fset, doc):
+    return property(fget, fset, None, doc)
+
+def make_class(name, bases, members, module, doc):
+    '''A class made as a class statement would (types.new_class: the bases' metaclass,
+    __init_subclass__, __set_name__), members a list of [name, value].'''
+    import types
+    def fill(ns):
+        ns['__module__'] = module
+        ns['__qualname__'] = name
+        ns['__doc__'] = doc
+        for n, v in members:
+            ns[n] = v
+    return types.new_class(name, tuple(bases), None, fill)
+
+def update_class(cls, members, old_names, doc):
+    '''Redefinition in place: sets members (a list of [name, value]) on cls, deletes the
+    names of old_names that members no longer has.'''
+    new = set(n for n, _ in members)
+    for n in old_names:
+        if n not in new and n in cls.__dict__:
+            delattr(cls, n)
+    for n, v in members:
+        setattr(cls, n, v)
+    cls.__doc__ = doc
+    return cls
+
+def set_bases(cls, bases, name):
+    '''Redefinition: gives cls the bases and name; False when Python refuses the bases (an
+    incompatible instance layout: a new class must be made).'''
+    bases = tuple(bases) or (object,)
+    if cls.__bases__ != bases:
+        try:
+            cls.__bases__ = bases
+        except TypeError:
+            return False
+    cls.__name__ = name
+    cls.__qualname__ = name
+    return True
