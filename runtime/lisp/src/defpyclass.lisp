@@ -23,7 +23,10 @@
 its package and name)."))
 
 (eval-when (:compile-toplevel :load-toplevel :execute)
-  (export '(defpyclass find-pyclass pysuper call-super) '#:pymodgen))
+  (defparameter +defpyclass-exports+ '(defpyclass find-pyclass pysuper call-super)
+    "The external symbols of PYMODGEN for classes written in Lisp: not exported from
+PY4CL2-CFFI, which has no such facility (its users' packages may have these names).")
+  (export +defpyclass-exports+ '#:pymodgen))
 
 (defstruct (pyclass-definition (:constructor make-pyclass-definition (name)) (:copier nil))
   "What DEFPYCLASS recorded for NAME, and the Python class made from it in this process."

@@ -229,6 +229,12 @@ def fetch(url):
     (is (equal "1,b" (pymethod d "keys_joined")))
     (is (hash-table-p (lispify d)))))
 
+(test not-in-the-py4cl2-cffi-package
+  ;; py4cl2-cffi has no such facility: its drop-in package does not export these names
+  (dolist (name '("DEFPYCLASS" "FIND-PYCLASS" "PYSUPER" "CALL-SUPER"))
+    (is (eq :external (nth-value 1 (find-symbol name '#:pymodgen))))
+    (is (not (eq :external (nth-value 1 (find-symbol name '#:py4cl2-cffi)))) "~A" name)))
+
 (test call-super-outside-a-method
   (signals error (call-super 1)))
 
