@@ -23,7 +23,8 @@
 its package and name)."))
 
 (eval-when (:compile-toplevel :load-toplevel :execute)
-  (defparameter +defpyclass-exports+ '(defpyclass find-pyclass pysuper call-super)
+  (defparameter +defpyclass-exports+ '(defpyclass find-pyclass pysuper call-super pyraise
+                                        python-raise python-raise-exception)
     "The external symbols of PYMODGEN for classes written in Lisp: not exported from
 PY4CL2-CFFI, which has no such facility (its users' packages may have these names).")
   (export +defpyclass-exports+ '#:pymodgen))
@@ -182,6 +183,46 @@ no arguments is super() of the method's class and its self (or cls)."
                 (pycall "isinstance" object (live-class definition)))))))
 
 ;;; ------------------------------------------------------------------------------------
+;;; Raising Python exceptions from Lisp members
+
+(define-condition python-raise (error)
+  ((exception :initarg :exception :reader python-raise-exception
+              :documentation "The Python exception (a PYOBJECT-WRAPPER)."))
+  (:report (lambda (c s)
+             (format s "pymodgen: the Python exception ~A was raised (PYRAISE) outside the ~
+members of a DEFPYCLASS class"
+                     (handler-case (pycall "repr" (python-raise-exception c))
+                       (error () "(unprintable)")))))
+  (:documentation "Signalled by PYRAISE. A member of a DEFPYCLASS class returns to Python by
+raising the exception; elsewhere it is a Lisp error."))
+
+(defun pyraise (exception &rest arguments)
+  "Raises a Python exception from a member of a DEFPYCLASS class, as Python's raise:
+EXCEPTION is an exception class, by name (\"StopIteration\", \"KeyError\",
+\"json.JSONDecodeError\") or as a wrapper, called with ARGUMENTS (pycall's), or an exception
+instance (a wrapper). The member returns to its Python caller by raising it:
+ (pyraise \"StopIteration\"), (pyraise \"KeyError\" key). Signals PYTHON-RAISE, which the
+member turns into the raise; elsewhere it is a Lisp error."
+  (let ((e (with-remote-objects
+             (pycall "_pymodgen.make_exception" exception (coerce arguments 'vector)))))
+    (error 'python-raise :exception e)))
+
+(defun raise-marker (condition)
+  "What a member returns to Python to raise the Python exception CONDITION stands for: a
+PYRAISE, or a Python exception that went through the member's Lisp code (signalled as a
+PYTHON-BASE-EXCEPTION), raised again as its Python class with its message."
+  (with-remote-objects
+    (if (typep condition 'python-raise)
+        (pycall "_pymodgen.LispRaise" (python-raise-exception condition))
+        (pycall "_pymodgen.reraised" (pyerror-type condition) (pyerror-message condition)))))
+
+(defmacro with-python-raise (&body body)
+  "BODY, whose Python exceptions (PYRAISE, or Python's, passing through) are returned as the
+marker the member's Python function raises."
+  `(handler-case (progn ,@body)
+     ((or python-raise python-base-exception) (c) (raise-marker c))))
+
+;;; ------------------------------------------------------------------------------------
 ;;; The macro
 
 (defun pyclass-member-name (designator)
@@ -200,7 +241,8 @@ no arguments is super() of the method's class and its self (or cls)."
     (let ((function `(lambda ,lambda-list ,@declarations ,@forms)))
       (values
        (if (eq kind :staticmethod)
-           function
+           (let ((args (gensym "ARGS")))
+             `(lambda (&rest ,args) (with-python-raise (apply ,function ,args))))
            (let ((self (gensym "SELF")) (args (gensym "ARGS")))
              (unless (and lambda-list (symbolp (first lambda-list))
                           (not (member (first lambda-list) lambda-list-keywords)))
@@ -214,7 +256,7 @@ self (or cls): ~S" (string-downcase (symbol-name kind)) name lambda-list))
                                `(progn arguments (%super-attribute ,class-cell ,self ,name))
                                `(%call-super ,class-cell ,self ,name arguments))))
                    (declare (ignorable #'pysuper #'call-super))
-                   (apply ,function ,self ,args))))))
+                   (with-python-raise (apply ,function ,self ,args)))))))
        doc))))
 
 (defun parse-pyclass-clause (clause class-cell)
@@ -269,8 +311,10 @@ arguments, and the value returned, are converted as for any Lisp function called
 Python. Inside method bodies, (PYSUPER) is Python's super() and (CALL-SUPER ARG...) calls the
 same method of the bases, super().NAME(ARG...) (in a property: the bases' attribute).
 
-An error in a method is a Python exception (RuntimeError) in Python, and the Lisp condition
-itself again when it reaches Lisp through the call that ran the method. Evaluating DEFPYCLASS
+(PYRAISE \"StopIteration\") raises a Python exception from a member. A Python exception that
+goes through a member's Lisp code is raised again to its caller as its own class; any other
+error in a member is a RuntimeError in Python, and the Lisp condition itself again when it
+reaches Lisp through the call that ran the member. Evaluating DEFPYCLASS
 again updates the class in place (see the top of src/defpyclass.lisp)."
   (check-type name (and symbol (not null)))
   (let ((doc (and (stringp (first clauses)) (rest clauses) (first clauses)))

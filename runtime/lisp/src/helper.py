@@ -114,16 +114,76 @@ def timeit(stmt, number, setup='pass'):
 # Lisp callback, so that it binds self as any function does (a Lisp callback is a builtin,
 # which is no descriptor).
 
+class LispRaise:
+    '''Returned by a member's Lisp function: the exception the member raises (pyraise, or a
+    Python exception that went through the Lisp code).'''
+    __slots__ = ('exception',)
+    def __init__(self, exception):
+        self.exception = exception
+
+def exception_type(name):
+    '''The exception class a PYERROR-TYPE names ("KeyError", "json.decoder.JSONDecodeError",
+    "__main__.E"), or None.'''
+    import builtins, importlib
+    if '.' not in name:
+        t = getattr(builtins, name, None)
+    else:
+        t = None
+        parts = name.split('.')
+        for i in range(len(parts) - 1, 0, -1):
+            try:
+                obj = importlib.import_module('.'.join(parts[:i]))
+            except Exception:
+                continue
+            try:
+                for p in parts[i:]:
+                    obj = getattr(obj, p)
+            except AttributeError:
+                break
+            t = obj
+            break
+    return t if isinstance(t, type) and issubclass(t, BaseException) else None
+
+def reraised(type_name, message):
+    '''A Python exception that a Lisp member let through (a PYERROR of TYPE_NAME), raised
+    again: an instance of its class made from its message, else a RuntimeError.'''
+    t = exception_type(type_name)
+    if t is not None:
+        try:
+            return LispRaise(t(message))
+        except Exception:
+            pass
+    return LispRaise(RuntimeError('%s: %s' % (type_name, message)))
+
+def make_exception(e, args):
+    '''The exception PYRAISE raises: e an exception, or a class (or its name) called with
+    args.'''
+    if isinstance(e, str):
+        t = exception_type(e)
+        if t is None:
+            t = eval(e, sys.modules['__main__'].__dict__)
+        e = t
+    if isinstance(e, type) and issubclass(e, BaseException):
+        return e(*args)
+    if isinstance(e, BaseException):
+        return e
+    raise TypeError('pyraise: %r is not an exception class or instance' % (e,))
+
 def lisp_method(f, name, qualname, doc, kind):
     '''The class member of kind 'method', 'init' (returns None), 'classmethod',
     'staticmethod' or 'function' (a plain function: a property's getter or setter), calling
-    the Lisp callable f.'''
+    the Lisp callable f; a LispRaise it returns is raised.'''
     if kind == 'init':
         def method(self, *args, **kwargs):
-            f(self, *args, **kwargs)
+            r = f(self, *args, **kwargs)
+            if type(r) is LispRaise:
+                raise r.exception
     else:
         def method(*args, **kwargs):
-            return f(*args, **kwargs)
+            r = f(*args, **kwargs)
+            if type(r) is LispRaise:
+                raise r.exception
+            return r
     method.__name__ = name
     method.__qualname__ = qualname
     method.__doc__ = doc

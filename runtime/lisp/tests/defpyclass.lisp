@@ -231,7 +231,7 @@ def fetch(url):
 
 (test not-in-the-py4cl2-cffi-package
   ;; py4cl2-cffi has no such facility: its drop-in package does not export these names
-  (dolist (name '("DEFPYCLASS" "FIND-PYCLASS" "PYSUPER" "CALL-SUPER"))
+  (dolist (name '("DEFPYCLASS" "FIND-PYCLASS" "PYSUPER" "CALL-SUPER" "PYRAISE" "PYTHON-RAISE"))
     (is (eq :external (nth-value 1 (find-symbol name '#:pymodgen))))
     (is (not (eq :external (nth-value 1 (find-symbol name '#:py4cl2-cffi)))) "~A" name)))
 
@@ -275,6 +275,60 @@ def fetch(url):
   ;; a wrong number of arguments is an error too
   (signals error (pymethod (failing) "boom"))
   (is (image-ok-p)))
+
+(defpyclass countdown ()
+  "An iterator: __next__ ends with StopIteration."
+  (:method "__init__" (self n) (setf (pyslot-value self "n") n))
+  (:method "__iter__" (self) self)
+  (:method "__next__" (self)
+    (let ((n (pyslot-value self "n")))
+      (if (plusp n)
+          (setf (pyslot-value self "n") (1- n))
+          (pyraise "StopIteration")))))
+
+(defpyclass lookup-table ()
+  (:method "__getitem__" (self key)
+    (if (equal key "known") 1 (pyraise "KeyError" key)))
+  (:method "__getattr__" (self name)
+    (if (equal name "dynamic") :yes (pyraise "AttributeError" name)))
+  (:method "strict_int" (self text)
+    ;; int() raises ValueError: it goes through the Lisp method back to Python as it is
+    (pycall "int" text)))
+
+(test python-exceptions-from-methods
+  (is (equal '(2 1 0) (coerce (pycall "list" (countdown 3)) 'list)) "StopIteration ends the loop")
+  (raw-pyexec "def _probe(t):
+    out = []
+    try:
+        t['missing']
+    except KeyError as e:
+        out.append(('KeyError', e.args))
+    out.append(t['known'])
+    out.append(hasattr(t, 'absent'))
+    out.append(t.dynamic)
+    try:
+        t.strict_int('x')
+    except ValueError as e:
+        out.append(('ValueError', str(e)))
+    return out")
+  (is (equalp '(("KeyError" ("missing")) 1 nil "yes"
+                ("ValueError" "invalid literal for int() with base 10: 'x'"))
+              (coerce (pycall "_probe" (lookup-table)) 'list)))
+  ;; back in Lisp: the Python exception's condition class
+  (is (eq :key (handler-case (pyref (lookup-table) "nope") (python-key-error () :key))))
+  (is (eq :value (handler-case (pymethod (lookup-table) "strict_int" "y")
+                   (python-value-error () :value))))
+  ;; an exception instance, and a class wrapper
+  (is (eq :lookup (handler-case (pyraise (with-remote-objects (pycall "LookupError" "x")))
+                    (python-raise (c) (and (equal "LookupError('x')"
+                                                  (pycall "repr" (python-raise-exception c)))
+                                           :lookup)))))
+  ;; outside a member: a Lisp error that says so
+  (let ((c (handler-case (pyraise "KeyError" 1) (error (c) c))))
+    (is (typep c 'python-raise))
+    (is (search "outside the members of a DEFPYCLASS class" (princ-to-string c))))
+  (signals error (pyraise "not_an_exception_name"))
+  (signals error (pyraise 42)))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Redefinition
