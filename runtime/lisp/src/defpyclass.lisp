@@ -63,10 +63,12 @@ image was saved)."
 (defun python-members (definition cell)
   "The list of [name, value] of DEFINITION's members, as Python objects (wrappers), their
 methods seeing the class through CELL."
-  (let ((qualname (pyclass-definition-python-name definition)))
+  (let ((qualname (pyclass-definition-python-name definition))
+        ;; (the :attribute forms evaluated as any code, outside WITH-REMOTE-OBJECTS)
+        (entries (funcall (pyclass-definition-members-function definition) cell)))
     (with-remote-objects
       (let ((properties '()) (members '()))
-        (loop for (name kind value doc) in (funcall (pyclass-definition-members-function definition) cell)
+        (loop for (name kind value doc) in entries
               for qname = (format nil "~A.~A" qualname name)
               for docstring = (or doc +py-none+)
               do (ecase kind
@@ -238,7 +240,11 @@ marker the member's Python function raises."
   "The Lisp function (a form) of a member: KIND :METHOD, :INIT, :CLASSMETHOD, :GETTER or
 :SETTER take self (or cls) first, as a wrapper; :STATICMETHOD does not."
   (multiple-value-bind (forms declarations doc) (alexandria:parse-body body :documentation t)
-    (let ((function `(lambda ,lambda-list ,@declarations ,@forms)))
+    (let ((function `(lambda ,lambda-list
+                       ;; self (or cls), which Python code often leaves unused
+                       ,@(unless (eq kind :staticmethod)
+                           `((declare (ignorable ,(first lambda-list)))))
+                       ,@declarations ,@forms)))
       (values
        (if (eq kind :staticmethod)
            (let ((args (gensym "ARGS")))

@@ -86,7 +86,7 @@
             (pymethod self "end_headers")
             (pymethod (pyslot-value* self "wfile") "write" body))))
       (:method "log_message" (self fmt &rest args)
-        (declare (ignore self fmt args))
+        (declare (ignore fmt args))
         +py-none+))
     (defun pyslot-value* (o name) (with-remote-objects (pyslot-value o name)))
     (raw-pyexec "import http.server, threading, urllib.request
