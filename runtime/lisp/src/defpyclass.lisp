@@ -248,7 +248,9 @@ marker the member's Python function raises."
       (values
        (if (eq kind :staticmethod)
            (let ((args (gensym "ARGS")))
-             `(lambda (&rest ,args) (with-python-raise (apply ,function ,args))))
+             `(lambda (&rest ,args)
+                (declare (ignorable ,args)) ; (ECL: when FUNCTION takes no arguments)
+                (with-python-raise (apply ,function ,args))))
            (let ((self (gensym "SELF")) (args (gensym "ARGS")))
              (unless (and lambda-list (symbolp (first lambda-list))
                           (not (member (first lambda-list) lambda-list-keywords)))
@@ -256,6 +258,7 @@ marker the member's Python function raises."
 self (or cls): ~S" (string-downcase (symbol-name kind)) name lambda-list))
              `(make-method-callback
                (lambda (,self &rest ,args)
+                 (declare (ignorable ,args)) ; (ECL: when FUNCTION takes only self)
                  (flet ((pysuper () (pysuper (car ,class-cell) ,self))
                         (call-super (&rest arguments)
                           ,(if (member kind '(:getter :setter))

@@ -381,14 +381,25 @@ class RedefB:
     (setf (pyslot-value self "payload") (make-point :x n :y (list n))))
   (:method "x" (self) (point-x (pyslot-value self "payload"))))
 
-(defun live-counts ()
-  "(Lisp handles, references to the class, live instances), after a full GC on both sides."
+(defun live-counts-now ()
   (tg:gc :full t)
   (pymodgen::pmg-flush)
   (pyexec "import gc; gc.collect()")
   (list (pymodgen::handle-count)
         (pycall "sys.getrefcount" (find-pyclass 'holder))
         (pyeval "sum(1 for o in gc.get_objects() if type(o).__name__ == 'Holder')")))
+
+(defun live-counts ()
+  "(Lisp handles, references to the class, live instances) after a full GC on both sides,
+once they no longer change: finalizers may run after the GC, on another thread (SBCL's
+finalizer thread), and queue their Python references for release then."
+  (loop with previous = (live-counts-now)
+        repeat 50
+        do (sleep 0.1)
+           (let ((now (live-counts-now)))
+             (when (equal now previous) (return now))
+             (setf previous now))
+        finally (return previous)))
 
 (test no-leak-over-1e5-instances
   (raw-pyexec "import sys, gc")
