@@ -10,8 +10,8 @@
 ;;;; Python alone and their wrappers by Lisp's GC, as any Python object's.
 ;;;;
 ;;;; Redefinition (evaluating DEFPYCLASS again) updates the class in place when Python runs
-;;;; and the class exists: members set, members no longer defined deleted, __doc__, __name__
-;;;; and __bases__ assigned, so existing instances and Python subclasses see the new
+;;;; and the class exists: members set, members no longer defined deleted, __doc__, __name__,
+;;;; __module__ and __bases__ assigned, so existing instances and Python subclasses see the new
 ;;;; definition, as CLOS instances do. Only when Python refuses the new __bases__ (an
 ;;;; incompatible instance layout) is a new class made; existing instances keep the old one.
 
@@ -125,6 +125,7 @@ Python refuses the new bases, a new class. Returns the class."
           (with-remote-objects
             (pycall "_pymodgen.update_class" class (coerce members 'vector)
                     (coerce (pyclass-definition-member-names definition) 'vector)
+                    (pyclass-definition-module definition)
                     (or (pyclass-definition-documentation definition) +py-none+)))
           (setf (pyclass-definition-member-names definition) (mapcar #'first members))
           class)

@@ -208,7 +208,7 @@ def make_class(name, bases, members, module, doc):
             ns[n] = v
     return types.new_class(name, tuple(bases), None, fill)
 
-def update_class(cls, members, old_names, doc):
+def update_class(cls, members, old_names, module, doc):
     '''Redefinition in place: sets members (a list of [name, value]) on cls, deletes the
     names of old_names that members no longer has.'''
     new = set(n for n, _ in members)
@@ -217,6 +217,7 @@ def update_class(cls, members, old_names, doc):
             delattr(cls, n)
     for n, v in members:
         setattr(cls, n, v)
+    cls.__module__ = module
     cls.__doc__ = doc
     return cls
 

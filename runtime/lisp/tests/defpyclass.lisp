@@ -349,6 +349,7 @@ class RedefB:
     (is (equal "v1" (pymethod instance "greet")))
     (eval '(defpyclass redefined ("RedefA")
             "Now documented."
+            (:module "shop")
             (:attribute "version" 2)
             (:method "greet" (self) "v2")))
     (is (pyobject-wrapper-eq before (find-pyclass 'redefined)) "the same class object")
@@ -356,6 +357,7 @@ class RedefB:
     (is (null (pycall "hasattr" instance "old")) "a member no longer defined is removed")
     (is (eql 2 (pyslot-value instance "version")))
     (is (equal "Now documented." (pyslot-value before "__doc__")))
+    (is (equal "<class 'shop.Redefined'>" (pycall "str" before)))
     ;; new bases that Python takes in place
     (eval '(defpyclass redefined ("RedefB")
             (:method "greet" (self) "v2")))
