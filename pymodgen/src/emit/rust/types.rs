@@ -1,5 +1,5 @@
-//! Python types (the manifest's [`Type`] trees) → Rust types: the table of the README's
-//! "Types" section.
+//! Python types (the manifest's [`Type`] trees) → Rust types: the table of the book's
+//! "Type tables" page (Rust).
 //!
 //! Returns are extracted by the runtime (`__private::returned`), so a typed return is sound
 //! only when every value the stub allows converts: `float` takes an `int` (PEP 484's numeric
