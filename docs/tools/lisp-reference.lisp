@@ -198,7 +198,9 @@ the `%` contract and the condition classes of Python exceptions:~%~%~
 ~{[`~(~A~)`](lisp-pymodgen.md#~A)~^, ~}.~%"
                 (length symbols)
                 (loop for s in (set-difference symbols own) collect (symbol-name s) collect (anchor s)))
-        (format out "~%Symbols of its own: ~D.~%" (length own))
+        (if own
+            (format out "~%Symbols of its own: ~D.~%" (length own))
+            (format out "~%It exports no symbol of its own.~%"))
         (dolist (s own) (write-symbol out s "PY4CL2-CFFI"))
         (format out "~%## Internal helpers reached with `py4cl2-cffi::`~%~%~
 py4cl2-cffi's users call some of its internal functions with a double colon; these are there too:~%")
