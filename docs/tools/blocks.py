@@ -10,7 +10,8 @@ A block must have a language. Lisp and Rust blocks either run or say why not:
 - a Lisp block runs (docs/tools/lisp-examples.lisp evaluates it, checking each `; => value`);
   ```lisp,norun blocks start with a `;; norun: REASON` line;
 - a Rust block runs when it is one `{{#include ../tests/book.rs:ANCHOR}}` line: the anchored
-  region of tests/book.rs, which `cargo test -p pymodgen-tests --test book` compiles and runs;
+  region of tests/book.rs, which `cargo test -p pymodgen-tests --test book` compiles and runs
+  (or of tests/build.rs, the build script cargo compiles and runs for that test);
   ```rust,norun blocks start with a `// norun: REASON` line.
 
 Writes each Lisp block to run as LISP-OUT-DIR/NNNN.lisp (first line `;;;; page:line`), prints
@@ -22,6 +23,9 @@ import os
 import re
 import sys
 
+# The files whose ANCHOR regions the book may include as Rust that runs: the book's test, and
+# the build script of its package (which cargo compiles and runs to build that test).
+RUN_RUST = (os.path.join('tests', 'book.rs'), os.path.join('tests', 'build.rs'))
 FENCE = re.compile(r'^(\s*)(```+)(.*)$')
 INCLUDE = re.compile(r'^\{\{#include\s+(\S+?):([A-Za-z0-9_]+)\}\}$')
 
@@ -117,8 +121,8 @@ def main(src, lisp_out):
                 ok = False
                 if m:
                     file = os.path.normpath(os.path.join(os.path.dirname(path), m.group(1)))
-                    if os.path.relpath(file, root) != os.path.join('tests', 'book.rs'):
-                        failures.append(f'{where}: a Rust block that runs includes tests/book.rs, not {m.group(1)}')
+                    if os.path.relpath(file, root) not in RUN_RUST:
+                        failures.append(f'{where}: a Rust block that runs includes tests/book.rs or tests/build.rs, not {m.group(1)}')
                     elif f'ANCHOR: {m.group(2)}' not in open(file, encoding='utf-8').read():
                         failures.append(f'{where}: tests/book.rs has no anchor {m.group(2)}')
                     else:
