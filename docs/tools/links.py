@@ -6,7 +6,8 @@
 For each page SUMMARY.md names, BOOK-DIR must hold its .html. In every built page (not the
 rustdoc copied beside them, whose links into other crates' docs are not ours), each `href`
 and `src` that is not external (no scheme, not `//`) must name a file of BOOK-DIR, and its
-`#fragment`, when it has one, an `id` of that file. Prints `FAIL page: link (why)` per broken
+`#fragment`, when it has one, an `id` of that file. The relative links of the repository's own
+Markdown pages that point into the book (README.md ...) must name files. Prints `FAIL page: link (why)` per broken
 link and last `N passed, N failed`, one check per page. Exit status 1 on a failure.
 
 mdbook-linkcheck does the same but is a second Rust program to build in CI (about as long as
@@ -18,6 +19,10 @@ import os
 import re
 import sys
 import urllib.parse
+
+
+REPO_PAGES = ['README.md', 'ARCHITECTURE.md', 'tests/README.md', 'runtime/lisp/README.md',
+              'docs/lisp-bindings.md']
 
 
 class Page(html.parser.HTMLParser):
@@ -71,6 +76,20 @@ def main(src, book):
             if url.fragment and target.endswith('.html'):
                 if urllib.parse.unquote(url.fragment) not in parse(target).ids:
                     failures.setdefault(page, []).append(f'{link} (no such anchor)')
+    # The repository's own Markdown pages that link into the book (read on a forge, not built):
+    # each relative link must name a file of the repository.
+    root = os.path.abspath(os.path.join(src, '..', '..'))
+    for page in REPO_PAGES:
+        path = os.path.join(root, page)
+        text = open(path, encoding='utf-8').read()
+        text = re.sub(r'```.*?```', '', text, flags=re.S)  # code blocks hold no links
+        for link in re.findall(r'\]\(([^)\s]+)\)', text):
+            url = urllib.parse.urlsplit(link)
+            if url.scheme or link.startswith('#'):
+                continue
+            if not os.path.exists(os.path.join(os.path.dirname(path), urllib.parse.unquote(url.path))):
+                failures.setdefault(page, []).append(f'{link} (no such file)')
+    built += REPO_PAGES
     for page, why in sorted(failures.items()):
         for w in why:
             print(f'FAIL {page}: {w}')
