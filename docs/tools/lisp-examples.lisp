@@ -75,9 +75,11 @@ at END, or NIL."
              (when (eq form text) (return-from run nil))
              (incf forms)
              (let* ((values (handler-case
-                                (handler-bind ((warning #'muffle-warning))
-                                  (let ((*standard-output* (make-broadcast-stream)))
-                                    (multiple-value-list (eval form))))
+                                ;; Warnings are not muffled (a handler would hide them from
+                                ;; COMPILE's WARNINGS-P, which examples show), only not printed.
+                                (let ((*standard-output* (make-broadcast-stream))
+                                      (*error-output* (make-broadcast-stream)))
+                                  (multiple-value-list (eval form)))
                               (error (c)
                                 (return-from run
                                   (format nil "~A: ~S~%  signalled ~A: ~A" where form (type-of c) c)))))
