@@ -62,3 +62,19 @@ fn errors() -> PyResult<()> {
         Ok(())
     })
 }
+
+#[test]
+fn classes() -> PyResult<()> {
+    Python::attach(|py| -> PyResult<()> {
+        // ANCHOR: classes
+        let c = collections::Counter::new_with(py).iterable("abracadabra").call()?; // the constructor
+        let top = c.most_common_with().n(1).call()?; // a method
+        assert_eq!(top.len(), 1);
+        assert_eq!(c.total()?, 11);
+        assert_eq!(c.len()?, 5); // __len__ (from dict): five distinct letters
+        assert!(c.contains("a")?); // __contains__
+        println!("{c}"); // Display: Python's str()
+        // ANCHOR_END: classes
+        Ok(())
+    })
+}
