@@ -324,8 +324,11 @@ same method of the bases, super().NAME(ARG...) (in a property: the bases' attrib
 (PYRAISE \"StopIteration\") raises a Python exception from a member. A Python exception that
 goes through a member's Lisp code is raised again to its caller as its own class; any other
 error in a member is a RuntimeError in Python, and the Lisp condition itself again when it
-reaches Lisp through the call that ran the member. Evaluating DEFPYCLASS
-again updates the class in place (see the top of src/defpyclass.lisp)."
+reaches Lisp through the call that ran the member.
+
+The class is made on first use in each Python process. Evaluating DEFPYCLASS again updates
+it in place: members, __doc__, __name__, __module__ and __bases__, so existing instances see
+the new definition (a new class only when Python refuses the new bases)."
   (check-type name (and symbol (not null)))
   (let ((doc (and (stringp (first clauses)) (rest clauses) (first clauses)))
         (clauses (if (and (stringp (first clauses)) (rest clauses)) (rest clauses) clauses))
