@@ -602,13 +602,13 @@ use py_pymodgen_adversarial as a;
 fn main() {{
     Python::attach(|py| {{
         // Case-folding duplicates of a prelude name: None_, None2, None3; the values are exact.
-        let m = [a::Mode::None_, a::Mode::None2, a::Mode::None3, a::Mode::Empty, a::Mode::Ud, a::Mode::Self2];
+        let m = [a::Mode::None_, a::Mode::None2, a::Mode::None3, a::Mode::Empty, a::Mode::Cr, a::Mode::Self2];
         println!("{{:?}}", m.iter().map(|v| v.as_str()).collect::<Vec<_>>());
         println!("{{}}", a::Mode::ALL.len());
         let back: a::LiteralNamesResult = a::literal_names_with(py).mode(a::Mode::None2).call().unwrap();
         println!("{{back:?}} {{:?}}", a::literal_names(py).unwrap());
         // A Literal value that is a bare CR goes to Python and back as itself.
-        println!("{{:?}}", a::Self_::r(py, a::X::Ud).unwrap());
+        println!("{{:?}}", a::Self_::r(py, a::X::Cr).unwrap());
         println!("{{:?}}", a::r(py, 1, 2, 3, 4, 5).unwrap().len());
         let d = a::defaults(py).unwrap();
         println!("{{:?}} {{}}", d[0].extract::<String>().unwrap(), d[9].extract::<String>().is_err());

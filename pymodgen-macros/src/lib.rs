@@ -12,6 +12,13 @@
 //! The expansion reads every file the module version hash covers with `include_bytes!`
 //! and every environment variable the interpreter choice read with `option_env!`, so cargo
 //! recompiles the crate when (and only when) the module or the interpreter changes.
+//!
+//! # The manual
+//! The pymodgen book is `docs/` in the source repository (`scripts/docs` builds it into
+//! `target/book`): getting started in Rust and in Common Lisp, guides by task, the reference
+//! (command line, manifest schema, type tables, options, environment variables, the C ABI)
+//! and the design. Which of the three ways in (the CLI's crate, this macro, a
+//! `build.rs`) to choose: its guide "Rust: a crate, the macro or build.rs".
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};

@@ -16,6 +16,13 @@
 //! Manifests are cached under `PYMODGEN_CACHE_DIR`, else `$XDG_CACHE_HOME/pymodgen`, else
 //! `~/.cache/pymodgen`, keyed by the module version hash (see [`hash`]). A cache hit runs
 //! Python once, for the hash only.
+//!
+//! # The manual
+//! The pymodgen book is `docs/` in the source repository (`scripts/docs` builds it into
+//! `target/book`): getting started in Rust and in Common Lisp, guides by task, the reference
+//! (command line, manifest schema, type tables, options, environment variables, the C ABI)
+//! and the design. `Builder` and `link_python()` are described in its guide
+//! "Rust: a crate, the macro or build.rs".
 
 pub mod builder;
 pub mod cache;

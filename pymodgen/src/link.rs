@@ -48,8 +48,8 @@ use crate::{Error, Result, Tracked};
 /// read, `cargo:rerun-if-changed=` for the interpreter and, on ELF targets,
 /// `cargo:rustc-link-arg=-Wl,--wrap=Py_InitializeEx`: the program then starts that
 /// interpreter (its virtual environment included, active or not) when pyo3 first needs
-/// Python, or the one `PYMODGEN_PYTHON` names at run time (see the README, "Which Python a
-/// program runs").
+/// Python, or the one `PYMODGEN_PYTHON` names at run time (see the book, "Choosing the
+/// interpreter and environments": "Which Python a program runs").
 ///
 /// The error is one line: no interpreter found, or the one found could not be run.
 pub fn link_python() -> Result<Libpython> {

@@ -1,4 +1,4 @@
-//! `pymodgen`: see `pymodgen --help` and the README.
+//! `pymodgen`: see `pymodgen --help` and the book (`docs/`, "Command line").
 
 use std::process::ExitCode;
 

@@ -808,7 +808,7 @@ mod tests {
         assert!(err.contains("outside a file with a type table"), "{err}");
     }
 
-    /// The JSON shape of types is a contract (README, "The manifest": "Types"): check it key by key.
+    /// The JSON shape of types is a contract (the book's "The manifest": "Types"): check it key by key.
     #[test]
     fn type_json_shape() {
         let int = Type::Class { name: "builtins.int".into(), args: vec![] };

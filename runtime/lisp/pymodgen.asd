@@ -39,6 +39,7 @@ pymodgen-capi C ABI): the py4cl2-cffi API, without segfaults."
                              (:static-file "module_hash.py") ; read by generated.lisp
                              (:file "generated")
                              (:file "defpymodule")
+                             (:file "defpyclass")
                              (:file "compat")
                              (:file "call-mode"))))
   :in-order-to ((test-op (test-op "pymodgen/tests"))))
@@ -84,5 +85,6 @@ thread, runs on Python's main thread."
                (:file "robustness")
                (:file "fuzz")
                (:file "compat")
-               (:file "config"))
+               (:file "config")
+               (:file "defpyclass"))
   :perform (test-op (o c) (uiop:symbol-call :pymodgen-tests :run-tests)))

@@ -9,6 +9,13 @@
 //! pyo3 dependency of its own), [`render_error`] / [`PyErrExt`] to show a Python exception
 //! with its type, message and traceback, [`with_python`], and [`TypedIter`] (what a function
 //! whose stub returns `Iterator[T]` gives).
+//!
+//! # The manual
+//! The pymodgen book is `docs/` in the source repository (`scripts/docs` builds it into
+//! `target/book`): getting started in Rust and in Common Lisp, guides by task, the reference
+//! (command line, manifest schema, type tables, options, environment variables, the C ABI)
+//! and the design. What the generated functions, classes and errors look like:
+//! its guide "Using Rust bindings".
 
 pub use pyo3;
 

@@ -121,7 +121,7 @@ pub extern "C" fn pmg_container(kind: c_int, n: i64) -> Obj {
     })
 }
 
-/// Fills a fresh container: tuple/list slot `i` = `v`; dict[`k`] = `v`; set add `v`.
+/// Fills a fresh container: tuple/list slot `i` = `v`; dict\[`k`\] = `v`; set add `v`.
 /// `k` and `v` are STOLEN (also on error). 0 or -1.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pmg_fill(c: Obj, i: i64, k: Obj, v: Obj) -> c_int {

@@ -32,6 +32,25 @@ of the control stack are left (at most a quarter of the stack): Lisp -> Python -
   (multiple-value-bind (left size) (%control-stack-left)
     (and left (< left (min *callback-stack-reserve* (floor size 4))))))
 
+(defstruct (method-callback (:constructor make-method-callback (function)) (:copier nil))
+  "A Lisp function called from Python whose first argument (self, or cls) reaches it as a
+PYOBJECT-WRAPPER, never converted (an instance of a dict subclass is the object, not a hash
+table copy): the methods of DEFPYCLASS."
+  (function nil :type function :read-only t))
+
+(defun method-arguments (args)
+  "The arguments tuple ARGS (borrowed) as a list: the first item as a wrapper, the others
+converted."
+  (let ((n (pmg-len args)))
+    (when (minusp n) (signal-last-error))
+    (cffi:with-foreign-object (v :uint8 +value-size+)
+      (loop for i below n
+            collect (progn (when (= (pmg-item-classify args i v) +tag-error+)
+                             (signal-last-error))
+                           (if (zerop i)
+                               (wrap-borrowed (value-obj v))
+                               (lispify-value v nil)))))))
+
 (defun dispatch-callback (handle args kwargs)
   ;; Runs with the GIL held by Python (the runtime marks it held for this thread).
   ;; (a conversion the callback makes is its own, not part of the one that called Python)
@@ -42,11 +61,12 @@ of the control stack are left (at most a quarter of the stack): Lisp -> Python -
         (*conversion-memo* :none))
     (handler-case
         (let* ((f (handle-object handle))
-               (pos (if (cffi:null-pointer-p args)
-                        nil
-                        (let ((l (lispify-pointer args nil))) (if (listp l) l nil))))
+               (pos (cond ((cffi:null-pointer-p args) nil)
+                          ((method-callback-p f) (method-arguments args))
+                          (t (let ((l (lispify-pointer args nil))) (if (listp l) l nil)))))
                (kw (unless (cffi:null-pointer-p kwargs) (kwargs-plist kwargs))))
-          (%pythonize (apply f (append pos kw))))
+          (%pythonize (apply (if (method-callback-p f) (method-callback-function f) f)
+                             (append pos kw))))
       (python-attribute-missing (c)
         (pmg-set-python-error 2 (princ-to-string c))
         (cffi:null-pointer))

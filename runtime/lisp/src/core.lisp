@@ -91,8 +91,10 @@ Lisp condition instead of a stack overflow inside foreign code.")
       (if (> (length text) 80) (concatenate 'string (subseq text 0 77) "...") text))))
 
 (define-condition python-conversion-error (error)
-  ((object :initarg :object :reader python-conversion-error-object)
-   (reason :initarg :reason :reader python-conversion-error-reason))
+  ((object :initarg :object :reader python-conversion-error-object
+           :documentation "The value that could not be converted.")
+   (reason :initarg :reason :reader python-conversion-error-reason
+           :documentation "Why, in words (\"a dotted list\", \"nested more than ... deep\")."))
   (:report (lambda (c s)
              (format s "pymodgen: cannot convert ~A to Python: ~A"
                      (%brief (python-conversion-error-object c))
@@ -108,8 +110,10 @@ earlier cons, a list, vector or hash table that is its own element, key or value
 depth): Python has no tuple that contains itself, and copying it would never end."))
 
 (define-condition pymodgen-type-error (type-error)
-  ((function :initarg :function :initform nil :reader pymodgen-type-error-function)
-   (accepts :initarg :accepts :reader pymodgen-type-error-accepts))
+  ((function :initarg :function :initform nil :reader pymodgen-type-error-function
+             :documentation "The runtime entry that got the argument (a symbol: PYCALL), or NIL.")
+   (accepts :initarg :accepts :reader pymodgen-type-error-accepts
+            :documentation "What the entry accepts, in words."))
   (:report (lambda (c s)
              (format s "pymodgen: ~@[~(~A~): ~]~A is not ~A"
                      (pymodgen-type-error-function c) (%brief (type-error-datum c))

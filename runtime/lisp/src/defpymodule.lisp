@@ -32,7 +32,11 @@ A string is taken as the exact Python name (for names kebab-case cannot spell: \
 
 (define-condition python-argument-error (program-error simple-condition) ()
   (:report (lambda (c s) (apply #'format s (simple-condition-format-control c)
-                                (simple-condition-format-arguments c)))))
+                                (simple-condition-format-arguments c))))
+  (:documentation "A call of a generated function (or DEFPYFUN function) that Python would
+reject: a required argument missing or given twice, too many positional arguments, an
+unknown keyword, a keyword without a value. The message names the function and the
+parameter. A PROGRAM-ERROR, signalled before Python is called."))
 
 ;; CELL, when it is a callable cell, names the function: "pymodgen_fixture.add: ...".
 (defun %argument-error (cell control &rest args)
@@ -159,7 +163,9 @@ $XDG_CACHE_HOME/pymodgen/lisp/ (~/.cache/pymodgen/lisp/).")
              (format s "pymodgen could not generate bindings for the Python module ~S:~%~A~%(command: ~{~A~^ ~})"
                      (pymodgen-generation-error-module c)
                      (pymodgen-generation-error-message c)
-                     (pymodgen-generation-error-command c)))))
+                     (pymodgen-generation-error-command c))))
+  (:documentation "DEFPYMODULE or DEFPYFUN could not generate bindings for a module (the
+generator failed or was not found): the module, the generator's message and its command."))
 
 (defun pymodgen-executable ()
   "The generator command, found as *PYMODGEN-EXECUTABLE* describes."
@@ -289,12 +295,19 @@ generated (its module version hash differs):
   NIL          do not check (no Python work at load time).")
 
 (define-condition module-changed (condition)
-  ((system :initarg :system :initform nil :reader module-changed-system)
-   (module :initarg :module :reader module-changed-module)
-   (version :initarg :version :initform nil :reader module-changed-version)
-   (change :initarg :change :initform nil :reader module-changed-change)
-   (recorded-hash :initarg :recorded-hash :reader module-changed-recorded-hash)
-   (live-hash :initarg :live-hash :reader module-changed-live-hash))
+  ((system :initarg :system :initform nil :reader module-changed-system
+           :documentation "The name of the generated ASDF system, or NIL (DEFPYMODULE).")
+   (module :initarg :module :reader module-changed-module
+           :documentation "The Python module whose bindings were checked (a string).")
+   (version :initarg :version :initform nil :reader module-changed-version
+            :documentation "The module's distribution version at generation time, or NIL.")
+   (change :initarg :change :initform nil :reader module-changed-change
+           :documentation "What changed, one phrase: the interpreter, the module's version, or
+its source or extension files.")
+   (recorded-hash :initarg :recorded-hash :reader module-changed-recorded-hash
+                  :documentation "The module version hash the bindings were generated from.")
+   (live-hash :initarg :live-hash :reader module-changed-live-hash
+              :documentation "The module version hash now."))
   (:report (lambda (c s)
              (format s "The Python module ~A changed since ~:[its bindings~;~:*the bindings in system ~S~] ~
                         were generated (from ~A~@[ ~A~]): ~A (module version hash ~A then, ~A now). ~
@@ -303,7 +316,10 @@ generated (its module version hash differs):
                      (module-changed-module c) (module-changed-system c)
                      (module-changed-module c) (module-changed-version c)
                      (or (module-changed-change c) "its files, its version, the interpreter or pymodgen changed")
-                     (module-changed-recorded-hash c) (module-changed-live-hash c)))))
+                     (module-changed-recorded-hash c) (module-changed-live-hash c))))
+  (:documentation "Generated bindings were loaded for a Python module that changed since
+they were generated (its files, its version, the interpreter or pymodgen): the load-time
+check of *ON-MODULE-CHANGE*. Signalled as MODULE-CHANGED-WARNING or MODULE-CHANGED-ERROR."))
 
 (defun %what-changed (module generator version python)
   "One phrase saying what differs between generation time and now (computed on a mismatch)."
@@ -321,8 +337,12 @@ generated (its module version hash differs):
                    (and (plusp (length live-version)) live-version)))
           (t "its source or extension files changed (same version)"))))
 
-(define-condition module-changed-warning (module-changed warning) ())
-(define-condition module-changed-error (module-changed error) ())
+(define-condition module-changed-warning (module-changed warning) ()
+  (:documentation "MODULE-CHANGED as a warning (*ON-MODULE-CHANGE* :WARN): the loaded bindings
+are kept."))
+(define-condition module-changed-error (module-changed error) ()
+  (:documentation "MODULE-CHANGED as an error (*ON-MODULE-CHANGE* :ERROR), with the restarts
+REGENERATE and CONTINUE."))
 
 (defun regenerate-system (system module &key submodules silent)
   "Regenerates the files of the generated ASDF SYSTEM (for Python MODULE) in place and loads

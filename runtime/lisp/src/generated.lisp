@@ -187,8 +187,10 @@ arguments' values (too many or too few positional arguments, an unknown keyword,
 non-constant arguments evaluates to a keyword symbol."))
 
 (define-condition python-result-type-error (type-error)
-  ((function :initarg :function :reader python-result-type-error-function)
-   (signature :initarg :signature :reader python-result-type-error-signature)
+  ((function :initarg :function :reader python-result-type-error-function
+             :documentation "The Python name of the function (\"textwrap.indent\").")
+   (signature :initarg :signature :reader python-result-type-error-signature
+              :documentation "The function's Python signature with the stub's types.")
    (lispifiers :initarg :lispifiers :initform nil :reader python-result-type-error-lispifiers))
   (:report (lambda (c s)
              (let ((v (type-error-datum c)) (*print-pretty* nil))

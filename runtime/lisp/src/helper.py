@@ -109,3 +109,127 @@ def version_info():
 def timeit(stmt, number, setup='pass'):
     import timeit as t
     return t.timeit(stmt, setup=setup, number=number, globals=sys.modules['__main__'].__dict__)
+
+# Classes written in Lisp (src/defpyclass.lisp). A method is a Python function calling its
+# Lisp callback, so that it binds self as any function does (a Lisp callback is a builtin,
+# which is no descriptor).
+
+class LispRaise:
+    '''Returned by a member's Lisp function: the exception the member raises (pyraise, or a
+    Python exception that went through the Lisp code).'''
+    __slots__ = ('exception',)
+    def __init__(self, exception):
+        self.exception = exception
+
+def exception_type(name):
+    '''The exception class a PYERROR-TYPE names ("KeyError", "json.decoder.JSONDecodeError",
+    "__main__.E"), or None.'''
+    import builtins, importlib
+    if '.' not in name:
+        t = getattr(builtins, name, None)
+    else:
+        t = None
+        parts = name.split('.')
+        for i in range(len(parts) - 1, 0, -1):
+            try:
+                obj = importlib.import_module('.'.join(parts[:i]))
+            except Exception:
+                continue
+            try:
+                for p in parts[i:]:
+                    obj = getattr(obj, p)
+            except AttributeError:
+                break
+            t = obj
+            break
+    return t if isinstance(t, type) and issubclass(t, BaseException) else None
+
+def reraised(type_name, message):
+    '''A Python exception that a Lisp member let through (a PYERROR of TYPE_NAME), raised
+    again: an instance of its class made from its message, else a RuntimeError.'''
+    t = exception_type(type_name)
+    if t is not None:
+        try:
+            return LispRaise(t(message))
+        except Exception:
+            pass
+    return LispRaise(RuntimeError('%s: %s' % (type_name, message)))
+
+def make_exception(e, args):
+    '''The exception PYRAISE raises: e an exception, or a class (or its name) called with
+    args.'''
+    if isinstance(e, str):
+        t = exception_type(e)
+        if t is None:
+            t = eval(e, sys.modules['__main__'].__dict__)
+        e = t
+    if isinstance(e, type) and issubclass(e, BaseException):
+        return e(*args)
+    if isinstance(e, BaseException):
+        return e
+    raise TypeError('pyraise: %r is not an exception class or instance' % (e,))
+
+def lisp_method(f, name, qualname, doc, kind):
+    '''The class member of kind 'method', 'init' (returns None), 'classmethod',
+    'staticmethod' or 'function' (a plain function: a property's getter or setter), calling
+    the Lisp callable f; a LispRaise it returns is raised.'''
+    if kind == 'init':
+        def method(self, *args, **kwargs):
+            r = f(self, *args, **kwargs)
+            if type(r) is LispRaise:
+                raise r.exception
+    else:
+        def method(*args, **kwargs):
+            r = f(*args, **kwargs)
+            if type(r) is LispRaise:
+                raise r.exception
+            return r
+    method.__name__ = name
+    method.__qualname__ = qualname
+    method.__doc__ = doc
+    if kind == 'classmethod':
+        return classmethod(method)
+    if kind == 'staticmethod':
+        return staticmethod(method)
+    return method
+
+def lisp_property(fget, fset, doc):
+    return property(fget, fset, None, doc)
+
+def make_class(name, bases, members, module, doc):
+    '''A class made as a class statement would (types.new_class: the bases' metaclass,
+    __init_subclass__, __set_name__), members a list of [name, value].'''
+    import types
+    def fill(ns):
+        ns['__module__'] = module
+        ns['__qualname__'] = name
+        ns['__doc__'] = doc
+        for n, v in members:
+            ns[n] = v
+    return types.new_class(name, tuple(bases), None, fill)
+
+def update_class(cls, members, old_names, module, doc):
+    '''Redefinition in place: sets members (a list of [name, value]) on cls, deletes the
+    names of old_names that members no longer has.'''
+    new = set(n for n, _ in members)
+    for n in old_names:
+        if n not in new and n in cls.__dict__:
+            delattr(cls, n)
+    for n, v in members:
+        setattr(cls, n, v)
+    cls.__module__ = module
+    cls.__doc__ = doc
+    return cls
+
+def set_bases(cls, bases, name):
+    '''Redefinition: gives cls the bases and name; False when Python refuses the bases (an
+    incompatible instance layout: a new class must be made).'''
+    bases = tuple(bases) or (object,)
+    if cls.__bases__ != bases:
+        try:
+            cls.__bases__ = bases
+        except TypeError:
+            return False
+    cls.__name__ = name
+    cls.__qualname__ = name
+    return True

@@ -19,7 +19,12 @@ LOAD-FORM is used if the pyobject-wrapper is dumped into a compiled lisp file."
   (epoch 0 :type fixnum :read-only t)
   (load-form nil))
 
-(deftype python-object () 'pyobject-wrapper)
+(deftype python-object ()
+  "py4cl2-cffi's other name of PYOBJECT-WRAPPER."
+  'pyobject-wrapper)
+
+(setf (documentation 'pyobject-wrapper-p 'function)
+      "True when the argument is a PYOBJECT-WRAPPER (a Python object held from Lisp).")
 
 (defun stale-wrapper-error (wrapper)
   (error 'python-stale-object-error
@@ -91,8 +96,12 @@ lisp objects which are EQ to each other. Returns NIL in all other cases."
       (and (pyobject-wrapper-p o1) (pyobject-wrapper-p o2)
            (pyobject-wrapper-eq* o1 o2))))
 
-(defun python-object-eq (o1 o2) (pyobject-wrapper-eq o1 o2))
-(defun python-object-eq* (o1 o2) (pyobject-wrapper-eq* o1 o2))
+(defun python-object-eq (o1 o2)
+  "py4cl2-cffi's other name of PYOBJECT-WRAPPER-EQ."
+  (pyobject-wrapper-eq o1 o2))
+(defun python-object-eq* (o1 o2)
+  "py4cl2-cffi's other name of PYOBJECT-WRAPPER-EQ*."
+  (pyobject-wrapper-eq* o1 o2))
 
 (defvar *print-pyobject* t
   "If non-NIL, python's 'str' is called on the python-object before printing.")

@@ -408,7 +408,7 @@ the DEFUN's own lambda list."
 ;;; callback: the C ABI restores the MXCSR Lisp had when it called Python, and ECL 21.2's
 ;;; COMPILE, after a runtime call, leaves the MXCSR of its thread with every trap masked
 ;;; while ECL still counts them as enabled: it reloads MXCSR from the x87 control word,
-;;; which the C ABI keeps masked (see runtime/lisp/README.md, "Lisp implementations").
+;;; which the C ABI keeps masked (see the book: docs/src/design/implementations.md).
 (ffi:clines "
 #include <stdint.h>
 #include <fenv.h>

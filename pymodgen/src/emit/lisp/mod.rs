@@ -12,9 +12,9 @@
 //!
 //! # Lambda lists
 //! Generated functions take arguments as Python does: required parameters positionally,
-//! then optional positional ones positionally *or* by keyword, then keywords; see
-//! `docs/lisp-bindings.md`. Parameters not given are not passed, so Python applies its own
-//! defaults. SBCL shows the Python-faithful lambda list (`(a &optional (axis nil) ... &key
+//! then optional positional ones positionally *or* by keyword, then keywords; see the
+//! book's "Calling generated Lisp functions". Parameters not given are not passed, so Python
+//! applies its own defaults. SBCL shows the Python-faithful lambda list (`(a &optional (axis nil) ... &key
 //! ...)`) through `sb-c::lambda-list`.
 
 mod cl_symbols;

@@ -1,5 +1,5 @@
 //! Python types (manifest schema 2) → the Lisp type every result of that type has after the
-//! runtime's default translation (runtime/lisp/README.md, "Type translation").
+//! runtime's default translation (the book's "Type tables", "Type translation").
 //!
 //! The mapping must be sound: the declared type is proclaimed (`ftype`) and trusted by the
 //! compiler, so it has to hold for every value a call the stub allows can return. Hence:

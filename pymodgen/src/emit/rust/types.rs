@@ -1,5 +1,5 @@
-//! Python types (the manifest's [`Type`] trees) → Rust types: the table of the README's
-//! "Types" section.
+//! Python types (the manifest's [`Type`] trees) → Rust types: the table of the book's
+//! "Type tables" page (Rust).
 //!
 //! Returns are extracted by the runtime (`__private::returned`), so a typed return is sound
 //! only when every value the stub allows converts: `float` takes an `int` (PEP 484's numeric
@@ -547,7 +547,22 @@ fn variant_text(value: &str) -> String {
             '|' => out.push_str("_bar_"),
             '?' => out.push_str("_q_"),
             ' ' | '-' | '.' => out.push('_'),
-            c => out.push_str(&format!("_u{:x}_", c as u32)),
+            // The characters a value is likely to hold by a name a reader knows (`"\r\n"`
+            // is `CrLf`); any other by its code point (`U00e9`).
+            '\t' => out.push_str("_tab_"),
+            '\n' => out.push_str("_lf_"),
+            '\r' => out.push_str("_cr_"),
+            '+' => out.push_str("_plus_"),
+            '*' => out.push_str("_star_"),
+            '/' => out.push_str("_slash_"),
+            '%' => out.push_str("_percent_"),
+            ',' => out.push_str("_comma_"),
+            ':' => out.push_str("_colon_"),
+            '&' => out.push_str("_amp_"),
+            '!' => out.push_str("_bang_"),
+            '~' => out.push_str("_tilde_"),
+            '^' => out.push_str("_caret_"),
+            c => out.push_str(&format!("_u{:04x}_", c as u32)),
         }
     }
     // Case matters in Python (`'C'` and `'c'` are two values): keep it visible.
@@ -669,5 +684,7 @@ mod tests {
         );
         assert_eq!(variant_text("<b1"), "_lt_b1");
         assert_eq!(variant_text(""), "empty");
+        assert_eq!(variant_text("\r\n"), "_cr__lf_");
+        assert_eq!(variant_text("é+"), "_u00e9__plus_");
     }
 }
