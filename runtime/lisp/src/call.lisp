@@ -165,6 +165,28 @@ passed as their character data, pinned during the call)."
 ;;; ------------------------------------------------------------------------------------
 ;;; Invocation
 
+(defmacro open-coded-first ((target args &key (when t)) &body lisp-path)
+  "LISP-PATH; where the implementation open-codes calls (+OPEN-CODED-CALLS+), first the
+open-coded call of TARGET (a name-cell or an address) with the list ARGS, when WHEN is true
+and no translation hook is active: LISP-PATH runs when that call does not take an argument."
+  (if (not +open-coded-calls+)
+      `(progn ,@lisp-path)
+      (let ((tg (gensym "TARGET")) (path (gensym "PATH")))
+        `(block open-coded
+           (block lisp-path
+             (when (and ,when (null *pythonizers*) (null *remote*) (null *lispifiers*)
+                        (null *builtin-overrides*))
+               (let ((,tg ,target))
+                 (return-from open-coded
+                   (if (name-cell-p ,tg)
+                       (let ((,path (name-cell-pointer ,tg)))
+                         (%open-coded-invoke (,args :cache (name-cell-cache ,tg) :path ,path
+                                                    :npath (name-cell-n ,tg))
+                           (return-from lisp-path)))
+                       (%open-coded-invoke (,args :address (the address ,tg))
+                         (return-from lisp-path)))))))
+           ,@lisp-path))))
+
 (defconstant +max-fast-args+ 16)
 
 (deftype address () '(unsigned-byte 62))
@@ -294,17 +316,18 @@ passed as their character data, pinned during the call)."
     (setf target (%pointer-address target)))
   (when (code-cell-p target)
     (return-from %invoke (invoke-code-cell target args)))
-  (let ((n 0) (fast (and (null *pythonizers*) (null *remote*))))
-    (declare (fixnum n))
-    (when fast
-      (dolist (x args)
-        (unless (and (immediate-p x) (< n +max-fast-args+)) (setf fast nil) (return))
-        (incf n)))
-    (if fast
-        (invoke-fast target args n)
-        (multiple-value-bind (positional kwargs) (split-call-args args)
-          (invoke-general (target-pointer target) positional kwargs
-                          (if *remote* :wrapper :lisp))))))
+  (open-coded-first (target args)
+    (let ((n 0) (fast (and (null *pythonizers*) (null *remote*))))
+      (declare (fixnum n))
+      (when fast
+        (dolist (x args)
+          (unless (and (immediate-p x) (< n +max-fast-args+)) (setf fast nil) (return))
+          (incf n)))
+      (if fast
+          (invoke-fast target args n)
+          (multiple-value-bind (positional kwargs) (split-call-args args)
+            (invoke-general (target-pointer target) positional kwargs
+                            (if *remote* :wrapper :lisp)))))))
 
 (defun invoke-code-cell (cell args)
   "Calls the value of the Python expression of CELL (evaluated now) with ARGS."

@@ -100,14 +100,15 @@ integer, float, T/NIL or pyobject-wrapper."
   (declare (list positional-args keyword-args) (optimize speed (safety 1) (debug 0)))
   (unless *alive* (python-start-if-not-alive))
   (let ((target (callable-cell-target cell)))
-    (if (and (null keyword-args) (null *pythonizers*) (null *remote*)
-             (<= (length positional-args) +max-fast-args+)
-             (every #'immediate-p positional-args))
-        (invoke-fast target positional-args (length positional-args))
-        (invoke-general target positional-args
-                        (loop for (k v) on keyword-args by #'cddr
-                              collect (cons (python-name k) v))
-                        (if *remote* :wrapper :lisp)))))
+    (open-coded-first (target positional-args :when (null keyword-args))
+      (if (and (null keyword-args) (null *pythonizers*) (null *remote*)
+               (<= (length positional-args) +max-fast-args+)
+               (every #'immediate-p positional-args))
+          (invoke-fast target positional-args (length positional-args))
+          (invoke-general target positional-args
+                          (loop for (k v) on keyword-args by #'cddr
+                                collect (cons (python-name k) v))
+                          (if *remote* :wrapper :lisp))))))
 
 ;;; The module version hash: src/module_hash.py, the generator's own script (its source is
 ;;; pymodgen/src/python/module_hash.py; tests hold the copy equal), run in the live
@@ -538,16 +539,48 @@ One foreign buffer holds the arguments and, after them, the result."
                ((= ,tag +tag-error+) (signal-last-error))
                (t (%convert-result ,tag ,out)))))))
 
+(defun %call-open-coded (address kwnames n-positional args)
+  "The open-coded call (%OPEN-CODED-INVOKE) of the callable at ADDRESS with the list ARGS
+(the first N-POSITIONAL positional, the rest keyword arguments named by KWNAMES, a KWNAMES
+or NIL): the result and T, or NIL and NIL when an argument is not one it takes (nothing was
+called). For %FAST-CALL where the implementation open-codes calls."
+  (declare (optimize speed (safety 0) (debug 0)))
+  (block lisp-path
+    (return-from %call-open-coded
+      (values (%open-coded-invoke (args :address (the address address)
+                                        :kwnames (and kwnames (%kwnames-array kwnames))
+                                        :n-positional n-positional)
+                (return-from lisp-path))
+              t)))
+  (values nil nil))
+
 (defmacro %fast-call (cell-form positional keywords)
   "Calls the callable cell CELL-FORM with POSITIONAL (variables or constants) and KEYWORDS
 ((python-name . variable-or-constant)) as %CALL-CELL does, in one foreign call without
-consing when every argument is IMMEDIATE-P and no translation hook is active."
+consing when every argument is IMMEDIATE-P and no translation hook is active. Where the
+implementation open-codes calls (+OPEN-CODED-CALLS+: ECL), the call is the runtime's
+%CALL-OPEN-CODED on a list of the arguments (the type tests and the buffer are C there)."
   (let* ((cell (gensym "CELL"))
          (vars (append positional (mapcar #'cdr keywords)))
          (plist `(list ,@(loop for (k . v) in keywords append (list k v))))
          (general `(%call-cell ,cell (list ,@positional) ,(if keywords plist nil))))
-    (if (> (length vars) +max-fast-args+)
-        `(let ((,cell ,cell-form)) ,general)
+    (cond
+      ((> (length vars) +max-fast-args+)
+       `(let ((,cell ,cell-form)) ,general))
+      (+open-coded-calls+
+       ;; the type tests, the buffer and the result in the runtime's open-coded call
+       (let ((v (gensym "V")) (ok (gensym "OK")))
+         `(let ((,cell ,cell-form))
+            (if (and *alive* (null *pythonizers*) (null *remote*) (null *lispifiers*)
+                     (null *builtin-overrides*)
+                     (= (callable-cell-generation ,cell) *generation*))
+                (multiple-value-bind (,v ,ok)
+                    (%call-open-coded (callable-cell-address ,cell)
+                                      ,(and keywords `(load-time-value (%make-kwnames ',(mapcar #'car keywords))))
+                                      ,(length positional) (list ,@vars))
+                  (if ,ok ,v ,general))
+                ,general))))
+      (t
         `(let ((,cell ,cell-form))
            (declare (optimize (safety 0) (debug 0)))
            (if (and *alive* (null *pythonizers*) (null *remote*) (null *lispifiers*)
@@ -557,4 +590,4 @@ consing when every argument is IMMEDIATE-P and no translation hook is active."
                (%invoke-immediate (callable-cell-address ,cell)
                                   ,(and keywords `(load-time-value (%make-kwnames ',(mapcar #'car keywords))))
                                   ,(length positional) ,@vars)
-               ,general)))))
+               ,general))))))

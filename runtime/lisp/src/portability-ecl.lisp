@@ -135,6 +135,208 @@ row-major order, for %VECTOR-POINTER: on ECL the array itself."
 (defmacro %pointer-ref-32 (pointer offset) `(%mem-ref ,pointer :uint32 ,offset))
 
 ;;; ------------------------------------------------------------------------------------
+;;; Open-coded calls (the interface: portability.lisp)
+;;;
+;;; ECL's compiled Lisp pays for every generic operation of the Lisp fast path (type tests
+;;; of each argument, the foreign buffer CFFI allocates with malloc, boxed foreign pointers,
+;;; the slot readers of PmgValue): about a microsecond a call. Here the whole call is one C
+;;; block: the argument list is walked in C (fixnum, double and single float, T, NIL,
+;;; simple strings read in place, pyobject-wrappers of this session), the arguments and the
+;;; result live on the C stack, pmg_call / pmg_call_path_cached are called through their
+;;; addresses (looked up once, at load), and the common results (int, float, str, bool,
+;;; None) are made in C. Anything else is left to the Lisp path: an argument it does not
+;;; take (nothing has been called then), a Python error (SIGNAL-LAST-ERROR), or another
+;;; result, whose PmgValue is copied into a small byte vector for LISPIFY-VALUE. The list
+;;; is read by an empty asm statement after the call, so the conservative GC sees it (and
+;;; the strings it holds, whose characters the library reads) until the call has returned.
+
+(defun ecl-symbol-address (name)
+  "The address of the C function NAME (a foreign pointer), or an error."
+  (or (cffi:foreign-symbol-pointer name)
+      (error "pymodgen: ~A is not in the loaded runtime library" name)))
+
+(defmacro %open-coded-invoke ((args &key (address 0) cache path (npath 0) kwnames (n-positional -1))
+                              fallback)
+  "Calls a Python callable with the Lisp list ARGS (see portability.lisp): the callable at
+ADDRESS (an integer), or when CACHE is given the dotted name PATH (NPATH parts, its cache
+CACHE: pmg_call_path_cached); keyword arguments named by the C array KWNAMES (or NIL) after
+N-POSITIONAL positional ones (-1: all positional). Returns the result converted to Lisp, or
+the value of FALLBACK when an argument is not one it passes (nothing called then). Only for
+calls without translation hooks (*PYTHONIZERS*, *LISPIFIERS*, *BUILTIN-OVERRIDES*,
+WITH-REMOTE-OBJECTS): the caller checks. Expanded after ffi.lisp (its constants)."
+  (let* ((v (gensym "V")) (status (gensym "STATUS"))
+         (slots (mapcar (lambda (s) (cons (clos:slot-definition-name s)
+                                          (clos:slot-definition-location s)))
+                        (clos:class-slots (find-class 'pyobject-wrapper))))
+         (c (format nil "{
+  __label__ fallback, done;   /* (GCC: local to the block, which a function may hold twice) */
+  struct pmg_arg { int64_t tag; uint64_t bits; int64_t len; } buf[~D];
+  struct pmg_value { int tag; int kind; int64_t len; int64_t i; double f; double f2; void *data; void *obj; } out;
+  typedef int (*call_t)(void *, void *, int64_t, void *, int64_t, void *, int);
+  typedef int (*cached_t)(void *, void *, int64_t, void *, int64_t, void *, int64_t, void *, int);
+  typedef void *(*array_over_t)(void *, int64_t, const char *, int64_t, const int64_t *, int);
+  typedef void (*decref_t)(void *);
+  cl_object l = #0, res = ECL_NIL, *k = (#6)->vector.self.t;
+  int64_t n = 0, npos, nk;
+  int status = 0, tag, narrays = 0;
+  cl_object shared = ECL_NIL;
+  void *kw = ECL_FOREIGN_DATA_P(#5) ? (#5)->foreign.data : NULL;
+  _Static_assert(sizeof(struct pmg_arg) == ~D && sizeof(struct pmg_value) == ~D
+                 && offsetof(struct pmg_arg, bits) == ~D && offsetof(struct pmg_arg, len) == ~D
+                 && offsetof(struct pmg_value, i) == ~D && offsetof(struct pmg_value, obj) == ~D,
+                 \"pymodgen: PmgArg/PmgValue layout\");
+  for (; l != ECL_NIL; l = ECL_CONS_CDR(l), n++) {
+    cl_object x = ECL_CONS_CAR(l);
+    struct pmg_arg *a = buf + n;
+    if (n == ~D) goto fallback;
+    a->bits = 0;
+    if (ECL_FIXNUMP(x)) { a->tag = ~D; a->bits = (uint64_t)(int64_t)ecl_fixnum(x); }
+    else if (x == ECL_T) a->tag = ~D;
+    else if (x == ECL_NIL) a->tag = ~D;
+    else if (ECL_IMMEDIATE(x)) goto fallback;
+    else switch (x->d.t) {
+      case t_doublefloat: { double d = ecl_double_float(x); a->tag = ~D; __builtin_memcpy(&a->bits, &d, 8); break; }
+      case t_singlefloat: { double d = (double)ecl_single_float(x); a->tag = ~:*~D; __builtin_memcpy(&a->bits, &d, 8); break; }
+      case t_base_string:
+        if (cl_simple_string_p(x) == ECL_NIL) goto fallback;
+        a->tag = ~D; a->bits = (uint64_t)x->base_string.self; a->len = x->base_string.fillp; break;
+      case t_string:
+        if (cl_simple_string_p(x) == ECL_NIL) goto fallback;
+        a->tag = ~D; a->bits = (uint64_t)x->string.self; a->len = x->string.fillp; break;
+      case t_instance: {
+        cl_object e;
+        if (x->instance.clas != k[0]) goto fallback;
+        e = x->instance.slots[~D];
+        if (e != #7 && e != ecl_make_fixnum(-1)) goto fallback;
+        a->tag = ~D; a->bits = (uint64_t)ecl_fixnum(x->instance.slots[~D]); break; }
+      case t_vector: case t_array:
+        /* a specialized simple array: numpy gets a view of its memory (Boehm's GC never
+           moves it; the list keeps it alive) after every argument has been read */
+        if ((x->array.flags & (ECL_FLAG_ADJUSTABLE | ECL_FLAG_HAS_FILL_POINTER))
+            || (x->array.displaced != ECL_NIL && ECL_CONS_CAR(x->array.displaced) != ECL_NIL)
+            || (x->d.t == t_array && (x->array.rank == 0 || x->array.rank > 32)))
+          goto fallback;
+        switch ((cl_elttype)x->array.elttype) {
+        case ecl_aet_df: case ecl_aet_sf: case ecl_aet_i64: case ecl_aet_i32: case ecl_aet_i16:
+        case ecl_aet_i8: case ecl_aet_b64: case ecl_aet_b32: case ecl_aet_b16: case ecl_aet_b8:
+#ifdef ECL_COMPLEX_FLOAT
+        case ecl_aet_cdf: case ecl_aet_csf:
+#endif
+          break;
+        default: goto fallback;
+        }
+        a->tag = -1; a->bits = (uint64_t)x; narrays++; break;
+      default: goto fallback;
+    }
+  }
+  if (narrays) {
+    int64_t j;
+    for (j = 0; j < n; j++) {
+      cl_object x; const char *dt; int64_t size, shape[32], rank, r; void *p;
+      if (buf[j].tag != -1) continue;
+      x = (cl_object)buf[j].bits;
+      switch ((cl_elttype)x->array.elttype) {
+      case ecl_aet_df: dt = \"f8\"; size = 8; break;
+      case ecl_aet_sf: dt = \"f4\"; size = 4; break;
+      case ecl_aet_i64: dt = \"i8\"; size = 8; break;
+      case ecl_aet_i32: dt = \"i4\"; size = 4; break;
+      case ecl_aet_i16: dt = \"i2\"; size = 2; break;
+      case ecl_aet_i8: dt = \"i1\"; size = 1; break;
+      case ecl_aet_b64: dt = \"u8\"; size = 8; break;
+      case ecl_aet_b32: dt = \"u4\"; size = 4; break;
+      case ecl_aet_b16: dt = \"u2\"; size = 2; break;
+#ifdef ECL_COMPLEX_FLOAT
+      case ecl_aet_cdf: dt = \"c16\"; size = 16; break;
+      case ecl_aet_csf: dt = \"c8\"; size = 8; break;
+#endif
+      default: dt = \"u1\"; size = 1; break;
+      }
+      if (x->d.t == t_vector) { rank = 1; shape[0] = x->vector.dim; }
+      else for (rank = x->array.rank, r = 0; r < rank; r++) shape[r] = x->array.dims[r];
+      p = ((array_over_t)k[4]->foreign.data)(x->array.self.b8, (int64_t)x->array.dim * size,
+                                             dt, rank, shape, 1);
+      if (p == NULL) {
+        /* the error stays for SIGNAL-LAST-ERROR; drop the views made so far */
+        int64_t m;
+        for (m = 0; m < j; m++)
+          if (buf[m].tag == ~D) ((decref_t)k[5]->foreign.data)((void *)buf[m].bits);
+        status = 2;
+        goto done;
+      }
+      buf[j].tag = ~:*~D; buf[j].bits = (uint64_t)p;
+      shared = ecl_cons(ecl_cons(ecl_make_unsigned_integer((cl_index)p), x), shared);
+    }
+  }
+  npos = (#4 < 0) ? n : #4;
+  nk = n - npos;
+  if (ECL_FOREIGN_DATA_P(#2))
+    tag = ((cached_t)k[2]->foreign.data)((#2)->foreign.data, (#3)->foreign.data, #8, buf, npos, kw, nk, &out, 0);
+  else
+    tag = ((call_t)k[1]->foreign.data)((void *)(#1), buf, npos, kw, nk, &out, 0);
+  __asm__ __volatile__(\"\" : : \"g\"(#0) : \"memory\");
+  switch (tag) {
+  case ~D: res = ecl_make_int64_t(out.i); break;
+  case ~D: res = ecl_make_double_float(out.f); break;
+  case ~D: res = ECL_T; break;
+  case ~D: res = ECL_NIL; break;
+  case ~D: res = k[3]; break;
+  case ~D: {
+    int64_t k, len = out.len;
+    ecl_character *s;
+    res = ecl_alloc_simple_extended_string(len);
+    s = res->string.self;
+    if (out.kind == 1) for (k = 0; k < len; k++) s[k] = ((const uint8_t *)out.data)[k];
+    else if (out.kind == 2) for (k = 0; k < len; k++) s[k] = ((const uint16_t *)out.data)[k];
+    else for (k = 0; k < len; k++) s[k] = ((const uint32_t *)out.data)[k];
+    break; }
+  case ~D: status = 2; break;
+  default:
+    status = 3;
+    res = ecl_alloc_simple_vector(sizeof out, ecl_aet_b8);
+    __builtin_memcpy(res->vector.self.b8, &out, sizeof out);
+    /* a view of an argument array comes back as that array (*SHARED-ARRAYS*) */
+    if (shared != ECL_NIL) { res = ecl_cons(res, shared); status = 4; }
+  }
+  goto done;
+ fallback:
+  status = 1;
+ done:
+  @(return 0) = res;
+  @(return 1) = ecl_make_fixnum(status);
+}"
+                        +max-fast-args+ +arg-size+ +value-size+
+                        +arg-bits-offset+ +arg-len-offset+
+                        (slot-offset 'pmg-value 'i) (slot-offset 'pmg-value 'obj)
+                        +max-fast-args+ +arg-i64+ +arg-true+ +arg-false+ +arg-f64+
+                        +arg-str1+ +arg-str4+ (cdr (assoc 'epoch slots)) +arg-borrowed+
+                        (cdr (assoc '%address slots)) +arg-owned+
+                        +tag-int+ +tag-float+ +tag-true+ +tag-false+ +tag-none+ +tag-str+
+                        +tag-error+)))
+    (assert (and (= +arg-tag-offset+ 0) (= (slot-offset 'pmg-value 'tag) 0)))
+    `(%dual ,fallback
+            (multiple-value-bind (,v ,status)
+                (%without-interrupts
+                  (ffi:c-inline (,args ,address ,cache ,path ,n-positional ,kwnames
+                                 ;; #6: constants (the wrapper class, the functions, None)
+                                 (load-time-value (vector (find-class 'pyobject-wrapper)
+                                                          (ecl-symbol-address "pmg_call")
+                                                          (ecl-symbol-address "pmg_call_path_cached")
+                                                          +py-none+
+                                                          (ecl-symbol-address "pmg_array_over")
+                                                          (ecl-symbol-address "pmg_decref")))
+                                 *image-epoch* ,npath)
+                                (:object :unsigned-long :object :object :fixnum :object
+                                 :object :object :fixnum)
+                                (values :object :object) ,c :side-effects t))
+              (case ,status
+                (0 ,v)
+                (1 ,fallback)
+                (2 (signal-last-error))
+                (3 (%with-pinned (,v) (lispify-value (%vector-pointer ,v) t)))
+                (t (let ((*shared-arrays* (cdr ,v)) (,v (car ,v)))
+                     (%with-pinned (,v) (lispify-value (%vector-pointer ,v) t)))))))))
+
+;;; ------------------------------------------------------------------------------------
 ;;; Numbers, tables, atomics, declarations
 
 (declaim (inline %float-nan-p %float-infinity-p))
@@ -204,8 +406,9 @@ the DEFUN's own lambda list."
 ;;; calls is this C function, which makes such a thread a Lisp thread for the call.
 ;;; It also puts ECL's own float traps (EXT:TRAP-FPE's, kept per thread) in force for the
 ;;; callback: the C ABI restores the MXCSR Lisp had when it called Python, and ECL 21.2's
-;;; COMPILE, once Python is running, leaves the MXCSR of its thread with every trap masked
-;;; while ECL still counts them as enabled (cause not found; see runtime/lisp/README.md).
+;;; COMPILE, after a runtime call, leaves the MXCSR of its thread with every trap masked
+;;; while ECL still counts them as enabled: it reloads MXCSR from the x87 control word,
+;;; which the C ABI keeps masked (see the book: docs/src/design/implementations.md).
 (ffi:clines "
 #include <stdint.h>
 #include <fenv.h>

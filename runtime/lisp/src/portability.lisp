@@ -35,12 +35,32 @@
 ;;;;   %SEED-RANDOM-STATE, %INTERACTIVE-INTERRUPT (type), %REDEFINITION-WARNING-P,
 ;;;;   %LISP-COMMAND (a child Lisp of the same implementation)
 ;;;;
+;;;; Optional: %OPEN-CODED-INVOKE ((args &key address cache path npath kwnames n-positional)
+;;;; fallback), a Python call with a list of immediate arguments done as open-coded native
+;;;; code (ECL: one C block, where the Lisp fast path costs a microsecond); FALLBACK's value
+;;;; when an argument is not one it takes. Where a file does not define it, the default
+;;;; below makes every call take the runtime's own Lisp path (+OPEN-CODED-CALLS+ NIL).
+;;;;
 ;;;; Floating-point modes need nothing here: the C ABI switches to Python's environment
 ;;;; (all traps masked) at every entry and back to the caller's (capi/fpenv.rs), whatever
 ;;;; the Lisp keeps there (SBCL's modes, ECL's EXT:TRAP-FPE settings).
 ;;;; Finalizers (trivial-garbage) and threads (bordeaux-threads) are portable libraries.
 
 (in-package #:pymodgen)
+
+;;; ------------------------------------------------------------------------------------
+;;; Open-coded calls (optional; see above)
+
+(eval-when (:compile-toplevel :load-toplevel :execute)
+  (defparameter +open-coded-calls+ (and (macro-function '%open-coded-invoke) t)
+    "Whether the implementation's file open-codes calls (%OPEN-CODED-INVOKE).")
+  (unless +open-coded-calls+
+    (setf (macro-function '%open-coded-invoke)
+          (lambda (form env)
+            (declare (ignore env))
+            (destructuring-bind (spec fallback) (rest form)
+              (declare (ignore spec))
+              fallback)))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Non-local exits through Python frames

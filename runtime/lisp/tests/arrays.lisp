@@ -48,6 +48,25 @@
     (pycall "bump" a)
     (is (equalp #(-49 -12 25 -38 -1) a))))
 
+(test arrays-among-other-arguments
+  ;; every kind of argument the one-call path takes, an array among them; then the same with
+  ;; an argument only the general path takes (a bignum, a keyword argument, a string with a
+  ;; fill pointer, a 17th argument): the same conversions either way
+  (raw-pyexec "def pmg_kinds(*a, **k): return repr([type(x).__name__ for x in a]) + repr(sorted(k))")
+  (let* ((a (sample-array 'double-float '(2 3)))
+         (w (with-remote-objects (pyeval "[1]")))
+         (s (make-array 2 :element-type 'character :fill-pointer 1 :initial-contents "xy"))
+         (args (list a 1 2d0 3f0 t nil (string (code-char 233)) (coerce "b" 'base-string) w))
+         (kinds "'ndarray', 'int', 'float', 'float', 'bool', 'bool', 'str', 'str', 'list'"))
+    (is (equal (format nil "[~A][]" kinds) (apply #'pycall "pmg_kinds" args)))
+    (is (equal (format nil "[~A, 'int'][]" kinds) (apply #'pycall "pmg_kinds" (append args (list (expt 2 70))))))
+    (is (equal (format nil "[~A]['x']" kinds) (apply #'pycall "pmg_kinds" (append args (list :x 1)))))
+    (is (equal (format nil "[~A, 'str'][]" kinds) (apply #'pycall "pmg_kinds" (append args (list s)))))
+    (is (equal "x" (pycall "str" s)) "a string with a fill pointer is read up to it")
+    (is (equal (format nil "[~{'~A'~^, ~}][]" (make-list 17 :initial-element "ndarray"))
+               (apply #'pycall "pmg_kinds" (make-list 17 :initial-element a))))
+    (is (= 1.5d0 (pycall "float" (pycall "numpy.sum" (sample-array 'single-float '(4))))))))
+
 (test numpy-to-lisp
   (let ((a (pyeval "__import__('numpy').arange(1000000, dtype='float64')")))
     (is (equal '(simple-array double-float (1000000)) (type-of a)))
