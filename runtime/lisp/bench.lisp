@@ -25,10 +25,14 @@
   "Rounds: in each, every loop (native Python and the Lisp variant beside it, A B A B ...)
 runs *REPS* / *ROUNDS* times, so both sides of a ratio see the same machine state.")
 (defparameter *clock*
-  (if (equal (uiop:getenv "PYMODGEN_BENCH_CLOCK") "wall") 1 3)
+  (if (or (equal (uiop:getenv "PYMODGEN_BENCH_CLOCK") "wall")
+          (eq +python-call-mode+ :single-threaded))
+      1 3)
   "CLOCK_THREAD_CPUTIME_ID (3) by default: the time this thread ran, which a loaded machine's
 preemption does not inflate; PYMODGEN_BENCH_CLOCK=wall for CLOCK_MONOTONIC (1). Native Python
-runs on the same thread and is timed by the same clock.")
+runs on the same thread and is timed by the same clock. In the single-threaded call mode the
+wall clock always: Python runs on another thread there (the dedicated one), whose time this
+thread's CPU clock would not see.")
 
 (defun now ()
   "The benchmark clock in seconds (ns resolution; the Lisp's internal real time may be coarse)."

@@ -17,41 +17,105 @@
 //! runtime keeps per thread travels with each call: the last error (moved to the calling
 //! Lisp thread, where `pmg_error_part` reads it) and the pending string result.
 //!
-//! Hand-off: a pointer to the step to run in an atomic slot, a short spin, then
-//! park/unpark (a futex on Linux). The one place that decides is `active()`, checked by
-//! `with_gil_t` (every call that takes the GIL) and by the entries that use the GIL
-//! without it (`pmg_initialize`, `pmg_gil_enter`/`exit`/`held`, `pmg_set_python_error`).
+//! Hand-off (`Chan`): the call itself is moved by value into two cache lines of their own
+//! (when it fits: else a pointer to it), beside the word the dedicated thread waits on, and
+//! its result comes back in its place beside the word the Lisp thread waits on; so a call
+//! moves those two lines one way and back, plus what the call itself reads. The waiting side
+//! spins (`spin_until`: no clock read, no system call while the reply comes within a few
+//! hundred rounds; then it yields its core now and then, in case the scheduler put both
+//! threads on it), then marks its word SLEEPING and parks (a futex on Linux); the other side
+//! wakes it only when it finds that mark (one atomic swap per message otherwise). A side
+//! whose spins keep failing sleeps at once (the cores are oversubscribed), probing now and
+//! then. The one place that decides is `active()`, checked by `with_gil_t` (every call that
+//! takes the GIL) and by the entries that use the GIL without it (`pmg_initialize`,
+//! `pmg_gil_enter`/`exit`/`held`, `pmg_set_python_error`).
 
 use super::*;
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::cell::UnsafeCell;
+use std::mem::{MaybeUninit, align_of, size_of};
+use std::sync::atomic::{AtomicU32, AtomicU64, compiler_fence};
 use std::sync::{Condvar, OnceLock};
 use std::thread::{self, Thread};
 
 static SINGLE: AtomicBool = AtomicBool::new(false);
 
-/// A step for the other side: run `run` (then reply DONE), or DONE (the step it waited
-/// for has finished).
+// The words of the conversation (`Chan::to_py`, `Chan::to_lisp`): empty, the reader is
+// asleep (the writer wakes it), the step it waited for is done, or else a step to run.
+const EMPTY: usize = 0;
+const SLEEPING: usize = 1;
+const DONE: usize = 2;
+
+/// What a call moves between the two threads, in two cache lines of their own: the words
+/// each side waits on, the calling thread's pending string result (in, then out), the
+/// last error the call left (out), and the call itself, moved in by value when it fits
+/// (its result comes back in its place). A call then costs the transfer of these lines
+/// one way and back, and no more when its arguments are few.
+#[repr(C, align(128))]
+struct Chan {
+    /// EMPTY, SLEEPING, DONE, or a `Step` (a function pointer) that runs what `buf` holds.
+    to_py: AtomicUsize,
+    /// EMPTY, SLEEPING, DONE, or a `*mut Task`: a Lisp callback to run.
+    to_lisp: AtomicUsize,
+    pending: Cell<Obj>,
+    error: Cell<*mut LastError>,
+    buf: UnsafeCell<[MaybeUninit<u64>; BUF_WORDS]>,
+}
+const BUF_WORDS: usize = 12;
+// SAFETY: one side at a time touches `pending`, `error` and `buf`: the one whose turn it is
+// (turns pass through `to_py`/`to_lisp`, Release then Acquire).
+unsafe impl Sync for Chan {}
+
+static CHAN: Chan = Chan {
+    to_py: AtomicUsize::new(EMPTY),
+    to_lisp: AtomicUsize::new(EMPTY),
+    pending: Cell::new(null_mut()),
+    error: Cell::new(null_mut()),
+    buf: UnsafeCell::new([MaybeUninit::uninit(); BUF_WORDS]),
+};
+
+/// A step for the dedicated thread: runs the call in `CHAN.buf`.
+type Step = unsafe fn();
+
+/// A Lisp callback for the Lisp thread that has the floor (it lives on the dedicated
+/// thread's stack while that thread waits).
 struct Task<'a> {
     run: &'a mut dyn FnMut(),
 }
-type TaskPtr = *mut Task<'static>;
-const DONE: TaskPtr = 1 as TaskPtr; // (never dereferenced)
 
-/// Steps for the dedicated thread, and for the Lisp thread that has the floor.
-static TO_PY: AtomicPtr<Task<'static>> = AtomicPtr::new(null_mut());
-static TO_LISP: AtomicPtr<Task<'static>> = AtomicPtr::new(null_mut());
+/// How each side waits: recent waits that found nothing by spinning (see `wait`).
+#[repr(C, align(128))]
+struct Waiter {
+    misses: AtomicU32,
+    waits: AtomicU32,
+}
+static PY_WAITER: Waiter = Waiter { misses: AtomicU32::new(0), waits: AtomicU32::new(0) };
+
+/// What only the Lisp threads touch, away from the lines the dedicated thread writes.
+#[repr(C, align(128))]
+struct Floor {
+    /// The Lisp thread that has the floor: its pthread_t (0: none).
+    owner: AtomicU64,
+    /// The Lisp thread blocked waiting for the dedicated thread now (pthread_t; 0: none):
+    /// a signal that lands on it is handled as on a thread executing Python (see
+    /// `interrupts`). Written and read by that thread only (its signal handler).
+    waiting: AtomicU64,
+    /// The owner's `Thread` (the dedicated thread wakes it through this).
+    client: AtomicPtr<Thread>,
+    waiters: AtomicUsize,
+    waiter: Waiter,
+}
+static FLOOR: Floor = Floor {
+    owner: AtomicU64::new(0),
+    waiting: AtomicU64::new(0),
+    client: AtomicPtr::new(null_mut()),
+    waiters: AtomicUsize::new(0),
+    waiter: Waiter { misses: AtomicU32::new(0), waits: AtomicU32::new(0) },
+};
+static FLOOR_LOCK: Mutex<()> = Mutex::new(());
+static FLOOR_FREED: Condvar = Condvar::new();
 
 static PY_THREAD: OnceLock<Thread> = OnceLock::new();
 static PY_OS_THREAD: AtomicU64 = AtomicU64::new(0);
-/// The Lisp thread that has the floor: its pthread_t (0: none) and its `Thread`.
-static FLOOR: AtomicU64 = AtomicU64::new(0);
-static CLIENT: AtomicPtr<Thread> = AtomicPtr::new(null_mut());
-static FLOOR_LOCK: Mutex<()> = Mutex::new(());
-static FLOOR_FREED: Condvar = Condvar::new();
-static FLOOR_WAITERS: AtomicUsize = AtomicUsize::new(0);
-/// The Lisp thread blocked waiting for the dedicated thread now (pthread_t; 0: none): a
-/// signal that lands on it is handled as on a thread executing Python (see `interrupts`).
-static WAITING: AtomicU64 = AtomicU64::new(0);
 
 /// How long a waiting side spins before it sleeps: a call's reply (or the next call of a
 /// busy Lisp thread) usually comes sooner when both threads have a core, and a futex wake
@@ -65,22 +129,28 @@ fn spin_time() -> std::time::Duration {
     })
 }
 
-/// Spins (checking `ready`) for at most `SPIN`; true when `ready` became true.
+/// Spins (checking `ready`) for at most the spin time; true when `ready` became true. The
+/// clock is read only after the first few hundred rounds (a reply that comes at once costs
+/// no clock read).
 #[inline]
 fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
-    let spin = spin_time();
-    if spin.is_zero() {
-        return ready();
-    }
-    let start = std::time::Instant::now();
     let mut i = 0u32;
+    let mut start: Option<std::time::Instant> = None;
     loop {
         if ready() {
             return true;
         }
         i = i.wrapping_add(1);
-        if i.is_multiple_of(64) && start.elapsed() > spin {
-            return false;
+        if i.is_multiple_of(256) {
+            let spin = spin_time();
+            match start {
+                None if spin.is_zero() => return false,
+                None => start = Some(std::time::Instant::now()),
+                Some(s) if s.elapsed() > spin => return false,
+                Some(_) => {}
+            }
+            // (the other thread may be waiting for this core: the scheduler put both on it)
+            thread::yield_now();
         }
         std::hint::spin_loop();
     }
@@ -99,15 +169,25 @@ unsafe extern "C" {
     fn pthread_kill(thread: usize, sig: c_int) -> c_int;
     fn signal(sig: c_int, handler: extern "C" fn(c_int)) -> usize;
     fn siginterrupt(sig: c_int, flag: c_int) -> c_int;
-    fn __libc_current_sigrtmax() -> c_int;
     fn sigfillset(set: *mut [u64; 16]) -> c_int;
     fn sigdelset(set: *mut [u64; 16], sig: c_int) -> c_int;
     fn pthread_sigmask(how: c_int, set: *const [u64; 16], old: *mut [u64; 16]) -> c_int;
 }
 #[cfg(target_os = "linux")]
+unsafe extern "C" {
+    // (glibc, musl and bionic all export it)
+    fn __libc_current_sigrtmax() -> c_int;
+}
+#[cfg(target_os = "linux")]
 const SIG_BLOCK: c_int = 0;
 #[cfg(not(target_os = "linux"))]
 const SIG_BLOCK: c_int = 1;
+/// The fault signals, left deliverable on the dedicated thread: SIGILL SIGTRAP SIGBUS
+/// SIGFPE SIGSEGV.
+#[cfg(target_os = "linux")]
+const FAULTS: [c_int; 5] = [4, 5, 7, 8, 11];
+#[cfg(not(target_os = "linux"))]
+const FAULTS: [c_int; 5] = [4, 5, 10, 8, 11];
 
 /// True when this call must run on the dedicated thread: the single-threaded mode, on a
 /// thread that is not the dedicated one and does not hold the GIL (a thread Python
@@ -122,40 +202,57 @@ pub(super) fn single() -> bool {
     SINGLE.load(Ordering::Relaxed)
 }
 
-/// Waits that found nothing by spinning, recently (per direction): past `MISSES_TO_STOP`
-/// the side sleeps at once (the cores are oversubscribed: spinning only delays the peer),
-/// spinning again every `PROBE`th wait to find out whether it pays again.
-static MISSES: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
-static WAITS: AtomicU32 = AtomicU32::new(0);
+/// Past this many waits in a row that found nothing by spinning, a side sleeps at once
+/// (the cores are oversubscribed: spinning only delays the other thread), spinning again
+/// every `PROBE`th wait to find out whether it pays again.
 const MISSES_TO_STOP: u32 = 16;
 const PROBE: u32 = 64;
 
-fn wait(slot: &AtomicPtr<Task<'static>>) -> TaskPtr {
-    let misses = &MISSES[std::ptr::eq(slot, &TO_LISP) as usize];
-    let probe = WAITS.fetch_add(1, Ordering::Relaxed).is_multiple_of(PROBE);
-    if misses.load(Ordering::Relaxed) < MISSES_TO_STOP || probe {
-        if spin_until(|| !slot.load(Ordering::Relaxed).is_null()) {
-            let m = misses.load(Ordering::Relaxed);
-            if m > 0 {
-                misses.store(if probe { 0 } else { m - 1 }, Ordering::Relaxed);
+/// Waits for the next word in `word` (not EMPTY or SLEEPING) and takes it: spins first,
+/// then marks itself SLEEPING and parks until the writer wakes it. Only this side reads
+/// `word`, and the other side writes it once per turn, so taking it is a plain store.
+#[inline]
+fn wait(word: &AtomicUsize, w: &Waiter) -> usize {
+    let v = word.load(Ordering::Acquire);
+    if v > SLEEPING {
+        word.store(EMPTY, Ordering::Relaxed);
+        return v;
+    }
+    let waits = w.waits.load(Ordering::Relaxed).wrapping_add(1);
+    w.waits.store(waits, Ordering::Relaxed);
+    let misses = w.misses.load(Ordering::Relaxed);
+    let probe = waits.is_multiple_of(PROBE);
+    if misses < MISSES_TO_STOP || probe {
+        if spin_until(|| word.load(Ordering::Relaxed) > SLEEPING) {
+            if misses > 0 {
+                w.misses.store(if probe { 0 } else { misses - 1 }, Ordering::Relaxed);
             }
         } else {
-            let m = misses.load(Ordering::Relaxed);
-            misses.store((m + 1).min(2 * MISSES_TO_STOP), Ordering::Relaxed);
+            w.misses.store((misses + 1).min(2 * MISSES_TO_STOP), Ordering::Relaxed);
         }
     }
     loop {
-        let p = slot.swap(null_mut(), Ordering::Acquire);
-        if !p.is_null() {
-            return p;
+        match word.compare_exchange(EMPTY, SLEEPING, Ordering::AcqRel, Ordering::Acquire) {
+            Err(v) if v > SLEEPING => {
+                word.store(EMPTY, Ordering::Relaxed);
+                return v;
+            }
+            _ => thread::park(),
         }
-        thread::park();
+        let v = word.load(Ordering::Acquire);
+        if v > SLEEPING {
+            word.store(EMPTY, Ordering::Relaxed);
+            return v;
+        }
     }
 }
 
-fn post(slot: &AtomicPtr<Task<'static>>, p: TaskPtr, to: &Thread) {
-    slot.store(p, Ordering::Release);
-    to.unpark();
+/// Writes `v` for the other side, waking it when it sleeps (one atomic swap otherwise).
+#[inline]
+fn post(word: &AtomicUsize, v: usize, peer: fn() -> &'static Thread) {
+    if word.swap(v, Ordering::AcqRel) == SLEEPING {
+        peer().unpark();
+    }
 }
 
 fn py_thread() -> &'static Thread {
@@ -163,38 +260,53 @@ fn py_thread() -> &'static Thread {
 }
 
 fn client() -> &'static Thread {
-    unsafe { &*CLIENT.load(Ordering::Acquire) }
+    unsafe { &*FLOOR.client.load(Ordering::Acquire) }
 }
 
-/// Runs the steps that arrive in `inbox` (replying DONE to `outbox` after each) until a
-/// DONE arrives: the step this side is waiting for has finished.
-fn converse(
-    inbox: &AtomicPtr<Task<'static>>,
-    outbox: &AtomicPtr<Task<'static>>,
-    peer: fn() -> &'static Thread,
-    waiting: u64,
-) {
+/// The dedicated thread's side: runs the steps that arrive until a DONE arrives (the
+/// callback it waits for has returned).
+fn py_converse() {
     loop {
-        if waiting != 0 {
-            WAITING.store(waiting, Ordering::SeqCst);
-        }
-        let p = wait(inbox);
-        if waiting != 0 {
-            WAITING.store(0, Ordering::SeqCst);
-        }
-        if p == DONE {
+        let m = wait(&CHAN.to_py, &PY_WAITER);
+        if m == DONE {
             return;
         }
-        unsafe { ((*p).run)() };
-        post(outbox, DONE, peer());
+        unsafe {
+            let step: Step = std::mem::transmute::<usize, Step>(m);
+            step();
+        }
+        post(&CHAN.to_lisp, DONE, client);
+    }
+}
+
+/// The Lisp side: runs the callbacks that arrive until the call `me` waits for is DONE.
+fn lisp_converse(me: u64) {
+    loop {
+        FLOOR.waiting.store(me, Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst); // (read by this thread's signal handler)
+        let m = wait(&CHAN.to_lisp, &FLOOR.waiter);
+        compiler_fence(Ordering::SeqCst);
+        FLOOR.waiting.store(0, Ordering::Relaxed);
+        if m == DONE {
+            return;
+        }
+        unsafe { ((*(m as *mut Task<'static>)).run)() };
+        post(&CHAN.to_py, DONE, py_thread);
     }
 }
 
 /// The signal that wakes the dedicated thread out of a blocking system call (a sleep, a
 /// wait) when a Lisp thread's call running there is interrupted: Python then sees the
-/// interrupt at once (EINTR, then its signal check). Only ever sent to that thread.
-fn wake_signal() -> c_int {
-    unsafe { __libc_current_sigrtmax() - 2 }
+/// interrupt at once (EINTR, then its signal check). Only ever sent to that thread. Linux
+/// only (a real-time signal no one else uses); elsewhere an interrupt lands when the
+/// blocking call returns.
+#[cfg(target_os = "linux")]
+fn wake_signal() -> Option<c_int> {
+    Some(unsafe { __libc_current_sigrtmax() } - 2)
+}
+#[cfg(not(target_os = "linux"))]
+fn wake_signal() -> Option<c_int> {
+    None
 }
 
 extern "C" fn ignore_wake(_: c_int) {}
@@ -202,8 +314,8 @@ extern "C" fn ignore_wake(_: c_int) {}
 /// Interrupts the dedicated thread's blocking system call, if any (see `wake_signal`).
 pub(super) fn wake() {
     let t = PY_OS_THREAD.load(Ordering::Acquire);
-    if t != 0 {
-        unsafe { pthread_kill(t as usize, wake_signal()) };
+    if let (true, Some(sig)) = (t != 0, wake_signal()) {
+        unsafe { pthread_kill(t as usize, sig) };
     }
 }
 
@@ -212,44 +324,60 @@ fn py_main() {
     // Asynchronous signals go to the Lisp threads (their handlers run Lisp code); faults
     // and the wake signal stay deliverable.
     unsafe {
-        signal(wake_signal(), ignore_wake);
-        siginterrupt(wake_signal(), 1);
+        if let Some(sig) = wake_signal() {
+            signal(sig, ignore_wake);
+            siginterrupt(sig, 1);
+        }
         let mut set = [0u64; 16];
         sigfillset(&mut set);
-        for sig in [4, 5, 7, 8, 11, wake_signal()] {
-            // SIGILL SIGTRAP SIGBUS SIGFPE SIGSEGV
+        for sig in FAULTS.into_iter().chain(wake_signal()) {
             sigdelset(&mut set, sig);
         }
         pthread_sigmask(SIG_BLOCK, &set, null_mut());
     }
     PY_OS_THREAD.store(unsafe { pthread_self() } as u64, Ordering::Release);
     loop {
-        converse(&TO_PY, &TO_LISP, client, 0);
+        py_converse();
     }
 }
 
+#[inline]
 fn acquire_floor() {
     let me = unsafe { pthread_self() } as u64;
-    let take = || {
-        FLOOR.load(Ordering::Relaxed) == 0 && FLOOR.compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed).is_ok()
-    };
+    let take = || FLOOR.owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok();
+    if !take() {
+        acquire_floor_slow(take);
+    }
+    let client = ME.with(|t| t as *const Thread as *mut Thread);
+    if FLOOR.client.load(Ordering::Relaxed) != client {
+        FLOOR.client.store(client, Ordering::Release);
+    }
+}
+
+#[cold]
+fn acquire_floor_slow(take: impl Fn() -> bool) {
+    let free_then_take = || FLOOR.owner.load(Ordering::Relaxed) == 0 && take();
     loop {
-        if spin_until(take) {
-            CLIENT.store(ME.with(|t| t as *const Thread as *mut Thread), Ordering::Release);
+        if spin_until(free_then_take) {
             return;
         }
         let mut g = FLOOR_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        FLOOR_WAITERS.fetch_add(1, Ordering::SeqCst);
-        while FLOOR.load(Ordering::SeqCst) != 0 {
+        FLOOR.waiters.fetch_add(1, Ordering::SeqCst);
+        while FLOOR.owner.load(Ordering::SeqCst) != 0 {
             g = FLOOR_FREED.wait_timeout(g, std::time::Duration::from_millis(10)).unwrap_or_else(|e| e.into_inner()).0;
         }
-        FLOOR_WAITERS.fetch_sub(1, Ordering::SeqCst);
+        FLOOR.waiters.fetch_sub(1, Ordering::SeqCst);
+        drop(g);
+        if take() {
+            return;
+        }
     }
 }
 
+#[inline]
 fn release_floor() {
-    FLOOR.store(0, Ordering::SeqCst);
-    if FLOOR_WAITERS.load(Ordering::SeqCst) > 0 {
+    FLOOR.owner.store(0, Ordering::SeqCst);
+    if FLOOR.waiters.load(Ordering::SeqCst) > 0 {
         let _g = FLOOR_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         FLOOR_FREED.notify_one();
     }
@@ -276,42 +404,87 @@ pub(super) fn drop_floor() {
     }
 }
 
+/// Whether a call `F` returning `R` travels by value in `CHAN.buf`.
+const fn fits<F, R>() -> bool {
+    size_of::<F>() <= 8 * BUF_WORDS
+        && size_of::<Option<R>>() <= 8 * BUF_WORDS
+        && align_of::<F>() <= 8
+        && align_of::<Option<R>>() <= 8
+}
+
+/// The dedicated thread's side of one call: the calling thread's pending string result
+/// installed (released there, with the GIL), `f` run, and what it leaves (last error,
+/// pending result) put in `CHAN` for the calling thread.
+#[inline]
+fn run_call<R>(f: impl FnOnce() -> R) -> Option<R> {
+    let t = tls();
+    let saved_pending = t.pending.replace(CHAN.pending.get());
+    let saved_error = LAST_ERROR.with(|e| e.borrow_mut().take());
+    let r = catch_unwind(AssertUnwindSafe(f)).ok();
+    let error = LAST_ERROR.with(|e| std::mem::replace(&mut *e.borrow_mut(), saved_error));
+    CHAN.error.set(error.map_or(null_mut(), |e| Box::into_raw(Box::new(e))));
+    CHAN.pending.set(t.pending.replace(saved_pending));
+    r
+}
+
+/// Step: the call by value in `CHAN.buf`, its result in its place.
+unsafe fn step_by_value<F: FnOnce() -> R, R>() {
+    unsafe {
+        let buf = CHAN.buf.get().cast::<u8>();
+        let f = ptr::read(buf.cast::<F>());
+        let r = run_call(f);
+        ptr::write(buf.cast::<Option<R>>(), r);
+    }
+}
+
+/// Step: `CHAN.buf` holds pointers to the call and to its result, on the caller's stack.
+unsafe fn step_by_reference<F: FnOnce() -> R, R>() {
+    unsafe {
+        let (f, r) = ptr::read(CHAN.buf.get().cast::<(*mut Option<F>, *mut Option<R>)>());
+        let f = (*f).take().expect("a call runs once");
+        *r = run_call(f);
+    }
+}
+
 /// Runs `f` on the dedicated thread and returns its value (`fail` if it panicked). The
 /// calling thread's pending string result goes along (released there, with the GIL), and
 /// the last error and pending result `f` leaves come back to the calling thread.
-pub(super) fn ship<R>(fail: R, f: impl FnOnce() -> R) -> R {
+#[inline]
+pub(super) fn ship<R, F: FnOnce() -> R>(fail: R, f: F) -> R {
     let held = HOLD.with(|h| h.get());
     if held == 0 {
         acquire_floor();
     }
     HOLD.with(|h| h.set(held + 1));
     let me = tls();
-    let pending_in = me.pending.replace(null_mut());
-    let mut pending_out: Obj = null_mut();
-    let mut error: Option<LastError> = None;
-    let mut f = Some(f);
-    let mut r: Option<R> = None;
-    {
-        let mut step = || {
-            let t = tls();
-            let saved_pending = t.pending.replace(pending_in);
-            let saved_error = LAST_ERROR.with(|e| e.borrow_mut().take());
-            if let Some(f) = f.take() {
-                r = catch_unwind(AssertUnwindSafe(f)).ok();
-            }
-            error = LAST_ERROR.with(|e| std::mem::replace(&mut *e.borrow_mut(), saved_error));
-            pending_out = t.pending.replace(saved_pending);
+    CHAN.pending.set(me.pending.replace(null_mut()));
+    let r: Option<R> = if fits::<F, R>() {
+        unsafe { ptr::write(CHAN.buf.get().cast::<F>(), f) };
+        post(&CHAN.to_py, step_by_value::<F, R> as Step as usize, py_thread);
+        lisp_converse(unsafe { pthread_self() } as u64);
+        unsafe { ptr::read(CHAN.buf.get().cast::<Option<R>>()) }
+    } else {
+        let mut f = Some(f);
+        let mut r: Option<R> = None;
+        unsafe {
+            ptr::write(
+                CHAN.buf.get().cast::<(*mut Option<F>, *mut Option<R>)>(),
+                (&mut f as *mut Option<F>, &mut r as *mut Option<R>),
+            )
         };
-        let mut task = Task { run: &mut step };
-        post(&TO_PY, (&mut task as *mut Task<'_>).cast(), py_thread());
-        converse(&TO_LISP, &TO_PY, py_thread, unsafe { pthread_self() } as u64);
-    }
+        post(&CHAN.to_py, step_by_reference::<F, R> as Step as usize, py_thread);
+        lisp_converse(unsafe { pthread_self() } as u64);
+        r
+    };
+    let pending_out = CHAN.pending.replace(null_mut());
     let old = me.pending.replace(pending_out);
     if !old.is_null() {
         refcount::pmg_decref_deferred(old); // (a nested call's, already consumed)
     }
-    if let Some(e) = error {
-        LAST_ERROR.with(|x| *x.borrow_mut() = Some(e));
+    let error = CHAN.error.replace(null_mut());
+    if !error.is_null() {
+        let e = unsafe { Box::from_raw(error) };
+        LAST_ERROR.with(|x| *x.borrow_mut() = Some(*e));
     }
     HOLD.with(|h| h.set(held));
     if held == 0 {
@@ -323,27 +496,27 @@ pub(super) fn ship<R>(fail: R, f: impl FnOnce() -> R) -> R {
 /// Calls the Lisp callback dispatcher: on the dedicated thread, in the Lisp thread that
 /// has the floor (it is waiting for the call that led here); elsewhere directly.
 pub(super) unsafe fn call_lisp(f: LispCallback, handle: i64, args: Obj, kwargs: Obj) -> Obj {
-    if !IS_PY.with(|p| p.get()) || CLIENT.load(Ordering::Acquire).is_null() {
+    if !IS_PY.with(|p| p.get()) || FLOOR.client.load(Ordering::Acquire).is_null() {
         return unsafe { f(handle, args, kwargs) };
     }
     let mut r: Obj = null_mut();
     let mut step = || r = unsafe { f(handle, args, kwargs) };
     let mut task = Task { run: &mut step };
-    post(&TO_LISP, (&mut task as *mut Task<'_>).cast(), client());
-    converse(&TO_PY, &TO_LISP, client, 0);
+    post(&CHAN.to_lisp, (&mut task as *mut Task<'_>) as usize, client);
+    py_converse();
     r
 }
 
 /// Whether the Lisp thread `os_thread` is blocked waiting for the dedicated thread (from
-/// a signal handler: an atomic load).
+/// that thread's signal handler: an atomic load).
 pub(super) fn waiting(os_thread: u64) -> bool {
-    WAITING.load(Ordering::Relaxed) == os_thread
+    FLOOR.waiting.load(Ordering::Relaxed) == os_thread
 }
 
 /// The thread to interrupt for the Lisp thread `os_thread`: the dedicated thread while
 /// that Lisp thread has the floor (its call runs there).
 pub(super) fn interrupt_target(os_thread: u64) -> u64 {
-    if single() && FLOOR.load(Ordering::Acquire) == os_thread {
+    if single() && FLOOR.owner.load(Ordering::Acquire) == os_thread {
         PY_OS_THREAD.load(Ordering::Acquire)
     } else {
         os_thread

@@ -860,9 +860,11 @@ containers whose last holds the first; maybe inside further acyclic containers."
           (format nil "~A given ~A: expected a pymodgen-type-error naming it, got ~A~@[ ~S~]"
                   name (short wrong) (short r) text))))))
 
+;; (not :output: sys.stdout is process-wide, so captures from concurrent threads mix, as
+;; WITH-PYTHON-OUTPUT says)
 (defparameter +thread-safe-classes+
   '(:roundtrip :to-python :from-python :call-shapes :python-raises :callback-value
-    :callback-error :callback-python-error :callback-recurse :output :wrappers
+    :callback-error :callback-python-error :callback-recurse :wrappers
     :odd-keywords :callback-unwind :float-env :circular :wrong-types))
 
 (defun run-step (class seed case &optional classes)
