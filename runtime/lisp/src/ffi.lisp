@@ -35,6 +35,10 @@ bookkeeping wrong."
 (defpmg "pmg_set_signal_relay" :int (os-thread :uint64))
 (defpmg "pmg_fp_words" :uint64)
 (defpmg "pmg_set_fp_switch" :void (on :int))
+(defpmg "pmg_fp_scope_enter" :int (prev :pointer))
+(defpmg "pmg_fp_scope_exit" :void (prev :uint64))
+(defpmg "pmg_fp_scope_suspend" :int)
+(defpmg "pmg_fp_scope_resume" :void)
 ;; errors
 (defpmg "pmg_error_part" :pointer (i :int))
 (defpmg "pmg_error_clear" :void)
