@@ -180,6 +180,7 @@ bookkeeping wrong."
 (defconstant +tag-fraction+ 17)
 (defconstant +tag-lispobj+ 18)
 (defconstant +tag-other+ 19)
+(defconstant +tag-arg+ 20)
 
 ;;; PmgArg tags (runtime/capi/src/call.rs ARG_*)
 (defconstant +arg-borrowed+ 0)
@@ -191,3 +192,4 @@ bookkeeping wrong."
 (defconstant +arg-none+ 6)
 (defconstant +arg-str1+ 7)
 (defconstant +arg-str4+ 8)
+(defconstant +arg-array+ 9)

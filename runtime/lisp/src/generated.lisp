@@ -102,7 +102,7 @@ integer, float, T/NIL or pyobject-wrapper."
   (let ((target (callable-cell-target cell)))
     (if (and (null keyword-args) (null *pythonizers*) (null *remote*)
              (<= (length positional-args) +max-fast-args+)
-             (every #'immediate-p positional-args))
+             (every #'fast-argument-p positional-args))
         (invoke-fast target positional-args (length positional-args))
         (invoke-general target positional-args
                         (loop for (k v) on keyword-args by #'cddr
