@@ -168,7 +168,7 @@ gets by reference (when numpy is loaded)."
          (setf (%mem-ref buf :int64 (+ off +arg-len-offset+)) (%vector-length x)))
         ((and (simple-array * (*)) (not string))
          ;; (a FAST-ARGUMENT-P vector, pinned by the caller)
-         (put (logior +arg-array+ (ash (the fixnum (array-argument-typenum x)) 8)) :uint64
+         (put (logior +arg-array+ (ash (or (array-argument-typenum x) 0) 8)) :uint64
               (%vector-address x))
          (setf (%mem-ref buf :int64 (+ off +arg-len-offset+)) (length x)))
         (t (put (if x +arg-true+ +arg-false+) :int64 0))))))

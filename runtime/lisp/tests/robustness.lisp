@@ -116,7 +116,8 @@ def swallow(f):
 (defun scope-switches-p ()
   "The scope switches this thread (not in the single-threaded mode, where Python runs on its
 own thread and the scope changes nothing)."
-  (not (eq +python-call-mode+ :single-threaded)))
+  ;; (the variable: the constant +PYTHON-CALL-MODE+ would be folded into this fasl)
+  (not (eq pymodgen::*call-mode* :single-threaded)))
 
 (defun mxcsr-all-masked-p () (= #x1F80 (logand (mxcsr) #x1F80)))
 
