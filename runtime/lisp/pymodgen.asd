@@ -67,6 +67,11 @@ thread, runs on Python's main thread."
   :weakly-depends-on ("iterate")          ; for the PYFOR clause, when installed
   :components ((:file "src/py4cl2-cffi")))
 
+(defsystem "pymodgen/bench-support"
+  :description "What runtime/lisp/bench.lisp and tests/lisp/bench-generated.lisp share (scripts/lisp-bench)."
+  :depends-on ("pymodgen")
+  :components ((:file "bench-support")))
+
 (defsystem "pymodgen/tests"
   :description "fiveam tests of the pymodgen Lisp runtime against real Python and numpy."
   :depends-on ("pymodgen" "pymodgen/py4cl2-cffi" "fiveam" "iterate" "bordeaux-threads"

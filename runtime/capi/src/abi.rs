@@ -10,9 +10,10 @@ use std::mem::{offset_of, size_of};
 use std::sync::OnceLock;
 
 /// The version of the C ABI: bumped whenever a `pmg_*` signature, a struct layout or a
-/// constant's meaning changes, together with `+abi-version+` in
-/// `runtime/lisp/src/library.lisp`.
-pub const ABI_VERSION: i64 = 1;
+/// constant's meaning changes, or an entry or constant the Lisp side uses is added,
+/// together with `+abi-version+` in `runtime/lisp/src/library.lisp`. 2: the per-scope
+/// float switch (`pmg_fp_scope_*`), `ARG_ARRAY` and `TAG_ARG`.
+pub const ABI_VERSION: i64 = 2;
 
 /// The version of the C ABI this library implements ([`ABI_VERSION`]).
 #[unsafe(no_mangle)]
@@ -67,8 +68,9 @@ pub fn layout() -> String {
     consts! { out;
         TAG_ERROR TAG_NONE TAG_TRUE TAG_FALSE TAG_INT TAG_FLOAT TAG_STR TAG_BIGINT TAG_COMPLEX
         TAG_TUPLE TAG_LIST TAG_DICT TAG_SET TAG_FROZENSET TAG_BYTES TAG_NDARRAY TAG_NPSCALAR
-        TAG_FRACTION TAG_LISPOBJ TAG_OTHER
+        TAG_FRACTION TAG_LISPOBJ TAG_OTHER TAG_ARG
         ARG_BORROWED ARG_OWNED ARG_I64 ARG_F64 ARG_TRUE ARG_FALSE ARG_NONE ARG_STR1 ARG_STR4
+        ARG_ARRAY
     }
     out
 }

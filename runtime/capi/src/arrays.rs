@@ -36,6 +36,52 @@ fn numpy_itemsize(dtype: &[u8]) -> Option<u64> {
     std::str::from_utf8(&dtype[1..]).ok()?.parse().ok()
 }
 
+/// The ndarray of an ARG_ARRAY argument (see `call::ARG_ARRAY`): `len` elements of numpy
+/// type `typenum` at `data`, one-dimensional, writable, over that memory (new reference),
+/// made through numpy's C API; None with the last error set.
+#[cold]
+pub(super) unsafe fn array_arg(typenum: c_int, data: u64, len: i64) -> Option<Obj> {
+    unsafe {
+        let dtype: &CStr = match typenum {
+            1 => c"i1",
+            2 => c"u1",
+            3 => c"i2",
+            4 => c"u2",
+            5 => c"i4",
+            6 => c"u4",
+            7 => c"i8",
+            8 => c"u8",
+            11 => c"f4",
+            12 => c"f8",
+            14 => c"c8",
+            15 => c"c16",
+            _ => {
+                set_error("ValueError", "call: bad array argument (numpy type number)", "");
+                return None;
+            }
+        };
+        if len < 0 || (len > 0 && data == 0) {
+            set_error("ValueError", "call: bad array argument (length or address)", "");
+            return None;
+        }
+        let api = NP_API.load(Ordering::Acquire);
+        let ndarray = TYPES[TY_NDARRAY].load(Ordering::Acquire);
+        if api.is_null() || ndarray.is_null() {
+            // (numpy's C API unverified: the slower route, numpy.ndarray(shape, dtype, buffer))
+            let itemsize = numpy_itemsize(dtype.to_bytes()).unwrap_or(1) as i64;
+            let p = pmg_array_over(data as *mut c_void, len * itemsize, dtype.as_ptr(), 1, &len, 1);
+            return if p.is_null() { None } else { Some(p) };
+        }
+        let descr_from_type: DescrFromType = std::mem::transmute(*api.add(NP_DESCR_FROM_TYPE));
+        let new_from_descr: NewFromDescr = std::mem::transmute(*api.add(NP_NEW_FROM_DESCR));
+        let d = check(descr_from_type(typenum))?;
+        let dims = [len as isize];
+        // (an empty array: any aligned address, never read)
+        let p = if len == 0 { std::ptr::NonNull::<u64>::dangling().as_ptr().cast() } else { data as *mut c_void };
+        check(new_from_descr(ndarray, d, 1, dims.as_ptr(), null_mut(), p, 0x0501, null_mut()))
+    }
+}
+
 /// Finds numpy's C API and checks two of its entries on a known array; on any doubt the
 /// runtime keeps using the (slower) `numpy.ndarray(shape, dtype, buffer)` route.
 pub(super) unsafe fn load_numpy_api() {

@@ -15,10 +15,16 @@ pub const ARG_FALSE: i64 = 5;
 pub const ARG_NONE: i64 = 6;
 pub const ARG_STR1: i64 = 7;
 pub const ARG_STR4: i64 = 8;
+/// A one-dimensional array over the caller's memory, shared with numpy (no copy): `bits`
+/// is the address of its `len` elements, numpy's type number is in bits 8-15 of `tag`
+/// (NPY_DOUBLE = 12 ...: the types `pmg_array_over` takes). The caller keeps the memory
+/// pinned for the call; a result that is this very array comes back as TAG_ARG.
+pub const ARG_ARRAY: i64 = 9;
 
 /// One argument: `tag` ARG_*; `bits` is the object pointer (BORROWED, or OWNED: the call
 /// steals it), an i64, an f64's bits, or (STR1/STR4) the address of `len` characters of
-/// 1 or 4 bytes each (Lisp base-strings / strings, pinned by the caller for the call).
+/// 1 or 4 bytes each (Lisp base-strings / strings, pinned by the caller for the call), or
+/// (ARG_ARRAY) the address of `len` elements of an array.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct PmgArg {
@@ -93,6 +99,13 @@ unsafe fn marshal_other(args: *const PmgArg, k: usize, n: usize, buf: *mut Obj) 
                 let data = if a.len == 0 { c"".as_ptr() as *const c_void } else { a.bits as *const c_void };
                 ffi::PyUnicode_FromKindAndData(kind, data, a.len as _)
             }
+            t if t & 0xFF == ARG_ARRAY => match arrays::array_arg((t >> 8) as c_int, a.bits, a.len) {
+                Some(o) => o,
+                None => {
+                    release_owned_from(args, k + 1, n);
+                    return k;
+                }
+            },
             _ => {
                 set_error("ValueError", "call: bad argument tag", "");
                 release_owned_from(args, k, n);
@@ -242,6 +255,18 @@ unsafe fn call_in(buf: *mut Obj, c: Call, out: &mut PmgValue, raw: bool, t: &Tls
             ffi::Py_DECREF(kwtuple);
         }
         let r = check(r)?;
+        if ffi::Py_TYPE(r) == TYPES[TY_NDARRAY].load(Ordering::Relaxed).cast()
+            && let Some(k) = (0..n).find(|&k| (*c.args.add(k)).tag & 0xFF == ARG_ARRAY && *buf.add(k + 1) == r)
+        {
+            // the array made for argument k: the caller has it (its own Lisp array)
+            ffi::Py_DECREF(r);
+            if t.unwind_at.get() == t.depth.get() {
+                return Some(TAG_ERROR);
+            }
+            out.tag = TAG_ARG;
+            out.i = k as i64;
+            return Some(TAG_ARG);
+        }
         Some(deliver(r, out, raw, t))
     }
 }

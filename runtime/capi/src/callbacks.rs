@@ -48,6 +48,9 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         t.depth.set(t.depth.get() + 1);
         let inside = t.in_python.get();
         interrupts::set_in_python(t, 0);
+        // (inside a per-scope switch too: the scope is suspended for the Lisp code, whose
+        // own calls into Python switch per call, and resumed after)
+        let scope = t.fp_scope.replace(false);
         let py_fp = FpWords::read();
         let lisp_fp = t.lisp_fp.get();
         if lisp_fp != FpWords::UNSET {
@@ -56,6 +59,7 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         let r = dedicated::call_lisp(f, handle, args, kwargs);
         py_fp.restore();
         fpenv::mask_x87();
+        t.fp_scope.set(scope);
         interrupts::set_in_python(t, inside);
         t.depth.set(t.depth.get() - 1);
         if r.is_null() && ffi::PyErr_Occurred().is_null() {

@@ -22,6 +22,15 @@
 //! exceptions (`sb-int:get-floating-point-modes`) sees them reset by each call into Python.
 //! `pmg_set_fp_switch(0)` turns the switch off, for the benchmark's same-run comparison
 //! only (Python then runs with the caller's traps: unsafe).
+//!
+//! The per-scope switch (opt-in, Lisp's `with-python-float-environment`): on AMD an
+//! `ldmxcsr` that changes a trap mask costs ~14 ns, so the pair costs ~28 ns per call,
+//! which a hot loop of small calls may not want to pay. `pmg_fp_scope_enter` switches the
+//! calling thread to Python's environment once and marks it (`Tls::fp_scope`): the calls
+//! made inside skip the switch entirely (`with_gil_t`), Lisp callbacks still run in the
+//! Lisp words saved at scope entry (`Tls::lisp_fp`, see `callbacks`), and
+//! `pmg_fp_scope_exit` puts those words back. `pmg_fp_scope_suspend`/`_resume` give a Lisp
+//! interrupt that lands inside a scope the Lisp words for its own code.
 
 #[cfg(target_arch = "x86_64")]
 mod imp {
@@ -67,6 +76,11 @@ mod imp {
         #[inline(always)]
         pub fn bits(self) -> u64 {
             self.0
+        }
+
+        #[inline(always)]
+        pub fn from_bits(bits: u64) -> FpWords {
+            FpWords(bits)
         }
 
         #[inline(always)]
@@ -143,6 +157,10 @@ mod imp {
             self.0
         }
         #[inline(always)]
+        pub fn from_bits(bits: u64) -> FpWords {
+            FpWords(bits)
+        }
+        #[inline(always)]
         pub fn read() -> FpWords {
             FpWords(0)
         }
@@ -150,12 +168,6 @@ mod imp {
         pub fn read_mxcsr() -> FpWords {
             FpWords(0)
         }
-        /// These words with MXCSR's sticky flags cleared.
-        #[inline(always)]
-        pub fn without_flags(self) -> FpWords {
-            FpWords(self.0 & !(MXCSR_FLAGS as u64))
-        }
-
         #[inline(always)]
         pub fn without_flags(self) -> FpWords {
             self
@@ -186,6 +198,8 @@ static SWITCH: AtomicBool = AtomicBool::new(true);
 pub(super) struct PyFpEnv {
     saved: FpWords,
     changed: bool,
+    /// false inside a per-scope switch: the drop does nothing
+    active: bool,
 }
 
 impl PyFpEnv {
@@ -196,7 +210,15 @@ impl PyFpEnv {
         if changed {
             saved.mask_mxcsr();
         }
-        PyFpEnv { saved, changed }
+        PyFpEnv { saved, changed, active: true }
+    }
+
+    /// Inside a per-scope switch (`pmg_fp_scope_enter`): Python's environment is already
+    /// in force; nothing is read or written, now or when dropped. `saved` is the scope's
+    /// Lisp words.
+    #[inline(always)]
+    pub(super) fn in_scope(lisp: FpWords) -> PyFpEnv {
+        PyFpEnv { saved: lisp, changed: false, active: false }
     }
 
     /// The MXCSR of the code that entered (Lisp's, for callbacks).
@@ -209,6 +231,9 @@ impl PyFpEnv {
 impl Drop for PyFpEnv {
     #[inline(always)]
     fn drop(&mut self) {
+        if !self.active {
+            return;
+        }
         // (a caller with traps masked gets its control bits back too, without Python's flags)
         if self.changed || FpWords::read_mxcsr() != self.saved.without_flags() {
             self.saved.load_mxcsr();
@@ -239,4 +264,60 @@ pub extern "C" fn pmg_set_fp_switch(on: std::ffi::c_int) {
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_fp_words() -> u64 {
     FpWords::read().bits()
+}
+
+/// Opens a per-scope switch on the calling thread: masks every trap now (Python's
+/// environment) and keeps it so until `pmg_fp_scope_exit`; the calls made in between skip
+/// the switch. Returns 1 and stores in `*prev` what `pmg_fp_scope_exit` must be given; 0
+/// when nothing was done: the thread is in a scope already (scopes nest: the outermost
+/// one switches), the switch is off (`pmg_set_fp_switch`), or the calls run on Python's
+/// dedicated thread (single-threaded mode: the calling thread's environment is never
+/// switched there, so there is nothing to save).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmg_fp_scope_enter(prev: *mut u64) -> std::ffi::c_int {
+    if prev.is_null() || super::dedicated::single() || !SWITCH.load(Ordering::Relaxed) {
+        return 0;
+    }
+    let t = super::tls();
+    if t.fp_scope.get() {
+        return 0;
+    }
+    let lisp = FpWords::read_mxcsr();
+    // (the words a call in progress saved, when the scope opens in a callback)
+    unsafe { prev.write(t.lisp_fp.replace(lisp.without_flags()).bits()) };
+    lisp.mask_mxcsr();
+    t.fp_scope.set(true);
+    1
+}
+
+/// Closes the scope `pmg_fp_scope_enter` opened (given what it stored in `*prev`): the Lisp
+/// words saved at entry are loaded again (control bits; sticky flags cleared, as after
+/// every call).
+#[unsafe(no_mangle)]
+pub extern "C" fn pmg_fp_scope_exit(prev: u64) {
+    let t = super::tls();
+    t.lisp_fp.replace(FpWords::from_bits(prev)).load_mxcsr();
+    t.fp_scope.set(false);
+}
+
+/// Inside a scope (and not in a callback it called): loads the scope's Lisp words for Lisp
+/// code that must run with them (a Lisp interrupt) and returns 1; `pmg_fp_scope_resume`
+/// then switches back. 0 otherwise (nothing done).
+#[unsafe(no_mangle)]
+pub extern "C" fn pmg_fp_scope_suspend() -> std::ffi::c_int {
+    let t = super::tls();
+    if !t.fp_scope.get() {
+        return 0;
+    }
+    t.lisp_fp.get().load_mxcsr();
+    t.fp_scope.set(false);
+    1
+}
+
+/// Undoes `pmg_fp_scope_suspend` (when it returned 1).
+#[unsafe(no_mangle)]
+pub extern "C" fn pmg_fp_scope_resume() {
+    let t = super::tls();
+    FpWords::read_mxcsr().mask_mxcsr();
+    t.fp_scope.set(true);
 }

@@ -70,7 +70,9 @@ pub use capture::*;
 pub use construct::*;
 pub use dedicated::{pmg_call_mode, pmg_set_call_mode};
 pub use errors::*;
-pub use fpenv::{pmg_fp_words, pmg_set_fp_switch};
+pub use fpenv::{
+    pmg_fp_scope_enter, pmg_fp_scope_exit, pmg_fp_scope_resume, pmg_fp_scope_suspend, pmg_fp_words, pmg_set_fp_switch,
+};
 pub use interrupts::*;
 pub use lifecycle::*;
 pub use objects::*;
@@ -119,6 +121,7 @@ thread_local! {
             tstate: Cell::new(null_mut()),
             pending: Cell::new(null_mut()),
             lisp_fp: Cell::new(FpWords::UNSET),
+            fp_scope: Cell::new(false),
             in_python: Cell::new(0),
             info: Cell::new(ptr::null()),
             unwind_at: Cell::new(0),
@@ -138,6 +141,10 @@ struct Tls {
     /// The floating-point words of the Lisp code that entered Python (restored for the
     /// Lisp code of a callback; see `fpenv`).
     lisp_fp: Cell<FpWords>,
+    /// Inside a per-scope switch (`fpenv::pmg_fp_scope_enter`): Python's floating-point
+    /// environment stays in force between calls, which skip the switch; `lisp_fp` holds
+    /// the words saved at scope entry. Cleared while a Lisp callback runs.
+    fp_scope: Cell<bool>,
     /// How many entries from Lisp into Python are running on this thread, minus the
     /// callbacks running Lisp code inside them (> 0: the thread is executing Python).
     in_python: Cell<u32>,
@@ -486,11 +493,16 @@ struct Gil {
 impl Gil {
     #[inline]
     fn enter() -> Option<Gil> {
+        Gil::enter_t(tls())
+    }
+
+    /// `enter` with this thread's state at hand.
+    #[inline]
+    fn enter_t(t: &'static Tls) -> Option<Gil> {
         if !ALIVE.load(Ordering::Acquire) {
             set_error("PythonNotAlive", "Python is not running: call pystart first (or it was stopped by pystop)", "");
             return None;
         }
-        let t = tls();
         let depth = t.depth.get();
         if depth > 0 {
             t.depth.set(depth + 1);
@@ -579,16 +591,17 @@ fn with_gil<R: CallResult + Copy>(fail: R, f: impl FnOnce() -> Option<R>) -> R {
 
 /// `with_gil`, passing this thread's state to `f` (saves a TLS lookup on hot paths).
 /// Python runs in its own floating-point environment (every trap masked); the caller's
-/// is restored before returning. When a Lisp callback inside made a non-local exit, the
-/// call fails with "pymodgen.LispUnwind" whatever Python did with the exception.
+/// is restored before returning (inside a per-scope switch, `Tls::fp_scope`, neither: it
+/// is in force already). When a Lisp callback inside made a non-local exit, the call fails
+/// with "pymodgen.LispUnwind" whatever Python did with the exception.
 #[inline]
 fn with_gil_t<R: CallResult + Copy>(fail: R, f: impl FnOnce(&'static Tls) -> Option<R>) -> R {
     if dedicated::active() {
         return dedicated::ship(fail, move || with_gil_t(fail, f));
     }
-    let fp = PyFpEnv::enter();
-    let Some(g) = Gil::enter() else { return fail };
-    let t = g.t;
+    let t = tls();
+    let fp = if t.fp_scope.get() { PyFpEnv::in_scope(t.lisp_fp.get()) } else { PyFpEnv::enter() };
+    let Some(g) = Gil::enter_t(t) else { return fail };
     let lisp_fp = t.lisp_fp.replace(fp.saved());
     let inside = t.in_python.get();
     interrupts::set_in_python(t, inside + 1);

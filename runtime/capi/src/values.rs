@@ -23,6 +23,9 @@ pub const TAG_NPSCALAR: c_int = 16;
 pub const TAG_FRACTION: c_int = 17;
 pub const TAG_LISPOBJ: c_int = 18;
 pub const TAG_OTHER: c_int = 19;
+/// The result is the object made for argument `out.i` of the call (an ARG_ARRAY: the caller
+/// returns its own array).
+pub const TAG_ARG: c_int = 20;
 
 /// A Python value as Lisp sees it. `tag` says which fields are meaningful:
 /// INT: `i`; FLOAT: `f`; COMPLEX: `f` + `f2`; STR: `kind` (1, 2, 4 bytes per char),

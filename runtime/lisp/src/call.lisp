@@ -122,6 +122,33 @@ passed as their character data, pinned during the call)."
       (typep x '(simple-array character (*)))
       (typep x 'simple-base-string)))
 
+(declaim (inline array-argument-typenum))
+(defun array-argument-typenum (x)
+  "numpy's type number for a specialized simple vector the fast path shares with numpy (an
+ARG_ARRAY argument: one ndarray over its memory, made in the call), or NIL. (The element
+types of ARRAY-DTYPE, in its order.)"
+  (typecase x
+    ((simple-array double-float (*)) 12)
+    ((simple-array single-float (*)) 11)
+    ((simple-array (signed-byte 64) (*)) 7)
+    ((simple-array (signed-byte 32) (*)) 5)
+    ((simple-array (signed-byte 16) (*)) 3)
+    ((simple-array (signed-byte 8) (*)) 1)
+    ((simple-array (unsigned-byte 64) (*)) 8)
+    ((simple-array (unsigned-byte 32) (*)) 6)
+    ((simple-array (unsigned-byte 16) (*)) 4)
+    ((simple-array (unsigned-byte 8) (*)) 2)
+    ((simple-array (complex double-float) (*)) 15)
+    ((simple-array (complex single-float) (*)) 14)
+    (t nil)))
+
+(declaim (inline fast-argument-p))
+(defun fast-argument-p (x)
+  "Arguments of one foreign call (INVOKE-FAST): the immediate ones, and the vectors numpy
+gets by reference (when numpy is loaded)."
+  (or (immediate-p x)
+      (and (array-argument-typenum x) (member :arrays *internal-features*) t)))
+
 (declaim (inline fill-immediate))
 (defun fill-immediate (buf i x)
   (let ((off (* i +arg-size+)))
@@ -139,6 +166,11 @@ passed as their character data, pinned during the call)."
         (simple-base-string
          (put +arg-str1+ :uint64 (%vector-address x))
          (setf (%mem-ref buf :int64 (+ off +arg-len-offset+)) (%vector-length x)))
+        ((and (simple-array * (*)) (not string))
+         ;; (a FAST-ARGUMENT-P vector, pinned by the caller)
+         (put (logior +arg-array+ (ash (or (array-argument-typenum x) 0) 8)) :uint64
+              (%vector-address x))
+         (setf (%mem-ref buf :int64 (+ off +arg-len-offset+)) (length x)))
         (t (put (if x +arg-true+ +arg-false+) :int64 0))))))
 
 (defun split-call-args (args)
@@ -197,8 +229,9 @@ and no translation hook is active: LISP-PATH runs when that call does not take a
   (if (typep target 'address) (cffi:make-pointer target) target))
 
 (declaim (inline call-and-convert))
-(defun call-and-convert (target buf n out)
-  "The foreign call of the fast path and the conversion of common results."
+(defun call-and-convert (target buf n out args)
+  "The foreign call of the fast path and the conversion of common results (ARGS: the call's
+arguments, one of which a result may be, +TAG-ARG+)."
   (declare (fixnum n) (optimize speed (safety 0) (debug 0)))
   (let* ((raw (if *builtin-overrides* 1 0)) ; DEFINE-LISPIFIER of "int"...: see the object
          (tag (if (name-cell-p target)
@@ -209,8 +242,10 @@ and no translation hook is active: LISP-PATH runs when that call does not take a
                             buf n (cffi:null-pointer) 0 out raw))))
     (declare (type (signed-byte 32) tag))
     ;; the common results inline (no boxing of OUT); the rest in LISPIFY-VALUE
-    (if (or *lispifiers* *builtin-overrides*)
-        (finish-call tag out :lisp)
+    (cond
+      ((= tag +tag-arg+) (nth (value-i out) args)) ; an array argument itself: the Lisp array
+      ((or *lispifiers* *builtin-overrides*) (finish-call tag out :lisp))
+      (t
         (case tag
           (#.+tag-str+ (copy-str (value-kind out) (value-len out) (value-data out)))
           (#.+tag-int+ (value-i out))
@@ -218,10 +253,10 @@ and no translation hook is active: LISP-PATH runs when that call does not take a
           (#.+tag-true+ t)
           (#.+tag-false+ nil)
           (#.+tag-error+ (signal-last-error))
-          (t (lispify-value out t))))))
+          (t (lispify-value out t)))))))
 
 (defun invoke-fast (target args n)
-  "One foreign call: TARGET a name-cell or the callable's address; ARGS all immediate."
+  "One foreign call: TARGET a name-cell or the callable's address; ARGS all FAST-ARGUMENT-P."
   (declare (fixnum n) (list args) (optimize speed (safety 0) (debug 0)))
   ;; one foreign buffer: the arguments, then the result
   (cffi:with-foreign-object (buf :uint8 (+ (* +max-fast-args+ +arg-size+) +value-size+))
@@ -234,12 +269,12 @@ and no translation hook is active: LISP-PATH runs when that call does not take a
       (if (<= n 4)
           (let ((a0 (first args)) (a1 (second args)) (a2 (third args)) (a3 (fourth args)))
             (%with-pinned (a0 a1 a2 a3)
-              (call-and-convert target buf n out)))
+              (call-and-convert target buf n out args)))
           (let ((pins (make-array +max-fast-args+ :initial-element 0)))
             (declare (dynamic-extent pins))
             (replace pins args)
             (%with-pinned (pins)
-              (call-and-convert target buf n out)))))))
+              (call-and-convert target buf n out args)))))))
 
 (defun invoke-objects (target positional kwargs mode)
   "General call, inside the GIL. MODE: :LISP, :WRAPPER or :POINTER (see FINISH-CALL)."
@@ -321,7 +356,7 @@ and no translation hook is active: LISP-PATH runs when that call does not take a
       (declare (fixnum n))
       (when fast
         (dolist (x args)
-          (unless (and (immediate-p x) (< n +max-fast-args+)) (setf fast nil) (return))
+          (unless (and (fast-argument-p x) (< n +max-fast-args+)) (setf fast nil) (return))
           (incf n)))
       (if fast
           (invoke-fast target args n)

@@ -35,6 +35,10 @@ bookkeeping wrong."
 (defpmg "pmg_set_signal_relay" :int (os-thread :uint64))
 (defpmg "pmg_fp_words" :uint64)
 (defpmg "pmg_set_fp_switch" :void (on :int))
+(defpmg "pmg_fp_scope_enter" :int (prev :pointer))
+(defpmg "pmg_fp_scope_exit" :void (prev :uint64))
+(defpmg "pmg_fp_scope_suspend" :int)
+(defpmg "pmg_fp_scope_resume" :void)
 ;; errors
 (defpmg "pmg_error_part" :pointer (i :int))
 (defpmg "pmg_error_clear" :void)
@@ -176,6 +180,7 @@ bookkeeping wrong."
 (defconstant +tag-fraction+ 17)
 (defconstant +tag-lispobj+ 18)
 (defconstant +tag-other+ 19)
+(defconstant +tag-arg+ 20)
 
 ;;; PmgArg tags (runtime/capi/src/call.rs ARG_*)
 (defconstant +arg-borrowed+ 0)
@@ -187,3 +192,4 @@ bookkeeping wrong."
 (defconstant +arg-none+ 6)
 (defconstant +arg-str1+ 7)
 (defconstant +arg-str4+ 8)
+(defconstant +arg-array+ 9)

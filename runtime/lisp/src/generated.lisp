@@ -103,7 +103,7 @@ integer, float, T/NIL or pyobject-wrapper."
     (open-coded-first (target positional-args :when (null keyword-args))
       (if (and (null keyword-args) (null *pythonizers*) (null *remote*)
                (<= (length positional-args) +max-fast-args+)
-               (every #'immediate-p positional-args))
+               (every #'fast-argument-p positional-args))
           (invoke-fast target positional-args (length positional-args))
           (invoke-general target positional-args
                           (loop for (k v) on keyword-args by #'cddr

@@ -260,6 +260,10 @@ once (see capi/interrupts.rs).")
       (sb-thread:terminate-thread relay)
       (ignore-errors (sb-thread:join-thread relay :default nil :timeout 5)))))
 
+(defvar *interrupts-in-lisp-float-environment* t
+  "T: INTERRUPT-THREAD's functions run with Lisp's float modes inside
+WITH-PYTHON-FLOAT-ENVIRONMENT (INSTALL-INTERRUPT-FORWARDING).")
+
 (defconstant +all-interrupts-forwarded+ t
   "T: every interrupt (INTERRUPT-THREAD, WITH-TIMEOUT, C-c, SIGTERM) is forwarded into Python.")
 
@@ -270,8 +274,12 @@ it; the Lisp interrupt then runs as soon as the call has returned. Called by PYS
   (unless (sb-int:encapsulated-p 'sb-thread:interrupt-thread 'pymodgen)
     (sb-int:encapsulate 'sb-thread:interrupt-thread 'pymodgen
                         (lambda (f thread function)
+                          ;; (the interrupt's own code runs with Lisp's float modes, also
+                          ;; inside WITH-PYTHON-FLOAT-ENVIRONMENT)
                           (call-with-interrupt-forwarding
-                           thread (lambda () (funcall f thread function))))))
+                           thread (lambda ()
+                                    (funcall f thread
+                                             (lambda () (call-in-lisp-float-environment function))))))))
   (unless (and *signal-relay* (sb-thread:thread-alive-p *signal-relay*))
     (setf *signal-relay*
           (sb-thread:make-thread (lambda () (loop (sleep 3600)))

@@ -29,7 +29,8 @@
 ;;;;   %CAPTURE-UNWIND (macro), %RESUME-UNWIND, %CALIBRATE-UNWIND   non-local exits (below)
 ;;;;   %THREAD-OS-ID, INSTALL-INTERRUPT-FORWARDING,                 interrupts into Python
 ;;;;   %CONTROL-STACK-LEFT                    bytes of this thread's stack left, or NIL
-;;;;   +ALL-INTERRUPTS-FORWARDED+
+;;;;   +ALL-INTERRUPTS-FORWARDED+, *INTERRUPTS-IN-LISP-FLOAT-ENVIRONMENT* (whether its interrupt
+;;;;   wrapper runs the interrupt through CALL-IN-LISP-FLOAT-ENVIRONMENT; NIL by default, below)
 ;;;;   +SAVED-IMAGES+, ADD-SAVE-HOOK, %SAVE-IMAGE-FORM              saved images
 ;;;;   %FLOAT-TRAPS, %SET-FLOAT-TRAPS, %GETPID,       for the tests
 ;;;;   %SEED-RANDOM-STATE, %INTERACTIVE-INTERRUPT (type), %REDEFINITION-WARNING-P,
@@ -43,10 +44,16 @@
 ;;;;
 ;;;; Floating-point modes need nothing here: the C ABI switches to Python's environment
 ;;;; (all traps masked) at every entry and back to the caller's (capi/fpenv.rs), whatever
-;;;; the Lisp keeps there (SBCL's modes, ECL's EXT:TRAP-FPE settings).
+;;;; the Lisp keeps there (SBCL's modes, ECL's EXT:TRAP-FPE settings); inside
+;;;; WITH-PYTHON-FLOAT-ENVIRONMENT (core.lisp) once per scope.
 ;;;; Finalizers (trivial-garbage) and threads (bordeaux-threads) are portable libraries.
 
 (in-package #:pymodgen)
+
+(defvar *interrupts-in-lisp-float-environment* nil
+  "T where the implementation's interrupt wrapper (INSTALL-INTERRUPT-FORWARDING) runs each
+interrupt with Lisp's float modes inside WITH-PYTHON-FLOAT-ENVIRONMENT (the implementation
+file, loaded first, sets it).")
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Open-coded calls (optional; see above)

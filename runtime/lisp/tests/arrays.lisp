@@ -38,6 +38,38 @@
                            ((signed-byte 64) "int64") ((complex double-float) "complex128"))
         do (is (equal name (pyeval "str(" (with-remote-objects (pycall "numpy.copy" (make-array 2 :element-type et))) ".dtype)")))))
 
+(test vectors-by-reference-in-one-call
+  ;; the fast path: a specialized vector among immediate arguments goes into the one foreign
+  ;; call as ARG_ARRAY (numpy's C API makes the ndarray there); every element type, its dtype,
+  ;; its values, writes by Python, the very array back (EQ), an empty one
+  (loop for (et dtype) in '((double-float "float64") (single-float "float32")
+                            ((signed-byte 64) "int64") ((signed-byte 32) "int32")
+                            ((signed-byte 16) "int16") ((signed-byte 8) "int8")
+                            ((unsigned-byte 64) "uint64") ((unsigned-byte 32) "uint32")
+                            ((unsigned-byte 16) "uint16") ((unsigned-byte 8) "uint8")
+                            ((complex double-float) "complex128") ((complex single-float) "complex64"))
+        do (let ((a (make-array 3 :element-type et :initial-element (coerce 2 et))))
+             (raw-pyexec "def describe(x): return '%s %d' % (x.dtype, x.sum())
+def double_in_place(x, k):
+    x *= k
+    return x")
+             (is (equal (format nil "~A 6" dtype) (pycall "describe" a)) "~S" et)
+             (is (eq a (pycall "double_in_place" a 2)) "~S: the Lisp array itself back" et)
+             (is (every (lambda (x) (= x 4)) a) "~S: written in place" et)))
+  (let ((a (make-array 4 :element-type 'double-float :initial-contents '(1d0 2d0 3d0 4d0))))
+    (is (= 10d0 (pycall "numpy.sum" a)))
+    (is (= 10d0 (%call-cell (%callable-cell "numpy" "sum") (list a) nil)))
+    (is (eq a (pycall "numpy.negative" a a)) "numpy's out= given positionally")
+    (is (equalp #(-1d0 -2d0 -3d0 -4d0) a))
+    (is (= -10d0 (with-python-gil (with-python-float-environment (pycall "numpy.sum" a))))))
+  (is (eql 0 (pycall "len" (make-array 0 :element-type 'double-float))))
+  (is (equal "(0,)" (pycall "str" (pyslot-value (with-remote-objects (pycall "numpy.asarray" (make-array 0 :element-type 'single-float))) "shape"))))
+  ;; a view of the argument is a new array (a copy back); a result holding the argument too
+  (let ((a (make-array 4 :element-type 'double-float :initial-element 1d0)))
+    (let ((v (pyeval "lambda x: x[1:]")))
+      (is (equalp #(1d0 1d0 1d0) (pycall v a)))
+      (is (not (eq a (pycall v a)))))))
+
 (test arrays-are-shared-not-copied
   (let ((a (sample-array 'double-float '(3 4))))
     (pycall "numpy.multiply" a 2d0 :out a)

@@ -108,6 +108,128 @@ def swallow(f):
       (is (zerop (mxcsr-flags (mxcsr))))
       (is (/= #x1F80 (logand before #x1F80)) "the Lisp's default traps are unmasked"))))
 
+;;; The opt-in per-scope switch: WITH-PYTHON-FLOAT-ENVIRONMENT
+
+(defvar *scope-one* 1d0)                ; (specials: no compiler may fold the arithmetic)
+(defvar *scope-zero* 0d0)
+
+(defun scope-switches-p ()
+  "The scope switches this thread (not in the single-threaded mode, where Python runs on its
+own thread and the scope changes nothing)."
+  ;; (the variable: the constant +PYTHON-CALL-MODE+ would be folded into this fasl)
+  (not (eq pymodgen::*call-mode* :single-threaded)))
+
+(defun mxcsr-all-masked-p () (= #x1F80 (logand (mxcsr) #x1F80)))
+
+(defun lisp-division ()
+  "What (/ 1d0 0d0) does here: :TRAP (DIVISION-BY-ZERO signalled) or the value."
+  (handler-case (/ *scope-one* *scope-zero*)
+    (division-by-zero () :trap)))
+
+(test float-scope-python-environment-between-calls
+  (let ((traps (lisp-traps))
+        (before (mxcsr-control (mxcsr))))
+    (is (eq :trap (lisp-division)) "outside: Lisp's traps")
+    (with-python-float-environment
+      (is (equal "7" (pycall "str" 7)))
+      (is (eql +double-float-positive-infinity+ (pyeval "1e300*1e300")))
+      (is (eql 3 (%call-cell (%callable-cell "builtins" "abs") '(-3) nil)))
+      (when (scope-switches-p)
+        (is (mxcsr-all-masked-p) "Python's environment stays in force between the calls")
+        (is (eql +double-float-positive-infinity+ (lisp-division))
+            "Lisp arithmetic inside the scope: traps masked")))
+    (is (equal traps (lisp-traps)) "Lisp's traps are back at scope exit")
+    (is (= before (mxcsr-control (mxcsr))))
+    (is (eq :trap (lisp-division)))
+    (is (image-ok-p))))
+
+(test float-scope-callbacks-run-with-lisp-modes
+  (define-call-it)
+  (raw-pyexec "def overflow_after(f):
+    f()
+    return 1e300 * 1e300")
+  (let ((traps (lisp-traps))
+        (big *big-double*))
+    (with-python-float-environment
+      (is (eq t (pycall "call_it" (lambda () (equal traps (lisp-traps)))))
+          "a callback inside the scope sees Lisp's traps")
+      (is (eq t (pycall "call_it" (lambda () (eq :trap (lisp-division))))))
+      (is (eq :overflow (handler-case (pycall "call_it" (lambda () (* big 10d0)))
+                          (floating-point-overflow () :overflow))))
+      ;; a Python call made by the callback switches per call, and Python after it is
+      ;; back in its environment
+      (is (equal '("5" t) (pycall "call_it" (lambda () (list (pycall "str" 5) (eq :trap (lisp-division)))))))
+      (is (eql +double-float-positive-infinity+ (pycall "overflow_after" (lambda () nil))))
+      (when (scope-switches-p)
+        (is (mxcsr-all-masked-p) "the scope's environment after the callbacks")))
+    (is (equal traps (lisp-traps)))
+    (is (image-ok-p))))
+
+(test float-scope-non-local-exits-restore
+  (define-call-it)
+  (let ((traps (lisp-traps)))
+    (is (eq :out (catch 'out (with-python-float-environment (pycall "str" 1) (throw 'out :out)))))
+    (is (equal traps (lisp-traps)) "throw out of the scope")
+    (is (eq :cb (catch 'out (with-python-float-environment
+                              (pycall "call_it" (lambda () (throw 'out :cb)))))))
+    (is (equal traps (lisp-traps)) "throw from a callback inside the scope to outside it")
+    (is (eq :err (handler-case (with-python-float-environment (pycall "math.exp" 1000))
+                   (pyerror () :err))))
+    (is (equal traps (lisp-traps)) "a Python error out of the scope")
+    (is (eq :trap (lisp-division)))
+    ;; the scope opened inside a callback (whose call switches per call), exited by a throw
+    (with-python-float-environment
+      (is (eq :inner (catch 'in (pycall "call_it"
+                                        (lambda () (with-python-float-environment
+                                                     (throw 'in :inner)))))))
+      (when (scope-switches-p) (is (mxcsr-all-masked-p))))
+    (is (equal traps (lisp-traps)))
+    (is (image-ok-p))))
+
+(test float-scope-nests
+  (let ((traps (lisp-traps)))
+    (with-python-float-environment
+      (with-python-float-environment
+        (pycall "str" 1))
+      (when (scope-switches-p)
+        (is (mxcsr-all-masked-p) "the outer scope holds after the inner one exits"))
+      (with-python-gil
+        (with-python-float-environment (is (equal "2" (pycall "str" 2))))))
+    (is (equal traps (lisp-traps)))
+    (is (eq :trap (lisp-division)))))
+
+(test float-scope-is-per-thread
+  ;; (a thread made outside the scope: a Lisp thread may start with its creator's modes)
+  (let* ((traps (lisp-traps))
+         (go nil)
+         (th (bt:make-thread (lambda ()
+                               (loop repeat 5000 until go do (sleep 0.001))
+                               (list (pycall "str" 3) (lisp-traps) (lisp-division))))))
+    (with-python-float-environment
+      (setf go t)
+      (let ((other (bt:join-thread th)))
+        (is (equal "3" (first other)))
+        (is (eq :trap (third other)) "another thread keeps its traps")
+        (is (subsetp '(:overflow :invalid :divide-by-zero) (second other))))
+      (when (scope-switches-p) (is (mxcsr-all-masked-p))))
+    (is (equal traps (lisp-traps)))))
+
+(test float-scope-interrupts-run-with-lisp-modes
+  (if (not (and pymodgen::*interrupts-in-lisp-float-environment* (scope-switches-p)))
+      (skip "interrupts do not restore Lisp's float modes inside the scope on this Lisp")
+      (let ((main (bt:current-thread))
+            (seen nil)
+            (traps (lisp-traps)))
+        (with-python-float-environment
+          (let ((th (bt:make-thread
+                     (lambda () (sleep 0.05)
+                       (bt:interrupt-thread main (lambda () (setf seen (list (lisp-traps) (lisp-division)))))))))
+            (loop repeat 2000 until seen do (pycall "str" 1) (sleep 0.001))
+            (bt:join-thread th))
+          (is (mxcsr-all-masked-p) "the scope's environment after the interrupt"))
+        (is (equal (list traps :trap) seen))
+        (is (equal traps (lisp-traps))))))
+
 ;;; ------------------------------------------------------------------------------------
 ;;; 2. Non-local exits through Python frames: stopped at the callback, Python unwinds,
 ;;;    the exit resumes to its target
