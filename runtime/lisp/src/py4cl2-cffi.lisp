@@ -8,7 +8,9 @@
   (do-external-symbols (s '#:pymodgen)
     (unless (or (char= #\% (char (symbol-name s) 0))
                 ;; the condition classes of Python exceptions: pymodgen:python-value-error ...
-                (member s pymodgen::+python-condition-exports+))
+                (member s pymodgen::+python-condition-exports+)
+                ;; the Lisp classes of Python classes: pymodgen:python-instance ...
+                (member s pymodgen::+python-class-exports+))
       (export (list s) '#:py4cl2-cffi))))
 
 ;;; py4cl2-cffi's internal helpers that its users reach with py4cl2-cffi:: (src/compat.lisp).
