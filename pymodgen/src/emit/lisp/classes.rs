@@ -84,7 +84,11 @@ fn emit(
             supers.push(format!("pymodgen:python-{b}"));
         } else if let Some(&j) = locals.get(base.as_str()) {
             emit(manifest, lisp_names, locals, j, done, out);
-            supers.push(lisp_names[j].clone());
+            // (a base that is not defined yet can only be on a cycle, which two classes of
+            // one qualname can make: left to the runtime, by Python name)
+            if out.iter().any(|v| v.name == lisp_names[j]) && !supers.contains(&lisp_names[j]) {
+                supers.push(lisp_names[j].clone());
+            }
         }
     }
     let bases: Vec<String> = class.bases.iter().map(|b| format!("\"{}\"", names::escape(b))).collect();
