@@ -84,22 +84,27 @@ while cached.")
                    table)))
       (setf *python-type-cache* (cons -1 nil)))))
 
-(defun %lisp-superclasses (python-bases)
-  "The Lisp superclasses for a class with PYTHON-BASES: the classes defined for each base,
-in the order of the bases; PYTHON-INSTANCE when none is."
-  (or (remove-duplicates
-       (loop for b in python-bases append (copy-list (gethash b *python-classes*)))
-       :from-end t)
+(defun %lisp-superclasses (name python-bases)
+  "The Lisp superclasses for the class NAME with PYTHON-BASES: the classes defined for each
+base, in the order of the bases (NAME itself left out: two Python classes of one name);
+PYTHON-INSTANCE when none is."
+  (or (remove name
+              (remove-duplicates
+               (loop for b in python-bases append (copy-list (gethash b *python-classes*)))
+               :from-end t))
       (list 'python-instance)))
 
 (defun %ensure-python-class (name supers documentation)
-  "Defines (or redefines) the standard class NAME with SUPERS; when CLOS refuses that
-order, with the first of SUPERS alone."
+  "Defines (or redefines) the standard class NAME with SUPERS; when CLOS refuses them (a
+cycle through classes of one Python name), with the first of SUPERS alone, else under
+PYTHON-INSTANCE."
   (flet ((def (supers)
            (eval `(defclass ,name ,supers ()
                     ,@(when documentation `((:documentation ,documentation)))))))
     (handler-case (def supers)
-      (error () (def (list (first supers)))))))
+      (error ()
+        (handler-case (def (list (first supers)))
+          (error () (def (list 'python-instance))))))))
 
 (defun %register-python-class (name python-name python-bases documentation supers)
   "Makes NAME (a class just defined with the superclasses SUPERS) the Lisp class of
@@ -122,7 +127,7 @@ the classes that have PYTHON-NAME as a base up to date."
     (let ((affected (cons name (remove name (gethash python-name *python-class-dependents*)))))
       (dolist (class affected)
         (destructuring-bind (pname bases doc current) (gethash class *python-class-bases*)
-          (let ((supers (%lisp-superclasses bases)))
+          (let ((supers (%lisp-superclasses class bases)))
             (unless (equal supers current)
               (%ensure-python-class class supers doc)
               (setf (gethash class *python-class-bases*) (list pname bases doc supers)))))))
