@@ -36,6 +36,7 @@ pymodgen-capi C ABI): the py4cl2-cffi API, without segfaults."
                              (:file "call")
                              (:static-file "helper.py")     ; the module _pymodgen, read by api.lisp
                              (:file "api")
+                             (:file "classes")
                              (:static-file "module_hash.py") ; read by generated.lisp
                              (:file "generated")
                              (:file "defpymodule")

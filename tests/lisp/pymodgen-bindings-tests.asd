@@ -14,6 +14,7 @@
                (:file "arglists")
                (:file "classmethods")
                (:file "conditions")
+               (:file "classes")
                (:file "adversarial")
                (:file "third-party")
                (:file "sweep"))

@@ -5,6 +5,9 @@
 {% for c in conditions %}
 {% include "lisp/condition.lisp" %}
 {% endfor -%}
+{% for c in classes %}
+{% include "lisp/class.lisp" %}
+{% endfor -%}
 {% for f in functions %}
 {% include "lisp/function.lisp" %}
 {% endfor -%}
@@ -16,4 +19,7 @@
 {% endfor -%}
 {% for o in objects %}
 {% include "lisp/object.lisp" %}
+{% endfor -%}
+{% for i in inherited %}
+{% include "lisp/inherited.lisp" %}
 {% endfor -%}

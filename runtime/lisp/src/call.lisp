@@ -102,6 +102,7 @@ FUNCTION names the entry that got DESIGNATOR, for the error."
     (code-cell designator)
     (name-cell designator)
     (pyobject-wrapper (pyobject-wrapper-pointer designator))
+    (python-instance (pyobject-wrapper-pointer (python-instance-wrapper designator)))
     (%pointer designator)
     (symbol (name-cell (python-name designator)))
     (t (%bad-argument function designator '(or string symbol pyobject-wrapper function)
@@ -120,7 +121,8 @@ passed as their character data, pinned during the call)."
       (eq x t) (null x)
       (pyobject-wrapper-p x)
       (typep x '(simple-array character (*)))
-      (typep x 'simple-base-string)))
+      (typep x 'simple-base-string)
+      (typep x 'python-instance)))
 
 (declaim (inline array-argument-typenum))
 (defun array-argument-typenum (x)
@@ -160,6 +162,8 @@ gets by reference (when numpy is loaded)."
         (double-float (put +arg-f64+ :double x))
         (single-float (put +arg-f64+ :double (coerce x 'double-float)))
         (pyobject-wrapper (put +arg-borrowed+ :uint64 (pyobject-wrapper-address x)))
+        (python-instance
+         (put +arg-borrowed+ :uint64 (pyobject-wrapper-address (python-instance-wrapper x))))
         ((simple-array character (*))
          (put +arg-str4+ :uint64 (%vector-address x))
          (setf (%mem-ref buf :int64 (+ off +arg-len-offset+)) (%vector-length x)))
@@ -448,13 +452,13 @@ is first converted to Python) with pycall-style ARGS."
   "Get the value of a python-name-or-variable. Example:
  (pyvalue \"sys\") ;=> <module 'sys' (built-in)>
  (pyvalue \"sys.path\") ;=> #(\"/usr/lib/python311.zip\" ...)"
-  (%check-argument pyvalue python-name-or-variable (or string symbol pyobject-wrapper)
+  (%check-argument pyvalue python-name-or-variable (or string symbol python-object)
                    "a Python name (a string such as \"sys.path\", or a symbol) or a pyobject-wrapper")
   (unless *alive* (python-start-if-not-alive))
   (etypecase python-name-or-variable
     (string (with-python-gil (finish-pointer (resolve-name python-name-or-variable))))
     (symbol (pyvalue (python-name python-name-or-variable)))
-    (pyobject-wrapper (if *remote* python-name-or-variable (lispify python-name-or-variable)))))
+    (python-object (if *remote* python-name-or-variable (lispify python-name-or-variable)))))
 
 (defun (setf pyvalue) (value python-name)
   "Sets the Python variable (or dotted attribute) PYTHON-NAME to VALUE."

@@ -81,8 +81,7 @@ while the name is not looked up again, as a borrowed reference from the dict wou
 stays valid until the next PYVALUE* of the same name (as py4cl2-cffi's, which borrows from
 the module's dict). Pass it to PYCALL, PYTHONIZE, LISPIFY."
   (let ((w (with-remote-objects (pyvalue python-name))))
-    (unless (pyobject-wrapper-p w)
-      (setf w (wrap-new-reference (%pythonize w))))
+    (setf w (or (%pyobject-wrapper-of w) (wrap-new-reference (%pythonize w))))
     (setf (gethash python-name *pointer-keepers*) w)
     (pyobject-wrapper-pointer w)))
 
@@ -101,7 +100,7 @@ pointer; a wrapper is accepted everywhere that pointer was, and is released by t
 
 (defun python-object-pointer (wrapper)
   "The PyObject* of WRAPPER (py4cl2-cffi's older name of PYOBJECT-WRAPPER-POINTER)."
-  (pyobject-wrapper-pointer wrapper))
+  (pyobject-wrapper-pointer (or (%pyobject-wrapper-of wrapper) wrapper)))
 
 (defmacro pyforeign-funcall (name-and-options &rest args)
   "CFFI:FOREIGN-FUNCALL of a function of the Python C API (libpython is loaded globally),

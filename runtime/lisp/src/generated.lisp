@@ -16,7 +16,11 @@
 ;;;;     (a module's exception classes as conditions; conditions.lisp), whose superclasses
 ;;;;     may be the builtin ones: pymodgen:python-* (conditions.lisp, one per builtin
 ;;;;     exception class, e.g. pymodgen:python-value-error)
-;;;;   pymodgen:pyobject-wrapper  (a type, in declared result types)
+;;;;   pymodgen:define-python-class NAME SUPERCLASSES PYTHON-NAME &key BASES DOCUMENTATION
+;;;;     (a module's other classes as Lisp classes; classes.lisp), whose superclasses may be
+;;;;     the runtime's: pymodgen:python-* (classes.lisp, e.g. pymodgen:python-dict)
+;;;;   pymodgen::%define-inherited-method NAME INHERITED  (this file)
+;;;;   pymodgen:pyobject-wrapper, pymodgen:python-object  (types, in declared result types)
 ;;;;   pymodgen:+py-none+  (None, as a default shown in arglists)
 ;;;;
 ;;;; A generated function looks like this (for numpy.linalg.norm(x, ord=None, axis=None)):
@@ -212,7 +216,7 @@ stub promises (a TYPE-ERROR: the stub is wrong, or a lispifier changed the value
     (string "str") (integer "int") (double-float "float") ((member t nil) "bool")
     (simple-vector "list") (list "tuple") (hash-table "dict") (complex "complex")
     ((vector (unsigned-byte 8)) "bytes") (array "numpy.ndarray")
-    (pyobject-wrapper (or (ignore-errors (python-object-type value)) "object"))
+    (python-object (or (ignore-errors (python-object-type value)) "object"))
     (t "object")))
 
 (declaim (ftype (function (t t string string string) nil) %result-type-error))
@@ -225,8 +229,13 @@ stub promises (a TYPE-ERROR: the stub is wrong, or a lispifier changed the value
   "FORM's value, which must be of TYPE: else a PYTHON-RESULT-TYPE-ERROR. The check is code,
 not a declaration, so it stays under (SAFETY 0)."
   (let ((v (gensym "VALUE")))
+    ;; THE restates TYPE for the compiler, which checked it already: SBCL does not narrow a
+    ;; value's type by a TYPEP that names a standard class (PYTHON-INSTANCE, in PYTHON-OBJECT),
+    ;; and would no longer see that (+ 1 (dedent "x")) is wrong.
     `(let ((,v ,form))
-       (if (typep ,v ',type) ,v (%result-type-error ,v ',type ,module ,path ,signature)))))
+       (locally (declare (optimize (safety 0)))
+         (the ,type
+              (if (typep ,v ',type) ,v (%result-type-error ,v ',type ,module ,path ,signature)))))))
 
 ;;; Definitions
 
@@ -261,6 +270,20 @@ macro; at compile time as well as at load time."
               `(progn ,@body)
               `(%checked-result ,returns ,module ,path ,signature (progn ,@body))))
        ,@(%arglist-forms name arglist)
+       ',name)))
+
+(defmacro %define-inherited-method (name inherited)
+  "Makes NAME the generated function INHERITED: the function of a method a class inherits,
+unchanged, from a class of the same module (square-describe is shape-describe), with its
+arglist, documentation, result type and compile-time checks."
+  (let ((returns (fifth (get inherited 'python-function))))
+    `(progn
+       (eval-when (:compile-toplevel :load-toplevel :execute)
+         (%note-python-function ',name (get ',inherited 'python-function)))
+       ,@(unless (or (null returns) (eq returns t))
+           `((declaim (ftype (function * (values ,returns &optional)) ,name))))
+       (setf (fdefinition ',name) (fdefinition ',inherited))
+       (setf (documentation ',name 'function) (documentation ',inherited 'function))
        ',name)))
 
 ;;; Argument parsing, at compile time and (through %CALL-PYTHON-STYLE-PARSED,

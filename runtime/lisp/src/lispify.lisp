@@ -179,7 +179,9 @@ into an array of the matching element type (bool -> T/NIL, object dtypes via tol
   "Lisp value of OBJ (tag from the classifier). OWNED: OBJ is a new reference whose
 ownership passes here."
   (let ((keep nil)
-        (*conversion-depth* (1+ *conversion-depth*)))
+        (*conversion-depth* (1+ *conversion-depth*))
+        ;; a dict subclass that a generated package typed (Counter): a typed wrapper
+        (class (and (= tag +tag-dict+) *typed-classes-p* (python-class-of obj))))
     (when (> *conversion-depth* +max-conversion-depth+)
       (when owned (pmg-decref obj))
       (error "pymodgen: containers nested more than ~D deep (or cyclic) cannot be converted"
@@ -187,6 +189,9 @@ ownership passes here."
     (unwind-protect
          (with-python-gil
            (cond
+             (class
+              (setf keep t)
+              (%typed (if owned (wrap-new-reference obj) (wrap-borrowed obj)) class))
              ((= tag +tag-bigint+) (parse-hex-int obj))
              ((= tag +tag-tuple+)
               (let ((n (pmg-len obj)))
@@ -239,7 +244,7 @@ ownership passes here."
                      (lispifier (gethash name *type-lispifiers*))
                      (w (progn (setf keep t)
                                (if owned (wrap-new-reference obj) (wrap-borrowed obj)))))
-                (if lispifier (funcall lispifier w) w)))))
+                (if lispifier (funcall lispifier w) (%maybe-typed w obj))))))
       (when (and owned (not keep)) (pmg-decref obj)))))
 
 (defun lispify-attr (obj name)
@@ -293,13 +298,13 @@ PYOBJECT-WRAPPER (WITH-REMOTE-OBJECTS; the call was raw), :POINTER the new refer
                   (shared (shared-array-of obj)))
              (if shared
                  (progn (pmg-decref obj) shared)
-                 (wrap-new-reference obj))))))
+                 (wrap-python-object obj))))))
 
 (defun finish-pointer (p)
   "A new reference P (NULL: signal the error) as the user-visible result: a Lisp value,
 or a wrapper inside WITH-REMOTE-OBJECTS."
   (check-pointer p)
-  (if *remote* (wrap-new-reference p) (lispify-pointer p t)))
+  (if *remote* (wrap-python-object p) (lispify-pointer p t)))
 
 (defun lispify-pointer (pointer owned)
   "Lisp value of the Python object at POINTER. OWNED: a new reference passed to us."
@@ -320,5 +325,6 @@ returned as they are."
     (pyobject-wrapper
      (let ((*remote* nil))
        (lispify-pointer (pyobject-wrapper-pointer object) nil)))
+    (python-instance (lispify (python-instance-wrapper object)))
     (%pointer (let ((*remote* nil)) (lispify-pointer object nil)))
     (t object)))

@@ -19,9 +19,40 @@ LOAD-FORM is used if the pyobject-wrapper is dumped into a compiled lisp file."
   (epoch 0 :type fixnum :read-only t)
   (load-form nil))
 
+;;; Wrappers that a generated package types (classes.lisp): instances of standard classes
+;;; under PYTHON-INSTANCE, which hold a PYOBJECT-WRAPPER (the owner of the reference). A
+;;; standard class cannot portably have a structure class as a superclass, and only standard
+;;; classes give multiple inheritance to TYPEP, SUBTYPEP and DEFMETHOD: so typed wrappers are
+;;; not PYOBJECT-WRAPPERs, but share its protocol (PYTHON-OBJECT below, %PYOBJECT-WRAPPER-OF).
+;;; The untyped PYOBJECT-WRAPPER stays the structure it is, on the hot path.
+(defclass python-instance ()
+  ((wrapper :initarg :wrapper :type pyobject-wrapper))
+  (:documentation "The class of the Python objects whose class a generated package gives a Lisp
+class (classes.lisp): the Lisp class of Python's object. Each such Lisp class is a subclass of
+it; an instance holds the PYOBJECT-WRAPPER that owns its Python object (PYTHON-INSTANCE-WRAPPER)
+and is accepted wherever a PYOBJECT-WRAPPER is."))
+
+(declaim (inline python-instance-wrapper))
+(defun python-instance-wrapper (instance)
+  "The PYOBJECT-WRAPPER (the reference to the Python object) of the typed wrapper INSTANCE."
+  (slot-value instance 'wrapper))
+
+(defvar *typed-classes-p* nil
+  "True once a generated package (DEFINE-PYTHON-CLASS, classes.lisp) defined a class: from
+then on the objects that results wrap are looked up in the type cache. (Global; bound to NIL
+only around the runtime's own lookups.)")
+
 (deftype python-object ()
-  "py4cl2-cffi's other name of PYOBJECT-WRAPPER."
-  'pyobject-wrapper)
+  "A Python object held from Lisp: a PYOBJECT-WRAPPER, or an instance of a Lisp class a
+generated package made for its Python class (a PYTHON-INSTANCE)."
+  '(or pyobject-wrapper python-instance))
+
+(declaim (inline %pyobject-wrapper-of))
+(defun %pyobject-wrapper-of (object)
+  "The PYOBJECT-WRAPPER of OBJECT (a wrapper, or a typed PYTHON-INSTANCE), else NIL."
+  (cond ((pyobject-wrapper-p object) object)
+        ((typep object 'python-instance) (python-instance-wrapper object))
+        (t nil)))
 
 (setf (documentation 'pyobject-wrapper-p 'function)
       "True when the argument is a PYOBJECT-WRAPPER (a Python object held from Lisp).")
@@ -91,10 +122,11 @@ finalizer)."
 
 (defun pyobject-wrapper-eq (o1 o2)
   "Returns T if o1 and o2 are both pyobject-wrapper with the same pointer, or the same
-lisp objects which are EQ to each other. Returns NIL in all other cases."
+lisp objects which are EQ to each other. Returns NIL in all other cases. (Typed wrappers,
+PYTHON-INSTANCEs, compare by their Python object too.)"
   (or (eq o1 o2)
-      (and (pyobject-wrapper-p o1) (pyobject-wrapper-p o2)
-           (pyobject-wrapper-eq* o1 o2))))
+      (let ((w1 (%pyobject-wrapper-of o1)) (w2 (%pyobject-wrapper-of o2)))
+        (and w1 w2 (pyobject-wrapper-eq* w1 w2)))))
 
 (defun python-object-eq (o1 o2)
   "py4cl2-cffi's other name of PYOBJECT-WRAPPER-EQ."
@@ -116,15 +148,17 @@ lisp objects which are EQ to each other. Returns NIL in all other cases."
 
 (defun python-object-type (o)
   "The Python type of wrapper O, as a string such as \"<class 'int'>\"."
+  (when (typep o 'python-instance) (setf o (python-instance-wrapper o)))
   (%check-argument python-object-type o pyobject-wrapper "a pyobject-wrapper")
   (with-python-gil
     (let ((ty (check-pointer (pmg-getattr (pyobject-wrapper-pointer o) "__class__"))))
       (unwind-protect (pystring-of ty 0) (pmg-decref ty)))))
 
-(defmethod print-object ((o pyobject-wrapper) s)
+(defun %print-python-object (object o s label)
+  "Prints OBJECT (the wrapper O, or a typed wrapper holding O) to S, as LABEL (a string)."
   (if (or (not *alive*) (not (member (pyobject-wrapper-epoch o) (list -1 *image-epoch*))))
-      (print-unreadable-object (o s :identity t)
-        (format s "PYTHON-OBJECT :POINTER #x~X (~A)" (pyobject-wrapper-%address o)
+      (print-unreadable-object (object s :identity t)
+        (format s "~A :POINTER #x~X (~A)" label (pyobject-wrapper-%address o)
                 (if *alive* "from an earlier Python session" "Python not running")))
       (let* ((p (pyobject-wrapper-pointer o))
              (type (ignore-errors (python-object-type o)))
@@ -132,18 +166,28 @@ lisp objects which are EQ to each other. Returns NIL in all other cases."
                        (or (ignore-errors (with-python-gil (pystring-of p 0))) "?")
                        nil)))
         (if *print-pyobject-wrapper-identity*
-            (print-unreadable-object (o s :identity t)
+            (print-unreadable-object (object s :identity t)
               (if text
-                  (progn (format s "PYTHON-OBJECT :type ~A~%" type)
+                  (progn (format s "~A :type ~A~%" label type)
                          (pprint-logical-block (s nil :per-line-prefix "  ")
                            (write-string text s))
                          (terpri s))
-                  (format s "PYTHON-OBJECT :POINTER #x~X :TYPE ~A"
+                  (format s "~A :POINTER #x~X :TYPE ~A" label
                           (pyobject-wrapper-address o) type)))
             (if text
                 (write-string text s)
-                (format s "#<PYTHON-OBJECT :POINTER #x~X :TYPE ~A>"
+                (format s "#<~A :POINTER #x~X :TYPE ~A>" label
                         (pyobject-wrapper-address o) type))))))
+
+(defmethod print-object ((o pyobject-wrapper) s)
+  (%print-python-object o o s "PYTHON-OBJECT"))
+
+(defmethod print-object ((o python-instance) s)
+  ;; As a PYOBJECT-WRAPPER prints, labelled with the Lisp class (COLLECTIONS:COUNTER).
+  (%print-python-object o (python-instance-wrapper o) s
+                        (let ((name (class-name (class-of o)))
+                              (*package* (find-package "KEYWORD")))
+                          (if (symbol-package name) (prin1-to-string name) (symbol-name name)))))
 
 (defmethod make-load-form ((o pyobject-wrapper) &optional env)
   (declare (ignore env))

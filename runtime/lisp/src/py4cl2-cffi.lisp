@@ -10,7 +10,9 @@
                 ;; the condition classes of Python exceptions: pymodgen:python-value-error ...
                 (member s pymodgen::+python-condition-exports+)
                 ;; classes written in Lisp (src/defpyclass.lisp): pymodgen's own
-                (member s pymodgen::+defpyclass-exports+))
+                (member s pymodgen::+defpyclass-exports+)
+                ;; the Lisp classes of Python classes: pymodgen:python-instance ...
+                (member s pymodgen::+python-class-exports+))
       (export (list s) '#:py4cl2-cffi))))
 
 ;;; py4cl2-cffi's internal helpers that its users reach with py4cl2-cffi:: (src/compat.lisp).

@@ -18,6 +18,7 @@
 //! ...)`) through `sb-c::lambda-list`.
 
 mod cl_symbols;
+mod classes;
 mod conditions;
 mod names;
 mod types;

@@ -145,6 +145,11 @@ impl Namer {
         self.used.insert(name.clone());
         name
     }
+
+    /// `name` itself when free (then claimed), else `None`.
+    pub(super) fn claim_exact(&mut self, name: &str) -> Option<String> {
+        self.used.insert(name.to_owned()).then(|| name.to_owned())
+    }
 }
 
 /// The Lisp variable for a Python parameter (kebab, CL constants and specials renamed).

@@ -15,13 +15,15 @@
 //! | `list[...]` | `simple-vector` |
 //! | `tuple[...]` | `list` (the empty tuple is `+py-empty-tuple+`, a wrapper) |
 //! | `dict[...]` | `hash-table` |
-//! | `None` | `pyobject-wrapper` (`+py-none+`) |
+//! | `None` | `python-object` (`+py-none+`) |
 //! | `Literal[...]` | the type of its values |
 //! | `A \| B`, TypeVar with a bound or constraints | the union |
 //! | anything else (classes, `Any`, `Self`, protocols, numpy) | `t`: no declaration |
 //!
-//! Every declared type also admits `pyobject-wrapper`, what results are inside
-//! `with-remote-objects`. An overloaded function's type is the union over its overloads.
+//! Every declared type also admits `python-object` (a `pyobject-wrapper`, or a typed wrapper of
+//! a class a generated package defines: runtime/lisp/src/classes.lisp), what results are
+//! inside `with-remote-objects`, and what a subclass of `dict` that a package knows is
+//! (`collections.Counter`). An overloaded function's type is the union over its overloads.
 
 use crate::manifest::{Function, Literal, Type};
 
@@ -45,7 +47,7 @@ pub(super) fn result_type(f: &Function) -> Option<String> {
 #[derive(Default)]
 struct Parts(Vec<&'static str>);
 
-const WRAPPER: &str = "pymodgen:pyobject-wrapper";
+const WRAPPER: &str = "pymodgen:python-object";
 
 impl Parts {
     fn push(&mut self, atoms: &[&'static str]) -> Option<()> {
@@ -125,12 +127,12 @@ mod tests {
     fn basic_types() {
         assert_eq!(
             result_type(&returning(Some(class("builtins.str")))).as_deref(),
-            Some("(cl:or cl:string pymodgen:pyobject-wrapper)")
+            Some("(cl:or cl:string pymodgen:python-object)")
         );
-        assert_eq!(result_type(&returning(Some(Type::None))).as_deref(), Some("pymodgen:pyobject-wrapper"));
+        assert_eq!(result_type(&returning(Some(Type::None))).as_deref(), Some("pymodgen:python-object"));
         assert_eq!(
             result_type(&returning(Some(Type::Union { of: vec![class("builtins.int"), Type::None] }))).as_deref(),
-            Some("(cl:or cl:integer cl:boolean pymodgen:pyobject-wrapper)")
+            Some("(cl:or cl:integer cl:boolean pymodgen:python-object)")
         );
         assert_eq!(result_type(&returning(None)), None);
         assert_eq!(result_type(&returning(Some(Type::Any))), None);
@@ -145,7 +147,7 @@ mod tests {
     #[test]
     fn literals_and_typevars() {
         let lit = Type::Literal { values: vec![Literal::Str("a".into()), Literal::Str("b".into())] };
-        assert_eq!(result_type(&returning(Some(lit))).as_deref(), Some("(cl:or cl:string pymodgen:pyobject-wrapper)"));
+        assert_eq!(result_type(&returning(Some(lit))).as_deref(), Some("(cl:or cl:string pymodgen:python-object)"));
         let tv = Type::Typevar {
             name: "AnyStr".into(),
             bound: None,
@@ -153,7 +155,7 @@ mod tests {
         };
         assert_eq!(
             result_type(&returning(Some(tv))).as_deref(),
-            Some("(cl:or cl:string (cl:vector (cl:unsigned-byte 8)) pymodgen:pyobject-wrapper)")
+            Some("(cl:or cl:string (cl:vector (cl:unsigned-byte 8)) pymodgen:python-object)")
         );
         let free = Type::Typevar { name: "T".into(), bound: None, constraints: vec![] };
         assert_eq!(result_type(&returning(Some(free))), None);

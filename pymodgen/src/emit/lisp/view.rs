@@ -48,10 +48,20 @@ pub(super) struct ModuleView {
     pub module: String,
     /// The module's exception classes as condition classes (`conditions.rs`).
     pub conditions: Vec<super::conditions::ConditionView>,
+    /// The module's other classes as Lisp classes (`classes.rs`).
+    pub classes: Vec<super::classes::ClassView>,
     pub functions: Vec<FunctionView>,
     pub attributes: Vec<AttributeView>,
     pub constants: Vec<ConstantView>,
     pub objects: Vec<ObjectView>,
+    /// Inherited methods served by the base's function (`classes.rs`).
+    pub inherited: Vec<InheritedView>,
+}
+
+/// `(pymodgen::%define-inherited-method NAME FROM)`: NAME is the generated function FROM.
+pub(super) struct InheritedView {
+    pub name: String,
+    pub from: String,
 }
 
 /// A property or other attribute of a class: a reader `(class-attr object)` and, unless
@@ -150,14 +160,20 @@ pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> Modu
         functions.push(constructor(m, name, c));
     }
     let conditions = super::conditions::views(manifest, &class_names);
+    let exceptions: BTreeSet<String> = conditions.iter().map(|c| c.name.clone()).collect();
+    let classes = super::classes::views(manifest, &class_names, &exceptions);
+    let mut method_names = Vec::with_capacity(manifest.classes.len());
     for c in &manifest.classes {
         let class = names::kebab(&c.name);
+        let mut own = Vec::with_capacity(c.methods.len());
         for meth in &c.methods {
             let name = namer.claim(&format!("{class}-{}", names::kebab(&meth.name)));
+            own.push(name.clone());
             let path = format!("{}.{}", c.name, meth.name);
             let self_param = (meth.kind == FunctionKind::Method).then_some("self");
             functions.push(function(m, name, &path, meth, self_param));
         }
+        method_names.push(own);
     }
     let mut attributes = Vec::new();
     for c in &manifest.classes {
@@ -196,9 +212,29 @@ pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> Modu
         });
     }
 
+    // Inherited methods last: their names never rename another definition (a name taken
+    // already leaves the inherited method out).
+    let mut inherited = Vec::new();
+    for h in super::classes::inherited(manifest) {
+        let c = &manifest.classes[h.class];
+        let meth = &manifest.classes[h.from].methods[h.method];
+        let Some(name) = namer.claim_exact(&format!("{}-{}", names::kebab(&c.name), names::kebab(&meth.name)))
+        else {
+            continue;
+        };
+        if h.alias {
+            inherited.push(InheritedView { name, from: method_names[h.from][h.method].clone() });
+        } else {
+            let path = format!("{}.{}", c.name, meth.name);
+            let self_param = (meth.kind == FunctionKind::Method).then_some("self");
+            functions.push(function(m, name, &path, meth, self_param));
+        }
+    }
+
     let exports: BTreeSet<String> = functions
         .iter()
         .map(|f| f.name.clone())
+        .chain(inherited.iter().map(|i| i.name.clone()))
         .chain(attributes.iter().map(|a| a.name.clone()))
         .chain(constants.iter().map(|c| c.name.clone()))
         .chain(objects.iter().map(|o| o.name.clone()))
@@ -217,10 +253,12 @@ pub(super) fn module(manifest: &Manifest, package: String, header: &str) -> Modu
             package,
             module: m.clone(),
             conditions,
+            classes,
             functions,
             attributes,
             constants,
             objects,
+            inherited,
         },
     }
 }

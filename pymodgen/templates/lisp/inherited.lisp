@@ -1,0 +1,1 @@
+(pymodgen::%define-inherited-method {{ i.name }} {{ i.from }})
