@@ -34,7 +34,7 @@ of the control stack are left (at most a quarter of the stack): Lisp -> Python -
 
 (defstruct (method-callback (:constructor make-method-callback (function)) (:copier nil))
   "A Lisp function called from Python whose first argument (self, or cls) reaches it as a
-PYOBJECT-WRAPPER, never converted (an instance of a dict subclass is the object, not a hash
+wrapper (typed when its class has a Lisp class), never converted (an instance of a dict subclass is the object, not a hash
 table copy): the methods of DEFPYCLASS."
   (function nil :type function :read-only t))
 
@@ -48,7 +48,9 @@ converted."
             collect (progn (when (= (pmg-item-classify args i v) +tag-error+)
                              (signal-last-error))
                            (if (zerop i)
-                               (wrap-borrowed (value-obj v))
+                               (let ((self (value-obj v)))
+                                 ;; (a DEFPYCLASS instance: its Lisp class's, classes.lisp)
+                                 (%maybe-typed (wrap-borrowed self) self))
                                (lispify-value v nil)))))))
 
 (defun dispatch-callback (handle args kwargs)

@@ -191,14 +191,15 @@ that combination, the first of them."
 
 (defun %python-mro-names (type)
   "The names (\"module.QualName\") of the classes of the __mro__ of TYPE (a borrowed
-pointer to a class), the class first."
+pointer to a class), the class first; for a DEFPYCLASS class, its key
+(\"lisp:PACKAGE::NAME\", defpyclass.lisp)."
   (let ((e *python-mro-function*)
         (*typed-classes-p* nil))        ; (the results below are never typed)
     (unless (and e (= (car e) *generation*))
       (setf e (cons *generation*
                     (with-default-translation
                       (with-remote-objects
-                        (raw-pyeval "lambda t: [c.__module__ + '.' + c.__qualname__ for c in t.__mro__]"))))
+                        (raw-pyeval "lambda t: [c.__dict__.get('__pymodgen_lisp_class__') or c.__module__ + '.' + c.__qualname__ for c in t.__mro__]"))))
             *python-mro-function* e))
     (coerce (with-default-translation (pycall (cdr e) type)) 'list)))
 

@@ -9,6 +9,15 @@
 ;;;; callbacks belong to the class (one handle per member), so instances are collected by
 ;;;; Python alone and their wrappers by Lisp's GC, as any Python object's.
 ;;;;
+;;;; NAME is also a Lisp class (DEFINE-PYTHON-CLASS's kind, classes.lisp): a standard class
+;;;; under the Lisp classes of the Python bases (generated ones, other DEFPYCLASS classes),
+;;;; PYTHON-INSTANCE when none has one. It is registered under a key made of NAME alone
+;;;; ("lisp:PACKAGE::NAME", PYCLASS-KEY), never the Python class object, which is made again
+;;;; in each process (saved images, PYSTOP): the Python class carries that key as its class
+;;;; attribute __pymodgen_lisp_class__, which the lookup of an instance's Lisp class reads
+;;;; along the __mro__. So an instance, or one of a Python subclass, returned to Lisp is a
+;;;; typed wrapper of NAME (or of NAME's subclass), and so is self inside the methods.
+;;;;
 ;;;; Redefinition (evaluating DEFPYCLASS again) updates the class in place when Python runs
 ;;;; and the class exists: members set, members no longer defined deleted, __doc__, __name__,
 ;;;; __module__ and __bases__ assigned, so existing instances and Python subclasses see the new
@@ -16,11 +25,6 @@
 ;;;; incompatible instance layout) is a new class made; existing instances keep the old one.
 
 (in-package #:pymodgen)
-
-(defpackage #:pymodgen.pyclass-types
-  (:use)
-  (:documentation "The type predicates of DEFPYCLASS classes (one per class, named after
-its package and name)."))
 
 (eval-when (:compile-toplevel :load-toplevel :execute)
   (defparameter +defpyclass-exports+ '(defpyclass find-pyclass pysuper call-super pyraise
@@ -44,6 +48,42 @@ PY4CL2-CFFI, which has no such facility (its users' packages may have these name
   (member-names '() :type list))          ; the members the class was given
 
 (defvar *pyclass-lock* (bt:make-recursive-lock "pymodgen defpyclass"))
+
+(defparameter +lisp-class-attribute+ "__pymodgen_lisp_class__"
+  "The class attribute of a DEFPYCLASS class holding its PYCLASS-KEY (read by
+%PYTHON-MRO-NAMES, classes.lisp).")
+
+(defun pyclass-key (name)
+  "The name under which the Lisp class NAME of a DEFPYCLASS class is registered as a Python
+class's (*PYTHON-CLASSES*): made of NAME alone, the same in every process."
+  (let ((package (symbol-package name)))
+    (format nil "lisp:~A::~A" (if package (package-name package) "#") (symbol-name name))))
+
+(defun pyclass-base-key (base)
+  "The Python name (or PYCLASS-KEY) of a DEFPYCLASS base as written: \"logging.Handler\",
+\"dict\" -> \"builtins.dict\", the name of another DEFPYCLASS class -> its key. (A base
+named by another module than its own, \"json.JSONEncoder\" for json.encoder.JSONEncoder,
+is named properly once the class is made: DEFINE-PYCLASS-LISP-CLASS.)"
+  (etypecase base
+    (symbol (pyclass-key base))
+    (string (if (find #\. base) base (format nil "builtins.~A" base)))))
+
+(defun define-pyclass-lisp-class (name base-keys documentation)
+  "Defines (or redefines) the Lisp class NAME of a DEFPYCLASS class, whose Python bases are
+BASE-KEYS (Python names or PYCLASS-KEYs): under their Lisp classes once defined."
+  (bt:with-recursive-lock-held (*python-classes-lock*)
+    (let* ((recorded (gethash name *python-class-bases*))
+           (supers (cond (recorded (fourth recorded))
+                         (t (%ensure-python-class name '(python-instance) documentation)
+                            '(python-instance)))))
+      (when documentation (setf (documentation name 'type) documentation))
+      (%register-python-class name (pyclass-key name) base-keys documentation supers))))
+
+(defun ensure-pyclass-lisp-class (name)
+  "At compile time: NAME is a class (for DEFMETHOD's specializers), until its DEFPYCLASS
+form is loaded."
+  (unless (find-class name nil)
+    (%ensure-python-class name '(python-instance) nil)))
 
 (defun pyclass-definition (name &optional (errorp t))
   (or (and (symbolp name) (get name 'pyclass-definition))
@@ -90,6 +130,8 @@ methods seeing the class through CELL."
               do (push (list name (pycall "_pymodgen.lisp_property" (or getter +py-none+)
                                           (or setter +py-none+) (or doc +py-none+)))
                        members))
+        (push (list +lisp-class-attribute+ (pyclass-key (pyclass-definition-name definition)))
+              members)
         (reverse members)))))
 
 (defun python-bases (definition)
@@ -112,7 +154,19 @@ methods seeing the class through CELL."
           (pyclass-definition-cell definition) cell
           (pyclass-definition-class definition) class
           (pyclass-definition-member-names definition) (mapcar #'first members))
+    (name-python-bases definition class)
     class))
+
+(defun name-python-bases (definition class)
+  "The Lisp class of DEFINITION under the Lisp classes of CLASS's bases, as Python names them
+(json.encoder.JSONEncoder for \"json.JSONEncoder\")."
+  (let ((keys (coerce (with-default-translation
+                        (pycall "lambda c: [b.__dict__.get('__pymodgen_lisp_class__') or b.__module__ + '.' + b.__qualname__ for b in c.__bases__]"
+                                class))
+                      'list))
+        (name (pyclass-definition-name definition)))
+    (unless (equal keys (second (gethash name *python-class-bases*)))
+      (define-pyclass-lisp-class name keys (pyclass-definition-documentation definition)))))
 
 (defun update-python-class (definition class)
   "Redefinition: DEFINITION's members, bases and names given to CLASS in place, or, when
@@ -128,6 +182,7 @@ Python refuses the new bases, a new class. Returns the class."
                     (pyclass-definition-module definition)
                     (or (pyclass-definition-documentation definition) +py-none+)))
           (setf (pyclass-definition-member-names definition) (mapcar #'first members))
+          (name-python-bases definition class)
           class)
         (make-python-class definition))))
 
@@ -151,6 +206,7 @@ made on first use in this Python process. Pass it where Python expects a class:
             (pyclass-definition-documentation definition) documentation
             (pyclass-definition-module definition) module
             (pyclass-definition-members-function definition) members-function)
+      (define-pyclass-lisp-class name (mapcar #'pyclass-base-key bases) documentation)
       (let ((class (and *alive* (live-class definition))))
         (when class (update-python-class definition class)))
       name)))
@@ -174,16 +230,6 @@ no arguments is super() of the method's class and its self (or cls)."
 
 (defun %super-attribute (cell self name)
   (pyslot-value (pysuper (car cell) self) name))
-
-(defun pyclass-instance-p (object name)
-  "OBJECT is a wrapper of an instance of the DEFPYCLASS class NAME (or of a subclass)."
-  (and (pyobject-wrapper-p object)
-       *alive*
-       (let ((definition (pyclass-definition name nil)))
-         (and definition (live-class definition)
-              (= (pyobject-wrapper-epoch object) *image-epoch*)
-              (with-default-translation
-                (pycall "isinstance" object (live-class definition)))))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Raising Python exceptions from Lisp members
@@ -300,7 +346,7 @@ self (or cls): ~S" (string-downcase (symbol-name kind)) name lambda-list))
 
 (defmacro defpyclass (name (&rest bases) &body clauses)
   "Defines a Python class whose members are written in Lisp, a subclass of BASES, and NAME
-as its constructor function, its type and its name for FIND-PYCLASS.
+as its constructor function, its Lisp class and its name for FIND-PYCLASS.
 
 NAME: a symbol. The Python class name is NAME in CamelCase (STRUCT-ENCODER ->
 StructEncoder) unless a (:python-name STRING) clause gives it; its __module__ is \"__main__\"
@@ -316,7 +362,8 @@ __doc__. The other clauses:
                                             is made: once per Python process)
 Member NAMEs are strings (\"do_GET\", exact) or symbols ('emit, 'to-json -> to_json). Lambda
 lists are ordinary: Python's positional arguments are the positional ones, its keyword
-arguments :KEYWORD pairs (name_x=1 -> :NAME-X 1). SELF (and CLS) is a PYOBJECT-WRAPPER; other
+arguments :KEYWORD pairs (name_x=1 -> :NAME-X 1). SELF is the instance as a typed wrapper
+(an instance of the Lisp class NAME, or of a subclass), CLS a PYOBJECT-WRAPPER; other
 arguments, and the value returned, are converted as for any Lisp function called from
 Python. Inside method bodies, (PYSUPER) is Python's super() and (CALL-SUPER ARG...) calls the
 same method of the bases, super().NAME(ARG...) (in a property: the bases' attribute).
@@ -326,9 +373,15 @@ goes through a member's Lisp code is raised again to its caller as its own class
 error in a member is a RuntimeError in Python, and the Lisp condition itself again when it
 reaches Lisp through the call that ran the member.
 
+NAME is a standard class under PYTHON-INSTANCE and the Lisp classes of BASES that have one
+(generated ones, such as LOGGING:HANDLER when the logging bindings are loaded, and other
+DEFPYCLASS classes): instances returned to Lisp, made by NAME or by Python, and those of
+Python subclasses, are its instances, so TYPEP, SUBTYPEP, DEFMETHOD and PRINT-OBJECT know them.
+
 The class is made on first use in each Python process. Evaluating DEFPYCLASS again updates
 it in place: members, __doc__, __name__, __module__ and __bases__, so existing instances see
-the new definition (a new class only when Python refuses the new bases)."
+the new definition (a new class only when Python refuses the new bases), and redefines the
+Lisp class NAME with the new bases."
   (check-type name (and symbol (not null)))
   (let ((doc (and (stringp (first clauses)) (rest clauses) (first clauses)))
         (clauses (if (and (stringp (first clauses)) (rest clauses)) (rest clauses) clauses))
@@ -344,19 +397,16 @@ DEFPYCLASS class, not ~S" b)))
       (multiple-value-bind (entry option) (parse-pyclass-clause clause class-cell)
         (if (eq entry :option) (push option options) (push entry members))))
     (let ((python-name (or (cdr (assoc :python-name options)) (camel-case-name name)))
-          (module (or (cdr (assoc :module options)) "__main__"))
-          (predicate (intern (format nil "~A::~A" (package-name (symbol-package name))
-                                     (symbol-name name))
-                             '#:pymodgen.pyclass-types)))
+          (module (or (cdr (assoc :module options)) "__main__")))
       `(progn
+         (eval-when (:compile-toplevel) (ensure-pyclass-lisp-class ',name))
          (%define-pyclass ',name ,python-name ',bases ,doc ,module
                           (lambda (,class-cell)
                             (declare (ignorable ,class-cell))
                             (list ,@(reverse members))))
          (defun ,name (&rest arguments)
            ,(format nil "Makes an instance of the Python class ~A (DEFPYCLASS ~S): ARGUMENTS ~
-as PYCALL takes them. Returns a PYOBJECT-WRAPPER." python-name name)
+as PYCALL takes them. Returns the instance: an instance of the Lisp class ~S (or of a ~
+subclass, should __new__ make one)." python-name name name)
            (with-remote-objects (apply #'pycall (find-pyclass ',name) arguments)))
-         (defun ,predicate (object) (pyclass-instance-p object ',name))
-         (deftype ,name () '(satisfies ,predicate))
          ',name))))
