@@ -94,17 +94,32 @@ PYTHON-INSTANCE when none is."
                :from-end t))
       (list 'python-instance)))
 
+#+ecl
+(defun %class-precedence (name)
+  (let ((class (find-class name nil)))
+    (when class
+      (unless (clos:class-finalized-p class) (clos:finalize-inheritance class))
+      (clos:class-precedence-list class))))
+
 (defun %ensure-python-class (name supers documentation)
   "Defines (or redefines) the standard class NAME with SUPERS; when CLOS refuses them (a
 cycle through classes of one Python name), with the first of SUPERS alone, else under
 PYTHON-INSTANCE."
-  (flet ((def (supers)
-           (eval `(defclass ,name ,supers ()
-                    ,@(when documentation `((:documentation ,documentation)))))))
-    (handler-case (def supers)
-      (error ()
-        (handler-case (def (list (first supers)))
-          (error () (def (list 'python-instance))))))))
+  (let (#+ecl (old (ignore-errors (%class-precedence name))))
+    (flet ((def (supers)
+             (eval `(defclass ,name ,supers ()
+                      ,@(when documentation `((:documentation ,documentation)))))))
+      (handler-case (def supers)
+        (error ()
+          (handler-case (def (list (first supers)))
+            (error () (def (list 'python-instance)))))))
+    ;; ECL (21.2) keeps the dispatch caches of generic functions when a class's superclasses
+    ;; change: a method on a former superclass would still be selected. Those whose methods
+    ;; specialize on a class of the old or new precedence list are cleared.
+    #+ecl
+    (dolist (class (union old (ignore-errors (%class-precedence name))))
+      (dolist (gf (clos:specializer-direct-generic-functions class))
+        (si:clear-gfun-hash gf)))))
 
 (defun %register-python-class (name python-name python-bases documentation supers)
   "Makes NAME (a class just defined with the superclasses SUPERS) the Lisp class of
