@@ -503,3 +503,37 @@ finalizer thread), and queue their Python references for release then."
       (is (eql (/ (* n (1- n)) 2) sum))
       ;; (a few wrappers may survive the full GC: conservative stack scanning)
       (is (every (lambda (b a) (<= (- a b) 16)) before after) "before ~S, after ~S" before after))))
+
+;;; ------------------------------------------------------------------------------------
+;;; Saved images: the Lisp class outlives the Python class, made again in the new process
+
+(test lisp-class-in-a-saved-image
+  (unless-skipped ((not pymodgen::+saved-images+) "~A saves no Lisp images" (lisp-implementation-type))
+    (let ((core (format nil "/tmp/pymodgen-defpyclass-~D.core" (%getpid))))
+      (unwind-protect
+           (progn
+             (multiple-value-bind (out code)
+                 (run-child-lisp
+                  (list "(in-package :pymodgen)"
+                        "(defpyclass cl-user::saved-greeter () (:method \"greet\" (self) (cl-user::greeting self)))"
+                        "(defgeneric cl-user::greeting (x) (:method ((g cl-user::saved-greeter)) \"hello\"))"
+                        ;; the Python class made in this process, before the image is saved
+                        "(format t \"~&BEFORE ~A~%\" (pymethod (cl-user::saved-greeter) \"greet\"))"
+                        (pymodgen::%save-image-form core))
+                  :timeout 180)
+               (is (eql 0 code) "saving: ~A" out)
+               (is (search "BEFORE hello" out) "~A" out))
+             (multiple-value-bind (out code)
+                 (run-child-lisp
+                  (list "(in-package :pymodgen)"
+                        "(format t \"~&TYPE ~S~%\" (type-of (cl-user::saved-greeter)))"
+                        "(format t \"~&METHOD ~A~%\" (cl-user::greeting (cl-user::saved-greeter)))"
+                        "(format t \"~&SELF ~A~%\" (pymethod (cl-user::saved-greeter) \"greet\"))"
+                        "(format t \"~&BY-PYTHON ~S~%\" (type-of (pycall \"lambda c: c()\" (find-pyclass 'cl-user::saved-greeter))))")
+                  :core core :timeout 120)
+               (is (eql 0 code) "~A" out)
+               (is (search "TYPE COMMON-LISP-USER::SAVED-GREETER" out) "~A" out)
+               (is (search "METHOD hello" out) "~A" out)
+               (is (search "SELF hello" out) "~A" out)
+               (is (search "BY-PYTHON COMMON-LISP-USER::SAVED-GREETER" out) "~A" out)))
+        (when (probe-file core) (delete-file core))))))
