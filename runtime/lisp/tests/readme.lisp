@@ -63,10 +63,14 @@
 
 (test import-module-matplotlib-plot
   (is (eq t (import-module "matplotlib.pyplot" :as "plt")))
-  (let ((r (pycall "plt.plot"
-                   (alexandria:iota 10)
-                   (mapcar (lambda (x) (* x x))
-                           (alexandria:iota 10)))))
+  ;; py4cl2-cffi's README shows the result in an image where no generated package types
+  ;; Line2D: other suites of the same image may have loaded generated bindings of matplotlib
+  ;; (whose classes then type it), so typing is left out here, as in an image without them.
+  (let ((r (let ((pymodgen::*typed-classes-p* nil))
+             (pycall "plt.plot"
+                     (alexandria:iota 10)
+                     (mapcar (lambda (x) (* x x))
+                             (alexandria:iota 10))))))
     (is (vectorp r))
     (is (= 1 (length r)))
     (is (typep (aref r 0) 'pyobject-wrapper))
