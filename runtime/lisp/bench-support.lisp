@@ -22,7 +22,9 @@
 runs *REPS* / *ROUNDS* times, so both sides of a ratio see the same machine state.")
 (defparameter *clock*
   (if (or (equal (uiop:getenv "PYMODGEN_BENCH_CLOCK") "wall")
-          (eq +python-call-mode+ :single-threaded))
+          ;; (the variable, not +PYTHON-CALL-MODE+: a compiler folds the constant into this
+          ;; file's fasl, which the run in the other mode loads from the cache)
+          (eq pymodgen::*call-mode* :single-threaded))
       1 3)
   "CLOCK_THREAD_CPUTIME_ID (3) by default: the time this thread ran, which a loaded machine's
 preemption does not inflate; PYMODGEN_BENCH_CLOCK=wall for CLOCK_MONOTONIC (1). Native Python

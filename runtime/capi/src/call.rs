@@ -337,8 +337,14 @@ pub unsafe extern "C" fn pmg_call(
     }
     let out = unsafe { &mut *out };
     out.tag = TAG_ERROR;
-    let call = Call { callable, args, nargs, kwnames, nkw };
-    with_gil_t(TAG_ERROR, |t| unsafe { do_call(call, out, raw != 0, t) })
+    let call = move |args: *const PmgArg, out: &mut PmgValue| {
+        let call = Call { callable, args, nargs, kwnames, nkw };
+        with_gil_t(TAG_ERROR, |t| unsafe { do_call(call, out, raw != 0, t) })
+    };
+    if dedicated::active() {
+        return unsafe { dedicated::ship_call(args, (nargs + nkw) as usize, out, call) };
+    }
+    call(args, out)
 }
 
 /// Resolves a dotted path given as interned str objects: `path[0]` is looked up in
@@ -468,26 +474,32 @@ pub unsafe extern "C" fn pmg_call_path_cached(
     }
     let out = unsafe { &mut *out };
     out.tag = TAG_ERROR;
-    with_gil_t(TAG_ERROR, |t| unsafe {
-        let cached = if cache.is_null() { None } else { pathcache::lookup(cache) };
-        let callable = match cached {
-            Some(c) => c,
-            None => {
-                let mut rec = Recorder::new(if cache.is_null() { 0 } else { npath });
-                let Some(c) = resolve(path, npath, &mut rec) else {
-                    release_owned_from(args, 0, (nargs + nkw) as usize);
-                    return None;
-                };
-                if !cache.is_null() {
-                    pathcache::store(cache, &rec, c);
+    let call = move |args: *const PmgArg, out: &mut PmgValue| {
+        with_gil_t(TAG_ERROR, |t| unsafe {
+            let cached = if cache.is_null() { None } else { pathcache::lookup(cache) };
+            let callable = match cached {
+                Some(c) => c,
+                None => {
+                    let mut rec = Recorder::new(if cache.is_null() { 0 } else { npath });
+                    let Some(c) = resolve(path, npath, &mut rec) else {
+                        release_owned_from(args, 0, (nargs + nkw) as usize);
+                        return None;
+                    };
+                    if !cache.is_null() {
+                        pathcache::store(cache, &rec, c);
+                    }
+                    c
                 }
-                c
-            }
-        };
-        let r = do_call(Call { callable, args, nargs, kwnames, nkw }, out, raw != 0, t);
-        ffi::Py_DECREF(callable);
-        r
-    })
+            };
+            let r = do_call(Call { callable, args, nargs, kwnames, nkw }, out, raw != 0, t);
+            ffi::Py_DECREF(callable);
+            r
+        })
+    };
+    if dedicated::active() {
+        return unsafe { dedicated::ship_call(args, (nargs + nkw) as usize, out, call) };
+    }
+    call(args, out)
 }
 
 /// Takes ownership of `o` (a new reference) and returns it classified as a call result

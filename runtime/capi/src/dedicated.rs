@@ -17,10 +17,15 @@
 //! runtime keeps per thread travels with each call: the last error (moved to the calling
 //! Lisp thread, where `pmg_error_part` reads it) and the pending string result.
 //!
-//! Hand-off (`Chan`): the call itself is moved by value into two cache lines of their own
-//! (when it fits: else a pointer to it), beside the word the dedicated thread waits on, and
+//! Hand-off (`Chan`): the call itself is moved by value into cache lines of their own (two
+//! for most calls, three for a Python call of three arguments; when it fits, else a
+//! pointer to it), beside the word the dedicated thread waits on, and
 //! its result comes back in its place beside the word the Lisp thread waits on; so a call
-//! moves those two lines one way and back, plus what the call itself reads. The waiting side
+//! moves those lines one way and back, plus what the call itself reads. A Python call
+//! (`ship_call`: `pmg_call`, `pmg_call_path*`) brings its data along too: up to three
+//! arguments copied into the message, its PmgValue back in it, and a short string result's
+//! characters (into a buffer of the calling thread), so neither thread reads or writes the
+//! other's memory for it. The waiting side
 //! spins (`spin_until`: no clock read, no system call while the reply comes within a few
 //! hundred rounds; then it yields its core now and then, in case the scheduler put both
 //! threads on it), then marks its word SLEEPING and parks (a futex on Linux); the other side
@@ -45,7 +50,7 @@ const EMPTY: usize = 0;
 const SLEEPING: usize = 1;
 const DONE: usize = 2;
 
-/// What a call moves between the two threads, in two cache lines of their own: the words
+/// What a call moves between the two threads, in cache lines of their own: the words
 /// each side waits on, the calling thread's pending string result (in, then out), the
 /// last error the call left (out), and the call itself, moved in by value when it fits
 /// (its result comes back in its place). A call then costs the transfer of these lines
@@ -60,7 +65,7 @@ struct Chan {
     error: Cell<*mut LastError>,
     buf: UnsafeCell<[MaybeUninit<u64>; BUF_WORDS]>,
 }
-const BUF_WORDS: usize = 12;
+const BUF_WORDS: usize = 18;
 // SAFETY: one side at a time touches `pending`, `error` and `buf`: the one whose turn it is
 // (turns pass through `to_py`/`to_lisp`, Release then Acquire).
 unsafe impl Sync for Chan {}
@@ -491,6 +496,96 @@ pub(super) fn ship<R, F: FnOnce() -> R>(fail: R, f: F) -> R {
         release_floor();
     }
     r.unwrap_or(fail)
+}
+
+/// How many arguments of a call (`ship_call`) travel in the message by value; a call with
+/// more sends a pointer to its argument array, as the other runtime calls do.
+const SMALL_ARGS: usize = 3;
+/// The characters of a string result up to this many bytes travel back in the message.
+const TEXT_WORDS: usize = 3;
+
+thread_local! {
+    /// The characters of this Lisp thread's last short string result (`ship_call`): valid
+    /// until its next runtime call, as those of a pending string result are.
+    static TEXT: UnsafeCell<[u64; TEXT_WORDS]> = const { UnsafeCell::new([0; TEXT_WORDS]) };
+}
+
+/// A call's result as it comes back from the dedicated thread (`ship_call`).
+struct Reply {
+    tag: c_int,
+    value: PmgValue,
+    /// The string's characters when `fits_text` (`value.data` then points to the Python
+    /// object's, on the dedicated thread's side).
+    text: [MaybeUninit<u64>; TEXT_WORDS],
+}
+
+/// Whether the characters of a string result travel in the `Reply`.
+#[inline]
+fn fits_text(tag: c_int, v: &PmgValue) -> bool {
+    tag == TAG_STR && (v.kind as i64).saturating_mul(v.len) <= (8 * TEXT_WORDS) as i64
+}
+
+/// Runs `call(args, out)` (a call that reads `n` PmgArgs and writes a PmgValue) on the
+/// dedicated thread, moving what it reads and writes in the message itself: the arguments
+/// (up to SMALL_ARGS) copied into it, the PmgValue back in it, and the characters of a
+/// short string result with it (into this thread's `TEXT`, where `out.data` then points).
+/// So the call's data crosses the cores in the message's own cache lines, not in lines of
+/// the Lisp thread's memory the dedicated thread would read and write (and the Python
+/// string's, the Lisp thread would read).
+#[inline]
+pub(super) unsafe fn ship_call<F>(args: *const PmgArg, n: usize, out: &mut PmgValue, call: F) -> c_int
+where
+    F: FnOnce(*const PmgArg, &mut PmgValue) -> c_int,
+{
+    unsafe {
+        match n {
+            0 | 1 => ship_small::<1, F>(args, n, out, call),
+            2 => ship_small::<2, F>(args, n, out, call),
+            3 => ship_small::<SMALL_ARGS, F>(args, n, out, call),
+            _ => call(args, out),
+        }
+    }
+}
+
+#[inline]
+unsafe fn ship_small<const N: usize, F>(args: *const PmgArg, n: usize, out: &mut PmgValue, call: F) -> c_int
+where
+    F: FnOnce(*const PmgArg, &mut PmgValue) -> c_int,
+{
+    let mut local = [MaybeUninit::<PmgArg>::uninit(); N];
+    if n > 0 {
+        unsafe { ptr::copy_nonoverlapping(args, local.as_mut_ptr().cast::<PmgArg>(), n) };
+    }
+    // (a zeroed PmgValue is a valid one: integers, floats and null pointers)
+    let fail =
+        Reply { tag: TAG_ERROR, value: unsafe { std::mem::zeroed() }, text: [MaybeUninit::uninit(); TEXT_WORDS] };
+    let r = ship(fail, move || {
+        let local = local;
+        let mut value: PmgValue = unsafe { std::mem::zeroed() };
+        value.tag = TAG_ERROR;
+        let tag = call(local.as_ptr().cast::<PmgArg>(), &mut value);
+        let mut text = [MaybeUninit::<u64>::uninit(); TEXT_WORDS];
+        if fits_text(tag, &value) && value.len > 0 {
+            unsafe {
+                ptr::copy_nonoverlapping(
+                    value.data.cast::<u8>(),
+                    text.as_mut_ptr().cast::<u8>(),
+                    (value.kind as i64 * value.len) as usize,
+                )
+            };
+        }
+        Reply { tag, value, text }
+    });
+    *out = r.value;
+    if fits_text(r.tag, out) {
+        TEXT.with(|t| {
+            let t = t.get();
+            let bytes = (out.kind as i64 * out.len) as usize;
+            unsafe { ptr::copy_nonoverlapping(r.text.as_ptr().cast::<u8>(), t.cast::<u8>(), bytes) };
+            out.data = t.cast();
+        });
+    }
+    r.tag
 }
 
 /// Calls the Lisp callback dispatcher: on the dedicated thread, in the Lisp thread that
