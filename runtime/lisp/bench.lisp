@@ -87,29 +87,35 @@
     (report-rows floors (append rows eval-rows) n)))
 
 (defun bench-float-switch ()
-  "The cost of switching to Python's floating-point environment at every entry (and back),
-in this run: the same loops with the switch turned off (unsafe; only measured here),
-alternately, best of each."
+  "The cost of the per-call float switch, in this run: the same loops with the switch in
+force (on demand, the default), with the every-call switch, and with no switch at all
+(unsafe; only measured here), alternately, best of each."
   (let* ((n *n*)
          (cell (%callable-cell "builtins" "str"))
          (reps (max 1 (ceiling *reps* *rounds*)))
-         (on-gil 1d9) (on 1d9) (off-gil 1d9) (off 1d9))
+         (mode (pymodgen::pmg-fp-switch))
+         (modes '((2 . "on demand") (1 . "every call") (0 . "no switch")))
+         (best (make-hash-table)))
     (flet ((in-gil () (best-seconds (:reps reps) (with-python-gil (dotimes (i n) (%call-cell cell (list i) nil)))))
            (per-call () (best-seconds (:reps reps) (dotimes (i n) (%call-cell cell (list i) nil))))
-           (switch-off (thunk)
-             (pymodgen::pmg-set-fp-switch 0)
-             (unwind-protect (funcall thunk) (pymodgen::pmg-set-fp-switch 1))))
+           (with-mode (m thunk)
+             (pymodgen::pmg-set-fp-switch m)
+             (unwind-protect (funcall thunk) (pymodgen::pmg-set-fp-switch mode))))
       (dotimes (r *rounds*)
-        (setf on-gil (min on-gil (in-gil))
-              off-gil (min off-gil (switch-off #'in-gil))
-              on (min on (per-call))
-              off (min off (switch-off #'per-call)))))
-    (format t "~&~%Float-environment switch (generated call; same run, switch off = Lisp's traps in Python)~%")
-    (format t "~&GIL per call: ~,1F ns/call with the switch, ~,1F without (~,1F ns, ~,1F %)~%"
-            (* 1d9 (/ on n)) (* 1d9 (/ off n)) (* 1d9 (/ (- on off) n)) (* 100 (/ (- on off) off)))
-    (format t "~&inside with-python-gil: ~,1F ns/call with the switch, ~,1F without (~,1F ns, ~,1F %)~%"
-            (* 1d9 (/ on-gil n)) (* 1d9 (/ off-gil n)) (* 1d9 (/ (- on-gil off-gil) n))
-            (* 100 (/ (- on-gil off-gil) off-gil)))))
+        (dolist (m modes)
+          (let ((k (car m)))
+            (setf (gethash (cons k :gil) best)
+                  (min (gethash (cons k :gil) best 1d9) (with-mode k #'in-gil))
+                  (gethash (cons k :call) best)
+                  (min (gethash (cons k :call) best 1d9) (with-mode k #'per-call)))))))
+    (format t "~&~%Float-environment switch (generated call, `str(i)`; same run, alternately; no switch = Lisp's traps in Python; in force: ~A)~%"
+            (cdr (assoc mode modes)))
+    (let ((off-call (gethash (cons 0 :call) best)) (off-gil (gethash (cons 0 :gil) best)))
+      (dolist (m modes)
+        (let ((call (gethash (cons (car m) :call) best)) (gil (gethash (cons (car m) :gil) best)))
+          (format t "~&~12A GIL per call ~6,1F ns/call (+~,1F ns), inside with-python-gil ~6,1F ns/call (+~,1F ns)~%"
+                  (cdr m) (* 1d9 (/ call n)) (* 1d9 (/ (- call off-call) n))
+                  (* 1d9 (/ gil n)) (* 1d9 (/ (- gil off-gil) n))))))))
 
 (defun bench-arrays ()
   (format t "~&~%Arrays~%")

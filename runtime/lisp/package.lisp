@@ -34,6 +34,7 @@
    #:python-not-alive-error
    #:python-stale-object-error
    ;; GIL and garbage collection
-   #:with-python-gil #:with-python-float-environment #:with-pygc #:enable-pygc #:disable-pygc #:*pygc-threshold*
+   #:with-python-gil #:with-python-float-environment #:*float-switch* #:float-switch-in-force
+   #:with-pygc #:enable-pygc #:disable-pygc #:*pygc-threshold*
    ;; the contract with generated bindings (see src/generated.lisp)
    #:%callable-cell #:%call-cell #:%module-hash))

@@ -12,8 +12,10 @@ use std::sync::OnceLock;
 /// The version of the C ABI: bumped whenever a `pmg_*` signature, a struct layout or a
 /// constant's meaning changes, or an entry or constant the Lisp side uses is added,
 /// together with `+abi-version+` in `runtime/lisp/src/library.lisp`. 2: the per-scope
-/// float switch (`pmg_fp_scope_*`), `ARG_ARRAY` and `TAG_ARG`.
-pub const ABI_VERSION: i64 = 2;
+/// float switch (`pmg_fp_scope_*`), `ARG_ARRAY` and `TAG_ARG`. 3: the on-demand per-call
+/// float switch (`pmg_set_fp_switch` takes a mode and returns one, `pmg_fp_switch`,
+/// `pmg_fp_traps`).
+pub const ABI_VERSION: i64 = 3;
 
 /// The version of the C ABI this library implements ([`ABI_VERSION`]).
 #[unsafe(no_mangle)]

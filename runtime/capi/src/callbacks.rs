@@ -51,6 +51,7 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         // (inside a per-scope switch too: the scope is suspended for the Lisp code, whose
         // own calls into Python switch per call, and resumed after)
         let scope = t.fp_scope.replace(false);
+        let lazy = t.fp_lazy.replace(0);
         let py_fp = FpWords::read();
         let lisp_fp = t.lisp_fp.get();
         if lisp_fp != FpWords::UNSET {
@@ -59,6 +60,7 @@ unsafe extern "C" fn trampoline(slf: Obj, args: Obj, kwargs: Obj) -> Obj {
         let r = dedicated::call_lisp(f, handle, args, kwargs);
         py_fp.restore();
         fpenv::mask_x87();
+        t.fp_lazy.set(lazy);
         t.fp_scope.set(scope);
         interrupts::set_in_python(t, inside);
         t.depth.set(t.depth.get() - 1);

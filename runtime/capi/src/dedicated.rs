@@ -341,6 +341,9 @@ fn py_main() {
         pthread_sigmask(SIG_BLOCK, &set, null_mut());
     }
     PY_OS_THREAD.store(unsafe { pthread_self() } as u64, Ordering::Release);
+    // (this thread runs only Python: it stays in Python's floating-point environment and
+    // its calls skip the switch; it started with the Lisp thread's traps)
+    fpenv::python_thread_environment();
     loop {
         py_converse();
     }

@@ -71,7 +71,8 @@ pub use construct::*;
 pub use dedicated::{pmg_call_mode, pmg_set_call_mode};
 pub use errors::*;
 pub use fpenv::{
-    pmg_fp_scope_enter, pmg_fp_scope_exit, pmg_fp_scope_resume, pmg_fp_scope_suspend, pmg_fp_words, pmg_set_fp_switch,
+    pmg_fp_scope_enter, pmg_fp_scope_exit, pmg_fp_scope_resume, pmg_fp_scope_suspend, pmg_fp_switch, pmg_fp_traps, pmg_fp_words,
+    pmg_set_fp_switch,
 };
 pub use interrupts::*;
 pub use lifecycle::*;
@@ -122,6 +123,7 @@ thread_local! {
             pending: Cell::new(null_mut()),
             lisp_fp: Cell::new(FpWords::UNSET),
             fp_scope: Cell::new(false),
+            fp_lazy: Cell::new(0),
             in_python: Cell::new(0),
             info: Cell::new(ptr::null()),
             unwind_at: Cell::new(0),
@@ -145,6 +147,10 @@ struct Tls {
     /// environment stays in force between calls, which skip the switch; `lisp_fp` holds
     /// the words saved at scope entry. Cleared while a Lisp callback runs.
     fp_scope: Cell<bool>,
+    /// How many lazy float-switch entries into Python are running on this thread, 0 while
+    /// a Lisp callback runs Lisp code inside them: > 0, a float trap on this thread is
+    /// Python's, masked by the SIGFPE handler (see `fpenv`); 0, it is Lisp's own.
+    fp_lazy: Cell<u32>,
     /// How many entries from Lisp into Python are running on this thread, minus the
     /// callbacks running Lisp code inside them (> 0: the thread is executing Python).
     in_python: Cell<u32>,
@@ -600,7 +606,7 @@ fn with_gil_t<R: CallResult + Copy>(fail: R, f: impl FnOnce(&'static Tls) -> Opt
         return dedicated::ship(fail, move || with_gil_t(fail, f));
     }
     let t = tls();
-    let fp = if t.fp_scope.get() { PyFpEnv::in_scope(t.lisp_fp.get()) } else { PyFpEnv::enter() };
+    let fp = if t.fp_scope.get() { PyFpEnv::in_scope(t.lisp_fp.get()) } else { PyFpEnv::enter_t(t) };
     let Some(g) = Gil::enter_t(t) else { return fail };
     let lisp_fp = t.lisp_fp.replace(fp.saved());
     let inside = t.in_python.get();

@@ -18,7 +18,7 @@ pub unsafe extern "C" fn pmg_initialize(executable: *const c_char, home: *const 
     if dedicated::active() {
         return dedicated::ship(-1, || unsafe { pmg_initialize(executable, home) });
     }
-    let _fp = PyFpEnv::enter();
+    let _fp = PyFpEnv::enter_eager();
     fpenv::mask_x87();
     let r = catch_unwind(AssertUnwindSafe(|| unsafe { initialize(executable, home) }));
     match r {
@@ -155,7 +155,7 @@ pub extern "C" fn pmg_gil_enter() -> c_int {
         return r;
     }
     // (taking the GIL flushes queued decrefs: Python code, in Python's float environment)
-    let _fp = PyFpEnv::enter();
+    let _fp = PyFpEnv::enter_t(tls());
     match catch_unwind(Gil::enter) {
         Ok(Some(g)) => {
             // The guard's depth increment stays; pmg_gil_exit undoes it.

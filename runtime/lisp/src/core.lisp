@@ -205,6 +205,40 @@ threads that call Python inside this scope: they wait for the GIL."
        (if *in-gil* (,f) (call-with-gil #',f)))))
 
 ;;; ------------------------------------------------------------------------------------
+;;; The floating-point environment, per call
+
+(defvar *float-switch*
+  (let ((v (uiop:getenv "PYMODGEN_FLOAT_SWITCH")))
+    (if (and v (string-equal v "every-call")) :every-call :on-demand))
+  "How each call from Lisp puts Python's floating-point environment (every float trap
+masked) in force, read by PYSTART:
+:ON-DEMAND (the default): the call changes nothing up front. Python code runs with Lisp's
+traps until it raises one (an overflow, a division by zero, an invalid operation); the
+runtime's SIGFPE handler then masks every trap and lets the instruction run again, so
+Python gets the IEEE result it expects, and the return puts Lisp's modes back. A call that
+raises none pays nothing; one that does pays a signal (a few microseconds). Python's own
+threads and C libraries' threads that inherit Lisp's traps are handled the same way. Used
+on x86-64 Linux with SBCL and ECL; elsewhere, and when Lisp enables the precision,
+underflow or denormal trap, the runtime switches at every call instead.
+:EVERY-CALL: every call masks the traps on entry and restores Lisp's on return (two loads
+of the SSE control register: 30 ns per call on some CPUs). For a Python library that
+installs its own SIGFPE handler (signal.signal(signal.SIGFPE, ...)): :ON-DEMAND needs
+the runtime's.
+Initial value from the environment variable PYMODGEN_FLOAT_SWITCH (every-call or
+on-demand). FLOAT-SWITCH-IN-FORCE says which one runs.")
+
+(defun float-switch-in-force ()
+  "The per-call float switch in force: :ON-DEMAND, :EVERY-CALL (see *FLOAT-SWITCH*), or
+NIL when Python is not running."
+  (when *alive*
+    (case (pmg-fp-switch) (2 :on-demand) (1 :every-call) (t :off))))
+
+(defun apply-float-switch ()
+  "Installs the per-call float switch *FLOAT-SWITCH* asks for (called by PYSTART, on a Lisp
+thread: the runtime checks it can tell Lisp's threads from others there)."
+  (pmg-set-fp-switch (if (eq *float-switch* :every-call) 1 2)))
+
+;;; ------------------------------------------------------------------------------------
 ;;; The floating-point environment, per scope (opt-in)
 
 (defun call-with-python-float-environment (thunk)
@@ -222,8 +256,9 @@ threads that call Python inside this scope: they wait for the GIL."
 
 (defmacro with-python-float-environment (&body body)
   "Runs BODY in Python's floating-point environment (every float trap masked), so that
-the Python calls inside skip the switch into it and back that each call makes otherwise
-(two loads of the SSE control register: ~30 ns per call on some CPUs). Lisp's own modes
+the Python calls inside skip the per-call switch into it and back (*FLOAT-SWITCH*: two reads
+of the SSE control register on demand, ~10 ns, or two loads, ~30 ns on some CPUs, with the
+every-call switch) and the signal a call pays when Python raises a float trap. Lisp's own modes
 come back when BODY exits, normally or not; Lisp callbacks that Python calls inside run
 with Lisp's modes, as everywhere, and so do Lisp interrupts that land inside (SBCL).
 Lisp arithmetic written in BODY itself runs with the traps masked too: (/ 1d0 0d0)
@@ -274,6 +309,7 @@ PYMODGEN/CONFIG:*PYTHON-SITE-PACKAGES-PATH*), runs *ADDITIONAL-INIT-CODES*. Retu
         (prepare-call-mode)                ; (src/call-mode.lisp)
         (when (minusp (pmg-initialize (python-executable config) (cffi:null-pointer)))
           (signal-last-error))
+        (apply-float-switch)
         (setf *generation* (current-generation)
               *alive* t)
         (handler-bind ((error (lambda (c) (declare (ignore c))

@@ -21,7 +21,7 @@
 (defvar *python-config* nil "The chosen interpreter (a PYTHON-CONFIG), once loaded.")
 (defvar *runtime-library-path* nil "Pathname of the loaded libpymodgen_capi.so.")
 
-(defconstant +abi-version+ 2
+(defconstant +abi-version+ 3
   "The version of the C ABI this Lisp code is written for: the library's pmg_abi_version
 (ABI_VERSION in runtime/capi/src/abi.rs) must return it.")
 
