@@ -37,8 +37,9 @@ int main(void){
   BENCH("ldmxcsr pair both flags clear (pair)", {ld(PY); ld(LISPC);});
   BENCH("ldmxcsr pair + addsd after each (pair)", {ld(PY); sse(); ld(LISPC); sse();});
   BENCH("addsd x2 alone", {sse(); sse();});
-  BENCH("fpenv.rs switch, Lisp caller: st, ld masked, ld back", {unsigned s=st(); int ch=(s&0x1F80)!=0x1F80; if(ch) ld((s|0x1F80)&~0x3Fu); if(ch||st()!=(s&~0x3Fu)) ld(s&~0x3Fu);});
-  ld(PY); BENCH("fpenv.rs switch, caller already masked: st, st", {unsigned s=st(); int ch=(s&0x1F80)!=0x1F80; if(ch) ld((s|0x1F80)&~0x3Fu); if(ch||st()!=(s&~0x3Fu)) ld(s&~0x3Fu);});
+  BENCH("fpenv.rs switch every call, Lisp caller: st, ld masked, ld back", {unsigned s=st(); int ch=(s&0x1F80)!=0x1F80; if(ch) ld((s|0x1F80)&~0x3Fu); if(ch||st()!=(s&~0x3Fu)) ld(s&~0x3Fu);});
+  ld(LISPC); BENCH("fpenv.rs switch on demand, no trap (Lisp caller): st, st", {unsigned s=st(); if(st()!=(s&~0x3Fu)) ld(s&~0x3Fu);});
+  ld(PY); BENCH("fpenv.rs switch every call, caller already masked: st, st", {unsigned s=st(); int ch=(s&0x1F80)!=0x1F80; if(ch) ld((s|0x1F80)&~0x3Fu); if(ch||st()!=(s&~0x3Fu)) ld(s&~0x3Fu);});
   ld(saved);
   BENCH("fnstcw", (void)fst());
   BENCH("fldcw same value", fld(cw));

@@ -95,7 +95,7 @@ force (on demand, the default), with the every-call switch, and with no switch a
          (reps (max 1 (ceiling *reps* *rounds*)))
          (mode (pymodgen::pmg-fp-switch))
          (modes '((2 . "on demand") (1 . "every call") (0 . "no switch")))
-         (best (make-hash-table)))
+         (best (make-hash-table :test (quote equal))))
     (flet ((in-gil () (best-seconds (:reps reps) (with-python-gil (dotimes (i n) (%call-cell cell (list i) nil)))))
            (per-call () (best-seconds (:reps reps) (dotimes (i n) (%call-cell cell (list i) nil))))
            (with-mode (m thunk)
@@ -113,7 +113,7 @@ force (on demand, the default), with the every-call switch, and with no switch a
     (let ((off-call (gethash (cons 0 :call) best)) (off-gil (gethash (cons 0 :gil) best)))
       (dolist (m modes)
         (let ((call (gethash (cons (car m) :call) best)) (gil (gethash (cons (car m) :gil) best)))
-          (format t "~&~12A GIL per call ~6,1F ns/call (+~,1F ns), inside with-python-gil ~6,1F ns/call (+~,1F ns)~%"
+          (format t "~&~12A GIL per call ~6,1F ns/call (~,1@F ns), inside with-python-gil ~6,1F ns/call (~,1@F ns)~%"
                   (cdr m) (* 1d9 (/ call n)) (* 1d9 (/ (- call off-call) n))
                   (* 1d9 (/ gil n)) (* 1d9 (/ (- gil off-gil) n))))))))
 

@@ -652,7 +652,10 @@ returns (values output exit-code)."
                       "(format t \"~&PRINTS ~A~%\" (search \"earlier Python session\" (prin1-to-string cl-user::*saved-wrapper*)))"
                       "(format t \"~&AFTER ~A ~A~%\" (pycall \"str\" 42) cl-user::*saved-value*)"
                       "(format t \"~&CALLBACK ~A~%\" (cl-user::use-callback))"
-                      "(format t \"~&FRESH ~A~%\" (pycall \"len\" (pyeval \"[1, 2]\")))")
+                      "(format t \"~&FRESH ~A~%\" (pycall \"len\" (pyeval \"[1, 2]\")))"
+                      ;; the on-demand float switch's handler is installed again in the new process
+                      "(raw-pyexec \"def _mul(a, b): return a * b\")"
+                      "(format t \"~&SWITCH ~A ~A ~A~%\" (float-switch-in-force) (eql (pycall \"_mul\" 1d300 1d300) +double-float-positive-infinity+) (handler-case (/ 1d0 (pycall \"float\" 0)) (division-by-zero () :trap)))")
                 :core core :timeout 120)
              (is (eql 0 code) "~A" out)
              (is (search "NONE-BEFORE T" out) "~A" out)
@@ -663,7 +666,8 @@ returns (values output exit-code)."
              (is (not (search "PRINTS NIL" out)) "~A" out)
              (is (search "AFTER 42 42" out) "~A" out)
              (is (search "CALLBACK #(2 4)" out) "~A" out)
-             (is (search "FRESH 2" out) "~A" out)))
+             (is (search "FRESH 2" out) "~A" out)
+             (is (search "SWITCH ON-DEMAND T TRAP" out) "~A" out)))
       (when (probe-file core) (delete-file core))))))
 
 ;;; ------------------------------------------------------------------------------------
