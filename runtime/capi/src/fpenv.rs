@@ -11,7 +11,8 @@
 //!   the SIGFPE handler (`trap`) masks every trap in the interrupted context, so the
 //!   instruction runs again masked and gives Python the IEEE result and flags. The return
 //!   puts the caller's MXCSR back when it changed. A call that raises no trap (nearly all)
-//!   costs two `stmxcsr`; one that does, a signal (microseconds). Threads started inside a
+//!   costs two `stmxcsr`; one that does, a signal (~3 us), after which the thread's next
+//!   calls use the eager switch (`EAGER_AFTER_TRAP`). Threads started inside a
 //!   call (Python's, a BLAS pool's) inherit the Lisp's traps and are handled the same way.
 //! - **Every call** (eager): every entry saves the caller's SSE control/status register
 //!   (MXCSR) and masks all traps, and restores the caller's before returning. On AMD Zen an
@@ -234,6 +235,11 @@ const LAZY: u8 = 2;
 
 static MODE: AtomicU8 = AtomicU8::new(EAGER);
 
+/// After a call whose Python code raised a float trap (the handler masked it), the
+/// thread's next this many calls use the eager switch: a loop whose every call raises one
+/// then pays ~40 ns a call, not a signal (~3 us) a call.
+const EAGER_AFTER_TRAP: u32 = 256;
+
 /// Guard for one entry from Lisp into Python. Eager: masks all traps now, restores the
 /// caller's MXCSR control bits, flags cleared, when dropped (one `stmxcsr` and two
 /// `ldmxcsr`). Lazy: marks the thread as running Python for the SIGFPE handler and reads
@@ -256,8 +262,14 @@ impl PyFpEnv {
         let saved = FpWords::read_mxcsr();
         let mode = MODE.load(Ordering::Relaxed);
         if mode == LAZY && saved.lazy_ok() {
-            t.fp_lazy.set(t.fp_lazy.get() + 1);
-            return PyFpEnv { saved, changed: false, active: true, lazy: Some(t) };
+            let eager = t.fp_eager.get();
+            if eager == 0 {
+                t.fp_lazy.set(t.fp_lazy.get() + 1);
+                return PyFpEnv { saved, changed: false, active: true, lazy: Some(t) };
+            }
+            // (a recent call raised a trap: this thread's next calls switch up front,
+            // ~40 ns, rather than pay a signal each, ~3 us, if they raise traps too)
+            t.fp_eager.set(eager - 1);
         }
         let changed = !saved.mxcsr_masked() && mode != OFF;
         if changed {
@@ -299,15 +311,26 @@ impl Drop for PyFpEnv {
         if !self.active {
             return;
         }
-        if let Some(t) = self.lazy {
-            t.fp_lazy.set(t.fp_lazy.get() - 1);
-        }
         // (a caller with traps masked, and the lazy switch, get their control bits back
         // too when Python changed them, a trap the SIGFPE handler masked or a rounding
         // mode; and the sticky flags cleared: an `ldmxcsr` that only clears flags costs
         // ~1 ns, see the module documentation)
-        if self.changed || FpWords::read_mxcsr() != self.saved.without_flags() {
+        if self.changed {
             self.saved.load_mxcsr();
+            return;
+        }
+        let now = FpWords::read_mxcsr();
+        if now != self.saved.without_flags() {
+            if let Some(t) = self.lazy
+                && now.mxcsr_masked()
+                && !self.saved.mxcsr_masked()
+            {
+                t.fp_eager.set(EAGER_AFTER_TRAP);
+            }
+            self.saved.load_mxcsr();
+        }
+        if let Some(t) = self.lazy {
+            t.fp_lazy.set(t.fp_lazy.get() - 1);
         }
     }
 }
@@ -435,11 +458,12 @@ pub extern "C" fn pmg_fp_scope_resume() {
 /// Under the lazy switch, Python code starts in the caller's MXCSR: SBCL's and ECL's
 /// enable the invalid, divide-by-zero and overflow traps. Most calls raise none of these
 /// and pay nothing. When Python code does (`1e308 * 10`, numpy's `log(0)`), the CPU
-/// faults and this handler masks every trap in the interrupted context (MXCSR and the x87
-/// control word) and returns: the instruction runs again masked and gives the IEEE result
-/// and flags, exactly as it would have in Python's environment; the rest of the call runs
-/// masked and the return puts the caller's words back. A signal costs a few microseconds,
-/// once per call that raises (`pmg_fp_traps` counts them).
+/// faults and this handler masks every trap in the interrupted context (MXCSR; the x87
+/// control word too for an x87 fault) and returns: the instruction runs again masked and
+/// gives the IEEE result and flags, exactly as it would have in Python's environment; the
+/// rest of the call runs masked and the return puts the caller's words back. A signal
+/// costs ~3 us, once per call that raises (`pmg_fp_traps` counts them), and makes the
+/// thread's next calls switch up front (`EAGER_AFTER_TRAP`).
 ///
 /// Which faults are Python's: float faults (`FPE_FLTDIV`..`FPE_FLTSUB`) on a thread that
 /// is either not a Lisp thread (threads Python or a C library started inherit the

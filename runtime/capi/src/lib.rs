@@ -124,6 +124,7 @@ thread_local! {
             lisp_fp: Cell::new(FpWords::UNSET),
             fp_scope: Cell::new(false),
             fp_lazy: Cell::new(0),
+            fp_eager: Cell::new(0),
             in_python: Cell::new(0),
             info: Cell::new(ptr::null()),
             unwind_at: Cell::new(0),
@@ -151,6 +152,9 @@ struct Tls {
     /// a Lisp callback runs Lisp code inside them: > 0, a float trap on this thread is
     /// Python's, masked by the SIGFPE handler (see `fpenv`); 0, it is Lisp's own.
     fp_lazy: Cell<u32>,
+    /// How many more calls of this thread use the eager switch although the lazy one is
+    /// in force (after a call that raised a float trap: `fpenv::EAGER_AFTER_TRAP`).
+    fp_eager: Cell<u32>,
     /// How many entries from Lisp into Python are running on this thread, minus the
     /// callbacks running Lisp code inside them (> 0: the thread is executing Python).
     in_python: Cell<u32>,

@@ -216,7 +216,8 @@ masked) in force, read by PYSTART:
 traps until it raises one (an overflow, a division by zero, an invalid operation); the
 runtime's SIGFPE handler then masks every trap and lets the instruction run again, so
 Python gets the IEEE result it expects, and the return puts Lisp's modes back. A call that
-raises none pays nothing; one that does pays a signal (a few microseconds). Python's own
+raises none pays nothing; one that does pays a signal (~3 us), and the thread's next 256
+calls then switch as :EVERY-CALL does. Python's own
 threads and C libraries' threads that inherit Lisp's traps are handled the same way. Used
 on x86-64 Linux with SBCL and ECL; elsewhere, and when Lisp enables the precision,
 underflow or denormal trap, the runtime switches at every call instead.
