@@ -217,14 +217,14 @@ traps until it raises one (an overflow, a division by zero, an invalid operation
 runtime's SIGFPE handler then masks every trap and lets the instruction run again, so
 Python gets the IEEE result it expects, and the return puts Lisp's modes back. A call that
 raises none pays nothing; one that does pays a signal (~3 us), and the thread's next 256
-calls then switch as :EVERY-CALL does. Python's own
-threads and C libraries' threads that inherit Lisp's traps are handled the same way. Used
-on x86-64 Linux with SBCL and ECL; elsewhere, and when Lisp enables the precision,
-underflow or denormal trap, the runtime switches at every call instead.
+calls then switch as :EVERY-CALL does. Threads that Python or C libraries start inside a
+call inherit Lisp's traps and are handled the same way. Used on x86-64 Linux with SBCL and
+ECL; elsewhere, and when Lisp enables the precision, underflow or denormal trap, the
+runtime switches at every call instead.
 :EVERY-CALL: every call masks the traps on entry and restores Lisp's on return (two loads
-of the SSE control register: 30 ns per call on some CPUs). For a Python library that
-installs its own SIGFPE handler (signal.signal(signal.SIGFPE, ...)): :ON-DEMAND needs
-the runtime's.
+of the SSE control register: ~40 ns per call on some CPUs). Choose it for a Python library
+that installs its own SIGFPE handler (signal.signal(signal.SIGFPE, ...)): :ON-DEMAND
+needs the runtime's.
 Initial value from the environment variable PYMODGEN_FLOAT_SWITCH (every-call or
 on-demand). FLOAT-SWITCH-IN-FORCE says which one runs.")
 

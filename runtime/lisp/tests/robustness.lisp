@@ -193,6 +193,19 @@ def _overflow_in_pool():
   (is (eq :trap (lisp-division)))
   (is (image-ok-p)))
 
+(test float-switch-chosen-from-the-environment
+  ;; PYMODGEN_FLOAT_SWITCH=every-call, read when the runtime loads (a fresh image)
+  (multiple-value-bind (out code)
+      (run-child-lisp
+       (list "(in-package :pymodgen)"
+             "(pystart)"
+             "(format t \"~&SWITCH ~A ~A~%\" *float-switch* (float-switch-in-force))"
+             "(format t \"~&INF ~A ~A~%\" (eql (pyeval \"1e300*1e300\") +double-float-positive-infinity+) (pymodgen::pmg-fp-traps))")
+       :environment '("PYMODGEN_FLOAT_SWITCH=every-call"))
+    (is (eql 0 code) "~A" out)
+    (is (search "SWITCH EVERY-CALL EVERY-CALL" out) "~A" out)
+    (is (search "INF T 0" out) "~A" out)))
+
 (test float-switch-every-call
   (fresh-lisp-traps)
   (let ((mode (pymodgen::pmg-fp-switch)))
