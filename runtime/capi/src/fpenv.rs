@@ -498,7 +498,9 @@ mod trap {
     #[inline(always)]
     fn thread_pointer() -> usize {
         let tp: usize;
-        unsafe { std::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) tp, options(nostack, readonly, preserves_flags)) };
+        unsafe {
+            std::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) tp, options(nostack, readonly, preserves_flags))
+        };
         tp
     }
 

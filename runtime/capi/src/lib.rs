@@ -71,8 +71,8 @@ pub use construct::*;
 pub use dedicated::{pmg_call_mode, pmg_set_call_mode};
 pub use errors::*;
 pub use fpenv::{
-    pmg_fp_scope_enter, pmg_fp_scope_exit, pmg_fp_scope_resume, pmg_fp_scope_suspend, pmg_fp_switch, pmg_fp_traps, pmg_fp_words,
-    pmg_set_fp_switch,
+    pmg_fp_scope_enter, pmg_fp_scope_exit, pmg_fp_scope_resume, pmg_fp_scope_suspend, pmg_fp_switch, pmg_fp_traps,
+    pmg_fp_words, pmg_set_fp_switch,
 };
 pub use interrupts::*;
 pub use lifecycle::*;
