@@ -54,12 +54,12 @@ mod imp {
     use std::arch::asm;
 
     /// MXCSR exception mask bits (IM DM ZM OM UM PM) and sticky exception flags.
-    const MXCSR_MASKS: u32 = 0x1F80;
+    pub(super) const MXCSR_MASKS: u32 = 0x1F80;
     const MXCSR_FLAGS: u32 = 0x3F;
     /// The denormal, underflow and precision masks (DM UM PM).
     const LAZY_MASKED: u32 = 0x1900;
     /// x87 control word exception mask bits.
-    const X87_MASKS: u16 = 0x3F;
+    pub(super) const X87_MASKS: u16 = 0x3F;
 
     #[inline(always)]
     fn stmxcsr() -> u32 {
@@ -382,7 +382,7 @@ pub extern "C" fn pmg_fp_switch() -> std::ffi::c_int {
 }
 
 /// How many float traps raised by Python code the lazy switch has masked since the library
-/// was loaded (each one costs a signal, a few microseconds).
+/// was loaded (each one costs a signal, ~3 us).
 #[unsafe(no_mangle)]
 pub extern "C" fn pmg_fp_traps() -> u64 {
     TRAPS.load(Ordering::Relaxed)
@@ -485,8 +485,7 @@ mod trap {
     static PREV_SIGINFO: AtomicBool = AtomicBool::new(false);
     static INSTALL: Mutex<()> = Mutex::new(());
 
-    const MXCSR_MASKS: u32 = 0x1F80;
-    const X87_MASKS: u16 = 0x3F;
+    use super::imp::{MXCSR_MASKS, X87_MASKS};
     /// x87 status word: exception flags, stack fault, error summary and busy bits.
     const X87_PENDING: u16 = 0x80FF;
     /// x87 status word: an unmasked exception is pending.
@@ -524,10 +523,11 @@ mod trap {
             fn dlsym(handle: *mut c_void, name: *const std::ffi::c_char) -> *mut c_void;
         }
         let sym = |name: &std::ffi::CStr| unsafe { dlsym(std::ptr::null_mut(), name.as_ptr()) } as usize;
-        let (kind, arg) = if sym(c"ecl_process_env_unsafe") != 0 {
-            (2, sym(c"ecl_process_env_unsafe"))
-        } else if sym(c"current_thread") != 0 && sym(c"create_main_lisp_thread") != 0 {
-            (1, sym(c"current_thread").wrapping_sub(thread_pointer()))
+        let (ecl, sbcl) = (sym(c"ecl_process_env_unsafe"), sym(c"current_thread"));
+        let (kind, arg) = if ecl != 0 {
+            (2, ecl)
+        } else if sbcl != 0 && sym(c"create_main_lisp_thread") != 0 {
+            (1, sbcl.wrapping_sub(thread_pointer()))
         } else {
             return false;
         };
