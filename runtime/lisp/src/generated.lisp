@@ -94,26 +94,6 @@ Used by DEFPYFUN."
   (declare (optimize speed (safety 1) (debug 0)))
   (%invoke (callable-cell-target cell) args))
 
-(defun %call-cell (cell positional-args keyword-args)
-  "Calls CELL's Python callable and returns the result converted to Lisp (honouring
-*LISPIFIERS*, *PYTHONIZERS*, WITH-REMOTE-OBJECTS). POSITIONAL-ARGS: a list of Lisp values
-(keywords among them are plain values here). KEYWORD-ARGS: a plist alternating Python
-parameter-name strings and Lisp values, e.g. (\"axis\" 0 \"dtype\" \"f4\"). This is the
-same fast path as PYCALL and DEFPYFUN functions: one foreign call when every argument is an
-integer, float, T/NIL or pyobject-wrapper."
-  (declare (list positional-args keyword-args) (optimize speed (safety 1) (debug 0)))
-  (unless *alive* (python-start-if-not-alive))
-  (let ((target (callable-cell-target cell)))
-    (open-coded-first (target positional-args :when (null keyword-args))
-      (if (and (null keyword-args) (null *pythonizers*) (null *remote*)
-               (<= (length positional-args) +max-fast-args+)
-               (every #'fast-argument-p positional-args))
-          (invoke-fast target positional-args (length positional-args))
-          (invoke-general target positional-args
-                          (loop for (k v) on keyword-args by #'cddr
-                                collect (cons (python-name k) v))
-                          (if *remote* :wrapper :lisp))))))
-
 ;;; The module version hash: src/module_hash.py, the generator's own script (its source is
 ;;; pymodgen/src/python/module_hash.py; tests hold the copy equal), run in the live
 ;;; interpreter so the Lisp load-time check computes what the generator computed.
@@ -561,6 +541,45 @@ One foreign buffer holds the arguments and, after them, the result."
                ((= ,tag +tag-float+) (value-f ,out))
                ((= ,tag +tag-error+) (signal-last-error))
                (t (%convert-result ,tag ,out)))))))
+
+(defconstant +max-inline-cell-args+ 3
+  "Calls of %CALL-CELL with up to this many immediate arguments take %INVOKE-IMMEDIATE.")
+
+(defmacro %call-cell-immediate (target args n)
+  "The call of %CALL-CELL with the list ARGS of N (0 to +MAX-INLINE-CELL-ARGS+) IMMEDIATE-P
+values and no translation hook: %INVOKE-IMMEDIATE of each arity, the call generated code
+compiles (no list walk, no pin vector)."
+  `(case ,n
+     ,@(loop for k from 0 to +max-inline-cell-args+
+             collect (let ((vars (loop for i below k collect (gensym "A"))))
+                       `(,k (let ,(loop for v in vars for i from 0
+                                        collect `(,v (nth ,i ,args)))
+                              (%invoke-immediate ,target nil ,k ,@vars)))))))
+
+(defun %call-cell (cell positional-args keyword-args)
+  "Calls CELL's Python callable and returns the result converted to Lisp (honouring
+*LISPIFIERS*, *PYTHONIZERS*, WITH-REMOTE-OBJECTS). POSITIONAL-ARGS: a list of Lisp values
+(keywords among them are plain values here). KEYWORD-ARGS: a plist alternating Python
+parameter-name strings and Lisp values, e.g. (\"axis\" 0 \"dtype\" \"f4\"). This is the
+same fast path as PYCALL and DEFPYFUN functions: one foreign call when every argument is an
+integer, float, T/NIL or pyobject-wrapper; with up to three such arguments and no
+translation hook, the very call generated code compiles (%INVOKE-IMMEDIATE)."
+  (declare (list positional-args keyword-args) (optimize speed (safety 1) (debug 0)))
+  (unless *alive* (python-start-if-not-alive))
+  (let ((target (callable-cell-target cell)))
+    (open-coded-first (target positional-args :when (null keyword-args))
+      (if (and (null keyword-args) (null *pythonizers*) (null *remote*))
+          (let ((n (length positional-args)))
+            (cond ((and (<= n +max-inline-cell-args+) (null *lispifiers*)
+                        (null *builtin-overrides*) (every #'immediate-p positional-args))
+                   (%call-cell-immediate target positional-args n))
+                  ((and (<= n +max-fast-args+) (every #'fast-argument-p positional-args))
+                   (invoke-fast target positional-args n))
+                  (t (invoke-general target positional-args nil :lisp))))
+          (invoke-general target positional-args
+                          (loop for (k v) on keyword-args by #'cddr
+                                collect (cons (python-name k) v))
+                          (if *remote* :wrapper :lisp))))))
 
 (defun %call-open-coded (address kwnames n-positional args)
   "The open-coded call (%OPEN-CODED-INVOKE) of the callable at ADDRESS with the list ARGS
