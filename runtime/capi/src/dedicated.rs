@@ -17,19 +17,21 @@
 //! runtime keeps per thread travels with each call: the last error (moved to the calling
 //! Lisp thread, where `pmg_error_part` reads it) and the pending string result.
 //!
-//! Hand-off (`Chan`): the call itself is moved by value into cache lines of their own (two
-//! for most calls, three for a Python call of three arguments; when it fits, else a
-//! pointer to it), beside the word the dedicated thread waits on, and
-//! its result comes back in its place beside the word the Lisp thread waits on; so a call
-//! moves those lines one way and back, plus what the call itself reads. A Python call
-//! (`ship_call`: `pmg_call`, `pmg_call_path*`) brings its data along too: up to three
-//! arguments copied into the message, its PmgValue back in it, and a short string result's
-//! characters (into a buffer of the calling thread), so neither thread reads or writes the
-//! other's memory for it. The waiting side
-//! spins (`spin_until`: no clock read, no system call while the reply comes within a few
-//! hundred rounds; then it yields its core now and then, in case the scheduler put both
-//! threads on it), then marks its word SLEEPING and parks (a futex on Linux); the other side
-//! wakes it only when it finds that mark (one atomic swap per message otherwise). A side
+//! Hand-off: two mailboxes (`TO_PY`, `TO_LISP`), each written by its sender only, in cache
+//! lines of its own. The call itself is moved by value into `TO_PY` (two lines for most
+//! calls; when it fits, else a pointer to it) beside the count the dedicated thread waits
+//! on, and its result comes back in `TO_LISP` beside the count the Lisp thread waits on.
+//! Each receiver counts the messages it took in lines of its own (`Inbox`), so neither side
+//! writes a line the other writes: a call moves the request's lines to the dedicated
+//! thread's core and the reply's to the Lisp thread's, once each, plus what the call itself
+//! reads. A Python call (`ship_call`: `pmg_call`, `pmg_call_path*`) brings its data along
+//! too: up to three arguments copied into the message, its PmgValue back in the reply, and
+//! a short string result's characters (into a buffer of the calling thread), so neither
+//! thread reads or writes the other's memory for it. The waiting side spins (`spin_until`:
+//! no clock read, no system call while the reply comes within a few hundred rounds; then it
+//! yields its core now and then, in case the scheduler put both threads on it), then marks
+//! itself asleep (`Asleep`, a line of its own) and parks (a futex on Linux); the sender
+//! wakes it only when it finds that mark (a read that stays in its cache otherwise). A side
 //! whose spins keep failing sleeps at once (the cores are oversubscribed), probing now and
 //! then. The one place that decides is `active()`, checked by `with_gil_t` (every call that
 //! takes the GIL) and by the entries that use the GIL without it (`pmg_initialize`,
@@ -44,41 +46,47 @@ use std::thread::{self, Thread};
 
 static SINGLE: AtomicBool = AtomicBool::new(false);
 
-// The words of the conversation (`Chan::to_py`, `Chan::to_lisp`): empty, the reader is
-// asleep (the writer wakes it), the step it waited for is done, or else a step to run.
-const EMPTY: usize = 0;
-const SLEEPING: usize = 1;
-const DONE: usize = 2;
+/// The message that says the step the other side waited for is done (a call's, or a
+/// callback's); any other message is a `Step` (to the dedicated thread) or a `*mut Task` (to
+/// the Lisp thread).
+const DONE: usize = 1;
 
-/// What a call moves between the two threads, in cache lines of their own: the words
-/// each side waits on, the calling thread's pending string result (in, then out), the
-/// last error the call left (out), and the call itself, moved in by value when it fits
-/// (its result comes back in its place). A call then costs the transfer of these lines
-/// one way and back, and no more when its arguments are few.
+/// One direction of the conversation, written by its sender only: how many messages it has
+/// sent, the last one, and what it carries: the calling thread's pending string result (in,
+/// then out), the last error a call left (out), and the call itself, moved in by value when
+/// it fits (its result comes back in the other mailbox). The receiver counts what it took in
+/// its own `Inbox` and never writes here, so a message moves these lines to the receiver's
+/// core once and nothing moves them back but the sender's next message.
 #[repr(C, align(128))]
-struct Chan {
-    /// EMPTY, SLEEPING, DONE, or a `Step` (a function pointer) that runs what `buf` holds.
-    to_py: AtomicUsize,
-    /// EMPTY, SLEEPING, DONE, or a `*mut Task`: a Lisp callback to run.
-    to_lisp: AtomicUsize,
+struct Mailbox {
+    /// Messages sent so far; one is waiting when it differs from the receiver's count.
+    sent: AtomicUsize,
+    msg: Cell<usize>,
     pending: Cell<Obj>,
     error: Cell<*mut LastError>,
     buf: UnsafeCell<[MaybeUninit<u64>; BUF_WORDS]>,
 }
 const BUF_WORDS: usize = 18;
-// SAFETY: one side at a time touches `pending`, `error` and `buf`: the one whose turn it is
-// (turns pass through `to_py`/`to_lisp`, Release then Acquire).
-unsafe impl Sync for Chan {}
+// SAFETY: the sender writes `msg`, `pending`, `error` and `buf` before it publishes them
+// (`sent`, SeqCst), and the receiver reads them after it saw the new `sent`; the sender
+// writes again only after the receiver's answer arrived (the conversation alternates).
+unsafe impl Sync for Mailbox {}
 
-static CHAN: Chan = Chan {
-    to_py: AtomicUsize::new(EMPTY),
-    to_lisp: AtomicUsize::new(EMPTY),
-    pending: Cell::new(null_mut()),
-    error: Cell::new(null_mut()),
-    buf: UnsafeCell::new([MaybeUninit::uninit(); BUF_WORDS]),
-};
+const fn mailbox() -> Mailbox {
+    Mailbox {
+        sent: AtomicUsize::new(0),
+        msg: Cell::new(DONE),
+        pending: Cell::new(null_mut()),
+        error: Cell::new(null_mut()),
+        buf: UnsafeCell::new([MaybeUninit::uninit(); BUF_WORDS]),
+    }
+}
+/// Lisp thread to dedicated thread: a `Step` (a call to run), or DONE (a callback returned).
+static TO_PY: Mailbox = mailbox();
+/// Dedicated thread to Lisp thread: DONE (the call returned), or a `*mut Task` (a callback).
+static TO_LISP: Mailbox = mailbox();
 
-/// A step for the dedicated thread: runs the call in `CHAN.buf`.
+/// A step for the dedicated thread: runs the call in `TO_PY.buf`.
 type Step = unsafe fn();
 
 /// A Lisp callback for the Lisp thread that has the floor (it lives on the dedicated
@@ -87,13 +95,27 @@ struct Task<'a> {
     run: &'a mut dyn FnMut(),
 }
 
-/// How each side waits: recent waits that found nothing by spinning (see `wait`).
+/// The receiving side of a mailbox, written by the receiver only: the messages it took,
+/// and how its recent waits went (see `wait`).
 #[repr(C, align(128))]
-struct Waiter {
+struct Inbox {
+    taken: AtomicUsize,
     misses: AtomicU32,
     waits: AtomicU32,
 }
-static PY_WAITER: Waiter = Waiter { misses: AtomicU32::new(0), waits: AtomicU32::new(0) };
+const fn inbox() -> Inbox {
+    Inbox { taken: AtomicUsize::new(0), misses: AtomicU32::new(0), waits: AtomicU32::new(0) }
+}
+static PY_INBOX: Inbox = inbox();
+/// (the Lisp thread that has the floor is the one that receives)
+static LISP_INBOX: Inbox = inbox();
+
+/// Set by a receiver before it parks, in a line of its own: the sender reads it after each
+/// message (a read that stays in its cache while the receiver does not sleep).
+#[repr(C, align(128))]
+struct Asleep(AtomicBool);
+static PY_ASLEEP: Asleep = Asleep(AtomicBool::new(false));
+static LISP_ASLEEP: Asleep = Asleep(AtomicBool::new(false));
 
 /// What only the Lisp threads touch, away from the lines the dedicated thread writes.
 #[repr(C, align(128))]
@@ -107,14 +129,12 @@ struct Floor {
     /// The owner's `Thread` (the dedicated thread wakes it through this).
     client: AtomicPtr<Thread>,
     waiters: AtomicUsize,
-    waiter: Waiter,
 }
 static FLOOR: Floor = Floor {
     owner: AtomicU64::new(0),
     waiting: AtomicU64::new(0),
     client: AtomicPtr::new(null_mut()),
     waiters: AtomicUsize::new(0),
-    waiter: Waiter { misses: AtomicU32::new(0), waits: AtomicU32::new(0) },
 };
 static FLOOR_LOCK: Mutex<()> = Mutex::new(());
 static FLOOR_FREED: Condvar = Condvar::new();
@@ -213,49 +233,51 @@ pub(super) fn single() -> bool {
 const MISSES_TO_STOP: u32 = 16;
 const PROBE: u32 = 64;
 
-/// Waits for the next word in `word` (not EMPTY or SLEEPING) and takes it: spins first,
-/// then marks itself SLEEPING and parks until the writer wakes it. Only this side reads
-/// `word`, and the other side writes it once per turn, so taking it is a plain store.
+/// Waits for the next message in `mb` and returns it: spins first, then marks itself
+/// asleep and parks until the sender wakes it. Takes it by counting it in `inbox` (no write
+/// to the sender's lines).
 #[inline]
-fn wait(word: &AtomicUsize, w: &Waiter) -> usize {
-    let v = word.load(Ordering::Acquire);
-    if v > SLEEPING {
-        word.store(EMPTY, Ordering::Relaxed);
-        return v;
-    }
-    let waits = w.waits.load(Ordering::Relaxed).wrapping_add(1);
-    w.waits.store(waits, Ordering::Relaxed);
-    let misses = w.misses.load(Ordering::Relaxed);
-    let probe = waits.is_multiple_of(PROBE);
-    if misses < MISSES_TO_STOP || probe {
-        if spin_until(|| word.load(Ordering::Relaxed) > SLEEPING) {
-            if misses > 0 {
-                w.misses.store(if probe { 0 } else { misses - 1 }, Ordering::Relaxed);
+fn wait(mb: &Mailbox, inbox: &Inbox, asleep: &Asleep) -> usize {
+    let taken = inbox.taken.load(Ordering::Relaxed);
+    let ready = || mb.sent.load(Ordering::Acquire) != taken;
+    if !ready() {
+        let waits = inbox.waits.load(Ordering::Relaxed).wrapping_add(1);
+        inbox.waits.store(waits, Ordering::Relaxed);
+        let misses = inbox.misses.load(Ordering::Relaxed);
+        let probe = waits.is_multiple_of(PROBE);
+        let mut got = false;
+        if misses < MISSES_TO_STOP || probe {
+            got = spin_until(ready);
+            if got {
+                if misses > 0 {
+                    inbox.misses.store(if probe { 0 } else { misses - 1 }, Ordering::Relaxed);
+                }
+            } else {
+                inbox.misses.store((misses + 1).min(2 * MISSES_TO_STOP), Ordering::Relaxed);
             }
-        } else {
-            w.misses.store((misses + 1).min(2 * MISSES_TO_STOP), Ordering::Relaxed);
         }
-    }
-    loop {
-        match word.compare_exchange(EMPTY, SLEEPING, Ordering::AcqRel, Ordering::Acquire) {
-            Err(v) if v > SLEEPING => {
-                word.store(EMPTY, Ordering::Relaxed);
-                return v;
+        // (SeqCst, as the sender's `sent` and its read of `asleep`: either this side sees
+        // the message or the sender sees it asleep)
+        while !got {
+            asleep.0.store(true, Ordering::SeqCst);
+            if mb.sent.load(Ordering::SeqCst) == taken {
+                thread::park();
             }
-            _ => thread::park(),
-        }
-        let v = word.load(Ordering::Acquire);
-        if v > SLEEPING {
-            word.store(EMPTY, Ordering::Relaxed);
-            return v;
+            asleep.0.store(false, Ordering::Relaxed);
+            got = ready();
         }
     }
+    inbox.taken.store(taken.wrapping_add(1), Ordering::Relaxed);
+    mb.msg.get()
 }
 
-/// Writes `v` for the other side, waking it when it sleeps (one atomic swap otherwise).
+/// Sends `msg` (with what `mb` carries, written before), waking the receiver when it
+/// sleeps.
 #[inline]
-fn post(word: &AtomicUsize, v: usize, peer: fn() -> &'static Thread) {
-    if word.swap(v, Ordering::AcqRel) == SLEEPING {
+fn post(mb: &Mailbox, msg: usize, asleep: &Asleep, peer: fn() -> &'static Thread) {
+    mb.msg.set(msg);
+    mb.sent.store(mb.sent.load(Ordering::Relaxed).wrapping_add(1), Ordering::SeqCst);
+    if asleep.0.load(Ordering::SeqCst) {
         peer().unpark();
     }
 }
@@ -272,7 +294,7 @@ fn client() -> &'static Thread {
 /// callback it waits for has returned).
 fn py_converse() {
     loop {
-        let m = wait(&CHAN.to_py, &PY_WAITER);
+        let m = wait(&TO_PY, &PY_INBOX, &PY_ASLEEP);
         if m == DONE {
             return;
         }
@@ -280,7 +302,7 @@ fn py_converse() {
             let step: Step = std::mem::transmute::<usize, Step>(m);
             step();
         }
-        post(&CHAN.to_lisp, DONE, client);
+        post(&TO_LISP, DONE, &LISP_ASLEEP, client);
     }
 }
 
@@ -289,14 +311,14 @@ fn lisp_converse(me: u64) {
     loop {
         FLOOR.waiting.store(me, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst); // (read by this thread's signal handler)
-        let m = wait(&CHAN.to_lisp, &FLOOR.waiter);
+        let m = wait(&TO_LISP, &LISP_INBOX, &LISP_ASLEEP);
         compiler_fence(Ordering::SeqCst);
         FLOOR.waiting.store(0, Ordering::Relaxed);
         if m == DONE {
             return;
         }
         unsafe { ((*(m as *mut Task<'static>)).run)() };
-        post(&CHAN.to_py, DONE, py_thread);
+        post(&TO_PY, DONE, &PY_ASLEEP, py_thread);
     }
 }
 
@@ -412,7 +434,7 @@ pub(super) fn drop_floor() {
     }
 }
 
-/// Whether a call `F` returning `R` travels by value in `CHAN.buf`.
+/// Whether a call `F` returning `R` travels by value (`TO_PY.buf`, then `TO_LISP.buf`).
 const fn fits<F, R>() -> bool {
     size_of::<F>() <= 8 * BUF_WORDS
         && size_of::<Option<R>>() <= 8 * BUF_WORDS
@@ -422,33 +444,32 @@ const fn fits<F, R>() -> bool {
 
 /// The dedicated thread's side of one call: the calling thread's pending string result
 /// installed (released there, with the GIL), `f` run, and what it leaves (last error,
-/// pending result) put in `CHAN` for the calling thread.
+/// pending result) put in `TO_LISP` for the calling thread.
 #[inline]
 fn run_call<R>(f: impl FnOnce() -> R) -> Option<R> {
     let t = tls();
-    let saved_pending = t.pending.replace(CHAN.pending.get());
+    let saved_pending = t.pending.replace(TO_PY.pending.get());
     let saved_error = LAST_ERROR.with(|e| e.borrow_mut().take());
     let r = catch_unwind(AssertUnwindSafe(f)).ok();
     let error = LAST_ERROR.with(|e| std::mem::replace(&mut *e.borrow_mut(), saved_error));
-    CHAN.error.set(error.map_or(null_mut(), |e| Box::into_raw(Box::new(e))));
-    CHAN.pending.set(t.pending.replace(saved_pending));
+    TO_LISP.error.set(error.map_or(null_mut(), |e| Box::into_raw(Box::new(e))));
+    TO_LISP.pending.set(t.pending.replace(saved_pending));
     r
 }
 
-/// Step: the call by value in `CHAN.buf`, its result in its place.
+/// Step: the call by value in `TO_PY.buf`, its result to `TO_LISP.buf`.
 unsafe fn step_by_value<F: FnOnce() -> R, R>() {
     unsafe {
-        let buf = CHAN.buf.get().cast::<u8>();
-        let f = ptr::read(buf.cast::<F>());
+        let f = ptr::read(TO_PY.buf.get().cast::<F>());
         let r = run_call(f);
-        ptr::write(buf.cast::<Option<R>>(), r);
+        ptr::write(TO_LISP.buf.get().cast::<Option<R>>(), r);
     }
 }
 
-/// Step: `CHAN.buf` holds pointers to the call and to its result, on the caller's stack.
+/// Step: `TO_PY.buf` holds pointers to the call and to its result, on the caller's stack.
 unsafe fn step_by_reference<F: FnOnce() -> R, R>() {
     unsafe {
-        let (f, r) = ptr::read(CHAN.buf.get().cast::<(*mut Option<F>, *mut Option<R>)>());
+        let (f, r) = ptr::read(TO_PY.buf.get().cast::<(*mut Option<F>, *mut Option<R>)>());
         let f = (*f).take().expect("a call runs once");
         *r = run_call(f);
     }
@@ -465,31 +486,32 @@ pub(super) fn ship<R, F: FnOnce() -> R>(fail: R, f: F) -> R {
     }
     HOLD.with(|h| h.set(held + 1));
     let me = tls();
-    CHAN.pending.set(me.pending.replace(null_mut()));
+    TO_PY.pending.set(me.pending.replace(null_mut()));
     let r: Option<R> = if fits::<F, R>() {
-        unsafe { ptr::write(CHAN.buf.get().cast::<F>(), f) };
-        post(&CHAN.to_py, step_by_value::<F, R> as Step as usize, py_thread);
+        unsafe { ptr::write(TO_PY.buf.get().cast::<F>(), f) };
+        post(&TO_PY, step_by_value::<F, R> as Step as usize, &PY_ASLEEP, py_thread);
         lisp_converse(unsafe { pthread_self() } as u64);
-        unsafe { ptr::read(CHAN.buf.get().cast::<Option<R>>()) }
+        unsafe { ptr::read(TO_LISP.buf.get().cast::<Option<R>>()) }
     } else {
         let mut f = Some(f);
         let mut r: Option<R> = None;
         unsafe {
             ptr::write(
-                CHAN.buf.get().cast::<(*mut Option<F>, *mut Option<R>)>(),
+                TO_PY.buf.get().cast::<(*mut Option<F>, *mut Option<R>)>(),
                 (&mut f as *mut Option<F>, &mut r as *mut Option<R>),
             )
         };
-        post(&CHAN.to_py, step_by_reference::<F, R> as Step as usize, py_thread);
+        post(&TO_PY, step_by_reference::<F, R> as Step as usize, &PY_ASLEEP, py_thread);
         lisp_converse(unsafe { pthread_self() } as u64);
         r
     };
-    let pending_out = CHAN.pending.replace(null_mut());
+    // (read, not taken: the dedicated thread writes both at every call)
+    let pending_out = TO_LISP.pending.get();
     let old = me.pending.replace(pending_out);
     if !old.is_null() {
         refcount::pmg_decref_deferred(old); // (a nested call's, already consumed)
     }
-    let error = CHAN.error.replace(null_mut());
+    let error = TO_LISP.error.get();
     if !error.is_null() {
         let e = unsafe { Box::from_raw(error) };
         LAST_ERROR.with(|x| *x.borrow_mut() = Some(*e));
@@ -600,7 +622,7 @@ pub(super) unsafe fn call_lisp(f: LispCallback, handle: i64, args: Obj, kwargs: 
     let mut r: Obj = null_mut();
     let mut step = || r = unsafe { f(handle, args, kwargs) };
     let mut task = Task { run: &mut step };
-    post(&CHAN.to_lisp, (&mut task as *mut Task<'_>) as usize, client);
+    post(&TO_LISP, (&mut task as *mut Task<'_>) as usize, &LISP_ASLEEP, client);
     py_converse();
     r
 }
