@@ -45,6 +45,10 @@ unsafe fn initialize(executable: *const c_char, home: *const c_char) -> Result<(
                 ffi::PyConfig_InitPythonConfig(&mut config);
                 config.install_signal_handlers = 0;
                 config.parse_argv = 0;
+                // Not even when PYTHONFAULTHANDLER asks: its handlers (SIGSEGV, SIGFPE, ...)
+                // and its alternate signal stack would replace the Lisp's (helper.py refuses
+                // faulthandler.enable for the same reason).
+                config.faulthandler = 0;
                 if !executable.is_null() {
                     let st = ffi::PyConfig_SetBytesString(&mut config, &mut config.program_name, executable);
                     if ffi::PyStatus_Exception(st) != 0 {

@@ -233,3 +233,30 @@ def set_bases(cls, bases, name):
     cls.__name__ = name
     cls.__qualname__ = name
     return True
+
+def guard_faulthandler():
+    '''faulthandler.enable() and faulthandler.register() would put Python's handlers of
+    SIGSEGV, SIGFPE, SIGBUS, SIGILL and SIGABRT (or the registered signal) and an alternate
+    signal stack of its own in place of the Lisp's, which handles those signals itself (SBCL
+    then runs its next signal handler on a stack it does not know: a memory fault, the
+    process lost). In the Lisp runtime both warn (RuntimeWarning) and do nothing;
+    faulthandler.dump_traceback and dump_traceback_later, which install no handler, work.'''
+    import faulthandler, warnings
+    if faulthandler.is_enabled():
+        faulthandler.disable()
+    def refuse(name):
+        def refused(*args, **kwargs):
+            warnings.warn('faulthandler.%s() does nothing in a Lisp process (pymodgen): its '
+                          'signal handlers and signal stack would replace the Lisp\'s own'
+                          % name, RuntimeWarning, stacklevel=2)
+        refused.__name__ = refused.__qualname__ = name
+        refused.__doc__ = ('Does nothing in a Lisp process but warn: see '
+                           '_pymodgen.guard_faulthandler.')
+        return refused
+    if not getattr(faulthandler.enable, '_pymodgen_refused', False):
+        for name in ('enable', 'register'):
+            f = refuse(name)
+            f._pymodgen_refused = True
+            setattr(faulthandler, name, f)
+
+guard_faulthandler()
