@@ -342,6 +342,17 @@ pub unsafe extern "C" fn pmg_call(
         with_gil_t(TAG_ERROR, |t| unsafe { do_call(call, out, raw != 0, t) })
     };
     if dedicated::active() {
+        if nkw == 0 && nargs <= 3 {
+            // (what a positional call needs, in 16 bytes: with one argument, the message
+            // fits its first line)
+            let n_raw = nargs as u32 | ((raw != 0) as u32) << 31;
+            let small = move |args: *const PmgArg, out: &mut PmgValue| {
+                let call =
+                    Call { callable, args, nargs: (n_raw & 0x7fff_ffff) as i64, kwnames: std::ptr::null(), nkw: 0 };
+                with_gil_t(TAG_ERROR, |t| unsafe { do_call(call, out, n_raw >> 31 != 0, t) })
+            };
+            return unsafe { dedicated::ship_call(args, nargs as usize, out, small) };
+        }
         return unsafe { dedicated::ship_call(args, (nargs + nkw) as usize, out, call) };
     }
     call(args, out)

@@ -50,11 +50,14 @@ static SINGLE: AtomicBool = AtomicBool::new(false);
 /// callback's); any other message is a `Step` (to the dedicated thread) or a `*mut Task` (to
 /// the Lisp thread).
 const DONE: usize = 1;
+/// DONE, and the call left a last error (in `TO_LISP.buf[ERROR_WORD]`).
+const DONE_ERROR: usize = 3;
 
 /// One direction of the conversation, written by its sender only: how many messages it has
 /// sent, the last one, and what it carries: the calling thread's pending string result (in,
-/// then out), the last error a call left (out), and the call itself, moved in by value when
-/// it fits (its result comes back in the other mailbox). The receiver counts what it took in
+/// then out), and the call itself, moved in by value when it fits (its result comes back in
+/// the other mailbox, and the last error it left, if any, in the reply's `ERROR_WORD`). A
+/// small call and its reply fit the first line (`ship_small`). The receiver counts what it took in
 /// its own `Inbox` and never writes here, so a message moves these lines to the receiver's
 /// core once and nothing moves them back but the sender's next message.
 #[repr(C, align(128))]
@@ -63,11 +66,14 @@ struct Mailbox {
     sent: AtomicUsize,
     msg: Cell<usize>,
     pending: Cell<Obj>,
-    error: Cell<*mut LastError>,
     buf: UnsafeCell<[MaybeUninit<u64>; BUF_WORDS]>,
 }
-const BUF_WORDS: usize = 18;
-// SAFETY: the sender writes `msg`, `pending`, `error` and `buf` before it publishes them
+const BUF_WORDS: usize = 21;
+/// The word of `TO_LISP.buf` with the last error a call left (a `*mut LastError`), written
+/// only then (the reply is DONE_ERROR): in the third line, which a reply does not touch
+/// otherwise.
+const ERROR_WORD: usize = BUF_WORDS - 1;
+// SAFETY: the sender writes `msg`, `pending` and `buf` before it publishes them
 // (`sent`, SeqCst), and the receiver reads them after it saw the new `sent`; the sender
 // writes again only after the receiver's answer arrived (the conversation alternates).
 unsafe impl Sync for Mailbox {}
@@ -77,17 +83,18 @@ const fn mailbox() -> Mailbox {
         sent: AtomicUsize::new(0),
         msg: Cell::new(DONE),
         pending: Cell::new(null_mut()),
-        error: Cell::new(null_mut()),
         buf: UnsafeCell::new([MaybeUninit::uninit(); BUF_WORDS]),
     }
 }
 /// Lisp thread to dedicated thread: a `Step` (a call to run), or DONE (a callback returned).
 static TO_PY: Mailbox = mailbox();
-/// Dedicated thread to Lisp thread: DONE (the call returned), or a `*mut Task` (a callback).
+/// Dedicated thread to Lisp thread: DONE or DONE_ERROR (the call returned), or a `*mut Task`
+/// (a callback).
 static TO_LISP: Mailbox = mailbox();
 
-/// A step for the dedicated thread: runs the call in `TO_PY.buf`.
-type Step = unsafe fn();
+/// A step for the dedicated thread: runs the call in `TO_PY.buf`, puts its result in
+/// `TO_LISP.buf`, and returns the reply (DONE or DONE_ERROR).
+type Step = unsafe fn() -> usize;
 
 /// A Lisp callback for the Lisp thread that has the floor (it lives on the dedicated
 /// thread's stack while that thread waits).
@@ -298,24 +305,25 @@ fn py_converse() {
         if m == DONE {
             return;
         }
-        unsafe {
+        let reply = unsafe {
             let step: Step = std::mem::transmute::<usize, Step>(m);
-            step();
-        }
-        post(&TO_LISP, DONE, &LISP_ASLEEP, client);
+            step()
+        };
+        post(&TO_LISP, reply, &LISP_ASLEEP, client);
     }
 }
 
-/// The Lisp side: runs the callbacks that arrive until the call `me` waits for is DONE.
-fn lisp_converse(me: u64) {
+/// The Lisp side: runs the callbacks that arrive until the call `me` waits for is done;
+/// returns DONE or DONE_ERROR.
+fn lisp_converse(me: u64) -> usize {
     loop {
         FLOOR.waiting.store(me, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst); // (read by this thread's signal handler)
         let m = wait(&TO_LISP, &LISP_INBOX, &LISP_ASLEEP);
         compiler_fence(Ordering::SeqCst);
         FLOOR.waiting.store(0, Ordering::Relaxed);
-        if m == DONE {
-            return;
+        if m == DONE || m == DONE_ERROR {
+            return m;
         }
         unsafe { ((*(m as *mut Task<'static>)).run)() };
         post(&TO_PY, DONE, &PY_ASLEEP, py_thread);
@@ -437,49 +445,63 @@ pub(super) fn drop_floor() {
 /// Whether a call `F` returning `R` travels by value (`TO_PY.buf`, then `TO_LISP.buf`).
 const fn fits<F, R>() -> bool {
     size_of::<F>() <= 8 * BUF_WORDS
-        && size_of::<Option<R>>() <= 8 * BUF_WORDS
+        && size_of::<Option<R>>() <= 8 * ERROR_WORD
         && align_of::<F>() <= 8
         && align_of::<Option<R>>() <= 8
 }
 
 /// The dedicated thread's side of one call: the calling thread's pending string result
 /// installed (released there, with the GIL), `f` run, and what it leaves (last error,
-/// pending result) put in `TO_LISP` for the calling thread.
+/// pending result) put in `TO_LISP` for the calling thread. Returns `f`'s value (None if it
+/// panicked) and the reply: DONE_ERROR when it left an error.
 #[inline]
-fn run_call<R>(f: impl FnOnce() -> R) -> Option<R> {
+fn run_call<R>(f: impl FnOnce() -> R) -> (Option<R>, usize) {
     let t = tls();
     let saved_pending = t.pending.replace(TO_PY.pending.get());
     let saved_error = LAST_ERROR.with(|e| e.borrow_mut().take());
     let r = catch_unwind(AssertUnwindSafe(f)).ok();
     let error = LAST_ERROR.with(|e| std::mem::replace(&mut *e.borrow_mut(), saved_error));
-    TO_LISP.error.set(error.map_or(null_mut(), |e| Box::into_raw(Box::new(e))));
     TO_LISP.pending.set(t.pending.replace(saved_pending));
-    r
+    let reply = match error {
+        Some(e) => {
+            unsafe {
+                ptr::write(TO_LISP.buf.get().cast::<*mut LastError>().add(ERROR_WORD), Box::into_raw(Box::new(e)))
+            };
+            DONE_ERROR
+        }
+        None => DONE,
+    };
+    (r, reply)
 }
 
 /// Step: the call by value in `TO_PY.buf`, its result to `TO_LISP.buf`.
-unsafe fn step_by_value<F: FnOnce() -> R, R>() {
+unsafe fn step_by_value<F: FnOnce() -> R, R>() -> usize {
     unsafe {
         let f = ptr::read(TO_PY.buf.get().cast::<F>());
-        let r = run_call(f);
+        let (r, reply) = run_call(f);
         ptr::write(TO_LISP.buf.get().cast::<Option<R>>(), r);
+        reply
     }
 }
 
 /// Step: `TO_PY.buf` holds pointers to the call and to its result, on the caller's stack.
-unsafe fn step_by_reference<F: FnOnce() -> R, R>() {
+unsafe fn step_by_reference<F: FnOnce() -> R, R>() -> usize {
     unsafe {
         let (f, r) = ptr::read(TO_PY.buf.get().cast::<(*mut Option<F>, *mut Option<R>)>());
         let f = (*f).take().expect("a call runs once");
-        *r = run_call(f);
+        let (v, reply) = run_call(f);
+        *r = v;
+        reply
     }
 }
 
-/// Runs `f` on the dedicated thread and returns its value (`fail` if it panicked). The
-/// calling thread's pending string result goes along (released there, with the GIL), and
-/// the last error and pending result `f` leaves come back to the calling thread.
+/// The calling Lisp thread's side of one call: takes the floor (or keeps it), `write`s the
+/// call into `TO_PY.buf`, sends `step` with this thread's pending string result (released
+/// there, with the GIL), runs the callbacks that come back until the reply, then `read`s
+/// the result out of `TO_LISP.buf`; the pending result and last error the call left become
+/// this thread's.
 #[inline]
-pub(super) fn ship<R, F: FnOnce() -> R>(fail: R, f: F) -> R {
+fn converse<T>(write: impl FnOnce(), step: Step, read: impl FnOnce() -> T) -> T {
     let held = HOLD.with(|h| h.get());
     if held == 0 {
         acquire_floor();
@@ -487,39 +509,47 @@ pub(super) fn ship<R, F: FnOnce() -> R>(fail: R, f: F) -> R {
     HOLD.with(|h| h.set(held + 1));
     let me = tls();
     TO_PY.pending.set(me.pending.replace(null_mut()));
-    let r: Option<R> = if fits::<F, R>() {
-        unsafe { ptr::write(TO_PY.buf.get().cast::<F>(), f) };
-        post(&TO_PY, step_by_value::<F, R> as Step as usize, &PY_ASLEEP, py_thread);
-        lisp_converse(unsafe { pthread_self() } as u64);
-        unsafe { ptr::read(TO_LISP.buf.get().cast::<Option<R>>()) }
-    } else {
-        let mut f = Some(f);
-        let mut r: Option<R> = None;
-        unsafe {
-            ptr::write(
-                TO_PY.buf.get().cast::<(*mut Option<F>, *mut Option<R>)>(),
-                (&mut f as *mut Option<F>, &mut r as *mut Option<R>),
-            )
-        };
-        post(&TO_PY, step_by_reference::<F, R> as Step as usize, &PY_ASLEEP, py_thread);
-        lisp_converse(unsafe { pthread_self() } as u64);
-        r
-    };
-    // (read, not taken: the dedicated thread writes both at every call)
-    let pending_out = TO_LISP.pending.get();
-    let old = me.pending.replace(pending_out);
+    write();
+    post(&TO_PY, step as usize, &PY_ASLEEP, py_thread);
+    let reply = lisp_converse(unsafe { pthread_self() } as u64);
+    let r = read();
+    let old = me.pending.replace(TO_LISP.pending.get());
     if !old.is_null() {
         refcount::pmg_decref_deferred(old); // (a nested call's, already consumed)
     }
-    let error = TO_LISP.error.get();
-    if !error.is_null() {
-        let e = unsafe { Box::from_raw(error) };
+    if reply == DONE_ERROR {
+        let e = unsafe { Box::from_raw(ptr::read(TO_LISP.buf.get().cast::<*mut LastError>().add(ERROR_WORD))) };
         LAST_ERROR.with(|x| *x.borrow_mut() = Some(*e));
     }
     HOLD.with(|h| h.set(held));
     if held == 0 {
         release_floor();
     }
+    r
+}
+
+/// Runs `f` on the dedicated thread and returns its value (`fail` if it panicked). The
+/// calling thread's pending string result goes along (released there, with the GIL), and
+/// the last error and pending result `f` leaves come back to the calling thread.
+#[inline]
+pub(super) fn ship<R, F: FnOnce() -> R>(fail: R, f: F) -> R {
+    let r: Option<R> = if fits::<F, R>() {
+        converse(
+            || unsafe { ptr::write(TO_PY.buf.get().cast::<F>(), f) },
+            step_by_value::<F, R>,
+            || unsafe { ptr::read(TO_LISP.buf.get().cast::<Option<R>>()) },
+        )
+    } else {
+        let mut f = Some(f);
+        let mut r: Option<R> = None;
+        let (pf, pr) = (&mut f as *mut Option<F>, &mut r as *mut Option<R>);
+        converse(
+            || unsafe { ptr::write(TO_PY.buf.get().cast::<(*mut Option<F>, *mut Option<R>)>(), (pf, pr)) },
+            step_by_reference::<F, R>,
+            || (),
+        );
+        r
+    };
     r.unwrap_or(fail)
 }
 
@@ -535,25 +565,11 @@ thread_local! {
     static TEXT: UnsafeCell<[u64; TEXT_WORDS]> = const { UnsafeCell::new([0; TEXT_WORDS]) };
 }
 
-/// A call's result as it comes back from the dedicated thread (`ship_call`).
-struct Reply {
-    tag: c_int,
-    value: PmgValue,
-    /// The string's characters when `fits_text` (`value.data` then points to the Python
-    /// object's, on the dedicated thread's side).
-    text: [MaybeUninit<u64>; TEXT_WORDS],
-}
-
-/// Whether the characters of a string result travel in the `Reply`.
-#[inline]
-fn fits_text(tag: c_int, v: &PmgValue) -> bool {
-    tag == TAG_STR && (v.kind as i64).saturating_mul(v.len) <= (8 * TEXT_WORDS) as i64
-}
-
 /// Runs `call(args, out)` (a call that reads `n` PmgArgs and writes a PmgValue) on the
 /// dedicated thread, moving what it reads and writes in the message itself: the arguments
-/// (up to SMALL_ARGS) copied into it, the PmgValue back in it, and the characters of a
-/// short string result with it (into this thread's `TEXT`, where `out.data` then points).
+/// (up to SMALL_ARGS) copied into it, the result back in it (`SmallReply`: its common
+/// fields only), and the characters of a short string result with it (into this thread's
+/// `TEXT`, where `out.data` then points).
 /// So the call's data crosses the cores in the message's own cache lines, not in lines of
 /// the Lisp thread's memory the dedicated thread would read and write (and the Python
 /// string's, the Lisp thread would read).
@@ -572,45 +588,136 @@ where
     }
 }
 
+/// A small call (`ship_small`) as it travels in `TO_PY.buf`: up to N arguments, and the
+/// call (for one argument and a call of 16 bytes, 40 bytes: the message's first line).
+#[repr(C)]
+struct SmallCall<const N: usize, F> {
+    args: [MaybeUninit<PmgArg>; N],
+    call: F,
+}
+
+/// A small call's result as it comes back in `TO_LISP.buf`: the tag, a string's kind, one
+/// word (INT: `i`; FLOAT: `f`'s bits; STR: `len`) and a short string's characters, in the
+/// reply's first line beside its count; any other result whole in `full` (the next line),
+/// marked by `kind == FULL`.
+#[repr(C)]
+struct SmallReply {
+    tag: c_int,
+    kind: c_int,
+    x: u64,
+    text: [MaybeUninit<u64>; TEXT_WORDS],
+    full: MaybeUninit<PmgValue>,
+}
+const FULL: c_int = -1;
+
+/// Whether the characters of a string result travel in the reply.
+#[inline]
+fn fits_text(tag: c_int, v: &PmgValue) -> bool {
+    tag == TAG_STR && (v.kind as i64).saturating_mul(v.len) <= (8 * TEXT_WORDS) as i64
+}
+
+/// The dedicated thread's side of `ship_small`: writes the fields of `v` that its tag uses.
+#[inline]
+unsafe fn put_small(rp: *mut SmallReply, tag: c_int, v: &PmgValue) {
+    unsafe {
+        let kind = match tag {
+            TAG_INT => {
+                (*rp).x = v.i as u64;
+                0
+            }
+            TAG_FLOAT => {
+                (*rp).x = v.f.to_bits();
+                0
+            }
+            TAG_ERROR | TAG_NONE | TAG_TRUE | TAG_FALSE => 0,
+            _ if fits_text(tag, v) => {
+                (*rp).x = v.len as u64;
+                if v.len > 0 {
+                    let bytes = (v.kind as i64 * v.len) as usize;
+                    ptr::copy_nonoverlapping(v.data.cast::<u8>(), ptr::addr_of_mut!((*rp).text).cast::<u8>(), bytes);
+                }
+                v.kind
+            }
+            _ => {
+                ptr::write(ptr::addr_of_mut!((*rp).full).cast::<PmgValue>(), ptr::read(v));
+                FULL
+            }
+        };
+        (*rp).kind = kind;
+        (*rp).tag = tag;
+    }
+}
+
+/// The Lisp thread's side of `ship_small`: the result into `out` (a short string's
+/// characters into this thread's `TEXT`, where `out.data` then points); returns its tag.
+#[inline]
+unsafe fn take_small(rp: *const SmallReply, out: &mut PmgValue) -> c_int {
+    unsafe {
+        let (tag, kind) = ((*rp).tag, (*rp).kind);
+        if kind == FULL {
+            *out = ptr::read(ptr::addr_of!((*rp).full).cast::<PmgValue>());
+            return tag;
+        }
+        out.tag = tag;
+        out.obj = null_mut();
+        match tag {
+            TAG_INT => out.i = (*rp).x as i64,
+            TAG_FLOAT => out.f = f64::from_bits((*rp).x),
+            TAG_STR => {
+                out.kind = kind;
+                out.len = (*rp).x as i64;
+                TEXT.with(|t| {
+                    let t = t.get();
+                    let bytes = (kind as i64 * out.len) as usize;
+                    ptr::copy_nonoverlapping(ptr::addr_of!((*rp).text).cast::<u8>(), t.cast::<u8>(), bytes);
+                    out.data = t.cast();
+                });
+            }
+            _ => {}
+        }
+        tag
+    }
+}
+
+/// Step: a `SmallCall` in `TO_PY.buf`, its `SmallReply` to `TO_LISP.buf`.
+unsafe fn step_small<const N: usize, F>() -> usize
+where
+    F: FnOnce(*const PmgArg, &mut PmgValue) -> c_int,
+{
+    unsafe {
+        let m = ptr::read(TO_PY.buf.get().cast::<SmallCall<N, F>>());
+        let rp = TO_LISP.buf.get().cast::<SmallReply>();
+        let (done, reply) = run_call(|| {
+            // (a zeroed PmgValue is a valid one: integers, floats and null pointers)
+            let mut value: PmgValue = std::mem::zeroed();
+            value.tag = TAG_ERROR;
+            let tag = (m.call)(m.args.as_ptr().cast::<PmgArg>(), &mut value);
+            put_small(rp, tag, &value);
+        });
+        if done.is_none() {
+            (*rp).kind = 0;
+            (*rp).tag = TAG_ERROR;
+        }
+        reply
+    }
+}
+
 #[inline]
 unsafe fn ship_small<const N: usize, F>(args: *const PmgArg, n: usize, out: &mut PmgValue, call: F) -> c_int
 where
     F: FnOnce(*const PmgArg, &mut PmgValue) -> c_int,
 {
-    let mut local = [MaybeUninit::<PmgArg>::uninit(); N];
+    const { assert!(size_of::<SmallCall<N, F>>() <= 8 * BUF_WORDS && align_of::<SmallCall<N, F>>() <= 8) };
+    const { assert!(size_of::<SmallReply>() <= 8 * ERROR_WORD) };
+    let mut m = SmallCall::<N, F> { args: [MaybeUninit::uninit(); N], call };
     if n > 0 {
-        unsafe { ptr::copy_nonoverlapping(args, local.as_mut_ptr().cast::<PmgArg>(), n) };
+        unsafe { ptr::copy_nonoverlapping(args, m.args.as_mut_ptr().cast::<PmgArg>(), n) };
     }
-    // (a zeroed PmgValue is a valid one: integers, floats and null pointers)
-    let fail =
-        Reply { tag: TAG_ERROR, value: unsafe { std::mem::zeroed() }, text: [MaybeUninit::uninit(); TEXT_WORDS] };
-    let r = ship(fail, move || {
-        let local = local;
-        let mut value: PmgValue = unsafe { std::mem::zeroed() };
-        value.tag = TAG_ERROR;
-        let tag = call(local.as_ptr().cast::<PmgArg>(), &mut value);
-        let mut text = [MaybeUninit::<u64>::uninit(); TEXT_WORDS];
-        if fits_text(tag, &value) && value.len > 0 {
-            unsafe {
-                ptr::copy_nonoverlapping(
-                    value.data.cast::<u8>(),
-                    text.as_mut_ptr().cast::<u8>(),
-                    (value.kind as i64 * value.len) as usize,
-                )
-            };
-        }
-        Reply { tag, value, text }
-    });
-    *out = r.value;
-    if fits_text(r.tag, out) {
-        TEXT.with(|t| {
-            let t = t.get();
-            let bytes = (out.kind as i64 * out.len) as usize;
-            unsafe { ptr::copy_nonoverlapping(r.text.as_ptr().cast::<u8>(), t.cast::<u8>(), bytes) };
-            out.data = t.cast();
-        });
-    }
-    r.tag
+    converse(
+        || unsafe { ptr::write(TO_PY.buf.get().cast::<SmallCall<N, F>>(), m) },
+        step_small::<N, F>,
+        || unsafe { take_small(TO_LISP.buf.get().cast::<SmallReply>(), out) },
+    )
 }
 
 /// Calls the Lisp callback dispatcher: on the dedicated thread, in the Lisp thread that
