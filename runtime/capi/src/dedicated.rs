@@ -18,16 +18,19 @@
 //! Lisp thread, where `pmg_error_part` reads it) and the pending string result.
 //!
 //! Hand-off: two mailboxes (`TO_PY`, `TO_LISP`), each written by its sender only, in cache
-//! lines of its own. The call itself is moved by value into `TO_PY` (two lines for most
-//! calls; when it fits, else a pointer to it) beside the count the dedicated thread waits
-//! on, and its result comes back in `TO_LISP` beside the count the Lisp thread waits on.
+//! lines of its own. The call itself is moved by value into `TO_PY` (when it fits, else a
+//! pointer to it) beside the count the dedicated thread waits on, and its result comes back
+//! in `TO_LISP` beside the count the Lisp thread waits on.
 //! Each receiver counts the messages it took in lines of its own (`Inbox`), so neither side
 //! writes a line the other writes: a call moves the request's lines to the dedicated
 //! thread's core and the reply's to the Lisp thread's, once each, plus what the call itself
 //! reads. A Python call (`ship_call`: `pmg_call`, `pmg_call_path*`) brings its data along
-//! too: up to three arguments copied into the message, its PmgValue back in the reply, and
+//! too: up to three arguments copied into the message, its result back in the reply, and
 //! a short string result's characters (into a buffer of the calling thread), so neither
-//! thread reads or writes the other's memory for it. The waiting side spins (`spin_until`:
+//! thread reads or writes the other's memory for it; a call of one argument by address
+//! (`pmg_call`, what generated code and imported functions make) and its reply, when the
+//! result is an int, a float, a boolean, None, an error or a string of up to 24 bytes, each
+//! fit in one line (`SmallCall`, `SmallReply`). The waiting side spins (`spin_until`:
 //! no clock read, no system call while the reply comes within a few hundred rounds; then it
 //! yields its core now and then, in case the scheduler put both threads on it), then marks
 //! itself asleep (`Asleep`, a line of its own) and parks (a futex on Linux); the sender
