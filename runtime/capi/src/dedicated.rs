@@ -76,6 +76,11 @@ const BUF_WORDS: usize = 21;
 /// only then (the reply is DONE_ERROR): in the third line, which a reply does not touch
 /// otherwise.
 const ERROR_WORD: usize = BUF_WORDS - 1;
+
+/// `TO_LISP.buf[ERROR_WORD]`, where the dedicated thread puts a call's last error.
+fn error_slot() -> *mut *mut LastError {
+    unsafe { TO_LISP.buf.get().cast::<*mut LastError>().add(ERROR_WORD) }
+}
 // SAFETY: the sender writes `msg`, `pending` and `buf` before it publishes them
 // (`sent`, SeqCst), and the receiver reads them after it saw the new `sent`; the sender
 // writes again only after the receiver's answer arrived (the conversation alternates).
@@ -467,9 +472,7 @@ fn run_call<R>(f: impl FnOnce() -> R) -> (Option<R>, usize) {
     TO_LISP.pending.set(t.pending.replace(saved_pending));
     let reply = match error {
         Some(e) => {
-            unsafe {
-                ptr::write(TO_LISP.buf.get().cast::<*mut LastError>().add(ERROR_WORD), Box::into_raw(Box::new(e)))
-            };
+            unsafe { ptr::write(error_slot(), Box::into_raw(Box::new(e))) };
             DONE_ERROR
         }
         None => DONE,
@@ -521,7 +524,7 @@ fn converse<T>(write: impl FnOnce(), step: Step, read: impl FnOnce() -> T) -> T 
         refcount::pmg_decref_deferred(old); // (a nested call's, already consumed)
     }
     if reply == DONE_ERROR {
-        let e = unsafe { Box::from_raw(ptr::read(TO_LISP.buf.get().cast::<*mut LastError>().add(ERROR_WORD))) };
+        let e = unsafe { Box::from_raw(ptr::read(error_slot())) };
         LAST_ERROR.with(|x| *x.borrow_mut() = Some(*e));
     }
     HOLD.with(|h| h.set(held));
