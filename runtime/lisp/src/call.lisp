@@ -201,6 +201,12 @@ gets by reference (when numpy is loaded)."
 ;;; ------------------------------------------------------------------------------------
 ;;; Invocation
 
+(defmacro no-translation-hook-p ()
+  "True when no translation hook is active: no *PYTHONIZERS*, no WITH-REMOTE-OBJECTS, no
+*LISPIFIERS*, no DEFINE-LISPIFIER of a builtin type; the fast paths convert values
+themselves only then. (A macro: the test stays open-coded in generated code, every Lisp.)"
+  '(and (null *pythonizers*) (null *remote*) (null *lispifiers*) (null *builtin-overrides*)))
+
 (defmacro open-coded-first ((target args &key (when t)) &body lisp-path)
   "LISP-PATH; where the implementation open-codes calls (+OPEN-CODED-CALLS+), first the
 open-coded call of TARGET (a name-cell or an address) with the list ARGS, when WHEN is true
@@ -210,8 +216,7 @@ and no translation hook is active: LISP-PATH runs when that call does not take a
       (let ((tg (gensym "TARGET")) (path (gensym "PATH")))
         `(block open-coded
            (block lisp-path
-             (when (and ,when (null *pythonizers*) (null *remote*) (null *lispifiers*)
-                        (null *builtin-overrides*))
+             (when (and ,when (no-translation-hook-p))
                (let ((,tg ,target))
                  (return-from open-coded
                    (if (name-cell-p ,tg)
