@@ -253,10 +253,7 @@ def guard_faulthandler():
         refused.__doc__ = ('Does nothing in a Lisp process but warn: see '
                            '_pymodgen.guard_faulthandler.')
         return refused
-    if not getattr(faulthandler.enable, '_pymodgen_refused', False):
-        for name in ('enable', 'register'):
-            f = refuse(name)
-            f._pymodgen_refused = True
-            setattr(faulthandler, name, f)
+    for name in ('enable', 'register'):
+        setattr(faulthandler, name, refuse(name))
 
 guard_faulthandler()
